@@ -1,0 +1,1 @@
+"""One module per ``ddpm-edu`` sub-command (see ddpm_edu/cli.py for the interface)."""

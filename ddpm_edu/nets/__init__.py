@@ -1,0 +1,1 @@
+"""Networks only: ``forward(x, t) -> tensor`` with t paper indices. They know nothing of diffusion."""

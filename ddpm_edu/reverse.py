@@ -1,0 +1,145 @@
+"""The reverse process p_θ(x_{t−1} | x_t) = N(μ_θ(x_t, t), σ_t² I), built from a model's output.
+
+The model output is one of three named quantities (:class:`MeanType`) and the variance one of two
+fixed choices (:class:`VarianceType`); nothing is switched silently. These functions take the
+model's *output*, not the model, so they can be checked with made-up tensors.
+"""
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+import torch
+
+from ._checks import check_float, check_same_shape, check_t
+from .forward import predict_eps_from_x0, predict_x0_from_eps, predict_x0_from_mean, q_posterior
+from .schedules import Schedule, extract
+
+__all__ = ["MeanType", "VarianceType", "PMeanVariance", "p_mean_variance", "reverse_log_variance",
+           "ddim_step", "eps_vlb_weight"]
+
+
+class MeanType(str, enum.Enum):
+    """What the network predicts: the noise ε (DDPM's choice), the clean image x_0, or the mean μ."""
+    EPS = "eps"
+    X0 = "x0"
+    MU = "mu"
+
+
+class VarianceType(str, enum.Enum):
+    """σ_t² of p_θ: β̃_t ("fixed small", the posterior's) or β_t ("fixed large"). DDPM found both
+    give similar samples; "fixed small" gives the better likelihood. At t = 1 both use β̃_2."""
+    FIXED_SMALL = "fixed_small"
+    FIXED_LARGE = "fixed_large"
+
+
+def _enum(cls, value, what: str):
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in cls)
+        raise ValueError(f"{what} must be one of {choices}, got {value!r}.") from None
+
+
+class PMeanVariance(NamedTuple):
+    mean: torch.Tensor          # μ_θ(x_t, t), shape like x_t
+    variance: torch.Tensor      # σ_t², [N, 1, …]
+    log_variance: torch.Tensor  # log σ_t², [N, 1, …]
+    pred_x0: torch.Tensor       # x̂_0 (clipped if asked), shape like x_t
+    pred_eps: torch.Tensor      # ε̂ consistent with x̂_0, shape like x_t
+
+
+def reverse_log_variance(schedule: Schedule, t: torch.Tensor, like: torch.Tensor,
+                         var_type="fixed_small") -> torch.Tensor:
+    """log σ_t² for p_θ, [N, 1, …]. fixed_small: log β̃_t; fixed_large: log β_t; both log β̃_2 at t = 1."""
+    var_type = _enum(VarianceType, var_type, "var_type")
+    small = extract(schedule.posterior_log_variance_clipped, t, like)
+    if var_type is VarianceType.FIXED_SMALL:
+        return small
+    large = extract(schedule.beta, t, like).log()
+    is_one = (t == 1).reshape((-1,) + (1,) * (like.ndim - 1)).to(like.device)
+    return torch.where(is_one, small, large)
+
+
+def p_mean_variance(schedule: Schedule, model_output: torch.Tensor, xt: torch.Tensor, t,
+                    mean_type="eps", var_type="fixed_small", clip_x0: bool = True) -> PMeanVariance:
+    """Mean and variance of p_θ(x_{t−1} | x_t) from a model output.
+
+    Args:
+        model_output: the network's prediction at (x_t, t), interpreted per ``mean_type``.
+        xt: x_t, shape [N, ...]; t: LongTensor [N] in 1..T.
+        clip_x0: clip x̂_0 to [−1, 1] before forming the mean (for sampling and for evaluating
+            the bound; never for the training loss). Then μ = c1 x̂_0 + c2 x_t; without clipping,
+            for ε-prediction this equals μ_θ = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t (DDPM eq. 11).
+    """
+    mean_type = _enum(MeanType, mean_type, "mean_type")
+    check_float(xt, "xt")
+    check_float(model_output, "model_output")
+    check_same_shape(xt, model_output, "xt", "model_output")
+    t = check_t(t, schedule.T, xt.shape[0])
+    log_var = reverse_log_variance(schedule, t, xt, var_type)
+
+    if mean_type is MeanType.EPS:
+        x0 = predict_x0_from_eps(schedule, xt, t, model_output)
+    elif mean_type is MeanType.X0:
+        x0 = model_output
+    else:
+        x0 = predict_x0_from_mean(schedule, xt, t, model_output)
+    if clip_x0:
+        x0 = x0.clamp(-1.0, 1.0)
+    if mean_type is MeanType.MU and not clip_x0:
+        mean = model_output
+    else:
+        mean, _, _ = q_posterior(schedule, x0, xt, t)
+    eps = model_output if (mean_type is MeanType.EPS and not clip_x0) else predict_eps_from_x0(schedule, xt, t, x0)
+    return PMeanVariance(mean, log_var.exp(), log_var, x0, eps)
+
+
+def ddim_step(schedule: Schedule, xt: torch.Tensor, eps: torch.Tensor, t, t_prev, eta: float = 0.0,
+              noise=None, generator=None, clip_x0: bool = True):
+    """One DDIM update from x_t to x_{t_prev} (Song et al. 2020, eq. 12), t_prev < t (t_prev may be 0).
+
+    x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t (clipped if asked, then ε̂ re-derived from it),
+    σ = η √((1−ᾱ_prev)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev),
+    x_prev = √ᾱ_prev x̂_0 + √(1 − ᾱ_prev − σ²) ε̂ + σ z.
+    η = 0 is deterministic; η = 1 with t_prev = t − 1 is DDPM's ancestral step with σ² = β̃_t.
+    Returns (x_prev, x̂_0).
+    """
+    check_float(xt, "xt")
+    check_float(eps, "eps")
+    check_same_shape(xt, eps, "xt", "eps")
+    if not (isinstance(eta, (int, float)) and eta >= 0):
+        raise ValueError(f"eta must be a number ≥ 0 (0: deterministic DDIM, 1: DDPM-like), got {eta!r}.")
+    n = xt.shape[0]
+    t = check_t(t, schedule.T, n)
+    t_prev = check_t(t_prev, schedule.T, n, allow_zero=True)
+    if (t_prev >= t).any():
+        raise ValueError("t_prev must be smaller than t: DDIM steps go from noise (large t) to data.")
+    x0 = predict_x0_from_eps(schedule, xt, t, eps)
+    if clip_x0:
+        x0 = x0.clamp(-1.0, 1.0)
+        eps = predict_eps_from_x0(schedule, xt, t, x0)
+    ab_t = extract(schedule.alpha_bar, t, xt)
+    ab_prev = extract(schedule.alpha_bar, t_prev, xt)
+    sigma = eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).sqrt()
+    mean = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp(min=0).sqrt() * eps
+    if eta == 0:
+        return mean, x0
+    if noise is None:
+        noise = torch.randn(xt.shape, generator=generator, dtype=xt.dtype, device=xt.device)
+    return mean + sigma * noise, x0
+
+
+def eps_vlb_weight(schedule: Schedule, t, var_type="fixed_small") -> torch.Tensor:
+    """w_t with KL(q(x_{t−1}|x_t,x_0) ‖ p_θ) = w_t · mean((ε − ε̂)²) (nats per dimension), float64 [N].
+
+    w_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t)). L_simple drops these weights: it is L_vlb with every w_t
+    set to 1, which down-weights the small-t terms (w_2 ≈ 0.60 against w_100 ≈ 0.010, linear T=1000).
+    """
+    if isinstance(t, int):
+        t = torch.tensor([t])
+    t = check_t(t, schedule.T, t.shape[0] if isinstance(t, torch.Tensor) and t.ndim else 1)
+    ref = torch.empty(t.shape[0], dtype=torch.float64)
+    var = reverse_log_variance(schedule, t, ref, var_type).exp()
+    beta = extract(schedule.beta, t, ref)
+    return beta ** 2 / (2 * var * extract(schedule.alpha, t, ref) * (1 - extract(schedule.alpha_bar, t, ref)))
