@@ -1,1 +1,99 @@
-"""Networks only: ``forward(x, t) -> tensor`` with t paper indices. They know nothing of diffusion."""
+"""Networks only: ``forward(x, t) -> tensor`` shaped like x, with t a LongTensor [N] of paper indices.
+
+They know nothing of diffusion: no schedule, no T, no loss. The diffusion code passes x_t and t in
+and reads back whatever the network was trained to predict (ε, x_0 or μ).
+
+The registry turns a plain dict (JSON-able, saved with every checkpoint) into a network and back:
+
+    cfg = preset_config("mnist")          # {"kind": "unet", "image_size": 28, ...}
+    net = build_network(cfg)              # a UNet with net.kind == "unet", net.config a UNetConfig
+    assert network_config(net) == cfg     # the inverse: a checkpoint alone rebuilds its model
+
+Presets
+-------
+``"mnist"``     28×28×1 U-Net designed for CPU training speed (28 → 14 → 7, attention only at 7×7).
+``"flowers64"`` 64×64×3 U-Net (64 → 32 → 16 → 8, attention at 16×16 and 8×8).
+``"toy2d"``     residual MLP for 2-D points.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from torch import nn
+
+from .mlp import MLP, MLPConfig
+from .unet import UNet, UNetConfig
+
+__all__ = ["UNet", "UNetConfig", "MLP", "MLPConfig", "build_network", "network_config",
+           "preset_config", "PRESETS", "count_parameters"]
+
+# kind → (network class, config dataclass)
+_KINDS = {"unet": (UNet, UNetConfig), "mlp": (MLP, MLPConfig)}
+
+# Each preset is a full config dict; see benchmarks/README.md for why "mnist" looks the way it does.
+PRESETS: dict[str, dict] = {
+    "mnist": {"kind": "unet", "image_size": 28, "in_channels": 1, "out_channels": 1,
+              "base_channels": 32, "channel_mult": [1, 2, 2], "num_res_blocks": 1,
+              "attention_resolutions": [7], "num_heads": 1, "dropout": 0.0, "norm_groups": 8,
+              "time_embed_mult": 4},
+    "flowers64": {"kind": "unet", "image_size": 64, "in_channels": 3, "out_channels": 3,
+                  "base_channels": 64, "channel_mult": [1, 2, 2, 2], "num_res_blocks": 2,
+                  "attention_resolutions": [16, 8], "num_heads": 4, "dropout": 0.1,
+                  "norm_groups": 16, "time_embed_mult": 4},
+    "toy2d": {"kind": "mlp", "dim": 2, "hidden": 128, "num_blocks": 3, "time_embed_dim": 32,
+              "dropout": 0.0},
+}
+
+
+def _config_to_dict(kind: str, config) -> dict:
+    # tuples → lists so the dict equals its own JSON round trip
+    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    return {"kind": kind, **fields}
+
+
+def build_network(cfg: dict) -> nn.Module:
+    """Build a network from ``{"kind": "unet" | "mlp", **fields}`` (the fields of UNetConfig/MLPConfig).
+
+    Missing fields take the dataclass defaults; unknown fields are an error (a typo would otherwise
+    silently give a different network).
+    """
+    if not isinstance(cfg, dict):
+        raise TypeError(f"build_network expects a dict like preset_config('mnist'), got "
+                        f"{type(cfg).__name__}.")
+    if "kind" not in cfg:
+        raise ValueError(f"network config needs a 'kind' entry, one of {sorted(_KINDS)}; got keys "
+                         f"{sorted(cfg)}.")
+    kind = cfg["kind"]
+    if kind not in _KINDS:
+        raise ValueError(f"unknown network kind {kind!r}; choose one of {sorted(_KINDS)}.")
+    net_cls, cfg_cls = _KINDS[kind]
+    fields = {k: v for k, v in cfg.items() if k != "kind"}
+    known = {f.name for f in dataclasses.fields(cfg_cls)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"unknown field(s) {unknown} for a {kind!r} network; valid fields: "
+                         f"{sorted(known)}.")
+    return net_cls(cfg_cls(**fields))
+
+
+def network_config(net: nn.Module) -> dict:
+    """The inverse of build_network: ``{"kind": net.kind, **asdict(net.config)}``, JSON-able."""
+    kind = getattr(net, "kind", None)
+    config = getattr(net, "config", None)
+    if kind not in _KINDS or not dataclasses.is_dataclass(config):
+        raise TypeError(f"network_config needs a ddpm_edu network (with .kind and a dataclass "
+                        f".config), got {type(net).__name__}.")
+    return _config_to_dict(kind, config)
+
+
+def preset_config(name: str) -> dict:
+    """A fresh copy of a preset's config dict: "mnist", "flowers64" or "toy2d"."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown network preset {name!r}; choose one of {sorted(PRESETS)}.")
+    # round trip through the dataclass so the dict carries every field, normalised
+    return network_config(build_network(dict(PRESETS[name])))
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

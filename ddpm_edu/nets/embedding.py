@@ -1,0 +1,62 @@
+"""Time embedding: paper index t ↦ sinusoid (Transformer positional encoding) ↦ small MLP.
+
+DDPM (Ho et al. 2020, Appendix B) feeds t to every residual block through "the Transformer sinusoidal
+position embedding"; this is that embedding, with the cos half first as in improved-diffusion's
+``timestep_embedding`` and diffusers' ``get_timestep_embedding(flip_sin_to_cos=True)``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["check_time_input", "sinusoidal_embedding", "TimeEmbedding"]
+
+
+def check_time_input(t, batch: int) -> torch.Tensor:
+    """A network's t: an integer tensor of shape [batch] (paper indices t ≥ 0). Returns it as long."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"t must be a LongTensor of shape [{batch}] (one paper time index per "
+                        f"example), got {type(t).__name__}. For one shared t use "
+                        f"torch.full(({batch},), t, dtype=torch.long).")
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise TypeError(f"t must be an integer tensor (torch.long) of paper time indices, got "
+                        f"dtype {t.dtype}.")
+    if t.shape != (batch,):
+        raise ValueError(f"t must have shape [{batch}] (one time index per example), got "
+                         f"{tuple(t.shape)}. For one shared t use t.expand({batch}) or "
+                         f"torch.full(({batch},), t, dtype=torch.long).")
+    if t.numel() and t.min() < 0:
+        raise ValueError(f"t must be a non-negative paper time index, got {int(t.min())}.")
+    return t.long()
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """[cos(t·ω_k), sin(t·ω_k)] with ω_k = max_period^(−k/(dim/2)), k = 0..dim/2−1.
+
+    t: [N] time indices (used as floats, so t = 1..T directly; no rescaling). Returns [N, dim]
+    float32; an odd ``dim`` gets one zero column at the end. The slowest frequency has period
+    2π·max_period ≫ T = 1000, so the embedding never wraps around.
+    """
+    if dim < 2:
+        raise ValueError(f"embedding dim must be at least 2, got {dim}.")
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)  # (half,)
+    args = t.float()[:, None] * freqs[None, :].to(t.device)  # (N, half)
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)  # (N, 2·half)
+    if dim % 2:
+        emb = torch.nn.functional.pad(emb, (0, 1))  # (N, dim)
+    return emb
+
+
+class TimeEmbedding(nn.Module):
+    """t [N] ↦ sinusoid [N, sin_dim] ↦ Linear ↦ SiLU ↦ Linear ↦ [N, out_dim]."""
+
+    def __init__(self, sin_dim: int, out_dim: int):
+        super().__init__()
+        self.sin_dim = sin_dim
+        self.mlp = nn.Sequential(nn.Linear(sin_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoidal_embedding(t, self.sin_dim))  # (N, out_dim)
