@@ -50,6 +50,7 @@ _EXPORTS = {
                "prior_bpd", "vlb_term", "vlb_terms", "VLBTerms", "simple_loss"],
     "pixels": ["to_model_range", "to_pixels"],
     "datasets.mnist": ["load_mnist"],
+    "datasets.download": ["download", "DownloadError", "user_cache_dir"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -62,7 +62,11 @@ def main(argv=None) -> int:
     try:
         return int(args._run(args) or 0)
     except (UserError, ValueError, TypeError, FileNotFoundError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        # A UserError is written for the user (a download error lists every mirror tried), so it is
+        # printed whole; other errors are cut to their first line.
+        msg = str(e).strip() or type(e).__name__
+        if not isinstance(e, UserError):
+            msg = msg.splitlines()[0]
         print(f"ddpm-edu {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
