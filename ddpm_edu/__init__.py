@@ -49,6 +49,7 @@ _EXPORTS = {
                "discretized_gaussian_log_likelihood", "mean_flat", "nats_to_bits", "bits_to_nats",
                "prior_bpd", "vlb_term", "vlb_terms", "VLBTerms", "simple_loss"],
     "pixels": ["to_model_range", "to_pixels"],
+    "sampling": ["Step", "ddpm_steps", "ddim_steps", "sample", "keep_frames"],
     "datasets.mnist": ["load_mnist"],
     "datasets.download": ["download", "DownloadError", "user_cache_dir"],
 }

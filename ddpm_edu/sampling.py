@@ -1,0 +1,355 @@
+"""Sampling: DDPM's ancestral chain and DDIM, as generators that yield one step at a time.
+
+Both samplers take a ``model(x_t, t) -> prediction`` (``t`` a LongTensor [N] of *original* schedule
+indices) and yield :class:`Step` tuples, so a loop, a plot, a widget or a GIF writer all consume the
+same iterator::
+
+    Step(T, x_T, None)                  the initial noise
+    Step(t_next, x_{t_next}, x̂_0)      after each update; x̂_0 is the prediction made at the previous t
+    ...
+    Step(0, x_0, x̂_0)                  the sample
+
+- :func:`ddpm_steps`: ancestral sampling x_{t−1} ~ p_θ(x_{t−1}|x_t) = N(μ_θ, σ_t² I) (DDPM Alg. 2),
+  optionally on a respaced (shorter) chain as in improved DDPM §4.
+- :func:`ddim_steps`: DDIM (Song et al. 2020, eq. 12) on a respaced chain; η = 0 is deterministic,
+  η = 1 on the full chain is DDPM's ancestral step with σ_t² = β̃_t.
+- :func:`sample`: batches, seeding, eval mode, progress bar; returns x_0 in [−1, 1].
+- :func:`keep_frames`: keep only some steps of a run (for figures), so memory grows with the number of
+  frames kept, not with T.
+
+The update math lives in :mod:`ddpm_edu.reverse` (``p_mean_variance``, ``ddim_step``); this module
+only walks the chain. Names in diffusers: our ``ddpm_steps`` is a loop over ``DDPMScheduler.step``,
+``ddim_steps`` over ``DDIMScheduler.step``; our ``respace`` is their ``set_timesteps``.
+"""
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Iterable, Iterator, NamedTuple
+
+import torch
+
+from ._checks import check_float
+from .forward import predict_eps_from_x0, predict_x0_from_mean
+from .reverse import MeanType, VarianceType, ddim_step, p_mean_variance
+from .reverse import _enum as _choice  # validated enum choice with a clear error
+from .schedules import Schedule, respace
+
+__all__ = ["Step", "ddpm_steps", "ddim_steps", "sample", "keep_frames", "SAMPLERS"]
+
+SAMPLERS = ("ddim", "ddpm")
+
+
+class Step(NamedTuple):
+    """One state of a sampling chain.
+
+    t: the original schedule index of ``x`` (T for the initial noise, 0 for the sample; for a
+       respaced run, the original index of the kept step).
+    x: x_t, shape [N, ...].
+    x0_hat: x̂_0 predicted at the previous (larger) t and used for this update; None for x_T.
+    """
+    t: int
+    x: torch.Tensor
+    x0_hat: torch.Tensor | None
+
+
+# ---- validation -------------------------------------------------------------------------------
+def _check_schedule(schedule) -> Schedule:
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule(1000)), got "
+                        f"{type(schedule).__name__}.")
+    return schedule
+
+
+def _check_steps(steps, T: int, who: str) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise TypeError(f"{who}: steps must be an int (the number of network calls), got {steps!r}.")
+    if not 1 <= steps <= T:
+        raise ValueError(f"{who}: steps must be between 1 and T = {T} of this schedule, got {steps}. "
+                         f"Fewer steps skip timesteps; more than T is not possible.")
+    return int(steps)
+
+
+def _check_eta(eta) -> float:
+    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta < float("inf"):
+        raise ValueError(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like noise), "
+                         f"got {eta!r}.")
+    return float(eta)
+
+
+def _check_shape(shape, what: str) -> tuple:
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = None
+    if (dims is None or not dims
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims)):
+        raise ValueError(f"{what} must be a non-empty tuple of positive ints, got {shape!r}.")
+    return dims
+
+
+def _initial_noise(x_T, shape, generator, dtype, device, who: str) -> torch.Tensor:
+    """x_T as given (checked against ``shape``), or drawn from N(0, I) with ``generator``."""
+    if x_T is not None:
+        check_float(x_T, "x_T")
+        if shape is not None and tuple(x_T.shape) != _check_shape(shape, "shape"):
+            raise ValueError(f"{who}: x_T has shape {tuple(x_T.shape)} but shape={tuple(shape)} was "
+                             "given; pass only one of them, or make them agree (shape includes the "
+                             "batch dimension N).")
+        return x_T
+    if shape is None:
+        raise ValueError(f"{who}: give the initial noise x_T, or shape=(N, ...) to draw it.")
+    return _randn(_check_shape(shape, "shape"), generator, dtype, device)
+
+
+def _randn(shape, generator, dtype=None, device=None) -> torch.Tensor:
+    """N(0, I) noise drawn on the generator's device (CPU without one), then moved to ``device``.
+
+    Drawing on the generator's device keeps a seeded CPU generator giving the same numbers whatever
+    device the model runs on.
+    """
+    dtype = dtype or torch.get_default_dtype()
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    z = torch.randn(shape, generator=generator, dtype=dtype, device=gen_device)
+    return z.to(device) if device is not None else z
+
+
+def _call(model, x: torch.Tensor, t_orig: int) -> torch.Tensor:
+    t = torch.full((x.shape[0],), t_orig, dtype=torch.long, device=x.device)
+    with torch.no_grad():  # local: never leaks a grad mode into the consumer between yields
+        return model(x, t)
+
+
+# ---- DDPM ancestral sampling ------------------------------------------------------------------
+def ddpm_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps=None,
+               spacing: str = "linspace", var_type="fixed_small", mean_type="eps",
+               clip_x0: bool = True, generator=None, dtype=None, device=None) -> Iterator[Step]:
+    """Ancestral sampling (DDPM Algorithm 2): x_{t−1} = μ_θ(x_t, t) + σ_t z, z ~ N(0, I), no noise at
+    the last step. Yields :class:`Step` tuples (see the module docstring).
+
+    Args:
+        model: ``model(x_t, t)`` with t a LongTensor [N] of original indices; its output is ε̂, x̂_0 or
+            μ per ``mean_type``.
+        schedule: the schedule the model was trained with.
+        x_T: initial noise [N, ...]; or give ``shape`` = (N, ...) and it is drawn with ``generator``
+            (``dtype``/``device`` choose its type and place; default float32 on the CPU).
+        steps: None for the full chain of T steps; an int S < T runs the respaced chain of S steps
+            (``respace(schedule, S, spacing)``), with σ² from the respaced schedule's own β̃' (fixed
+            small) or β' (fixed large), where β'_k = 1 − ᾱ'_k/ᾱ'_{k−1}.
+        var_type: "fixed_small" (σ_t² = β̃_t) or "fixed_large" (σ_t² = β_t).
+        clip_x0: clip x̂_0 to [−1, 1] before forming μ (DDPM's sampler does).
+
+    A "mu" model predicts the posterior mean of ``schedule``'s own chain; on a respaced chain its
+    output is turned into x̂_0 first (μ is chain-specific, x̂_0 and ε̂ are not).
+    The network is called under ``torch.no_grad()``; put it in eval mode yourself (:func:`sample` does).
+    """
+    schedule = _check_schedule(schedule)
+    mean_type = _choice(MeanType, mean_type, "mean_type")
+    var_type = _choice(VarianceType, var_type, "var_type")
+    if steps is None:
+        chain = schedule
+    else:
+        steps = _check_steps(steps, schedule.T, "ddpm_steps")
+        chain = schedule if steps == schedule.T else respace(schedule, steps, spacing)
+    x = _initial_noise(x_T, shape, generator, dtype, device, "ddpm_steps")
+    return _ddpm_gen(model, schedule, chain, x, var_type, mean_type, clip_x0, generator)
+
+
+def _ddpm_gen(model, base, chain, x, var_type, mean_type, clip_x0, generator):
+    yield Step(int(chain.timesteps[chain.T]), x, None)
+    for k in range(chain.T, 0, -1):
+        t_orig = int(chain.timesteps[k])
+        out = _call(model, x, t_orig)
+        mt = mean_type
+        if mean_type is MeanType.MU and chain is not base:
+            out = predict_x0_from_mean(base, x, _base_index(base, t_orig), out)
+            mt = MeanType.X0
+        pmv = p_mean_variance(chain, out, x, k, mt, var_type, clip_x0)
+        x = pmv.mean
+        if k > 1:  # no noise at the last step: x_0 is the mean
+            x = x + pmv.variance.sqrt() * _randn(x.shape, generator, x.dtype, x.device)
+        yield Step(int(chain.timesteps[k - 1]), x, pmv.pred_x0)
+
+
+def _base_index(base: Schedule, t_orig: int) -> int:
+    """Index into ``base`` of original step ``t_orig`` (``base`` may itself be respaced)."""
+    return int(torch.searchsorted(base.timesteps, torch.tensor(t_orig)))
+
+
+# ---- DDIM -------------------------------------------------------------------------------------
+def ddim_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 50, eta: float = 0.0,
+               spacing: str = "linspace", mean_type="eps", clip_x0: bool = True, generator=None,
+               dtype=None, device=None) -> Iterator[Step]:
+    """DDIM sampling (Song et al. 2020, eq. 12) on ``respace(schedule, steps, spacing)``.
+
+    Each update goes from kept step k to k−1 (original indices ``τ_k → τ_{k−1}``, ending at 0):
+    x_prev = √ᾱ_prev x̂_0 + √(1 − ᾱ_prev − σ²) ε̂ + σ z, σ = η √((1−ᾱ_prev)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev)
+    (see :func:`ddpm_edu.reverse.ddim_step`). η = 0 is deterministic (no noise is drawn); η = 1 with
+    ``steps = T`` is DDPM's ancestral step with σ² = β̃_t, using the same noise draws as
+    :func:`ddpm_steps` with the same generator. No noise is added at the last step.
+
+    DDIM needs ε̂: an "x0" output is converted with ε̂ = (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t), a "mu" output
+    (the posterior mean of ``schedule``'s own chain) via x̂_0 first. Other arguments as in
+    :func:`ddpm_steps`; with ``spacing="leading"`` the chain starts at the top kept step (not T).
+    """
+    schedule = _check_schedule(schedule)
+    mean_type = _choice(MeanType, mean_type, "mean_type")
+    steps = _check_steps(steps, schedule.T, "ddim_steps")
+    eta = _check_eta(eta)
+    chain = respace(schedule, steps, spacing)
+    x = _initial_noise(x_T, shape, generator, dtype, device, "ddim_steps")
+    return _ddim_gen(model, schedule, chain, x, eta, mean_type, clip_x0, generator)
+
+
+def _ddim_gen(model, base, chain, x, eta, mean_type, clip_x0, generator):
+    yield Step(int(chain.timesteps[chain.T]), x, None)
+    for k in range(chain.T, 0, -1):
+        t_orig = int(chain.timesteps[k])
+        out = _call(model, x, t_orig)
+        check_float(out, "model output")
+        if mean_type is MeanType.EPS:
+            eps = out
+        else:
+            x0 = out if mean_type is MeanType.X0 else predict_x0_from_mean(
+                base, x, _base_index(base, t_orig), out)
+            eps = predict_eps_from_x0(chain, x, k, x0)
+        # Draw noise only where it is used, so η = 1 consumes the generator exactly as DDPM does.
+        noise = (_randn(x.shape, generator, x.dtype, x.device) if eta > 0 and k > 1
+                 else torch.zeros_like(x))
+        x, x0_hat = ddim_step(chain, x, eps, k, k - 1, eta=eta, noise=noise, clip_x0=clip_x0)
+        yield Step(int(chain.timesteps[k - 1]), x, x0_hat)
+
+
+# ---- the convenience wrapper -----------------------------------------------------------------
+def _model_device_dtype(model):
+    module = model if isinstance(model, torch.nn.Module) else getattr(model, "__self__", None)
+    if isinstance(module, torch.nn.Module):
+        for p in module.parameters():
+            if p.is_floating_point():
+                return p.device, p.dtype
+    return None, None
+
+
+class _Batched:
+    """Calls ``model`` on chunks of at most ``batch_size`` examples and concatenates the outputs."""
+
+    def __init__(self, model, batch_size: int):
+        self.model, self.batch_size = model, batch_size
+
+    def __call__(self, x, t):
+        if x.shape[0] <= self.batch_size:
+            return self.model(x, t)
+        return torch.cat([self.model(xb, tb) for xb, tb in
+                          zip(x.split(self.batch_size), t.split(self.batch_size))])
+
+
+def _progress_disabled(progress: bool) -> bool:
+    env = os.environ.get("TQDM_DISABLE", "").strip().lower()
+    return (not progress) or env not in ("", "0", "false", "no", "off")
+
+
+def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", steps: int | None = 50,
+           eta: float = 0.0, var_type="fixed_small", mean_type="eps", clip_x0: bool = True,
+           generator=None, seed: int | None = None, batch_size: int | None = None,
+           progress: bool = True, device=None) -> torch.Tensor:
+    """Draw ``n`` samples x_0, shape [n, *shape], clamped to the data range [−1, 1].
+
+    Args:
+        model: ``model(x_t, t)`` (an ``nn.Module`` is put in eval mode and restored afterwards).
+        shape: one sample's shape, e.g. (1, 28, 28).
+        sampler: "ddim" (default, ``steps`` network calls, noise set by ``eta``) or "ddpm"
+            (ancestral; ``steps=None`` runs DDPM's full chain of T steps, an int the respaced chain).
+        steps: number of network calls per sample; None means T. The default 50 applies to both
+            samplers: ``sample(..., sampler="ddpm")`` is the respaced 50-step ancestral sampler.
+        eta: DDIM only; var_type: DDPM only (giving either to the other sampler is an error).
+        generator / seed: a ``torch.Generator``, or a seed to make one (not both). Without either,
+            torch's global RNG is used.
+        batch_size: the most examples the network sees in one call (bounds its memory); None: all n.
+        progress: a tqdm.auto bar over the steps (a widget in JupyterLab); ``TQDM_DISABLE=1`` also
+            switches it off.
+        device: where the chain runs; default: the model's parameter device, else the CPU.
+
+    Reproducibility: all noise (x_T, then each step's z for all n at once) is drawn from the one
+    generator on its own device (the CPU for ``seed``) and moved to ``device``. The chain runs on all
+    n examples together and only the network is called in chunks, so the same seed gives the same
+    samples whatever ``batch_size`` is, up to floating-point differences the network itself may have
+    between batch sizes (none for element-wise models; last-bit ones for some conv kernels). The
+    noise is also the same on CPU and GPU (only the network's arithmetic differs; not yet checked
+    on a GPU). Runs under ``torch.inference_mode()``; the model dtype (of its first floating
+    parameter, else float32) sets the dtype of the chain.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(map(repr, SAMPLERS))} "
+                         "('ddim' for few steps, 'ddpm' for the paper's ancestral chain).")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n (the number of samples) must be a positive int, got {n!r}.")
+    shape = _check_shape(shape, "shape (one sample's shape, without n)")
+    if batch_size is not None and (isinstance(batch_size, bool)
+                                   or not isinstance(batch_size, numbers.Integral) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}.")
+    if generator is not None and seed is not None:
+        raise ValueError("give either generator or seed, not both.")
+    schedule = _check_schedule(schedule)
+    if steps is None:
+        steps = schedule.T
+    if sampler == "ddpm" and eta != 0:
+        raise ValueError("eta is DDIM's noise scale; sampler='ddpm' takes var_type instead. "
+                         "Use sampler='ddim' with eta=1.0 for DDPM-like noise on a short chain.")
+    if sampler == "ddim" and _choice(VarianceType, var_type, "var_type") is not VarianceType.FIXED_SMALL:
+        raise ValueError("var_type applies to sampler='ddpm' only; DDIM's noise is set by eta.")
+    if seed is not None:
+        generator = torch.Generator().manual_seed(int(seed))
+
+    model_device, dtype = _model_device_dtype(model)
+    device = torch.device(device) if device is not None else (model_device or torch.device("cpu"))
+    net = model if batch_size is None else _Batched(model, int(batch_size))
+    module = model if isinstance(model, torch.nn.Module) else None
+    was_training = module.training if module is not None else False
+    common = dict(shape=(int(n), *shape), steps=steps, mean_type=mean_type, clip_x0=clip_x0,
+                  generator=generator, dtype=dtype, device=device)
+    try:
+        if module is not None:
+            module.eval()
+        with torch.inference_mode():
+            if sampler == "ddim":
+                it = ddim_steps(net, schedule, eta=eta, **common)
+            else:
+                it = ddpm_steps(net, schedule, var_type=var_type, **common)
+            if not _progress_disabled(progress):
+                from tqdm.auto import tqdm
+                it = tqdm(it, total=steps + 1, desc=f"{sampler} sampling", unit="step")
+            for step in it:
+                x = step.x
+            return x.clamp(-1.0, 1.0)
+    finally:
+        if module is not None:
+            module.train(was_training)
+
+
+def keep_frames(steps_iter: Iterable[Step], ts, strict: bool = True) -> Iterator[Step]:
+    """Yield only the Steps whose ``t`` is in ``ts`` (original indices, e.g. {1000, 500, 100, 0}).
+
+    The other steps are dropped as soon as they are produced, so a figure or GIF of F frames holds F
+    tensors, not T. With ``strict`` (default), a ValueError is raised when the run ends if some
+    requested t never occurred (a respaced run visits only ``respace(...).timesteps``).
+    """
+    wanted = set()
+    for t in ts:
+        if isinstance(t, torch.Tensor) and t.numel() == 1:
+            t = t.item()
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise ValueError(f"keep_frames: ts must hold ints ≥ 0 (original time indices), got {t!r}.")
+        wanted.add(t)
+    return _keep(steps_iter, wanted, strict)
+
+
+def _keep(steps_iter, wanted, strict):
+    seen = set()
+    for step in steps_iter:
+        if step.t in wanted:
+            seen.add(step.t)
+            yield step
+    missing = sorted(wanted - seen)
+    if strict and missing:
+        raise ValueError(f"keep_frames: the run never reached t = {missing}; a respaced run visits "
+                         "only the kept steps (see respace(schedule, steps).timesteps).")
