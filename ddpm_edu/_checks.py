@@ -1,6 +1,8 @@
 """Input checks shared by the math functions: each error says what was wrong and what to do."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 
@@ -36,8 +38,8 @@ def check_t(t, T: int, batch: int, *, allow_zero: bool = False) -> torch.Tensor:
     lo = 0 if allow_zero else 1
     if isinstance(t, bool):
         raise TypeError("t must be an integer time index, got a bool.")
-    if isinstance(t, int):
-        t = torch.full((batch,), t, dtype=torch.long)
+    if isinstance(t, numbers.Integral):  # a Python int, or a NumPy integer such as np.int64
+        t = torch.full((batch,), int(t), dtype=torch.long)
     elif isinstance(t, torch.Tensor):
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
             raise TypeError(f"t must be an integer tensor (torch.long) of paper time indices "
@@ -49,7 +51,8 @@ def check_t(t, T: int, batch: int, *, allow_zero: bool = False) -> torch.Tensor:
                              f"{tuple(t.shape)}.")
         t = t.long()
     else:
-        raise TypeError(f"t must be an int or an integer tensor, got {type(t).__name__}.")
+        raise TypeError(f"t must be an int or an integer tensor of paper time indices {lo}..{T}, "
+                        f"got {type(t).__name__} {t!r}. Use an int, or torch.tensor([...]) of ints.")
     if t.numel() and (t.min() < lo or t.max() > T):
         bad = t[(t < lo) | (t > T)][0].item()
         hint = (" t = 0 is the data itself: the paper's steps run 1..T (diffusers counts 0..T-1; "

@@ -47,7 +47,7 @@ def q_mean_variance(schedule: Schedule, x0: torch.Tensor, t):
     """
     t = _prep(schedule, x0, t, allow_zero=True)
     mean = extract(schedule.sqrt_alpha_bar, t, x0) * x0
-    var = extract(1.0 - schedule.alpha_bar, t, x0)
+    var = extract(schedule.one_minus_alpha_bar, t, x0)
     return mean, var, var.log()
 
 
@@ -85,16 +85,22 @@ def q_posterior(schedule: Schedule, x0: torch.Tensor, xt: torch.Tensor, t):
 def predict_x0_from_eps(schedule: Schedule, xt: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
     """x̂_0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t — inverting q_sample for a predicted noise."""
     t = _prep(schedule, xt, t, "xt")
+    check_float(eps, "eps")
+    check_same_shape(xt, eps, "xt", "eps")
     return (xt - extract(schedule.sqrt_one_minus_alpha_bar, t, xt) * eps) / extract(schedule.sqrt_alpha_bar, t, xt)
 
 
 def predict_eps_from_x0(schedule: Schedule, xt: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
     """ε̂ = (x_t − √ᾱ_t x̂_0) / √(1−ᾱ_t) — the noise implied by a predicted clean image."""
     t = _prep(schedule, xt, t, "xt")
+    check_float(x0, "x0")
+    check_same_shape(xt, x0, "xt", "x0")
     return (xt - extract(schedule.sqrt_alpha_bar, t, xt) * x0) / extract(schedule.sqrt_one_minus_alpha_bar, t, xt)
 
 
 def predict_x0_from_mean(schedule: Schedule, xt: torch.Tensor, t, mean: torch.Tensor) -> torch.Tensor:
     """x̂_0 = (μ − c2_t x_t) / c1_t — the clean image implied by a predicted posterior mean."""
     t = _prep(schedule, xt, t, "xt")
+    check_float(mean, "mean")
+    check_same_shape(xt, mean, "xt", "mean")
     return (mean - extract(schedule.posterior_mean_coef2, t, xt) * xt) / extract(schedule.posterior_mean_coef1, t, xt)

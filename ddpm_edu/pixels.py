@@ -27,4 +27,7 @@ def to_pixels(x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x)
     if not x.is_floating_point():
         raise TypeError(f"to_pixels expects a float tensor in [-1, 1], got dtype {x.dtype}.")
+    if not torch.isfinite(x).all():
+        raise ValueError("to_pixels got NaN or inf values, which have no pixel value. "
+                         "Check where they come from (a diverged model or sampler?).")
     return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)

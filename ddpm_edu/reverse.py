@@ -7,13 +7,15 @@ model's *output*, not the model, so they can be checked with made-up tensors.
 from __future__ import annotations
 
 import enum
+import math
+import numbers
 from typing import NamedTuple
 
 import torch
 
 from ._checks import check_float, check_same_shape, check_t
 from .forward import predict_eps_from_x0, predict_x0_from_eps, predict_x0_from_mean, q_posterior
-from .schedules import Schedule, extract
+from .schedules import Schedule, extract, one_minus_ratio
 
 __all__ = ["MeanType", "VarianceType", "PMeanVariance", "p_mean_variance", "reverse_log_variance",
            "ddim_step", "eps_vlb_weight"]
@@ -108,8 +110,10 @@ def ddim_step(schedule: Schedule, xt: torch.Tensor, eps: torch.Tensor, t, t_prev
     check_float(xt, "xt")
     check_float(eps, "eps")
     check_same_shape(xt, eps, "xt", "eps")
-    if not (isinstance(eta, (int, float)) and eta >= 0):
-        raise ValueError(f"eta must be a number ≥ 0 (0: deterministic DDIM, 1: DDPM-like), got {eta!r}.")
+    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta < math.inf:
+        raise ValueError(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like), "
+                         f"got {eta!r}.")
+    eta = float(eta)
     n = xt.shape[0]
     t = check_t(t, schedule.T, n)
     t_prev = check_t(t_prev, schedule.T, n, allow_zero=True)
@@ -119,14 +123,23 @@ def ddim_step(schedule: Schedule, xt: torch.Tensor, eps: torch.Tensor, t, t_prev
     if clip_x0:
         x0 = x0.clamp(-1.0, 1.0)
         eps = predict_eps_from_x0(schedule, xt, t, x0)
-    ab_t = extract(schedule.alpha_bar, t, xt)
-    ab_prev = extract(schedule.alpha_bar, t_prev, xt)
-    sigma = eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).sqrt()
-    mean = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp(min=0).sqrt() * eps
+    # Coefficients in float64 from the accurate tables (1 − ᾱ_t and 1 − ᾱ_t/ᾱ_prev without
+    # cancellation, see one_minus_ratio), cast once to the dtype of x_t.
+    ref = torch.empty((n,) + (1,) * (xt.ndim - 1), dtype=torch.float64)
+    om_t = extract(schedule.one_minus_alpha_bar, t, ref)
+    om_prev = extract(schedule.one_minus_alpha_bar, t_prev, ref)
+    step = one_minus_ratio(schedule, t, t_prev).reshape(ref.shape)
+    var = eta ** 2 * om_prev / om_t * step          # σ²; = β̃_t for η = 1, t_prev = t − 1
+    sigma = var.sqrt().to(xt)
+    coef_eps = (om_prev - var).clamp(min=0).sqrt().to(xt)
+    mean = extract(schedule.sqrt_alpha_bar, t_prev, xt) * x0 + coef_eps * eps
     if eta == 0:
         return mean, x0
     if noise is None:
         noise = torch.randn(xt.shape, generator=generator, dtype=xt.dtype, device=xt.device)
+    else:
+        check_float(noise, "noise")
+        check_same_shape(xt, noise, "xt", "noise")
     return mean + sigma * noise, x0
 
 
@@ -142,4 +155,4 @@ def eps_vlb_weight(schedule: Schedule, t, var_type="fixed_small") -> torch.Tenso
     ref = torch.empty(t.shape[0], dtype=torch.float64)
     var = reverse_log_variance(schedule, t, ref, var_type).exp()
     beta = extract(schedule.beta, t, ref)
-    return beta ** 2 / (2 * var * extract(schedule.alpha, t, ref) * (1 - extract(schedule.alpha_bar, t, ref)))
+    return beta ** 2 / (2 * var * extract(schedule.alpha, t, ref) * extract(schedule.one_minus_alpha_bar, t, ref))

@@ -8,6 +8,7 @@ float32); :func:`extract` casts them to the dtype of the tensor they are used wi
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -20,6 +21,7 @@ __all__ = [
     "schedule_from_betas",
     "schedule_from_config",
     "respace",
+    "one_minus_ratio",
     "extract",
 ]
 
@@ -30,7 +32,9 @@ class Schedule:
 
     Attributes (paper symbol → name):
         β_t → ``beta``; α_t = 1 − β_t → ``alpha``; ᾱ_t = ∏_{s≤t} α_s → ``alpha_bar``;
-        ᾱ_{t−1} → ``alpha_bar_prev`` (index 0 holds 1); β̃_t → ``posterior_variance``;
+        ᾱ_{t−1} → ``alpha_bar_prev`` (index 0 holds 1); 1 − ᾱ_t → ``one_minus_alpha_bar`` and
+        log ᾱ_t → ``log_alpha_bar`` (both accurate to full precision even where ᾱ_t ≈ 1, unlike
+        ``1 - alpha_bar``); β̃_t → ``posterior_variance``;
         log β̃_t with β̃_1 replaced by β̃_2 → ``posterior_log_variance_clipped``;
         the posterior mean coefficients c1_t, c2_t → ``posterior_mean_coef1``, ``posterior_mean_coef2``.
         ``timesteps[t]`` is the time index of the *original* schedule that step t stands for: the
@@ -44,18 +48,32 @@ class Schedule:
 
     def __post_init__(self):
         beta = self.beta
+        if not isinstance(beta, torch.Tensor) or beta.ndim != 1 or beta.numel() < 2 or beta[0] != 0:
+            raise ValueError("Schedule(beta=...) expects the table β_0..β_T as a 1-D tensor with "
+                             "β_0 = 0 (index 0 is the data). To build a schedule from β_1..β_T use "
+                             "schedule_from_betas(betas).")
+        _validate_betas(beta[1:])  # β_1..β_T finite and in (0, 1)
+        if beta.dtype != torch.float64:
+            beta = beta.double()  # every table is float64; see the module docstring
+            object.__setattr__(self, "beta", beta)
         T = beta.shape[0] - 1
         alpha = 1.0 - beta
         alpha_bar = torch.cumprod(alpha, dim=0)
         alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
-        one_minus = 1.0 - alpha_bar
+        # 1 − ᾱ_t computed as 1.0 − alpha_bar cancels where ᾱ_t ≈ 1 (ᾱ_1 = 1 − 1e−4 leaves only ~12
+        # digits), and the posterior coefficients inherit the error (~3e−13 at t = 3). There, sum
+        # log(1 − β) and use expm1; where ᾱ_t < ½ the plain subtraction is exact enough and
+        # stays consistent with alpha_bar.
+        log_alpha_bar = torch.cumsum(torch.log1p(-beta), dim=0)
+        one_minus = torch.where(alpha_bar < 0.5, 1.0 - alpha_bar, -torch.expm1(log_alpha_bar))
+        one_minus_prev = torch.cat([torch.zeros(1, dtype=torch.float64), one_minus[:-1]])
         # β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t); index 0 (the data) has no posterior: set it to 0.
         post_var = torch.zeros_like(beta)
-        post_var[1:] = beta[1:] * (1.0 - alpha_bar_prev[1:]) / one_minus[1:]
+        post_var[1:] = beta[1:] * one_minus_prev[1:] / one_minus[1:]
         coef1 = torch.zeros_like(beta)
         coef2 = torch.zeros_like(beta)
         coef1[1:] = beta[1:] * alpha_bar_prev[1:].sqrt() / one_minus[1:]
-        coef2[1:] = (1.0 - alpha_bar_prev[1:]) * alpha[1:].sqrt() / one_minus[1:]
+        coef2[1:] = one_minus_prev[1:] * alpha[1:].sqrt() / one_minus[1:]
         # β̃_1 = 0 has no logarithm; the likelihood (decoder, KL at t=1) uses β̃_2 in its place,
         # as DDPM does. With T = 1 there is no β̃_2: fall back to β_1.
         clipped = post_var.clone()
@@ -67,6 +85,8 @@ class Schedule:
             "alpha": alpha,
             "alpha_bar": alpha_bar,
             "alpha_bar_prev": alpha_bar_prev,
+            "log_alpha_bar": log_alpha_bar,
+            "one_minus_alpha_bar": one_minus,
             "sqrt_alpha_bar": alpha_bar.sqrt(),
             "sqrt_one_minus_alpha_bar": one_minus.sqrt(),
             "posterior_variance": post_var,
@@ -82,7 +102,7 @@ class Schedule:
     @property
     def snr(self) -> torch.Tensor:
         """Signal-to-noise ratio ᾱ_t / (1 − ᾱ_t), shape [T+1] (index 0 is +inf)."""
-        return self.alpha_bar / (1.0 - self.alpha_bar)
+        return self.alpha_bar / self.one_minus_alpha_bar
 
     @property
     def log_snr(self) -> torch.Tensor:
@@ -211,18 +231,26 @@ def schedule_from_config(config: dict) -> Schedule:
 def respace(schedule: Schedule, steps_or_timesteps, spacing: str = "linspace") -> Schedule:
     """A shorter schedule that visits only some of the original steps (for DDIM and fast DDPM).
 
-    ``steps_or_timesteps`` is either a number of steps S, or an explicit increasing list of paper
-    indices to keep. ``spacing`` chooses S of them: ``"linspace"`` (default) spreads them evenly
-    from 1 to T, both ends included, so sampling starts from pure noise at t = T; ``"leading"`` is
-    the DDIM paper's 1, 1+c, 1+2c, … with c = T // S.
+    ``steps_or_timesteps`` is either a number of steps S (an int, or a NumPy / 0-d tensor scalar),
+    or an explicit list (or 1-D array) of paper indices to keep; ``[50]`` keeps step 50 only.
+    ``spacing`` chooses S of them: ``"linspace"`` (default) spreads them evenly from 1 to T, both
+    ends included, so sampling starts from pure noise at t = T; ``"leading"`` is the DDIM paper's
+    1, 1+c, 1+2c, … with c = T // S.
 
     The new schedule has T' = S steps; its ᾱ'_k equals the original ᾱ at the k-th kept step, and
     β'_k = 1 − ᾱ'_k / ᾱ'_{k−1}. ``new.timesteps[k]`` gives the original index, which the network
     (trained on the original indices) must be called with.
     """
     T = schedule.T
-    if isinstance(steps_or_timesteps, int) and not isinstance(steps_or_timesteps, bool):
-        S = steps_or_timesteps
+    if isinstance(steps_or_timesteps, bool):
+        raise TypeError("respace needs a number of steps or a list of timesteps, got a bool.")
+    if (not isinstance(steps_or_timesteps, numbers.Integral)
+            and (isinstance(steps_or_timesteps, numbers.Number)
+                 or getattr(steps_or_timesteps, "ndim", None) == 0)):
+        # a float, 0-d tensor or NumPy scalar is a count, like an int (never "keep only step S")
+        steps_or_timesteps = _integer_count(steps_or_timesteps)
+    if isinstance(steps_or_timesteps, numbers.Integral):
+        S = int(steps_or_timesteps)
         if not 1 <= S <= T:
             raise ValueError(f"number of steps must be between 1 and T = {T}, got {S}.")
         if spacing == "linspace":
@@ -235,19 +263,47 @@ def respace(schedule: Schedule, steps_or_timesteps, spacing: str = "linspace") -
         else:
             raise ValueError(f"spacing must be 'linspace' or 'leading', got {spacing!r}.")
     else:
-        kept = torch.as_tensor(steps_or_timesteps).long().flatten()
-        if kept.numel() == 0:
+        given = torch.as_tensor(steps_or_timesteps).flatten()
+        if given.is_floating_point():
+            given = torch.as_tensor(steps_or_timesteps, dtype=torch.float64).flatten()
+        if given.numel() == 0:
             raise ValueError("the list of timesteps to keep is empty.")
+        if given.is_floating_point() and not torch.equal(given, given.round()):
+            raise ValueError("timesteps to keep must be whole numbers (paper indices 1..T), got "
+                             f"{given[given != given.round()][0].item()}.")
+        kept = given.long()
     kept = torch.unique(kept)  # sorted, no repeats
     if kept.min() < 1 or kept.max() > T:
         raise ValueError(f"timesteps to keep must lie in 1..{T}, got {kept.min().item()}..{kept.max().item()}.")
     orig = schedule.timesteps[kept]
-    ab = schedule.alpha_bar[kept]
-    ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])
-    betas = _validate_betas(1.0 - ab / ab_prev)
+    prev = torch.cat([torch.zeros(1, dtype=torch.long), kept[:-1]])
+    betas = _validate_betas(one_minus_ratio(schedule, kept, prev))  # β'_k = 1 − ᾱ'_k/ᾱ'_{k−1}
     return Schedule(beta=torch.cat([torch.zeros(1, dtype=torch.float64), betas]),
                     name=f"{schedule.name}-respaced{len(kept)}",
                     timesteps=torch.cat([torch.zeros(1, dtype=torch.long), orig]))
+
+
+def one_minus_ratio(schedule: Schedule, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """1 − ᾱ_t/ᾱ_s for index tensors s < t of one shape, float64, to full relative precision.
+
+    This is the noise variance added going from step s to step t (β_t when s = t − 1). Computed
+    as 1 − ratio it cancels where ᾱ ≈ 1 (~1e−12 relative error at small t); as
+    −expm1(log ᾱ_t − log ᾱ_s) it loses digits where |log ᾱ_t| is large. Each is used where it is
+    accurate, and consecutive steps take β_t itself.
+    """
+    t, s = t.cpu(), s.cpu()
+    log_ab_t = schedule.log_alpha_bar[t]
+    far = torch.where(log_ab_t > -1.0,
+                      -torch.expm1(log_ab_t - schedule.log_alpha_bar[s]),
+                      1.0 - schedule.alpha_bar[t] / schedule.alpha_bar[s])
+    return torch.where(s == t - 1, schedule.beta[t], far)
+
+
+def _integer_count(value) -> int:
+    v = value.item() if hasattr(value, "item") else value
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError(f"number of steps must be a whole number, got {v}.")
+    return int(v)
 
 
 def extract(table: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
