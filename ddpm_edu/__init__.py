@@ -50,6 +50,10 @@ _EXPORTS = {
                "prior_bpd", "vlb_term", "vlb_terms", "VLBTerms", "simple_loss"],
     "pixels": ["to_model_range", "to_pixels"],
     "sampling": ["Step", "ddpm_steps", "ddim_steps", "sample", "keep_frames"],
+    "training": ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "resume_run"],
+    "presets": ["get_preset", "preset_names"],
+    "pretrained": ["load_pretrained", "PretrainedModel"],
+    "checkpoints": ["load_model", "read_metadata"],
     "datasets.mnist": ["load_mnist"],
     "datasets.download": ["download", "DownloadError", "user_cache_dir"],
 }

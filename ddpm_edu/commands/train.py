@@ -1,0 +1,176 @@
+"""``ddpm-edu train``: train a model from a named recipe, or continue a run."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+
+HELP = "train a diffusion model from a recipe (preset), or continue a saved run"
+
+DESCRIPTION = """\
+Train a denoising diffusion model (DDPM, Ho et al. 2020, Algorithm 1): draw images x_0 from the
+data, a time t ~ Uniform{1..T} and noise eps ~ N(0, I); form x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps;
+teach the network to predict eps from (x_t, t) with a mean squared error (L_simple).
+
+A recipe (--preset) fixes the network, the noise schedule, the data and the training settings;
+any option below overrides the recipe's value. Checkpoints go to --out every --save-every steps,
+at the end, and when you press Ctrl-C, so no work is lost: continue with --resume.
+
+recipes:
+  tiny             a tiny U-Net on 256 digits, 20 steps: checks the whole pipeline in seconds
+  toy2d            an MLP on 2-D "two moons" points (a few minutes)
+  mnist-classroom  a short MNIST run, about 10 minutes on 2 CPU cores
+  mnist            the recipe of the shipped model (hours on a laptop)
+
+examples:
+  ddpm-edu train --preset tiny --out runs/tiny
+  ddpm-edu train --preset mnist-classroom --out runs/my-first-model
+  ddpm-edu train --resume runs/my-first-model                 # continue after Ctrl-C or a crash
+  ddpm-edu train --resume runs/my-first-model --steps 3000    # ... and train longer
+  ddpm-edu train --preset mnist-classroom --lr 1e-4 --out runs/slow   # try a smaller learning rate
+  ddpm-edu sample --checkpoint runs/my-first-model --n 64 --out digits.png
+
+A resumed run continues bitwise exactly where it stopped (same thread count); only --steps,
+--threads, --save-every and --log-every may change when resuming."""
+
+# option → (TrainConfig field, type, help)
+_OVERRIDES = [
+    ("--steps", "steps", int, "total number of training steps (optimizer updates); with --resume, "
+                              "a larger number trains longer"),
+    ("--batch-size", "batch_size", int, "images per step; larger batches give a less noisy gradient "
+                                        "but each step takes longer"),
+    ("--lr", "lr", float, "peak learning rate of AdamW (e.g. 2e-4); lower it if the loss jumps or "
+                          "becomes NaN"),
+    ("--warmup-steps", "warmup_steps", int, "steps over which the learning rate rises linearly "
+                                            "from ~0 to --lr (0: no warm-up)"),
+    ("--weight-decay", "weight_decay", float, "AdamW weight decay (DDPM used none: 0)"),
+    ("--grad-clip", "grad_clip", float, "clip the gradient norm to this value (0: off; DDPM: 1)"),
+    ("--ema-decay", "ema_decay", float, "decay of the exponential moving average of the weights, "
+                                        "the weights you sample from (DDPM: 0.9999)"),
+    ("--mean-type", "mean_type", str, "what the network predicts: eps (the noise, DDPM), x0 (the "
+                                      "clean image) or mu (the posterior mean)"),
+    ("--loss", "loss", str, "simple (DDPM's unweighted L_simple) or vlb (weighted to equal the "
+                            "variational bound's terms)"),
+    ("--var-type", "var_type", str, "reverse-process variance: fixed_small (posterior variance, "
+                                    "DDPM's better likelihood) or fixed_large (beta_t)"),
+    ("--seed", "seed", int, "random seed of the initial weights, minibatches, t and noise"),
+    ("--threads", "threads", int, "CPU threads torch may use (bitwise-identical results need the "
+                                  "same number)"),
+    ("--save-every", "save_every", int, "write a checkpoint every N steps"),
+    ("--log-every", "log_every", int, "report the loss every N steps"),
+]
+
+
+_METAVAR = {"steps": "N", "batch_size": "N", "lr": "LR", "warmup_steps": "N", "weight_decay": "W",
+            "grad_clip": "NORM", "ema_decay": "D", "mean_type": "{eps,x0,mu}", "loss": "{simple,vlb}",
+            "var_type": "{fixed_small,fixed_large}", "seed": "S", "threads": "N", "save_every": "N",
+            "log_every": "N"}
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Make argparse report a bad option as one line with the fix (exit 2) instead of the usage."""
+    prog = parser.prog
+
+    def error(message):
+        print(f"{prog}: error: {message} (see: {prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+    parser.error = error
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    one_line_errors(parser)
+    what = parser.add_argument_group("what to train")
+    what.add_argument("--preset", metavar="NAME",
+                      help="recipe: tiny, toy2d, mnist-classroom or mnist (see above)")
+    what.add_argument("--out", metavar="DIR", help="folder for the checkpoints (default: runs/PRESET); "
+                      "it must not hold a run already")
+    what.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (recipe, data "
+                      "and settings are read from it)")
+    how = parser.add_argument_group("training settings (override the recipe)")
+    for flag, field, typ, text in _OVERRIDES:
+        how.add_argument(flag, dest=field, type=typ, default=None, metavar=_METAVAR[field], help=text)
+    show = parser.add_argument_group("output")
+    show.add_argument("--no-progress", action="store_true",
+                      help="print a line every --log-every steps instead of a progress bar")
+    show.add_argument("--device", default="cpu", help="torch device (default cpu; e.g. cuda)")
+
+
+def _overrides(args) -> dict:
+    return {field: getattr(args, field) for _, field, _, _ in _OVERRIDES
+            if getattr(args, field) is not None}
+
+
+def _log_line(state) -> None:
+    recent = state.loss_history[-state.config.log_every:]
+    rate = (state.step - state.start_step) / state.seconds if state.seconds > 0 else float("nan")
+    print(f"step {state.step:>6}/{state.steps}  loss {state.loss:.4f}  "
+          f"(mean of last {len(recent)}: {sum(recent) / len(recent):.4f})  lr {state.lr:.2e}  "
+          f"{rate:.1f} steps/s", flush=True)
+
+
+def run(args) -> int:
+    import torch
+
+    from .. import checkpoints
+    from ..presets import get_preset
+    from ..training import as_training_data, prepare_resume, train
+
+    changes = _overrides(args)
+    if args.resume:
+        out_dir = Path(args.resume)
+        if args.out and Path(args.out) != out_dir:
+            raise UserError(f"--resume continues the run in {out_dir} and writes there; drop --out "
+                            f"{args.out} (or copy the folder first).")
+        plan = prepare_resume(out_dir, **changes)
+        if args.preset and plan.extra.get("preset") not in (None, args.preset):
+            raise UserError(f"{out_dir} was trained with preset {plan.extra.get('preset')!r}, not "
+                            f"{args.preset!r}; drop --preset when resuming.")
+        net, schedule, data, config, extra = plan.net, plan.schedule, plan.data, plan.config, plan.extra
+        title = f"resuming {out_dir} from step {plan.step}"
+    else:
+        if not args.preset:
+            raise UserError("choose a recipe with --preset (tiny, toy2d, mnist-classroom, mnist), or "
+                            "continue a run with --resume DIR.")
+        recipe = get_preset(args.preset).with_train(**changes)
+        config = recipe.train
+        if config.threads:
+            torch.set_num_threads(config.threads)  # before the network's first eager op
+        out_dir = Path(args.out or f"runs/{recipe.name}")
+        if checkpoints.has_checkpoint(out_dir):
+            raise UserError(f"{out_dir} already holds a run; continue it with --resume {out_dir}, "
+                            "or pick a new folder with --out.")
+        net, schedule = recipe.build_network(), recipe.build_schedule()
+        data = recipe.load_data()
+        extra = {"preset": recipe.name, "dataset": recipe.dataset}
+        title = f"preset {recipe.name!r}: {recipe.about}"
+
+    data = as_training_data(data)
+    n_params = sum(p.numel() for p in net.parameters())
+    print(f"ddpm-edu train: {title}")
+    print(f"  network {net.kind}, {n_params:,} parameters; schedule {schedule.name}, T = {schedule.T}; "
+          f"data {data.n} × {'×'.join(map(str, data.shape))}")
+    print(f"  {config.steps} steps of {config.batch_size}, lr {config.lr:g} (warm-up "
+          f"{config.warmup_steps}), EMA {config.ema_decay:g}, loss {config.loss}, predicting "
+          f"{config.mean_type}; threads {config.threads or torch.get_num_threads()}")
+    print(f"  checkpoints → {out_dir} (every {config.save_every} steps, at the end and on Ctrl-C)",
+          flush=True)
+    start = time.perf_counter()
+    # a NaN loss raises TrainingDiverged, a UserError: the dispatcher prints its one-line message
+    result = train(net, schedule, data, config, out_dir=out_dir, resume=bool(args.resume),
+                   callbacks=[_log_line] if args.no_progress else [],
+                   progress=False if args.no_progress else None, device=args.device, extra=extra)
+    seconds = time.perf_counter() - start
+    if result.interrupted:
+        print(f"Stopped at step {result.step}; continue with: ddpm-edu train --resume {out_dir}",
+              file=sys.stderr)
+        return 130
+    last = result.loss_history[-min(len(result.loss_history), config.log_every):]
+    mean_last = sum(last) / len(last) if last else float("nan")
+    print(f"done: step {result.step}, mean loss of the last {len(last)} steps {mean_last:.4f}, "
+          f"{seconds:.1f} s. Model: {out_dir / checkpoints.MODEL_FILE}")
+    print(f"sample from it: ddpm-edu sample --checkpoint {out_dir} --n 16 --out samples.png")
+    return 0

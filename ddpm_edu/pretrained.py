@@ -1,0 +1,160 @@
+"""Trained models, ready to sample from: ``load_pretrained("mnist")`` or a path to your own run.
+
+    model = load_pretrained("mnist")            # shipped with the course, checksum-verified
+    eps = model.eps(x_t, t)                     # ε̂_θ(x_t, t) from the EMA weights, paper t
+    x0 = model.sample(16, sampler="ddim", steps=50, seed=0)   # [16, 1, 28, 28] in [−1, 1]
+
+Named models are listed in :data:`REGISTRY` with their file and pinned SHA-256; the file is verified
+before it is used, so a damaged or half-downloaded file gives a clear error, not strange samples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ._checks import check_float, check_t
+from .checkpoints import MODEL_FILE, CheckpointError, load_model, sha256_file
+from .errors import UserError
+from .forward import predict_eps_from_x0, predict_x0_from_mean
+from .schedules import Schedule, schedule_from_config
+
+__all__ = ["REGISTRY", "PretrainedModel", "load_pretrained", "registry_path"]
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository (the package is installed editable)
+
+# name → file (relative to the repository) and its SHA-256. A None hash means "not released yet".
+REGISTRY: dict[str, dict] = {
+    "mnist": {"file": "data/checkpoints/mnist.safetensors", "sha256": None,
+              "about": "U-Net trained on MNIST with the 'mnist' preset (ddpm-edu train --preset mnist)"},
+}
+
+
+class PretrainedNotAvailable(UserError):
+    """A named model is not in this copy of the course, or its file fails the checksum."""
+
+
+@dataclass
+class PretrainedModel:
+    """A trained network with everything needed to use it.
+
+    Attributes:
+        net: the network with the EMA weights, eval mode, no gradients.
+        schedule: the noise schedule it was trained with (float64 tables).
+        mean_type: what ``net`` predicts ("eps", "x0" or "mu"); :meth:`eps` converts to ε̂.
+        var_type: σ_t² choice saved with the model ("fixed_small" / "fixed_large").
+        shape: one example's shape, e.g. (1, 28, 28).
+        config: the checkpoint's full metadata (network, schedule, train, data, step, ...).
+        path: the checkpoint file.
+    """
+
+    net: nn.Module
+    schedule: Schedule
+    mean_type: str
+    var_type: str
+    shape: tuple
+    config: dict
+    path: Path
+
+    @property
+    def step(self) -> int:
+        """Training steps behind these weights."""
+        return int(self.config.get("step", 0))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def predict(self, x_t: torch.Tensor, t) -> torch.Tensor:
+        """The network's raw output at (x_t, t) (ε̂, x̂_0 or μ per ``mean_type``), no grad.
+
+        x_t: [N, *shape] float; t: an int or LongTensor [N] of paper indices 1..T.
+        """
+        check_float(x_t, "x_t")
+        if tuple(x_t.shape[1:]) != tuple(self.shape):
+            raise ValueError(f"x_t must have shape [N, {', '.join(map(str, self.shape))}] for this "
+                             f"model, got {tuple(x_t.shape)}.")
+        t = check_t(t, self.schedule.T, x_t.shape[0]).to(x_t.device)
+        with torch.no_grad():
+            return self.net(x_t, t)
+
+    def eps(self, x_t: torch.Tensor, t) -> torch.Tensor:
+        """ε̂_θ(x_t, t), shape like x_t: the noise the model sees in x_t (paper t = 1..T).
+
+        A model trained to predict x_0 gives ε̂ = (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t); one predicting the
+        posterior mean μ first gives x̂_0 = (μ − c2_t x_t)/c1_t.
+        """
+        out = self.predict(x_t, t)
+        if self.mean_type == "eps":
+            return out
+        tt = check_t(t, self.schedule.T, x_t.shape[0])
+        x0 = out if self.mean_type == "x0" else predict_x0_from_mean(self.schedule, x_t, tt, out)
+        return predict_eps_from_x0(self.schedule, x_t, tt, x0)
+
+    __call__ = eps
+
+    def sample(self, n: int, sampler: str = "ddim", steps: int | None = 50, eta: float = 0.0,
+               seed: int | None = 0, progress: bool = False, **kwargs) -> torch.Tensor:
+        """``n`` samples [n, *shape] in [−1, 1] via :func:`ddpm_edu.sampling.sample` (see there for
+        ``sampler``, ``steps``, ``eta``; ``seed=None`` uses torch's global RNG)."""
+        from .sampling import sample
+        if sampler == "ddpm":
+            kwargs.setdefault("var_type", self.var_type)
+        return sample(self.eps, self.schedule, n, self.shape, sampler=sampler, steps=steps, eta=eta,
+                      seed=seed, progress=progress, device=self.device, **kwargs)
+
+    def __repr__(self):
+        return (f"PretrainedModel({self.path.name}, {self.config.get('network', {}).get('kind')}, "
+                f"shape={self.shape}, T={self.schedule.T}, mean_type={self.mean_type!r}, "
+                f"step={self.step})")
+
+
+def registry_path(name: str) -> Path:
+    """The verified file of a named model (raises a clear error if it is missing or damaged)."""
+    entry = REGISTRY[name]
+    path = ROOT / entry["file"]
+    restore = f"git checkout {entry['file']}"
+    if not path.exists():
+        raise PretrainedNotAvailable(
+            f"the pretrained model {name!r} is not in this copy of the course ({entry['file']} is "
+            f"missing). Restore it with `{restore}` (it ships with the repository), or train your "
+            f"own: ddpm-edu train --preset {name} --out runs/{name}, then load_pretrained('runs/{name}').")
+    if entry["sha256"] is None:
+        raise PretrainedNotAvailable(
+            f"the pretrained model {name!r} has no pinned checksum yet, so {entry['file']} cannot "
+            f"be verified (its SHA-256 is {sha256_file(path)}; pin it in ddpm_edu/pretrained.py). "
+            f"Meanwhile load the file by path: load_pretrained('{entry['file']}').")
+    digest = sha256_file(path)
+    if digest != entry["sha256"]:
+        raise PretrainedNotAvailable(
+            f"{entry['file']} is corrupted or was changed (SHA-256 {digest[:12]}…, expected "
+            f"{entry['sha256'][:12]}…). Restore the shipped file with `{restore}`.")
+    return path
+
+
+def load_pretrained(name_or_path="mnist", device="cpu", build=None) -> PretrainedModel:
+    """A trained model, by name (see :data:`REGISTRY`), run folder, or ``.safetensors`` file.
+
+    The network is rebuilt from the config stored in the file and given the EMA weights. ``build``
+    rebuilds networks that are not in ``ddpm_edu.nets`` (a function config dict → module).
+    """
+    if isinstance(name_or_path, str) and name_or_path in REGISTRY:
+        path = registry_path(name_or_path)
+    else:
+        path = Path(name_or_path)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no pretrained model named {str(name_or_path)!r} and no such file or folder; named "
+                f"models: {', '.join(REGISTRY)}; or give a run folder (with {MODEL_FILE}) or a "
+                ".safetensors file.")
+    net, meta = load_model(path, build=build, device=device)
+    try:
+        schedule = schedule_from_config(meta["schedule"])
+        shape = tuple(meta["data"]["shape"])
+        mean_type, var_type = meta["mean_type"], meta["var_type"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} lacks part of its configuration ({e}); retrain it with "
+                              "ddpm-edu train.") from None
+    return PretrainedModel(net, schedule, mean_type, var_type, shape, meta, Path(path))

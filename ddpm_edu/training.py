@@ -1,0 +1,687 @@
+"""The training loop: one plain loop for the notebooks and for ``ddpm-edu train``.
+
+Each step follows DDPM's Algorithm 1:
+
+    x_0 ~ data (a random minibatch)       t ~ Uniform{1, …, T}       ε ~ N(0, I)
+    x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε                                       (q_sample, DDPM eq. 4)
+    loss = mean over the batch of λ_t · mean((target − net(x_t, t))²)  (target: ε, x_0 or μ̃)
+
+then AdamW with a linear learning-rate warm-up, gradient-norm clipping, and an exponential moving
+average (EMA) of the weights, which is the model you sample from. λ_t is 1 for ``loss="simple"``
+(DDPM's L_simple, eq. 14) and the L_vlb weight for ``loss="vlb"`` (see :func:`loss_weights`).
+
+Reproducibility: every random number of the loop (minibatch indices, t, ε) comes from one seeded
+``torch.Generator``; dropout uses torch's global generator, seeded at the start and saved with every
+checkpoint. The loop runs inside ``torch.random.fork_rng``, so it leaves the caller's global random
+state untouched. At a fixed thread count (``TrainConfig.threads``) two runs with the same seed give
+bitwise the same weights, and a run resumed from a checkpoint continues exactly as if it had never
+stopped (tested by killing a run with SIGKILL). These guarantees are for the CPU; on a GPU the
+kernels and the GPU's own dropout generator are not covered.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import math
+import signal
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import UserError
+from .forward import q_posterior, q_sample
+from .losses import mean_flat
+from .pixels import to_model_range
+from .reverse import MeanType, VarianceType, eps_vlb_weight, reverse_log_variance
+from .schedules import Schedule
+
+__all__ = ["TrainConfig", "TrainState", "TrainResult", "TrainingDiverged", "TrainingData",
+           "as_training_data", "loss_weights", "minibatch_loss", "run_description", "train", "prepare_resume", "resume_run", "ResumePlan"]
+
+LOSS_TYPES = ("simple", "vlb")
+# TrainConfig fields that may change when a run is resumed: they do not change what is computed.
+RESUMABLE_CHANGES = ("steps", "threads", "save_every", "log_every")
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------------------------
+
+def _check_int(name, value, minimum, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"TrainConfig.{name} must be an integer ≥ {minimum}, got {value!r}.")
+
+
+def _check_number(name, value, lo, hi, lo_open=False, hi_open=False, hint=""):
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value)
+    ok = ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    if not ok:
+        lb, rb = ("(" if lo_open else "["), (")" if hi_open else "]")
+        raise ValueError(f"TrainConfig.{name} must be a number in {lb}{lo}, {hi}{rb}, got {value!r}."
+                         + (f" {hint}" if hint else ""))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run computes (validated on construction).
+
+    Attributes:
+        steps: number of optimizer updates in total (a resumed run continues up to this number).
+        batch_size: images per minibatch (drawn with replacement from the data).
+        lr: peak learning rate of AdamW (DDPM: 2e-4 for CIFAR-10).
+        warmup_steps: the learning rate grows linearly from lr/warmup_steps to lr over this many
+            steps (DDPM: 5000), then stays at lr. 0 switches the warm-up off.
+        weight_decay: AdamW's decoupled weight decay (DDPM used plain Adam: 0).
+        grad_clip: clip the global gradient norm to this value (DDPM: 1.0); 0 switches it off.
+        ema_decay: decay d of the EMA of the weights, θ_ema ← d·θ_ema + (1−d)·θ (DDPM: 0.9999).
+        ema_warmup: use min(d, (1+k)/(10+k)) at step k, so that short runs get a useful EMA instead
+            of one that still remembers the random initial weights.
+        mean_type: what the network predicts, "eps" (ε, DDPM), "x0" or "mu" (the posterior mean).
+        loss: "simple" (unweighted mean squared error, DDPM's L_simple) or "vlb" (the same error
+            weighted so that it equals the L_vlb terms, see :func:`loss_weights`).
+        var_type: σ_t² of p_θ, "fixed_small" (β̃_t) or "fixed_large" (β_t); it enters the "vlb"
+            weights and is saved with the checkpoint for sampling.
+        seed: seeds the data order, t, ε and dropout.
+        threads: torch threads during training (None: torch's default). Bitwise reproducibility
+            needs the same number in both runs.
+        save_every: write a checkpoint every this many steps (and at the end), if the run has a folder.
+        log_every: call the callbacks and update the progress bar every this many steps.
+    """
+
+    steps: int = 10_000
+    batch_size: int = 128
+    lr: float = 2e-4
+    warmup_steps: int = 1000
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.9999
+    ema_warmup: bool = True
+    mean_type: str = "eps"
+    loss: str = "simple"
+    var_type: str = "fixed_small"
+    seed: int = 0
+    threads: int | None = None
+    save_every: int = 1000
+    log_every: int = 100
+
+    def __post_init__(self):
+        _check_int("steps", self.steps, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_number("lr", self.lr, 0, 1, lo_open=True,
+                      hint="Typical values are 1e-4 to 1e-3.")
+        _check_int("warmup_steps", self.warmup_steps, 0)
+        _check_number("weight_decay", self.weight_decay, 0, 1)
+        _check_number("grad_clip", self.grad_clip, 0, math.inf, hi_open=True,
+                      hint="Use 0 to switch clipping off.")
+        _check_number("ema_decay", self.ema_decay, 0, 1, hi_open=True,
+                      hint="DDPM uses 0.9999; 0 means no averaging.")
+        if not isinstance(self.ema_warmup, bool):
+            raise ValueError(f"TrainConfig.ema_warmup must be True or False, got {self.ema_warmup!r}.")
+        for name, cls in (("mean_type", MeanType), ("var_type", VarianceType)):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, cls(value).value)  # enum → its plain string
+            except ValueError:
+                choices = ", ".join(repr(m.value) for m in cls)
+                raise ValueError(f"TrainConfig.{name} must be one of {choices}, got {value!r}.") from None
+        if self.loss not in LOSS_TYPES:
+            raise ValueError(f"TrainConfig.loss must be 'simple' (DDPM's L_simple) or 'vlb' (the "
+                             f"L_vlb-weighted loss), got {self.loss!r}.")
+        _check_int("seed", self.seed, 0)
+        _check_int("threads", self.threads, 1, allow_none=True)
+        _check_int("save_every", self.save_every, 1)
+        _check_int("log_every", self.log_every, 1)
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed (validated again)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s) {unknown}; valid fields: "
+                             f"{[f.name for f in dataclasses.fields(self)]}.")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict (saved in every checkpoint)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would be ignored silently)."""
+        return cls().replace(**d)
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+
+class TrainingData:
+    """The training set, checked once, kept compact (uint8 pixels stay uint8 until a batch is drawn).
+
+    ``shape`` is the shape of one example: (C, H, W) for images, (D,) for points. ``batch(idx)``
+    returns float32 x_0 in the model range, shape [len(idx), *shape].
+    """
+
+    def __init__(self, values: torch.Tensor, kind: str):
+        self.values = values.contiguous()
+        self.kind = kind  # "pixels" (uint8 images), "images" (float images) or "points"
+        self.n = values.shape[0]
+        self.shape = tuple(values.shape[1:])
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.values[idx]
+        return to_model_range(x) if self.kind == "pixels" else x
+
+    def describe(self) -> dict:
+        """What a checkpoint records about its data: shape, count, dtype and a SHA-256 of the values."""
+        digest = hashlib.sha256(self.values.numpy().data).hexdigest()  # no copy: values are contiguous
+        return {"kind": self.kind, "n": self.n, "shape": list(self.shape),
+                "dtype": str(self.values.dtype).replace("torch.", ""), "sha256": digest}
+
+    def __repr__(self):
+        return f"TrainingData(kind={self.kind!r}, n={self.n}, shape={self.shape})"
+
+
+def _to_nchw(x: torch.Tensor, what: str) -> torch.Tensor:
+    """[N, H, W] → [N, 1, H, W]; [N, H, W, C] → [N, C, H, W]; [N, C, H, W] stays (C ∈ {1, 3})."""
+    if x.ndim == 3:
+        return x[:, None]
+    if x.shape[1] in (1, 3):
+        return x
+    if x.shape[-1] in (1, 3):
+        return x.permute(0, 3, 1, 2)
+    raise ValueError(f"{what} of shape {tuple(x.shape)}: cannot tell where the channels are. Pass "
+                     "[N, H, W] (greyscale), [N, H, W, C] or [N, C, H, W] with C = 1 or 3.")
+
+
+def as_training_data(data) -> TrainingData:
+    """Check the training data and put it in the form the loop uses.
+
+    Accepted (tensor or numpy array):
+      * uint8 pixels 0..255: [N, H, W], [N, H, W, C] or [N, C, H, W] (C = 1 or 3), mapped to
+        [−1, 1] per batch (k ↦ k/127.5 − 1);
+      * float images in [−1, 1] of the same shapes;
+      * float points [N, D] (e.g. 2-D toy data), any finite values.
+    Float images outside [−1, 1], or 8-bit pixels stored as floats 0..255, are an error.
+    """
+    if isinstance(data, TrainingData):
+        return data
+    if isinstance(data, np.ndarray):
+        data = torch.from_numpy(np.ascontiguousarray(data))
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"training data must be a torch.Tensor or numpy array, got "
+                        f"{type(data).__name__}. For MNIST: ddpm_edu.load_mnist('train')[0].")
+    data = data.detach().cpu()
+    if data.ndim < 2 or data.shape[0] == 0:
+        raise ValueError(f"training data must have shape [N, ...] with N ≥ 1 examples, got "
+                         f"{tuple(data.shape)}.")
+    if data.dtype == torch.uint8:
+        if data.ndim not in (3, 4):
+            raise ValueError(f"uint8 data must be images [N, H, W], [N, H, W, C] or [N, C, H, W], got "
+                             f"shape {tuple(data.shape)}. Points must be floats.")
+        return TrainingData(_to_nchw(data, "uint8 images"), "pixels")
+    if not data.is_floating_point():
+        raise TypeError(f"training data has dtype {data.dtype}: images must be uint8 pixels 0..255 "
+                        "(convert with .to(torch.uint8)) or floats in [-1, 1]; points must be floats.")
+    data = data.float()
+    if not torch.isfinite(data).all():
+        raise ValueError(f"training data contains {int((~torch.isfinite(data)).sum())} NaN or inf "
+                         "value(s); remove or fix those examples.")
+    if data.ndim == 2:
+        return TrainingData(data, "points")
+    if data.ndim not in (3, 4):
+        raise ValueError(f"training data must be images [N, H, W(, C)] or points [N, D], got shape "
+                         f"{tuple(data.shape)}.")
+    lo, hi = data.min().item(), data.max().item()
+    if hi > 1.0 + 1e-4 or lo < -1.0 - 1e-4:
+        if lo >= 0 and hi > 1.5:
+            raise ValueError(f"training images are floats in [{lo:.4g}, {hi:.4g}]: these look like "
+                             "8-bit pixels stored as floats. Pass them as uint8 "
+                             "(.to(torch.uint8)) or map them to [-1, 1] with x / 127.5 - 1.")
+        raise ValueError(f"training images must lie in [-1, 1] (the model range), got values in "
+                         f"[{lo:.4g}, {hi:.4g}]. Rescale them, e.g. 2 * (x - min) / (max - min) - 1.")
+    if lo >= 0 and hi > lo:
+        warnings.warn(f"training images lie in [{lo:.3g}, {hi:.3g}], not [-1, 1]: if they are "
+                      "images scaled to [0, 1], map them with 2 * x - 1 first.", stacklevel=3)
+    return TrainingData(_to_nchw(data.clamp(-1, 1), "float images"), "images")
+
+
+# ---------------------------------------------------------------------------------------------
+# the loss
+# ---------------------------------------------------------------------------------------------
+
+def loss_weights(schedule: Schedule, mean_type="eps", loss="simple", var_type="fixed_small") -> torch.Tensor:
+    """λ_t, float64 [T+1] (index 0 unused, 0): the training loss of one example is
+    λ_t · mean((target − prediction)²), with target ε, x_0 or μ̃_t(x_t, x_0) per ``mean_type``.
+
+    ``loss="simple"``: λ_t = 1 (DDPM's L_simple for ε; plain MSE on x_0 or μ otherwise).
+
+    ``loss="vlb"``: λ_t makes the loss the L_vlb term in nats per dimension. For t ≥ 2 the term is
+    L_{t−1} = KL(q(x_{t−1}|x_t,x_0) ‖ p_θ(x_{t−1}|x_t)) = ‖μ̃_t − μ_θ‖²/(2σ_t² D) + c_t, where c_t does
+    not depend on θ (c_t = 0 for "fixed_small"). Writing μ̃_t − μ_θ in each parameterisation:
+
+      * ε:   μ̃_t − μ_θ = β_t/(√α_t √(1−ᾱ_t)) (ε̂ − ε)  →  λ_t = β_t²/(2σ_t² α_t (1−ᾱ_t)) (eps_vlb_weight)
+      * x_0: μ̃_t − μ_θ = c1_t (x_0 − x̂_0)               →  λ_t = c1_t²/(2σ_t²)
+      * μ:   μ̃_t − μ_θ itself                           →  λ_t = 1/(2σ_t²)
+
+    For t = 1 the same formula (with σ_1² = β̃_2, as the decoder uses) is −log N(x_0; μ_θ, σ_1²) up to a
+    constant: the continuous Gaussian stand-in for the discretised decoder L_0, whose exact value
+    the evaluation code computes. The loss is E_t[L_{t−1}] = (L_vlb − L_T − Σ c_t)/T, in nats/dim.
+    """
+    mean_type = MeanType(mean_type)
+    if loss not in LOSS_TYPES:
+        raise ValueError(f"loss must be 'simple' or 'vlb', got {loss!r}.")
+    T = schedule.T
+    w = torch.zeros(T + 1, dtype=torch.float64)
+    if loss == "simple":
+        w[1:] = 1.0
+        return w
+    t = torch.arange(1, T + 1)
+    ref = torch.empty(T, dtype=torch.float64)
+    var = reverse_log_variance(schedule, t, ref, var_type).exp().flatten()  # σ_t², [T]
+    if mean_type is MeanType.EPS:
+        w[1:] = eps_vlb_weight(schedule, t, var_type)
+    elif mean_type is MeanType.X0:
+        w[1:] = schedule.posterior_mean_coef1[1:] ** 2 / (2 * var)
+    else:
+        w[1:] = 1.0 / (2 * var)
+    return w
+
+
+def _target(mean_type: str, schedule: Schedule, x0, xt, t, noise) -> torch.Tensor:
+    """What the network should output at (x_t, t): ε, x_0, or the posterior mean μ̃_t(x_t, x_0)."""
+    if mean_type == "eps":
+        return noise
+    if mean_type == "x0":
+        return x0
+    return q_posterior(schedule, x0, xt, t)[0]
+
+
+def minibatch_loss(net: nn.Module, schedule: Schedule, data: TrainingData, weights: torch.Tensor,
+                   config: TrainConfig, generator: torch.Generator, device="cpu") -> torch.Tensor:
+    """One minibatch of DDPM's Algorithm 1: the scalar loss mean_b λ_{t_b} · mean((target − net(x_t, t))²).
+
+    Draws, always in this order from ``generator``: B example indices (with replacement), B times
+    t ~ Uniform{1..T}, then ε ~ N(0, I) shaped like the batch. ``weights`` is :func:`loss_weights`.
+    """
+    B = config.batch_size
+    idx = torch.randint(data.n, (B,), generator=generator)
+    t = torch.randint(1, schedule.T + 1, (B,), generator=generator)   # (B,)
+    x0 = data.batch(idx)                                               # (B, *shape)
+    noise = torch.randn(x0.shape, generator=generator)                 # ε, (B, *shape)
+    x0, t, noise = x0.to(device), t.to(device), noise.to(device)
+    xt = q_sample(schedule, x0, t, noise=noise)                        # √ᾱ_t x_0 + √(1−ᾱ_t) ε
+    out = net(xt, t)
+    if out.shape != xt.shape:
+        raise ValueError(f"the network returned shape {tuple(out.shape)} for input {tuple(xt.shape)}; "
+                         "it must return a tensor shaped like x_t. Does the network preset fit the "
+                         "data (size, channels)?")
+    target = _target(config.mean_type, schedule, x0, xt, t, noise)
+    return (weights[t] * mean_flat((out - target) ** 2)).mean()
+
+
+@torch.no_grad()
+def _ema_update(ema_net: nn.Module, net: nn.Module, decay: float) -> None:
+    """θ_ema ← d·θ_ema + (1 − d)·θ for the parameters; buffers (e.g. norm statistics) are copied."""
+    for p_ema, p in zip(ema_net.parameters(), net.parameters()):
+        p_ema.lerp_(p, 1.0 - decay)
+    for b_ema, b in zip(ema_net.buffers(), net.buffers()):
+        b_ema.copy_(b)
+
+
+# ---------------------------------------------------------------------------------------------
+# results, callbacks, errors
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class TrainState:
+    """What a callback sees every ``log_every`` steps. Treat it as read-only.
+
+    ``net`` is the network being trained (train mode), ``ema_net`` the EMA weights (eval mode; sample
+    from this one). Callbacks run under ``torch.no_grad()`` with their own random state, so a
+    callback that draws samples does not change the training run.
+    """
+    step: int
+    steps: int
+    loss: float             # this step's minibatch loss
+    loss_history: list      # one float per step since step 1
+    lr: float
+    grad_norm: float        # global gradient norm before clipping
+    net: nn.Module
+    ema_net: nn.Module
+    schedule: Schedule
+    config: TrainConfig
+    seconds: float          # wall time of this session (since train() was called)
+    out_dir: Path | None
+    start_step: int = 0     # the step this session started from (0, or where a resumed run stopped)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns. ``ema_net`` is the model to sample from."""
+    net: nn.Module
+    ema_net: nn.Module
+    schedule: Schedule
+    config: TrainConfig
+    step: int
+    loss_history: list
+    out_dir: Path | None = None
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def __repr__(self):
+        last = f"{self.loss_history[-1]:.4g}" if self.loss_history else "n/a"
+        return (f"TrainResult(step={self.step}/{self.config.steps}, last loss={last}, "
+                f"interrupted={self.interrupted}, out_dir={str(self.out_dir) if self.out_dir else None!r})")
+
+
+class TrainingDiverged(UserError):
+    """The loss (or the gradient) became NaN or inf. ``.result`` holds the run up to the last good step."""
+
+    def __init__(self, message: str, step: int, result: TrainResult):
+        super().__init__(message)
+        self.step = step
+        self.result = result
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers of the loop
+# ---------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _num_threads(n: int | None):
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _StopFlag:
+    requested = False
+
+
+@contextlib.contextmanager
+def _catch_ctrl_c():
+    """The first Ctrl-C (SIGINT) only asks the loop to stop after the current step, so that the
+    checkpoint it then writes is consistent; a second Ctrl-C interrupts at once."""
+    flag = _StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # installed outside Python: restore Python's default afterwards
+        previous = signal.default_int_handler
+
+    def handler(signum, frame):
+        flag.requested = True
+        signal.signal(signal.SIGINT, previous)
+        print("\nCtrl-C: finishing this step and saving a checkpoint (press Ctrl-C again to abort "
+              "at once).", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _progress_bar(total: int, initial: int, progress):
+    from tqdm.auto import tqdm  # a widget in JupyterLab
+    # progress=False switches the bar off; otherwise tqdm reads TQDM_DISABLE=1 from the environment
+    kwargs = {"disable": True} if progress is False else {}
+    return tqdm(total=total, initial=initial, desc="training", unit="step", **kwargs)
+
+
+def _network_description(net: nn.Module):
+    """The network's config dict for the checkpoint, or None for a network that has none."""
+    try:
+        from .nets import network_config
+        return network_config(net)
+    except (ImportError, TypeError):
+        pass
+    kind, config = getattr(net, "kind", None), getattr(net, "config", None)
+    if isinstance(kind, str) and dataclasses.is_dataclass(config):
+        return {"kind": kind, **{k: list(v) if isinstance(v, tuple) else v
+                                 for k, v in dataclasses.asdict(config).items()}}
+    return None
+
+
+def run_description(net, schedule: Schedule, config: TrainConfig, data: TrainingData,
+                    extra: dict | None = None) -> dict:
+    """Everything a checkpoint records about the run (JSON-able): network, schedule, train config,
+    mean/variance type, data description, and ``extra`` (e.g. the preset and dataset names)."""
+    return {"network": _network_description(net), "schedule": schedule.to_config(),
+            "mean_type": config.mean_type, "var_type": config.var_type,
+            "train": config.to_dict(), "data": data.describe(), "extra": dict(extra or {})}
+
+
+def _diverged_message(step, loss, grad_norm, config, out_dir, saved_step):
+    what = f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient norm became {grad_norm}"
+    kept = (f" The last good checkpoint (step {saved_step}) in {out_dir} is kept unchanged."
+            if out_dir is not None and saved_step else "")
+    return (f"training stopped at step {step}: {what}.{kept} Try a lower learning rate (now "
+            f"{config.lr:g}), a longer warm-up (now {config.warmup_steps} steps) or gradient "
+            f"clipping (grad_clip, now {config.grad_clip:g}), and check the data (range [-1, 1], no NaN).")
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+# ---------------------------------------------------------------------------------------------
+
+def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None = None, *,
+          out_dir=None, resume: bool = False, callbacks: Iterable[Callable[[TrainState], None]] = (),
+          progress: bool | None = None, device="cpu", extra: dict | None = None) -> TrainResult:
+    """Train ``net`` (``forward(x_t, t)``, t paper indices) to denoise ``data`` under ``schedule``.
+
+    Args:
+        net: the network; it is trained in place. Build it after ``torch.manual_seed(seed)`` for a
+            reproducible initialisation (``presets.Recipe.build_network`` does).
+        schedule: the noise schedule β_1..β_T (its tables are used in float32 on ``device``).
+        data: see :func:`as_training_data` (uint8 images, float images in [−1, 1], or points).
+        config: a :class:`TrainConfig` (defaults: DDPM's choices).
+        out_dir: a folder for checkpoints (``model.safetensors`` + ``resume.pt``), written every
+            ``save_every`` steps, at the end, and on Ctrl-C. None: keep everything in memory.
+        resume: continue the run saved in ``out_dir``. The network, schedule, config (except
+            steps, threads, save_every, log_every) and data must equal the saved ones.
+        callbacks: functions called as ``fn(state: TrainState)`` every ``log_every`` steps
+            (live loss plot, sample previews).
+        progress: False hides the tqdm progress bar; the environment variable TQDM_DISABLE=1 hides
+            it too.
+        extra: JSON-able information saved in the checkpoint (the CLI stores the preset name).
+
+    Returns a :class:`TrainResult`; on Ctrl-C it returns early with ``interrupted=True`` after
+    saving a checkpoint. A NaN/inf loss raises :class:`TrainingDiverged` (the last checkpoint on
+    disk is kept; ``exc.result`` holds the networks of the last good step).
+    """
+    from . import checkpoints  # the loop knows how to save; checkpoints know nothing of the loop
+
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module with forward(x_t, t), got {type(net).__name__}.")
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule()), got "
+                        f"{type(schedule).__name__}.")
+    data = as_training_data(data)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    description = run_description(net, schedule, config, data, extra)
+    if out_dir is not None and description["network"] is None:
+        raise TypeError(f"to save checkpoints the network needs .kind (a str) and .config (a "
+                        f"dataclass), so that a checkpoint can rebuild it; {type(net).__name__} has "
+                        "not. Use a ddpm_edu.nets network, or train without out_dir.")
+    callbacks = list(callbacks)
+
+    device = torch.device(device)
+    net.to(device)
+    ema_net = copy.deepcopy(net).eval().requires_grad_(False)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=(0.9, 0.999),
+                                  weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)  # minibatch indices, t, ε
+    history: list[float] = []
+    step = 0
+    torch_rng = None
+    if resume:
+        if out_dir is None:
+            raise UserError("resume=True needs out_dir, the folder of the run to continue.")
+        saved = checkpoints.load_resume_state(out_dir)
+        checkpoints.check_same_run(out_dir, saved["description"], description, RESUMABLE_CHANGES)
+        saved_threads = saved["description"]["train"].get("threads")
+        if saved_threads != config.threads:
+            warnings.warn(f"resuming with threads={config.threads} where the run used "
+                          f"{saved_threads}: the result will differ from an uninterrupted run in "
+                          "the last digits.", stacklevel=2)
+        net.load_state_dict(saved["net"])
+        ema_net.load_state_dict(saved["ema"])
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["rng"]["generator"])
+        torch_rng = saved["rng"]["torch"]
+        history = saved["loss_history"].tolist()
+        step = int(saved["step"])
+    elif out_dir is not None and checkpoints.has_checkpoint(out_dir):
+        raise UserError(f"{out_dir} already holds a training run; continue it with "
+                        f"--resume {out_dir} (resume=True), or choose another output folder.")
+
+    weights = loss_weights(schedule, config.mean_type, config.loss, config.var_type).float().to(device)
+    saved_step = step if resume else 0
+    start_step = step
+    start = time.perf_counter()
+    interrupted = False
+
+    def result():
+        return TrainResult(net, ema_net, schedule, config, step, history, out_dir, interrupted,
+                           time.perf_counter() - start)
+
+    def save():
+        checkpoints.save_run(out_dir, net=net, ema_net=ema_net, optimizer=optimizer, step=step,
+                             rng={"generator": generator.get_state(), "torch": torch.get_rng_state()},
+                             loss_history=history, description=description)
+
+    with _num_threads(config.threads), torch.random.fork_rng(devices=[]), _catch_ctrl_c() as stop:
+        if torch_rng is not None:
+            torch.set_rng_state(torch_rng)  # dropout continues where it stopped
+        else:
+            torch.manual_seed(config.seed)
+        net.train()
+        bar = _progress_bar(config.steps, step, progress)
+        try:
+            while step < config.steps:
+                if stop.requested:
+                    interrupted = True
+                    break
+                k = step + 1
+                lr = config.lr * min(1.0, k / config.warmup_steps) if config.warmup_steps else config.lr
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+
+                loss = minibatch_loss(net, schedule, data, weights, config, generator, device)
+                loss_value = loss.item()
+                grad_norm = math.nan
+                if math.isfinite(loss_value):
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    max_norm = config.grad_clip if config.grad_clip > 0 else math.inf
+                    grad_norm = float(nn.utils.clip_grad_norm_(net.parameters(), max_norm))
+                if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+                    optimizer.zero_grad(set_to_none=True)
+                    raise TrainingDiverged(
+                        _diverged_message(k, loss_value, grad_norm, config, out_dir, saved_step), k, result())
+                optimizer.step()
+                step = k
+                history.append(loss_value)
+
+                decay = config.ema_decay
+                if config.ema_warmup:
+                    decay = min(decay, (1 + step) / (10 + step))
+                _ema_update(ema_net, net, decay)
+
+                if step % config.log_every == 0 or step == config.steps:
+                    bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+                    if callbacks:
+                        state = TrainState(step, config.steps, loss_value, history, lr, grad_norm, net,
+                                           ema_net, schedule, config, time.perf_counter() - start, out_dir,
+                                           start_step)
+                        with torch.random.fork_rng(devices=[]), torch.no_grad():
+                            for fn in callbacks:
+                                fn(state)
+                        net.train()
+                if out_dir is not None and step % config.save_every == 0:
+                    save()
+                    saved_step = step
+                bar.update(1)
+        finally:
+            bar.close()
+        if out_dir is not None and saved_step != step:
+            save()
+            saved_step = step
+    if interrupted:
+        where = (f"; checkpoint saved in {out_dir} (continue with resume_run({str(out_dir)!r}))"
+                 if out_dir else "")
+        print(f"Interrupted at step {step}{where}.", file=sys.stderr, flush=True)
+    return result()
+
+
+class ResumePlan(NamedTuple):
+    """What :func:`prepare_resume` rebuilt from a run folder."""
+    net: nn.Module
+    schedule: Schedule
+    data: object
+    config: TrainConfig
+    extra: dict
+    step: int
+
+
+def prepare_resume(out_dir, data=None, build=None, **changes) -> ResumePlan:
+    """Rebuild network, schedule, config and data of the run saved in ``out_dir`` (see
+    :func:`resume_run`); the weights and optimizer state are loaded later, by :func:`train`."""
+    from . import checkpoints
+    from .schedules import schedule_from_config
+
+    out_dir = Path(out_dir)
+    saved = checkpoints.load_resume_state(out_dir)
+    description = saved["description"]
+    saved_config = TrainConfig.from_dict(description["train"])
+    config = saved_config.replace(**changes)
+    checkpoints.check_same_run(out_dir, {"train": saved_config.to_dict()}, {"train": config.to_dict()},
+                               RESUMABLE_CHANGES)
+    net = checkpoints.build_model(description["network"], build)
+    schedule = schedule_from_config(description["schedule"])
+    extra = description.get("extra") or {}
+    if data is None:
+        from .presets import load_dataset
+        if "dataset" not in extra:
+            raise UserError(f"the run in {out_dir} does not record its dataset (it was not trained "
+                            "from a preset); pass the training data: resume_run(out_dir, data).")
+        data = load_dataset(extra["dataset"])
+    return ResumePlan(net, schedule, data, config, extra, int(saved["step"]))
+
+
+def resume_run(out_dir, data=None, *, callbacks=(), progress=None, device="cpu", build=None,
+               **changes) -> TrainResult:
+    """Continue the run saved in ``out_dir``, with network, schedule and config rebuilt from it.
+
+    ``data``: the training data (None: reload the dataset recorded in the checkpoint by the preset).
+    ``changes``: TrainConfig fields to change, e.g. ``steps=5000`` to train longer; changing a field
+    other than steps, threads, save_every or log_every is an error naming the field. ``build``: a
+    function config → network, for networks outside ddpm_edu.nets.
+    """
+    plan = prepare_resume(out_dir, data, build, **changes)
+    return train(plan.net, plan.schedule, plan.data, plan.config, out_dir=out_dir, resume=True,
+                 callbacks=callbacks, progress=progress, device=device, extra=plan.extra)
