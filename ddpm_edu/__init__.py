@@ -61,7 +61,15 @@ _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
+# subpackages reachable as attributes (ddpm_edu.exercises.check(...)) without an explicit import
+_SUBPACKAGES = {"exercises", "viz", "nets", "datasets"}
+
+
 def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        module = importlib.import_module(f"ddpm_edu.{name}")
+        globals()[name] = module
+        return module
     mod = _WHERE.get(name)
     if mod is None:
         raise AttributeError(f"module 'ddpm_edu' has no attribute {name!r}")

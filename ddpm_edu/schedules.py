@@ -66,6 +66,7 @@ class Schedule:
         # stays consistent with alpha_bar.
         log_alpha_bar = torch.cumsum(torch.log1p(-beta), dim=0)
         one_minus = torch.where(alpha_bar < 0.5, 1.0 - alpha_bar, -torch.expm1(log_alpha_bar))
+        one_minus[0] = 0.0  # −expm1(0) is −0.0, which would make snr[0] = −inf instead of +inf
         one_minus_prev = torch.cat([torch.zeros(1, dtype=torch.float64), one_minus[:-1]])
         # β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t); index 0 (the data) has no posterior: set it to 0.
         post_var = torch.zeros_like(beta)

@@ -191,3 +191,10 @@ def test_one_minus_ratio_matches_oracle(kind):
     got = one_minus_ratio(base, t, s).numpy()
     want = np.array([oracle.one_minus_ratio(ref, b, a) for a, b in pairs])
     np.testing.assert_allclose(got, want, rtol=2e-14)
+
+
+def test_snr_at_the_data_is_plus_infinity():
+    import math as _m
+    from ddpm_edu import linear_schedule as _lin
+    s = _lin()
+    assert s.snr[0].item() == _m.inf and s.log_snr[0].item() == _m.inf
