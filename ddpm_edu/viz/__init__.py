@@ -1,0 +1,48 @@
+"""Visuals for the course: figures, GIFs of the chains, and interactive explorers.
+
+Nothing here is imported by ``import ddpm_edu``; matplotlib, imageio, Pillow and ipywidgets are
+imported by the functions that need them. The names below load their module on first use.
+
+=====================================  ==========================================================
+module                                 what it draws
+=====================================  ==========================================================
+:mod:`~ddpm_edu.viz.plots`             image grids; β_t, ᾱ_t, SNR of several schedules side by
+                                       side; the forward chain as a strip; the L_vlb terms per t
+:mod:`~ddpm_edu.viz.likelihood_plots`  the KL of two Gaussians as an area; the bucket decoder L_0
+:mod:`~ddpm_edu.viz.gif`               GIFs of the forward chain and of a sampler's reverse chain
+:mod:`~ddpm_edu.viz.frames`            which steps become frames (evenly in the angle arccos √ᾱ_t)
+:mod:`~ddpm_edu.viz.widgets`           ``ForwardExplorer``, ``ChainScrubber`` (ipywidgets 8)
+:mod:`~ddpm_edu.viz.likelihood_widgets`  ``KLExplorer``, ``BucketExplorer`` (ipywidgets 8)
+=====================================  ==========================================================
+
+Figures are pyplot-free ``matplotlib.figure.Figure`` objects: leave one as the last expression of a
+notebook cell to show it, or ``fig.savefig(path)``. Every explorer has ``.static(...)``, the same
+picture as a Figure, for places where widgets cannot render.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "plots": ["image_grid", "schedules_figure", "default_schedules", "forward_strip", "vlb_terms_figure"],
+    "likelihood_plots": ["kl_figure", "kl_scene", "bucket_figure", "bucket_scene", "bucket_probabilities"],
+    "gif": ["save_gif", "read_gif", "forward_chain_gif", "reverse_chain_gif"],
+    "frames": ["frame_times", "pick_steps", "forward_chain", "SPACINGS"],
+    "widgets": ["ForwardExplorer", "ChainScrubber"],
+    "likelihood_widgets": ["KLExplorer", "BucketExplorer", "kl_monte_carlo"],
+}
+_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'ddpm_edu.viz' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ddpm_edu.viz.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,178 @@
+"""Headless widget tests: set a control's .value, check the picture bytes and the numbers changed and
+are right (against the library and independent oracles: torch.distributions, direct formulas)."""
+from __future__ import annotations
+
+import io
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("ipywidgets")
+
+from ddpm_edu import discretized_gaussian_log_likelihood, linear_schedule, to_pixels  # noqa: E402
+from ddpm_edu.viz.likelihood_widgets import BucketExplorer, KLExplorer, kl_monte_carlo  # noqa: E402
+from ddpm_edu.viz.widgets import ChainScrubber, ForwardExplorer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent / "browser"))
+from fakes import ImageOracle, hand_made_chain, ring_image  # noqa: E402
+
+FLOWER = Path(__file__).parents[1] / "data" / "images" / "flower64.png"
+
+
+def _decode(png: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG"
+        return np.asarray(im)
+
+
+def _number(text: str, after: str) -> float:
+    return float(text.split(after, 1)[1].split()[0])
+
+
+def test_forward_explorer_shows_q_sample():
+    fe = ForwardExplorer(FLOWER, t=0, seed=3)
+    before = fe.image.value
+    pic0 = _decode(before)
+    w = pic0.shape[1]
+    k = fe.scale
+    assert np.array_equal(pic0[:, : 64 * k], pic0[:, w - 64 * k:])  # t = 0: x_t is x_0
+    assert fe.values["snr"] == math.inf and "∞" in fe.info.value
+
+    fe.t.value = 300
+    assert fe.image.value != before
+    s = linear_schedule(1000)
+    ab = s.alpha_bar[300].item()
+    assert fe.values["alpha_bar"] == pytest.approx(ab, rel=1e-12)
+    assert fe.values["snr"] == pytest.approx(ab / (1 - ab), rel=1e-12)
+    assert f"{ab:.4g}" in fe.info.value and f"{math.log(ab / (1 - ab)):.4g}" in fe.info.value
+    # the right panel is √ᾱ x_0 + √(1−ᾱ) ε with the explorer's ε, computed here directly
+    xt = math.sqrt(ab) * fe.x0 + math.sqrt(1 - ab) * fe.noise
+    right = _decode(fe.image.value)[::k, (w - 64 * k)::k]
+    expected = to_pixels(xt[0]).permute(1, 2, 0).numpy()
+    assert np.abs(right.astype(int) - expected.astype(int)).max() <= 1  # float32 rounding at .5
+
+    fe.schedule.value = "cosine (improved DDPM)"
+    f = [math.cos((u / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2 for u in (0, 300)]  # Nichol & Dhariwal eq. 17
+    assert fe.values["alpha_bar"] == pytest.approx(f[1] / f[0], rel=1e-9) and fe.t.value == 300
+    assert repr(fe) == "ForwardExplorer(t=300, schedule='cosine (improved DDPM)')"
+
+
+def test_forward_explorer_adapts_t_range_to_the_schedule():
+    from ddpm_edu import cosine_schedule
+
+    fe = ForwardExplorer(ring_image(12), schedules={"long": linear_schedule(400), "short": cosine_schedule(50)},
+                         t=300)
+    assert fe.t.max == 400
+    fe.schedule.value = "short"
+    assert fe.t.max == 50 and fe.t.value == 50 and fe.values["t"] == 50
+    with pytest.raises(ValueError, match="empty"):
+        ForwardExplorer(ring_image(12), schedules={})
+
+
+def test_chain_scrubber_scrubs_a_precomputed_chain():
+    s = linear_schedule(1000)
+    x_T = torch.randn(4, 1, 10, 10, generator=torch.Generator().manual_seed(0))
+    steps = list(hand_made_chain(ImageOracle(s, ring_image(10)), s, x_T, steps=12))
+    cs = ChainScrubber(steps, schedule=s, nrow=2)
+    first = cs.image.value
+    pic = _decode(first)
+    k = cs.scale
+    assert (pic[:, (21 + 4) * k:] == 128).all()  # no x̂_0 before the first update: grey
+    assert "t = 1000" in cs.info.value
+    cs.frame.value = len(steps) - 1
+    assert cs.image.value != first and "<b>t = 0</b>" in cs.info.value
+    last = _decode(cs.image.value)
+    assert np.array_equal(last[0:10 * k:k, 0:10 * k:k], to_pixels(steps[-1][1][0, 0]).numpy())
+    assert cs.play.max == cs.frame.max == len(steps) - 1
+    assert cs.link.source == (cs.play, "value") and cs.link.target == (cs.frame, "value")
+    with pytest.raises(ValueError, match="empty"):
+        ChainScrubber([])
+
+
+def test_kl_explorer_labels_match_normal_kl_and_monte_carlo():
+    from torch.distributions import Normal, kl_divergence
+
+    kx = KLExplorer(n_samples=20000, seed=1)
+    before = kx.image.value
+    kx.mu_q.value, kx.sigma_q.value = 1.0, 0.5
+    assert kx.image.value != before
+    mu_p, s_p, mu_q, s_q = kx.params()
+    ref = float(kl_divergence(*(Normal(torch.tensor(m, dtype=torch.float64), torch.tensor(v, dtype=torch.float64))
+                                for m, v in ((mu_p, s_p), (mu_q, s_q)))))
+    assert _number(kx.closed_form.value, "(normal_kl):") == round(ref, 4)
+    assert kx.values["closed_form"] == pytest.approx(ref, rel=1e-9)
+    assert kx.values["numeric"] == pytest.approx(ref, rel=1e-6)
+    mc, se = kx.values["monte_carlo"], kx.values["monte_carlo_se"]
+    assert abs(mc - ref) < 4 * se and 0 < se < 0.05
+    assert _number(kx.monte_carlo.value, "draws):") == round(mc, 4)
+    assert repr(kx) == "KLExplorer(mu_p=0.30, sigma_p=0.45, mu_q=1.00, sigma_q=0.50)"
+
+
+def test_kl_monte_carlo_is_unbiased_and_honest_about_its_error():
+    # equal distributions: every draw gives 0 exactly
+    assert kl_monte_carlo(0.3, 0.7, 0.3, 0.7, n=1000) == (0.0, 0.0)
+    ests = [kl_monte_carlo(0.0, 1.0, 0.5, 2.0, n=2000, seed=s) for s in range(40)]
+    ref = math.log(2.0) + (1 + 0.25) / 8 - 0.5
+    z = (np.mean([e for e, _ in ests]) - ref) / (np.mean([s for _, s in ests]) / math.sqrt(40))
+    assert abs(z) < 4
+
+
+def test_bucket_explorer_probabilities_and_sum():
+    bx = BucketExplorer(mean=0.0, sigma=0.01, pixel=128)
+    assert bx.total.value == "Σ over the 256 buckets = 1.000000000"
+    before = bx.image.value
+
+    bx.pixel.value = 131
+    bx.mean.value = 0.02
+    assert bx.image.value != before
+    x = torch.tensor([131 / 127.5 - 1], dtype=torch.float64)
+    ref = float(discretized_gaussian_log_likelihood(x, torch.tensor([0.02], dtype=torch.float64),
+                                                    torch.tensor([math.log(bx.sigma.value)], dtype=torch.float64)).exp())
+    assert bx.values["pixel_prob"] == pytest.approx(ref, rel=1e-12)
+    assert f"{ref:.6g}" in bx.probability.value
+    assert bx.values["bits"] == pytest.approx(-math.log2(ref))
+    assert abs(bx.values["total"] - 1) < 1e-9 and bx.total.value.endswith("1.000000000")
+    assert "k=128" in bx.neighbours.value and "k=134" in bx.neighbours.value
+
+    # an edge pixel takes the whole tail: μ far above 1 puts nearly all mass on k = 255
+    bx.mean.value, bx.pixel.value = 1.2, 255
+    assert bx.values["pixel_prob"] == pytest.approx(1.0, abs=1e-9) and bx.total.value.endswith("1.000000000")
+
+    # DDPM's tanh CDF differs from the exact one by up to 1.8e−4 per CDF value
+    bx.mean.value, bx.sigma.value, bx.pixel.value = 0.0, 0.05, 140
+    exact = bx.values["pixel_prob"]
+    bx.exact.value = False
+    assert bx.values["pixel_prob"] != exact and abs(bx.values["pixel_prob"] - exact) < 4e-4
+    assert abs(bx.values["total"] - 1) < 1e-9
+
+
+def test_displays_as_a_widget_with_short_text():
+    for w, css in ((KLExplorer(), "ddpm-edu-kl"), (BucketExplorer(), "ddpm-edu-bucket")):
+        assert css in w.box._dom_classes
+        bundle = w._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+        assert bundle["text/plain"] == repr(w) and "b'" not in bundle["text/plain"]
+
+
+def test_static_fallbacks_are_figures():
+    from matplotlib.figure import Figure
+
+    s = linear_schedule(1000)
+    steps = list(hand_made_chain(ImageOracle(s, ring_image(8)), s, torch.randn(1, 1, 8, 8), steps=10))
+    figs = [ForwardExplorer.static(FLOWER, ts=(0, 100, 1000)), ChainScrubber.static(steps, n=4, schedule=s),
+            ChainScrubber.static(steps, n=3), KLExplorer.static(), BucketExplorer.static(0.5, 0.02, 191)]
+    assert all(isinstance(f, Figure) for f in figs)
+    assert len(figs[0].axes) == 4 * 3  # four schedules × three times
+    from ddpm_edu.viz.frames import pick_steps, step_time
+
+    chosen = [step_time(x) for x in pick_steps(steps, s, 4)]
+    assert [ax.get_title() for ax in figs[1].axes[:len(chosen)]] == [f"t = {t}" for t in chosen]
+    assert [ax.get_title() for ax in figs[2].axes[:3]] == ["t = 1000", f"t = {step_time(steps[5])}", "t = 0"]
+    with pytest.raises(ValueError, match="outside"):
+        ForwardExplorer.static(FLOWER, ts=(0, 2000))
