@@ -54,7 +54,10 @@ _EXPORTS = {
     "presets": ["get_preset", "preset_names"],
     "pretrained": ["load_pretrained", "PretrainedModel"],
     "checkpoints": ["load_model", "read_metadata"],
+    "evaluation": ["bpd_full", "bpd_fast", "BPDEstimate"],
+    "diagnose": ["diagnose", "Diagnosis"],
     "datasets.mnist": ["load_mnist"],
+    "datasets.flowers": ["load_flowers"],
     "datasets.download": ["download", "DownloadError", "user_cache_dir"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
