@@ -91,6 +91,17 @@ class KLExplorer(Explorer):
         return kl_figure(mu_p, sigma_p, mu_q, sigma_q)
 
 
+def _pixel_bits(mean: float, sigma: float, k: int, exact: bool) -> float:
+    """−log₂ p(x_0 = k), from the library's log-probability, so it stays finite where p underflows."""
+    import torch
+
+    from ..losses import discretized_gaussian_log_likelihood
+    x = torch.tensor([[k / 127.5 - 1.0]], dtype=torch.float64)
+    logp = discretized_gaussian_log_likelihood(x, torch.tensor(mean, dtype=torch.float64),
+                                               torch.tensor(math.log(sigma), dtype=torch.float64), exact)
+    return -float(logp) / math.log(2.0)
+
+
 class BucketExplorer(Explorer):
     """The decoder L_0 = −log p(x_0 | x_1) of one pixel: a Gaussian N(μ, σ_1²) cut into 256 buckets.
 
@@ -128,7 +139,7 @@ class BucketExplorer(Explorer):
         k = int(self.pixel.value)
         v = bucket_scene(float(self.mean.value), float(self.sigma.value), k, bool(self.exact.value))
         pk = v.pixel_prob
-        bits = -math.log2(pk) if pk > 0 else math.inf
+        bits = _pixel_bits(float(self.mean.value), float(self.sigma.value), k, bool(self.exact.value))
         self.values = {"probs": v.probs, "pixel_prob": pk, "bits": bits, "total": v.total}
         show_picture(self.image, bucket_image(v))
         self.probability.value = (f"p(x<sub>0</sub> = {k}) = <b>{pk:.6g}</b> &nbsp; "
