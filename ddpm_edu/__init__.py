@@ -54,6 +54,7 @@ _EXPORTS = {
     "presets": ["get_preset", "preset_names"],
     "pretrained": ["load_pretrained", "PretrainedModel"],
     "checkpoints": ["load_model", "read_metadata"],
+    "score": ["score_from_eps", "eps_from_score", "langevin_steps", "ode_steps", "ODEMethod"],
     "evaluation": ["bpd_full", "bpd_fast", "BPDEstimate"],
     "diagnose": ["diagnose", "Diagnosis"],
     "datasets.mnist": ["load_mnist"],
