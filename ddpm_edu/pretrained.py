@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository (the package is 
 
 # name → file (relative to the repository) and its SHA-256. A None hash means "not released yet".
 REGISTRY: dict[str, dict] = {
-    "mnist": {"file": "data/checkpoints/mnist.safetensors", "sha256": None,
+    "mnist": {"file": "data/checkpoints/mnist.safetensors", "sha256": "ae5c56d524219988c3193f5cb48b5fa4201e191f4897258e8975ffcc86723a1e",
               "about": "U-Net trained on MNIST with the 'mnist' preset (ddpm-edu train --preset mnist)"},
 }
 

@@ -22,8 +22,8 @@ at the end, and when you press Ctrl-C, so no work is lost: continue with --resum
 recipes:
   tiny             a tiny U-Net on 256 digits, 20 steps: checks the whole pipeline in seconds
   toy2d            an MLP on 2-D "two moons" points (a few minutes)
-  mnist-classroom  a short MNIST run, about 10 minutes on 2 CPU cores
-  mnist            the recipe of the shipped model (hours on a laptop)
+  mnist-classroom  half the shipped recipe: about 20 minutes on one busy CPU core
+  mnist            the recipe of the shipped model (about 40 minutes on one busy core)
 
 examples:
   ddpm-edu train --preset tiny --out runs/tiny

@@ -1,0 +1,95 @@
+"""Chapter 0's exercise checks (the welcome): "which phase adds noise" takes a word, "how many
+network calls" a number. Each accepts the right answer in the forms a learner may write it and
+rejects the typical wrong ones with the hint that names the confusion."""
+import numpy as np
+import pytest
+import torch
+
+from ddpm_edu.exercises import evaluate, exercise, exercise_ids
+
+
+def _wrong(ex_id, answer, *fragments):
+    v = evaluate(ex_id, answer)
+    assert v.status == "not yet", str(v)
+    for f in fragments:
+        assert f.lower() in v.message.lower(), f"hint for {ex_id} should mention {f!r}, got: {v.message}"
+    return v
+
+
+def _right(ex_id, answer):
+    v = evaluate(ex_id, answer)
+    assert v.status == "correct", str(v)
+    return v
+
+
+def test_chapter_zero_has_two_exercises_and_their_solutions_pass():
+    assert exercise_ids(0) == ["0.1", "0.2"]
+    for ex_id in exercise_ids(0):
+        ns = {}
+        exec(compile(exercise(ex_id).solution, f"<solution {ex_id}>", "exec"), ns)
+        _right(ex_id, ns["answer"])
+        for placeholder in (..., None):
+            v = evaluate(ex_id, placeholder)
+            assert v.status == "not attempted yet" and "Replace the `...`" in v.message
+
+
+# ---- 0.1 which phase adds noise ---------------------------------------------------------------------
+@pytest.mark.parametrize("answer", ["forward", "Forward", "  FORWARD ", "forward process",
+                                    "the forward process", "forward-process", "q", "noising"])
+def test_0_1_accepts(answer):
+    v = _right("0.1", answer)
+    assert "fixed" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    ("reverse", "removes"),
+    ("the reverse process", "removes"),
+    ("backward", "learn"),
+    ("p_theta", "removes"),
+    ("denoising", "removes"),
+    ("sideways", "not one of the two phases"),
+    ("", "not one of the two phases"),
+    (1, "a word in quotes"),
+    (True, "a word in quotes"),
+    (["forward"], "a word in quotes"),
+    (torch.tensor(1.0), "a word in quotes"),
+])
+def test_0_1_names_the_mistake(answer, fragment):
+    _wrong("0.1", answer, fragment)
+
+
+# ---- 0.2 network calls --------------------------------------------------------------------------------
+@pytest.mark.parametrize("answer", [1000, 1000.0, torch.tensor(1000), np.int64(1000), [1000],
+                                    torch.tensor([1000.0])])
+def test_0_2_accepts(answer):
+    v = _right("0.2", answer)
+    assert "whole batch" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (16000, "one call per image"),
+    (1001, "one too many"),
+    (999, "one too few"),
+    (2000, "forward process needs no network"),
+    (32000, "forward process needs no network"),
+    (16, "count the steps"),
+    (1, "T of them"),
+    (0, "each call the network"),
+    (10, "typical number of DDIM steps"),
+    (50, "typical number of DDIM steps"),
+    (1000.5, "whole number"),
+    (-3, "whole number"),
+    (123, "is not it"),
+    ("1000", "must be a number"),
+    (torch.tensor([1000, 16]), "single number"),
+])
+def test_0_2_names_the_mistake(answer, fragment):
+    _wrong("0.2", answer, fragment)
+
+
+@pytest.mark.parametrize("ex_id", ["0.1", "0.2"])
+@pytest.mark.parametrize("junk", [object(), 1 + 2j, float("nan"), np.zeros((3, 3)), lambda: 0])
+def test_junk_gets_a_hint_not_a_traceback(ex_id, junk):
+    v = evaluate(ex_id, junk)
+    assert v.status == "not yet" and v.message
+    assert "0x" not in v.message

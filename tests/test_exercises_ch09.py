@@ -1,0 +1,127 @@
+"""Chapter 9's exercise checks (evaluation): each accepts right answers in the forms a learner may give
+them and rejects the typical wrong ones with the hint that names the mistake. The right answers are
+recomputed here from the definitions (and the 1.96 from the standard library's NormalDist), and the
+estimator behind 9.1 is checked to be unbiased by exact enumeration."""
+import itertools
+import math
+import statistics
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_edu.exercises import evaluate, exercise, exercise_ids
+
+LN2 = math.log(2)
+Z = statistics.NormalDist().inv_cdf(0.975)
+
+
+def _wrong(ex_id, answer, *fragments):
+    v = evaluate(ex_id, answer)
+    assert v.status == "not yet", str(v)
+    for f in fragments:
+        assert f.lower() in v.message.lower(), f"hint for {ex_id} should mention {f!r}, got: {v.message}"
+    return v
+
+
+def _right(ex_id, answer):
+    v = evaluate(ex_id, answer)
+    assert v.status == "correct", str(v)
+    return v
+
+
+def test_chapter_nine_has_three_exercises_and_their_solutions_pass():
+    assert exercise_ids(9) == ["9.1", "9.2", "9.3"]
+    for ex_id in exercise_ids(9):
+        ns = {}
+        exec(compile(exercise(ex_id).solution, f"<solution {ex_id}>", "exec"), ns)
+        _right(ex_id, ns[exercise(ex_id).answer_name])
+        assert evaluate(ex_id, ...).status == "not attempted yet"
+
+
+# ---- 9.1 the weight with L_0 always computed ------------------------------------------------------------
+W = 999 / 49  # 20.388
+
+
+def test_9_1_the_weight_makes_the_estimator_unbiased():
+    """Exact enumeration on a small case (T = 6, K = 3): L_0 + w·Σ of K − 1 steps drawn without
+    replacement from 2..T, averaged over every possible draw, equals the full sum only for
+    w = (T − 1)/(K − 1) — the answer of 9.1 for T = 1000, K = 50."""
+    T, K = 6, 3
+    terms = np.array([5.0, 1.0, 0.5, 0.25, 0.1, 0.05])  # L_0 first, like a real bound
+    draws = list(itertools.combinations(range(1, T), K - 1))
+    for w, unbiased in (((T - 1) / (K - 1), True), (T / K, False), (T / (K - 1), False)):
+        mean = np.mean([terms[0] + w * terms[list(d)].sum() for d in draws])
+        assert math.isclose(mean, terms.sum(), rel_tol=1e-12) == unbiased
+
+
+@pytest.mark.parametrize("answer", [W, 20.388, 20.39, torch.tensor(W), np.float32(W)])
+def test_9_1_accepts(answer):
+    _right("9.1", answer)
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (20.0, "T/K = 20"),
+    (1000 / 49, "drawn from the T − 1 steps"),
+    (999 / 50, "only K − 1 steps are drawn"),
+    (49 / 999, "inverse"),
+    (50 / 1000, "inverse chance"),
+    (1 / 49, "scaled up"),
+    (1.0, "decoder"),
+    (20.36, "not accurate enough"),
+    (100.0, "is not it"),
+])
+def test_9_1_names_the_mistake(answer, fragment):
+    _wrong("9.1", answer, fragment)
+
+
+# ---- 9.2 nats per image → bits/dim -----------------------------------------------------------------------
+BPD = 700 / (784 * LN2)  # 1.2881
+
+
+@pytest.mark.parametrize("answer", [BPD, 1.288, 1.2881, torch.tensor([BPD])])
+def test_9_2_accepts(answer):
+    _right("9.2", answer)
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (700 / 784, "nats per dimension"),
+    (700 / LN2, "bits per image"),
+    (700 * LN2 / 784, "multiplied by ln 2"),
+    (700 / (784 * math.log(10)), "log₁₀"),
+    (700 / (28 * LN2), "not 28"),
+    (700 / (3 * 784 * LN2), "greyscale"),
+    (BPD + 8, "no offset"),
+    (2.0, "is not it"),
+])
+def test_9_2_names_the_mistake(answer, fragment):
+    _wrong("9.2", answer, fragment)
+
+
+# ---- 9.3 images for a ±0.01 interval ---------------------------------------------------------------------
+N = math.ceil((Z * 0.3 / 0.01) ** 2)  # 3458
+
+
+def test_9_3_oracle_value_and_the_interval_it_buys():
+    assert N == 3458
+    assert Z * 0.3 / math.sqrt(N) <= 0.01 < Z * 0.3 / math.sqrt(N - 1)
+
+
+@pytest.mark.parametrize("answer", [N, 3457, 3457.3, torch.tensor(N), np.int64(N)])
+def test_9_3_accepts(answer):
+    _right("9.3", answer)
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (Z * 0.3 / 0.01, "square it"),
+    (59, "square it"),
+    (3600, "1.96"),
+    (900, "1.96 is missing"),
+    ((Z * 0.09 / 0.01) ** 2, "variance"),
+    ((Z * 0.3 / 0.02) ** 2, "not the full width"),
+    ((Z * 0.3 / 0.005) ** 2, "not h/2"),
+    (3400, "round up"),
+    (100, "is not it"),
+])
+def test_9_3_names_the_mistake(answer, fragment):
+    _wrong("9.3", answer, fragment)
