@@ -59,6 +59,7 @@ _EXPORTS = {
     "diagnose": ["diagnose", "Diagnosis"],
     "datasets.mnist": ["load_mnist"],
     "datasets.flowers": ["load_flowers"],
+    "datasets.single_image": ["load_single_image", "psnr_to_nearest"],
     "datasets.download": ["download", "DownloadError", "user_cache_dir"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}

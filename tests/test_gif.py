@@ -248,7 +248,6 @@ def test_cli_real_pretrained_mnist(tmp_path):
     except Exception as e:  # noqa: BLE001 — any failure here means "not available on this machine"
         pytest.skip(f"load_pretrained('mnist') is not available here: {type(e).__name__}: {e}")
     out = tmp_path / "mnist.gif"
-    assert main(["gif", "--checkpoint", "mnist", "--out", str(out), "--n", "4", "--steps", "10",
-                 "--frames", "12"]) == 0
+    assert main(["gif", "--checkpoint", "mnist", "--out", str(out), "--n", "4"]) == 0
     info = read_gif(out)
     assert info["frames"].shape[0] >= 10 and info["loop"] == 0 and info["bytes"] < 5e6

@@ -24,6 +24,8 @@ recipes:
   toy2d            an MLP on 2-D "two moons" points (a few minutes)
   mnist-classroom  half the shipped recipe: about 20 minutes on one busy CPU core
   mnist            the recipe of the shipped model (about 40 minutes on one busy core)
+  single-image     the seed's experiment 1: one picture from noise (about a minute of CPU)
+  flowers64        Oxford Flowers 102 at 64 px (a GPU recipe; needs the archive)
 
 examples:
   ddpm-edu train --preset tiny --out runs/tiny
@@ -85,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     one_line_errors(parser)
     what = parser.add_argument_group("what to train")
     what.add_argument("--preset", metavar="NAME",
-                      help="recipe: tiny, toy2d, mnist-classroom or mnist (see above)")
+                      help="recipe: tiny, toy2d, mnist-classroom, mnist, single-image or flowers64 (see above)")
     what.add_argument("--out", metavar="DIR", help="folder for the checkpoints (default: runs/PRESET); "
                       "it must not hold a run already")
     what.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (recipe, data "

@@ -7,7 +7,8 @@
 Modules: :mod:`.onnx_export` (the network → ONNX, int8 weights), :mod:`.site` (the folder: page,
 manifest, models, runtime), :mod:`.runtime` (the vendored ONNX Runtime Web), :mod:`.noise` (noise
 files that make the page and PyTorch draw the same chain), :mod:`.server` (a local web server),
-:mod:`.compare` (sample quality of the fp32 and 8-bit versions, by the digit classifier).
+:mod:`.compare` (sample quality of the fp32 and 8-bit versions, by the digit classifier),
+:mod:`.browser` (ms per step of each version in headless Chromium).
 The page itself is ``index.html`` + ``app.js`` (UI, ONNX Runtime calls, drawing) + ``sampler.js``
 (DDIM and DDPM updates from the manifest's ᾱ table) beside this file. See docs/teachers_web.md.
 """

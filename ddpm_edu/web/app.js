@@ -104,9 +104,11 @@ async function generate(opts = options()) {
     if (opts.record) { run.x.push(x); run.x0.push(step.x0); } else { run.x = [x]; run.x0 = [step.x0]; }
     draw($("xt"), x, n);
     draw($("x0"), step.x0, n);
-    $("progress").textContent = `step ${opts.steps - k + 1} of ${opts.steps}: t = ${chain.t[k]} → ${chain.t[k - 1]}`;
+    $("progress").textContent =
+      `step ${opts.steps - k + 1} of ${opts.steps}: t = ${chain.t[k]} → ${chain.t[k - 1]}`;
     $("timing").textContent = `time per step: ${mean(run.msPerStep).toFixed(1)} ms on average ` +
-      `(network ${mean(run.netMsPerStep).toFixed(1)} ms, ${n} image${n > 1 ? "s" : ""} at once, ${opts.precision} weights)`;
+      `(network ${mean(run.netMsPerStep).toFixed(1)} ms, ${n} image${n > 1 ? "s" : ""} at once, ` +
+      `${opts.precision} weights)`;
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));  // let the page repaint
   }
   run.done = !api.stop;
@@ -120,7 +122,8 @@ function wireControls(m) {
     $("precision").add(new Option(`${name} (${kb} KB)`, name));
   }
   $("steps").max = m.schedule.T;
-  const initial = { sampler: d.sampler, steps: d.steps, eta: d.eta, seed: d.seed, n: d.n, precision: m.default_model };
+  const initial = { sampler: d.sampler, steps: d.steps, eta: d.eta, seed: d.seed, n: d.n,
+                    precision: m.default_model };
   for (const key of Object.keys(initial)) {
     const value = params.has(key) ? params.get(key) : initial[key];
     if (key === "n" && ![...$("n").options].some((o) => o.value === String(value))) $("n").add(new Option(value));

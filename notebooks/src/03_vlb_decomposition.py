@@ -352,7 +352,7 @@ weights = torch.tensor(np.bincount(nearest, minlength=len(steps)), dtype=torch.f
 
 r = vlb_terms(model.schedule, model.eps, x0, var_type=model.var_type, timesteps=steps.tolist(),
               generator=torch.Generator().manual_seed(2))
-terms = r.terms[:, steps - 1]                               # (N, len(steps)) bits/dim, column i is step steps[i]
+terms = r.terms[:, steps - 1]                  # (N, len(steps)) bits/dim; column i is the term at steps[i]
 print(f"the model: {model.mean_type}-prediction, reverse variance {model.var_type!r}, T = {T}")
 print(f"{len(steps)} of the T = {T} terms computed for {N_IMAGES} test digits "
       f"({len(steps)} network calls on a batch of {N_IMAGES}); weights sum to {weights.sum():.0f} = T")

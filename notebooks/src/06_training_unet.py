@@ -322,8 +322,8 @@ print(mine)
 #
 # After optimizer step $k$ (1 for the first), `train` updates the EMA weights with
 # $\theta_{\mathrm{ema}} \leftarrow d\,\theta_{\mathrm{ema}} + (1 - d)\,\theta$, where
-# $d = \min\big(\text{ema\_decay},\ \frac{1 + k}{10 + k}\big)$. The warm-up keeps a short run's EMA
-# from remembering the random initial weights. Write `ema_update(ema, theta, step, decay)` for
+# $d = \min\big(\mathrm{decay},\ \frac{1 + k}{10 + k}\big)$ and decay is `TrainConfig.ema_decay`. The
+# warm-up keeps a short run's EMA from remembering the random initial weights. Write `ema_update(ema, theta, step, decay)` for
 # tensors `ema` and `theta` of the same shape.
 
 # %%

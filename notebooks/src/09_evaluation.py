@@ -34,7 +34,7 @@
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
 # automatic tests run. FULL_SIZE = True evaluates the model's full 1000-step chain (not a 50-step
 # version of it) on 64 test digits with K = 50 steps for the fast estimator, and judges 256 samples
-# instead of 16: about half an hour on a laptop.
+# instead of 16: some tens of minutes on a laptop.
 FULL_SIZE = False
 
 import torch
@@ -358,9 +358,10 @@ print("fixed:   ", diagnose(data=to_model_range(images[:64])).find("data-range")
 # want fewer steps:
 
 # %%
-print("planted: ", diagnose(schedule=model.schedule, sampling_schedule=cosine_schedule(1000)).find("schedule")[0])
-print("fixed:   ", diagnose(schedule=model.schedule,
-                            sampling_schedule=respace(model.schedule, 50)).find("schedule")[0])
+planted = diagnose(schedule=model.schedule, sampling_schedule=cosine_schedule(1000))
+fixed = diagnose(schedule=model.schedule, sampling_schedule=respace(model.schedule, 50))
+print("planted: ", planted.find("schedule")[0])
+print("fixed:   ", fixed.find("schedule")[0])
 
 # %% [markdown]
 # **Fault 3: off by one.** Libraries disagree on how to count time: diffusers and improved-diffusion
@@ -419,8 +420,8 @@ print("\n".join(str(f) for f in check_samples(noise_samples)))
 #
 # ## Things to try
 #
-# 1. Set `FULL_SIZE = True` (about half an hour): the full 1000-step bound on 64 digits. How much
-#    lower is it than the 50-step chain's? How wide are the intervals now?
+# 1. Set `FULL_SIZE = True` (some tens of minutes): the full 1000-step bound on 64 digits. How does
+#    it compare with the 50-step chain's? How wide are the intervals now?
 # 2. Run `bpd_fast` with `replace=True` (steps drawn with replacement) and compare its spread with the
 #    default at the same $K$. Why is drawing without replacement better? (The library's docstring
 #    names the factor.)

@@ -13,7 +13,8 @@ Playwright downloads). Checked there:
 - a page exported with ``--runtime cdn`` loads the runtime from the CDN address (answered here by
   Playwright with the vendored files: no request leaves the machine) and says so when unreachable;
 - ms per step, fp32 vs the two 8-bit versions, measured side by side (written to
-  ``$DDPM_EDU_SCREENSHOTS/web_timing.json``, default tests/browser/screenshots/; never asserted).
+  ``$DDPM_EDU_SCREENSHOTS/web_timing.json``, default tests/browser/screenshots/; never asserted;
+  a short run, so a rough figure: ``python -m ddpm_edu.web.browser SITE`` times long runs).
 
 Skips, with the reason, when Playwright, Chromium, onnx, onnxruntime or the vendored runtime is
 missing.
@@ -30,11 +31,9 @@ import numpy as np
 import pytest
 import torch
 
+from ddpm_edu.web.browser import CHROMIUM, launch  # Debian's Chromium and its launch flags
+
 HERE = Path(__file__).parent
-CHROMIUM = os.environ.get("DDPM_EDU_CHROMIUM", "/usr/bin/chromium")
-# without the networking flags Chromium keeps trying to reach the internet (docs/tooling-facts.md)
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 # |page − PyTorch| allowed on x_t (data range [−1, 1]) after any step, fp32. The JavaScript update runs
 # in float64 and the wasm kernels sum in another order than PyTorch's, so the two differ by float32
 # rounding (~1e-6), which the random network amplifies a little from step to step.
@@ -102,7 +101,7 @@ def env(tmp_path_factory):
         write_noise_file(site.out_dir / f"{sampler}.bin", *torch_noise(n, model.shape, sampler, STEPS, seed=5))
     server, url = serve_in_thread(site.out_dir)
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    browser = launch(pw)
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     page.set_default_timeout(180_000)  # a busy 2-core CI machine can be 5× slower than usual
     errors = []
