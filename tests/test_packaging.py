@@ -21,7 +21,7 @@ def _split(req: str):
 def _pyproject_requirements():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(data["dependencies"])
-    for extra in ("viz", "course", "dev"):
+    for extra in ("viz", "course", "web", "dev"):
         reqs += [r for r in data["optional-dependencies"][extra] if not r.startswith("ddpm-edu")]
     return dict(_split(r) for r in reqs)
 

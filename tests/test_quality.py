@@ -20,8 +20,9 @@ torch.set_num_threads(1)
 
 def test_frechet_distance_1d_closed_form():
     # N(m1, s1²) vs N(m2, s2²): (m1 − m2)² + (s1 − s2)²
-    d = frechet_distance(torch.tensor([0.3]), torch.tensor([[0.25]]), torch.tensor([-0.2]),
-                         torch.tensor([[4.0]]))
+    f64 = dict(dtype=torch.float64)
+    d = frechet_distance(torch.tensor([0.3], **f64), torch.tensor([[0.25]], **f64),
+                         torch.tensor([-0.2], **f64), torch.tensor([[4.0]], **f64))
     assert d == pytest.approx(0.5 ** 2 + (0.5 - 2.0) ** 2, rel=1e-12)
 
 

@@ -41,9 +41,8 @@ FULL_SIZE = False
 import torch
 
 torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.manual_seed(0)      # everything below also draws from its own seeded generator
 %matplotlib inline
-import math
-
 from ddpm_edu import (TrainConfig, bpd_fast, cosine_schedule, eps_vlb_weight, linear_schedule,
                       load_mnist, nats_to_bits, p_mean_variance, predict_x0_from_eps, q_sample,
                       sample, train, vlb_term)

@@ -47,8 +47,7 @@ from pathlib import Path
 from IPython.display import Image, display
 
 from ddpm_edu import (TrainConfig, ddpm_steps, get_preset, linear_schedule, load_mnist,
-                      load_pretrained, q_sample, read_metadata, resume_run, sample, to_model_range,
-                      train)
+                      load_pretrained, read_metadata, resume_run, sample, to_model_range, train)
 from ddpm_edu.exercises import check, solution
 from ddpm_edu.nets import build_network, count_parameters, preset_config
 
@@ -433,7 +432,7 @@ print(f"{len(chain)} states, from t = {chain[0].t} to t = {chain[-1].t}; "
 # %% [markdown]
 # ### A GIF for the classroom
 #
-# `reverse_chain_gif` writes the chain as an animated GIF (no ffmpeg): 24 frames spaced evenly in
+# `reverse_chain_gif` writes the chain as an animated GIF (no ffmpeg): 20 frames spaced evenly in
 # the angle $\arccos\sqrt{\bar\alpha_t}$ (so the frames are spent where the picture changes), $x_t$
 # on the left and the network's current guess $\hat x_0$ on the right. It goes to `out/` at the top
 # of the course folder.
@@ -446,7 +445,7 @@ from ddpm_edu.viz import read_gif, reverse_chain_gif
 
 gif_path = Path("..") / "out" / "06_reverse_chain.gif"
 gif_path.parent.mkdir(parents=True, exist_ok=True)
-reverse_chain_gif(chain, gif_path, model.schedule, n_frames=24, nrow=4)
+reverse_chain_gif(chain, gif_path, model.schedule, n_frames=20, nrow=4, scale=2)
 display(Image(data=gif_path.read_bytes()))
 info = read_gif(gif_path)
 print(f"{gif_path.as_posix()}: {info['frames'].shape[0]} frames of {info['size'][0]}×{info['size'][1]} px")
