@@ -418,8 +418,21 @@ image_grid(torch.cat([runs[10][:SHOW], again[:SHOW], ddim_eta1_10[:SHOW], other_
 # `ddpm-edu export-web --checkpoint mnist --out site` writes the shipped network (as ONNX) and a small
 # web page that runs DDIM (or DDPM) entirely in the browser, drawing $x_t$ and $\hat x_0$ at every
 # step; `ddpm-edu serve site` serves it locally. The page has sliders for the number of steps and η,
-# so a class can feel the trade-off of this chapter on a phone.
-#
+# so a class can feel the trade-off of this chapter on a phone. The next cell exports the page (the
+# float32 model only) into a temporary folder and lists what a teacher would copy to a USB stick.
+
+# %%
+import pathlib
+import tempfile
+
+from ddpm_edu.web import export_site
+
+site_dir = pathlib.Path(tempfile.mkdtemp()) / "site"
+export_site("mnist", site_dir, precisions=("fp32",))
+print(sorted(p.name for p in site_dir.iterdir()))
+print("in a terminal:  ddpm-edu serve <that folder>   then open http://127.0.0.1:8000/")
+
+# %% [markdown]
 # ## Summary
 #
 # * DDPM's objective only sees the marginals $q(x_t \mid x_0)$. DDIM builds a family of non-Markovian
