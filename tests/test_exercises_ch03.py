@@ -17,18 +17,7 @@ BETA = np.concatenate([[0.0], np.linspace(1e-4, 0.02, 1000)])   # index t = 0..T
 ALPHA_BAR = np.cumprod(1 - BETA)                                 # ᾱ_0 = 1
 
 
-def _wrong(ex_id, answer, *fragments):
-    v = evaluate(ex_id, answer)
-    assert v.status == "not yet", str(v)
-    for f in fragments:
-        assert f.lower() in v.message.lower(), f"hint for {ex_id} should mention {f!r}, got: {v.message}"
-    return v
-
-
-def _right(ex_id, answer):
-    v = evaluate(ex_id, answer)
-    assert v.status == "correct", str(v)
-    return v
+from exercise_helpers import right as _right, wrong as _wrong  # noqa: E402
 
 
 def test_chapter_three_has_three_exercises_and_their_solutions_pass():

@@ -11,18 +11,7 @@ import torch
 from ddpm_edu.exercises import evaluate, exercise, exercise_ids
 
 
-def _wrong(ex_id, answer, *fragments):
-    v = evaluate(ex_id, answer)
-    assert v.status == "not yet", str(v)
-    for f in fragments:
-        assert f.lower() in v.message.lower(), f"hint for {ex_id} should mention {f!r}, got: {v.message}"
-    return v
-
-
-def _right(ex_id, answer):
-    v = evaluate(ex_id, answer)
-    assert v.status == "correct", str(v)
-    return v
+from exercise_helpers import right as _right, wrong as _wrong  # noqa: E402
 
 
 def test_chapter_ten_has_three_exercises_and_their_solutions_pass():
