@@ -734,8 +734,10 @@ fig
 # The shipped digit classifier judges the results (chapter 9): the share of digits it recognises
 # with confidence above 0.9, which classes it sees, and the Fréchet distance between the
 # classifier's features of the samples and of 1000 real test digits. The confidence alone can be
-# fooled: the classifier has only ever seen digits, and it may call pure noise a confident "8". The
-# Fréchet distance compares the whole cloud of features and is not fooled that way, but with 8
+# fooled: a classifier that has only ever seen digits calls pure noise a confident "8" (ours was
+# also shown noise and blobs and taught to be unsure on them, but a smudge can still look like a
+# digit to it and not to you). The
+# Fréchet distance compares the whole cloud of features and is harder to fool, but with 8
 # images it is biased upward, so compare each row with the two reference rows (8 real digits, and
 # the noise the samplers start from), not with chapter 9's numbers. `FULL_SIZE` draws 64 digits and
 # adds chapter 9's full report.
@@ -786,7 +788,7 @@ rows = {"real test digits": test_images[5000:5000 + N_DIGITS], **digits,
         "the starting noise x_T": x_T.clamp(-1, 1)}
 print(f"{'':<32} {'confident':>9}  {'Fréchet':>8}   classes (argmax counts 0..9)")
 for name, x in rows.items():
-    probs, features = classifier_outputs(x)                                # (N, 10), (N, 128)
+    probs, features = classifier_outputs(x)                                # (N, 10), (N, 64)
     confident = (probs.max(1).values > 0.9).double().mean().item()
     fid = frechet_distance(*feature_statistics(features), *reference)
     counts = torch.bincount(probs.argmax(1), minlength=10).tolist()
