@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository (the package is 
 
 # name → file (relative to the repository) and its SHA-256. A None hash means "not released yet".
 REGISTRY: dict[str, dict] = {
-    "mnist": {"file": "data/checkpoints/mnist.safetensors", "sha256": "ae5c56d524219988c3193f5cb48b5fa4201e191f4897258e8975ffcc86723a1e",
+    "mnist": {"file": "data/checkpoints/mnist.safetensors", "sha256": "12beaeeaf9744bc6b6115238f2208f10098532b0775900cd5dd84c3b10055399",
               "about": "U-Net trained on MNIST with the 'mnist' preset (ddpm-edu train --preset mnist)"},
     "single-image": {"file": "data/checkpoints/single_image.safetensors",
                      "sha256": "1b2a6fe584be18b7fe6b74a05ffe7a881f13cc201cc491e645b0971cab0056eb",
