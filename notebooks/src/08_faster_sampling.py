@@ -28,7 +28,9 @@
 # %%
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
 # automatic tests run. Set FULL_SIZE = True for 64 digits per run (not 8) and step counts up to 200
-# (several minutes on a CPU).
+# (and so takes several times longer).
+# Measured on 2 shared CPU cores: 1.6 min with FULL_SIZE = True (tools/time_full_size.py),
+# 13 s as stored (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch
