@@ -1,6 +1,6 @@
 """The real-browser tests: a ``browser`` marker (so a quick run can leave them out with
-``pytest -m "not browser"``) and one JupyterLab server + headless Chromium shared by every test that
-asks for the ``lab`` fixture (starting them costs several seconds; each notebook still gets a page,
+``pytest -m "not browser"``) and one JupyterLab server + headless Chromium shared by the tests of a
+module that ask for the ``lab`` fixture (starting them costs several seconds; each notebook still gets a page,
 a workspace and a kernel of its own)."""
 from __future__ import annotations
 
@@ -20,11 +20,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A :class:`labdriver.LabSession`: JupyterLab serving a temporary folder, with the environment
     of the notebook tests plus ``TQDM_DISABLE=1`` (no progress bars) and ``DDPM_EDU_ROOT`` (the
-    repository, for the gallery's imports), and Debian's Chromium. Skips when either is missing."""
+    repository, for the gallery's imports), and Debian's Chromium. Skips when either is missing.
+
+    Module-scoped, not session-scoped: Playwright's sync API runs an asyncio loop for as long as it
+    is open, and ``test_web_page.py`` opens its own, which fails ("Sync API inside the asyncio
+    loop") while another is still running; a module fixture is closed before the next module."""
     from labdriver import REPO, LabSession, require_browser
 
     require_browser()
