@@ -22,7 +22,7 @@ at the end, and when you press Ctrl-C, so no work is lost: continue with --resum
 recipes:
   tiny             a tiny U-Net on 256 digits, 20 steps: checks the whole pipeline in seconds
   toy2d            an MLP on 2-D "two moons" points (a few minutes)
-  mnist-classroom  a short version of the shipped recipe: 15-20 minutes on one CPU core
+  mnist-classroom  a short version of the shipped recipe: about 20 minutes on one CPU core
   mnist            the recipe of the shipped model (8,000 steps: about 1.5 h on one core)
   single-image     the seed's experiment 1: one picture from noise (about a minute of CPU)
   flowers64        Oxford Flowers 102 at 64 px (a GPU recipe; needs the archive)
