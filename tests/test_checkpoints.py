@@ -268,3 +268,17 @@ def test_shipped_mnist_entry_points_into_data_checkpoints():
     else:  # once shipped, it must verify and describe a 28×28 model
         assert entry["sha256"] and checkpoints.sha256_file(path) == entry["sha256"]
         assert pretrained.load_pretrained("mnist").shape == (1, 28, 28)
+
+
+def test_mnist_card_matches_the_shipped_file_and_recipe():
+    # the model card beside the file states its checksum, size and step, and the recipe's steps
+    from ddpm_edu.presets import get_preset
+
+    entry = pretrained.REGISTRY["mnist"]
+    path = pretrained.ROOT / entry["file"]
+    card = path.with_suffix(".md").read_text(encoding="utf-8")
+    assert entry["sha256"] in card, "update the SHA-256 in data/checkpoints/mnist.md"
+    assert f"{path.stat().st_size:,}" in card, "the card states the file size in bytes"
+    step = int(read_metadata(path)["step"])
+    assert get_preset("mnist").train.steps == step, "the mnist recipe's steps are the shipped model's"
+    assert f"{step:,} steps" in card
