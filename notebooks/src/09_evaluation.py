@@ -34,9 +34,9 @@
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
 # automatic tests run. FULL_SIZE = True evaluates the model's full 1000-step chain (not a 50-step
 # version of it) on 64 test digits with K = 50 steps for the fast estimator, and judges 256 samples
-# instead of 16: about 80,000 network calls, some 10 minutes of one CPU core at the benchmark's
-# 150 images/s (benchmarks/README.md). Measured on 2 shared CPU cores: 25 s as stored
-# (tools/build_notebooks.py).
+# instead of 16: about 80,000 network calls.
+# Measured on 2 shared CPU cores: 6.0 min with FULL_SIZE = True (tools/time_full_size.py),
+# 25 s as stored (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch
