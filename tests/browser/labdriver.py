@@ -54,8 +54,8 @@ SHUTDOWN_KERNEL = "() => window.jupyterapp.shell.currentWidget.sessionContext.sh
 WARNING_HEADER = re.compile(r"^.+:\d+: \w*Warning: ")
 
 
-def require_browser() -> None:
-    """Skip, saying what to install, unless Playwright, Chromium, JupyterLab and ipywidgets are here."""
+def require_chromium() -> None:
+    """Skip, saying what to install, unless Playwright and Debian's Chromium are here."""
     try:
         from playwright.sync_api import sync_playwright  # noqa: F401
     except ImportError:
@@ -65,6 +65,11 @@ def require_browser() -> None:
 
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (or set DDPM_EDU_CHROMIUM)")
+
+
+def require_browser() -> None:
+    """Skip, saying what to install, unless Playwright, Chromium, JupyterLab and ipywidgets are here."""
+    require_chromium()
     pytest.importorskip("jupyterlab", reason="JupyterLab is not installed: pip install -e .[course]")
     pytest.importorskip("ipywidgets", reason="ipywidgets is not installed: pip install -e .[course]")
 
@@ -164,6 +169,20 @@ def close(run: NotebookRun) -> None:
         pass  # the page crashed or never loaded: the kernel stops with the server, at the session's end
     finally:
         run.page.close()
+
+
+def move_every_slider(page, box, n_sliders: int, shot: Path):
+    """In one explorer ``box``: its picture is drawn, it has ``n_sliders`` sliders, a screenshot goes
+    to ``shot``, then each slider is moved and must change the picture. Returns the picture."""
+    box.scroll_into_view_if_needed()
+    img = box.locator("img").first
+    assert img.evaluate("el => el.complete && el.naturalWidth > 0")
+    handles = box.locator(".widget-slider .noUi-handle")
+    assert handles.count() == n_sliders
+    box.screenshot(path=str(shot))
+    for i in range(n_sliders):
+        move_and_wait(page, handles.nth(i), img, "ArrowRight")
+    return img
 
 
 def move_and_wait(page, handle, img, key: str, presses: int = 3) -> None:

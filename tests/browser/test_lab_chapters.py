@@ -24,7 +24,7 @@ from collections import Counter
 
 import pytest
 
-from labdriver import REPO, close, move_and_wait, screenshots_dir, settle, wait_for_new_picture
+from labdriver import REPO, close, move_every_slider, screenshots_dir, settle, wait_for_new_picture
 
 # chapter → {CSS class of an explorer's box: number of sliders in it}, from notebooks/src/:
 # ForwardExplorer (t; plus the schedule drop-down), KLExplorer (μ_p, σ_p, μ_q, σ_q),
@@ -67,14 +67,7 @@ def test_chapter_runs_and_its_explorers_react_in_jupyterlab(lab, chapter):
 
         for css, n_sliders in expected.items():
             box = page.locator(f".{css}")
-            box.scroll_into_view_if_needed()
-            img = box.locator("img").first
-            assert img.evaluate("el => el.complete && el.naturalWidth > 0")
-            handles = box.locator(".widget-slider .noUi-handle")
-            assert handles.count() == n_sliders
-            box.screenshot(path=str(shots / f"{tag}-{css}-before.png"))
-            for i in range(n_sliders):
-                move_and_wait(page, handles.nth(i), img, "ArrowRight")
+            img = move_every_slider(page, box, n_sliders, shots / f"{tag}-{css}-before.png")
             selects = box.locator("select")
             for i in range(selects.count()):  # pick the next option: the picture changes again
                 select = selects.nth(i)

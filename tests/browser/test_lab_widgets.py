@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from labdriver import HERE, close, move_and_wait, screenshots_dir, settle, wait_for_new_picture
+from labdriver import HERE, close, move_every_slider, screenshots_dir, settle, wait_for_new_picture
 
 # CSS class of each explorer's box → number of sliders in it
 EXPLORERS = {"ddpm-edu-forward": 1, "ddpm-edu-kl": 4, "ddpm-edu-bucket": 3, "ddpm-edu-chain": 1}
@@ -39,14 +39,7 @@ def test_widget_gallery_renders_and_reacts_in_jupyterlab(lab):
         for css, n_sliders in EXPLORERS.items():
             box = page.locator(f".{css}")
             assert box.count() == 1
-            box.scroll_into_view_if_needed()
-            img = box.locator("img").first
-            assert img.evaluate("el => el.complete && el.naturalWidth > 0")
-            handles = box.locator(".widget-slider .noUi-handle")
-            assert handles.count() == n_sliders
-            box.screenshot(path=str(shots / f"{css}-before.png"))
-            for i in range(n_sliders):
-                move_and_wait(page, handles.nth(i), img, "ArrowRight")
+            img = move_every_slider(page, box, n_sliders, shots / f"{css}-before.png")
             if css == "ddpm-edu-forward":  # switch schedule: the picture changes again
                 before = img.evaluate("el => el.src")
                 box.locator("select").select_option(label="linear 1e-4→0.2")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -31,7 +30,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_edu.web.browser import CHROMIUM, launch  # Debian's Chromium and its launch flags
+from ddpm_edu.web.browser import launch  # Debian's Chromium and its launch flags
+from labdriver import require_chromium, screenshots_dir
 
 HERE = Path(__file__).parent
 # |page − PyTorch| allowed on x_t (data range [−1, 1]) after any step, fp32. The JavaScript update runs
@@ -61,13 +61,7 @@ CANVAS_STATS = """(id) => {
 
 
 def _requirements():
-    try:
-        from playwright.sync_api import sync_playwright  # noqa: F401
-    except ImportError:
-        pytest.skip("playwright is not installed: `pip install playwright` (the test uses Debian's "
-                    "chromium, so skip `playwright install`)")
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (or set DDPM_EDU_CHROMIUM)")
+    require_chromium()
     pytest.importorskip("onnx", reason="export-web needs onnx: pip install -e .[web]")
     pytest.importorskip("onnxruntime", reason="export-web's int8-dynamic version needs the Python "
                                               "onnxruntime package: pip install -e .[web]")
@@ -128,12 +122,6 @@ def _run(env, query: str) -> dict:
     page.wait_for_function(DONE, timeout=300_000)
     assert page.evaluate("() => window.ddpmEdu.error") is None, page.text_content("#status")
     return page.evaluate(READ_RUN)
-
-
-def _screenshots() -> Path:
-    d = Path(os.environ.get("DDPM_EDU_SCREENSHOTS", HERE / "screenshots"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 # ---- the sampler's math, one function at a time ----------------------------------------------------
@@ -230,13 +218,13 @@ def test_generate_button_draws_16_images_and_times_each_step(env):
         page.wait_for_function("() => !document.getElementById('generate').disabled")
     assert "time per step" in page.text_content("#timing") and "int8-dynamic weights" in page.text_content("#timing")
     assert page.text_content("#progress") == f"step {TIMED_STEPS} of {TIMED_STEPS}: t = 1 → 0"
-    page.screenshot(path=str(_screenshots() / "web_page.png"), full_page=True)
+    page.screenshot(path=str(screenshots_dir() / "web_page.png"), full_page=True)
     report = {p: {"ms_per_step_median": float(np.median(v)), "steps_timed": len(v)} for p, v in timing.items()}
     report["n_images"] = N
     report["model_bytes"] = {p: s["bytes"] for p, s in env["site"].manifest["models"].items()}
     for p in PRECISIONS[1:]:
         report[f"{p}_over_fp32_time"] = report[p]["ms_per_step_median"] / report["fp32"]["ms_per_step_median"]
-    (_screenshots() / "web_timing.json").write_text(json.dumps(report, indent=1))
+    (screenshots_dir() / "web_timing.json").write_text(json.dumps(report, indent=1))
     print("\nms per step in headless Chromium (16 images):", json.dumps(report))
     assert env["errors"] == []
 
