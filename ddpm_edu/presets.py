@@ -4,8 +4,9 @@
     net, schedule = recipe.build_network(), recipe.build_schedule()
     result = train(net, schedule, recipe.load_data(), recipe.train, out_dir="runs/mine")
 
-``ddpm-edu train --preset NAME`` runs exactly this. The numbers are provisional: they will be tuned
-against the network benchmark (benchmarks/) and the shipped model's training run.
+``ddpm-edu train --preset NAME`` runs exactly this. The network preset was chosen with the benchmark
+(benchmarks/README.md); the "mnist" numbers are those of the shipped model's run (its card:
+data/checkpoints/mnist.md).
 
 Recipes:
   ``mnist``            the recipe of the shipped model ``load_pretrained("mnist")``.
@@ -132,7 +133,7 @@ def _no_more(spec: dict, name: str) -> None:
         raise UserError(f"unknown option(s) {sorted(spec)} for dataset {name!r}.")
 
 
-# ---- the recipes (provisional numbers) ------------------------------------------------------
+# ---- the recipes --------------------------------------------------------------------------
 
 def _mnist() -> Recipe:
     from .nets import preset_config

@@ -9,26 +9,13 @@ import torch
 
 from ddpm_edu import exercises
 from ddpm_edu.exercises import check, evaluate, exercise, exercise_ids, solution
+from exercise_helpers import right as _right, wrong as _wrong
 
 ALL_IDS = [i for ch in range(1, 20) for i in exercise_ids(ch)]
 
 
 def _status(verdict):
     return verdict.status
-
-
-def _wrong(ex_id, answer, *fragments):
-    v = evaluate(ex_id, answer)
-    assert v.status == "not yet", str(v)
-    for f in fragments:
-        assert f.lower() in v.message.lower(), f"hint for {ex_id} should mention {f!r}, got: {v.message}"
-    return v
-
-
-def _right(ex_id, answer):
-    v = evaluate(ex_id, answer)
-    assert v.status == "correct", str(v)
-    return v
 
 
 # ---- the machinery ----------------------------------------------------------------------------

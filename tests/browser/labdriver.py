@@ -171,6 +171,12 @@ def close(run: NotebookRun) -> None:
         run.page.close()
 
 
+def assert_widgets_fine(run: NotebookRun) -> None:
+    """No widget failed to display ("Error displaying widget") and the page raised no exception."""
+    assert run.page.get_by_text("Error displaying widget").count() == 0
+    assert not run.page_errors, run.page_errors
+
+
 def move_every_slider(page, box, n_sliders: int, shot: Path):
     """In one explorer ``box``: its picture is drawn, it has ``n_sliders`` sliders, a screenshot goes
     to ``shot``, then each slider is moved and must change the picture. Returns the picture."""

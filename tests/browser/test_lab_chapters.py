@@ -24,7 +24,8 @@ from collections import Counter
 
 import pytest
 
-from labdriver import REPO, close, move_every_slider, screenshots_dir, settle, wait_for_new_picture
+from labdriver import (REPO, assert_widgets_fine, close, move_every_slider, screenshots_dir, settle,
+                       wait_for_new_picture)
 
 # chapter → {CSS class of an explorer's box: number of sliders in it}, from notebooks/src/:
 # ForwardExplorer (t; plus the schedule drop-down), KLExplorer (μ_p, σ_p, μ_q, σ_q),
@@ -59,7 +60,7 @@ def test_chapter_runs_and_its_explorers_react_in_jupyterlab(lab, chapter):
 
         for css in expected:
             page.wait_for_selector(f".{css} img", timeout=30_000)
-        assert page.get_by_text("Error displaying widget").count() == 0
+        assert_widgets_fine(run)
         found = Counter(page.locator(".ddpm-edu-explorer").evaluate_all(EXPLORER_KINDS))
         assert found == Counter(list(expected)), (
             f"{chapter} shows the explorers {dict(found)}, expected {expected}: update CHAPTERS if "
@@ -77,8 +78,7 @@ def test_chapter_runs_and_its_explorers_react_in_jupyterlab(lab, chapter):
             settle(page, img)
             box.screenshot(path=str(shots / f"{tag}-{css}-after.png"))
         page.screenshot(path=str(shots / f"{tag}.png"))
-        assert page.get_by_text("Error displaying widget").count() == 0
-        assert not run.page_errors, run.page_errors
+        assert_widgets_fine(run)
     finally:
         close(run)
     print(f"{chapter}: {len(run.cells)} code cells ran in {t_run:.1f} s, total {time.monotonic() - t0:.1f} s "

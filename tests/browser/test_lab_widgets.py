@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 
-from labdriver import HERE, close, move_every_slider, screenshots_dir, settle, wait_for_new_picture
+from labdriver import (HERE, assert_widgets_fine, close, move_every_slider, screenshots_dir, settle,
+                       wait_for_new_picture)
 
 # CSS class of each explorer's box → number of sliders in it
 EXPLORERS = {"ddpm-edu-forward": 1, "ddpm-edu-kl": 4, "ddpm-edu-bucket": 3, "ddpm-edu-chain": 1}
@@ -31,7 +32,7 @@ def test_widget_gallery_renders_and_reacts_in_jupyterlab(lab):
             page.wait_for_selector(f".{css} img", timeout=30_000)
         t_run = time.monotonic() - t0
 
-        assert page.get_by_text("Error displaying widget").count() == 0
+        assert_widgets_fine(run)
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert errors.count() == 0, errors.first.inner_text()
         page.screenshot(path=str(shots / "gallery.png"))
@@ -55,8 +56,7 @@ def test_widget_gallery_renders_and_reacts_in_jupyterlab(lab):
                 k = box.locator(".widget-readout").nth(2).inner_text()
                 assert f"= {k})" in box.locator(".widget-html").first.inner_text()
             box.screenshot(path=str(shots / f"{css}-after.png"))
-        assert page.get_by_text("Error displaying widget").count() == 0
-        assert not run.page_errors, run.page_errors
+        assert_widgets_fine(run)
     finally:
         close(run)
     print(f"browser test: server and browser started in {lab.start_seconds:.1f} s (shared), "
