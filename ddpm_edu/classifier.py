@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from .errors import InvalidArgument, InvalidType, MissingFile
 
 __all__ = ["ClassifierConfig", "DigitClassifier", "as_classifier_input", "train_classifier",
            "synthetic_non_digits",
@@ -56,13 +57,13 @@ class ClassifierConfig:
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(self.channels))
         if len(self.channels) != 3 or any(not isinstance(c, int) or c < 1 for c in self.channels):
-            raise ValueError(f"ClassifierConfig.channels must be three positive ints, got "
+            raise InvalidArgument(f"ClassifierConfig.channels must be three positive ints, got "
                              f"{self.channels}.")
         if not isinstance(self.features, int) or self.features < 1:
-            raise ValueError(f"ClassifierConfig.features must be a positive int, got "
+            raise InvalidArgument(f"ClassifierConfig.features must be a positive int, got "
                              f"{self.features}.")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"ClassifierConfig.dropout must lie in [0, 1), got {self.dropout}.")
+            raise InvalidArgument(f"ClassifierConfig.dropout must lie in [0, 1), got {self.dropout}.")
 
 
 class DigitClassifier(nn.Module):
@@ -101,26 +102,26 @@ def as_classifier_input(images) -> torch.Tensor:
     if images.ndim == 3:
         images = images[:, None]  # (N, 1, 28, 28)
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        raise ValueError(f"digit images must have shape (N, 28, 28) or (N, 1, 28, 28), got "
+        raise InvalidArgument(f"digit images must have shape (N, 28, 28) or (N, 1, 28, 28), got "
                          f"{tuple(images.shape)}. Colour or resized images are not MNIST digits.")
     if images.dtype == torch.uint8:
         from .pixels import to_model_range
 
         return to_model_range(images)
     if not images.is_floating_point():
-        raise TypeError(f"digit images must be uint8 pixels 0..255 or floats in [-1, 1], got dtype "
+        raise InvalidType(f"digit images must be uint8 pixels 0..255 or floats in [-1, 1], got dtype "
                         f"{images.dtype}.")
     images = images.detach().float()
     if not torch.isfinite(images).all():
-        raise ValueError("digit images contain NaN or inf; a diverged sampler? Check the model.")
+        raise InvalidArgument("digit images contain NaN or inf; a diverged sampler? Check the model.")
     lo, hi = images.min().item(), images.max().item()
     if lo < -1.0 - 1e-4 or hi > 1.0 + 1e-4:
         hint = (" They look like [0, 1] images: use x * 2 - 1." if lo >= 0 and hi <= 1
                 else " Clip samples with x.clamp(-1, 1).")
-        raise ValueError(f"float digit images must lie in [-1, 1] (pixel k ↦ k/127.5 − 1), got "
+        raise InvalidArgument(f"float digit images must lie in [-1, 1] (pixel k ↦ k/127.5 − 1), got "
                          f"values in [{lo:.3g}, {hi:.3g}].{hint}")
     if lo >= 0.0 and images.numel() > 784:
-        raise ValueError("float digit images have no value below 0, so they look like [0, 1] "
+        raise InvalidArgument("float digit images have no value below 0, so they look like [0, 1] "
                          "images, not [-1, 1]; map them with x * 2 - 1 (or pass uint8 pixels).")
     return images.clamp(-1.0, 1.0)
 
@@ -194,7 +195,7 @@ def train_classifier(epochs: int = 5, batch_size: int = 128, lr: float = 3e-3, s
     test_x, test_y = load_mnist("test")
     if limit is not None:
         if limit < batch_size:
-            raise ValueError(f"limit ({limit}) must be at least batch_size ({batch_size}).")
+            raise InvalidArgument(f"limit ({limit}) must be at least batch_size ({batch_size}).")
         train_x, train_y = train_x[:limit], train_y[:limit]
     x = as_classifier_input(train_x)  # (60000, 1, 28, 28)
     net = DigitClassifier(config)
@@ -266,19 +267,19 @@ def load_classifier(path=None, sha256: str | None = CLASSIFIER_SHA256) -> DigitC
 
     path = Path(path) if path is not None else shipped_classifier_path()
     if not path.is_file():
-        raise FileNotFoundError(f"no digit classifier at {path}. Restore the shipped file "
+        raise MissingFile(f"no digit classifier at {path}. Restore the shipped file "
                                 f"(git checkout -- data/checkpoints/{_FILE}) or train one with "
                                 f"`python -m ddpm_edu.classifier --out {path}`.")
     if sha256 is not None:
         digest = file_digest(path, "sha256")
         if digest != sha256:
-            raise ValueError(f"{path} has SHA-256 {digest[:12]}…, expected {sha256[:12]}…: the file "
+            raise InvalidArgument(f"{path} has SHA-256 {digest[:12]}…, expected {sha256[:12]}…: the file "
                              f"is damaged or not the shipped classifier. Restore it (git checkout -- "
                              f"data/checkpoints/{_FILE}), or pass sha256=None for your own weights.")
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     if meta.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a ddpm_edu digit classifier (metadata format "
+        raise InvalidArgument(f"{path} is not a ddpm_edu digit classifier (metadata format "
                          f"{meta.get('format')!r}, expected {_FORMAT!r}).")
     net = DigitClassifier(ClassifierConfig(**json.loads(meta["config"])))
     net.load_state_dict(load_file(str(path)))

@@ -35,6 +35,7 @@ from .losses import mean_flat
 from .pixels import to_model_range
 from .reverse import MeanType, _enum, p_mean_variance
 from .schedules import Schedule, schedule_from_config
+from .errors import InvalidArgument, InvalidType
 
 __all__ = ["Finding", "Diagnosis", "diagnose", "check_data", "check_schedules", "check_weights",
            "check_samples", "check_model", "loss_curve", "curve_timesteps", "LossCurve",
@@ -57,7 +58,7 @@ class Finding:
 
     def __post_init__(self):
         if self.severity not in SEVERITIES:
-            raise ValueError(f"severity must be one of {SEVERITIES}, got {self.severity!r}.")
+            raise InvalidArgument(f"severity must be one of {SEVERITIES}, got {self.severity!r}.")
 
     def __str__(self) -> str:
         text = f"{_MARK[self.severity]} [{self.check}] {self.message}"
@@ -96,9 +97,9 @@ def _as_tensor(x, what: str) -> torch.Tensor:
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(np.ascontiguousarray(x))
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{what} must be a torch.Tensor or numpy array, got {type(x).__name__}.")
+        raise InvalidType(f"{what} must be a torch.Tensor or numpy array, got {type(x).__name__}.")
     if x.ndim < 2 or x.shape[0] == 0:
-        raise ValueError(f"{what} must have shape [N, ...] with N ≥ 1, got {tuple(x.shape)}.")
+        raise InvalidArgument(f"{what} must have shape [N, ...] with N ≥ 1, got {tuple(x.shape)}.")
     return x.detach().cpu()
 
 
@@ -203,7 +204,7 @@ def _unwrap(model):
         return model.eps, getattr(model, "net", None), model.schedule, "eps"
     module = model if isinstance(model, torch.nn.Module) else None
     if not callable(model):
-        raise TypeError(f"model must be callable as model(x_t, t), got {type(model).__name__}.")
+        raise InvalidType(f"model must be callable as model(x_t, t), got {type(model).__name__}.")
     return model, module, None, None
 
 
@@ -355,7 +356,7 @@ class LossCurve:
             d = json.loads(Path(path).read_text())
             return cls(**d)
         except (OSError, ValueError, TypeError) as e:
-            raise ValueError(f"{path} is not a loss-curve JSON file ({e}); delete it and compute it "
+            raise InvalidArgument(f"{path} is not a loss-curve JSON file ({e}); delete it and compute it "
                              "again with ddpm_edu.diagnose.expected_loss_curve(recompute=True).") from None
 
 
@@ -611,7 +612,7 @@ def expected_loss_curve(name: str = "mnist", *, path=None, recompute: bool = Fal
             raise
         return None
     if tuple(model.shape) != (1, 28, 28):
-        raise ValueError(f"expected_loss_curve measures on MNIST test images; {name!r} takes "
+        raise InvalidArgument(f"expected_loss_curve measures on MNIST test images; {name!r} takes "
                          f"examples of shape {model.shape}.")
     from .datasets.mnist import load_mnist
     images, _ = load_mnist("test")

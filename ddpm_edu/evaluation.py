@@ -33,6 +33,7 @@ from .forward import q_sample
 from .losses import prior_bpd, vlb_term, vlb_terms
 from .pixels import to_model_range
 from .schedules import Schedule
+from .errors import InvalidArgument, InvalidType
 
 __all__ = ["BPDEstimate", "bpd_full", "bpd_fast", "mean_ci95", "as_pixel_floats", "Z95"]
 
@@ -49,7 +50,7 @@ def mean_ci95(values) -> tuple[float, float]:
     """
     v = torch.as_tensor(values, dtype=torch.float64).flatten()
     if v.numel() == 0:
-        raise ValueError("no values: a confidence interval needs at least one image.")
+        raise InvalidArgument("no values: a confidence interval needs at least one image.")
     mean = v.mean().item()
     if v.numel() < 2:
         return mean, float("nan")
@@ -140,20 +141,20 @@ def as_pixel_floats(x0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     if isinstance(x0, np.ndarray):
         x0 = torch.from_numpy(np.ascontiguousarray(x0))
     if not isinstance(x0, torch.Tensor):
-        raise TypeError(f"x0 must be a torch.Tensor or numpy array of images, got {type(x0).__name__}.")
+        raise InvalidType(f"x0 must be a torch.Tensor or numpy array of images, got {type(x0).__name__}.")
     if x0.ndim < 2 or x0.shape[0] == 0:
-        raise ValueError(f"x0 must have shape [N, ...] with N ≥ 1 images, got {tuple(x0.shape)}.")
+        raise InvalidArgument(f"x0 must have shape [N, ...] with N ≥ 1 images, got {tuple(x0.shape)}.")
     if x0.dtype == torch.uint8:
         return to_model_range(x0, dtype)
     if not x0.is_floating_point():
-        raise TypeError(f"x0 has dtype {x0.dtype}: give uint8 pixels 0..255 or floats k/127.5 − 1 "
+        raise InvalidType(f"x0 has dtype {x0.dtype}: give uint8 pixels 0..255 or floats k/127.5 − 1 "
                         "in [-1, 1].")
     if not torch.isfinite(x0).all():
-        raise ValueError("x0 contains NaN or inf values.")
+        raise InvalidArgument("x0 contains NaN or inf values.")
     k = (x0.double() + 1.0) * 127.5
     off = (k - k.round()).abs().max().item()
     if x0.min() < -1 - 1e-6 or x0.max() > 1 + 1e-6 or off > 1e-3:
-        raise ValueError(
+        raise InvalidArgument(
             f"x0 must be 8-bit pixels mapped to [-1, 1] (k/127.5 - 1, k = 0..255): got values in "
             f"[{x0.min().item():.4g}, {x0.max().item():.4g}], up to {off:.3g} of a pixel level off "
             "the grid. Bits/dim scores discrete pixel values: pass the uint8 images (or "
@@ -164,14 +165,14 @@ def as_pixel_floats(x0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
 def _p_options(p_options: dict) -> dict:
     unknown = sorted(set(p_options) - set(_P_DEFAULTS))
     if unknown:
-        raise TypeError(f"unknown option(s) {unknown}; the reverse-process options are "
+        raise InvalidType(f"unknown option(s) {unknown}; the reverse-process options are "
                         f"{sorted(_P_DEFAULTS)} (see ddpm_edu.vlb_term).")
     return {**_P_DEFAULTS, **p_options}
 
 
 def _check_batch_size(batch_size) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int (images per network call), got {batch_size!r}.")
+        raise InvalidArgument(f"batch_size must be a positive int (images per network call), got {batch_size!r}.")
     return batch_size
 
 
@@ -230,9 +231,9 @@ def sample_timesteps(n: int, T: int, k: int, replace: bool = False,
     the same probability, so T·(mean of the K terms) is unbiased for Σ_t L_t.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int (steps sampled per image), got {k!r}.")
+        raise InvalidArgument(f"k must be a positive int (steps sampled per image), got {k!r}.")
     if not replace and k > T:
-        raise ValueError(f"k = {k} steps without replacement is more than T = {T}; use k ≤ T "
+        raise InvalidArgument(f"k = {k} steps without replacement is more than T = {T}; use k ≤ T "
                          "(k = T computes every term once: the full bound).")
     dev = generator.device if generator is not None else torch.device("cpu")
     if replace:
@@ -245,7 +246,7 @@ def _fast_steps(n: int, T: int, k: int, replace: bool, always_decoder: bool, gen
     if not always_decoder:
         return sample_timesteps(n, T, k, replace, generator), torch.full((k,), T / k, dtype=torch.float64)
     if isinstance(k, bool) or not isinstance(k, int) or k < 2 or T < 2:
-        raise ValueError(f"always_decoder=True needs k ≥ 2 (the decoder plus at least one sampled "
+        raise InvalidArgument(f"always_decoder=True needs k ≥ 2 (the decoder plus at least one sampled "
                          f"step) and T ≥ 2, got k = {k!r}, T = {T}.")
     rest = sample_timesteps(n, T - 1, k - 1, replace, generator) + 1          # (n, K−1) in 2..T
     steps = torch.cat([torch.ones(n, 1, dtype=torch.long, device=rest.device), rest], dim=1)

@@ -14,6 +14,7 @@ from ._checks import check_float, check_same_shape, check_t
 from .forward import q_mean_variance, q_posterior, q_sample
 from .reverse import MeanType, VarianceType, p_mean_variance, _enum
 from .schedules import Schedule
+from .errors import InvalidArgument, InvalidType
 
 __all__ = [
     "normal_kl", "standard_normal_cdf", "approx_standard_normal_cdf",
@@ -50,7 +51,7 @@ def normal_kl(mean1, logvar1, mean2, logvar2) -> torch.Tensor:
     """
     tensors = [a for a in (mean1, logvar1, mean2, logvar2) if isinstance(a, torch.Tensor)]
     if not tensors:
-        raise TypeError("normal_kl needs at least one torch.Tensor argument (the others may be floats).")
+        raise InvalidType("normal_kl needs at least one torch.Tensor argument (the others may be floats).")
     # the result has the promoted floating dtype of the tensor arguments (float32 stays float32)
     dtype = tensors[0].dtype
     for a in tensors[1:]:
@@ -121,13 +122,13 @@ def discretized_gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log
     """
     check_float(x, "x")
     if x.min() < -1.0 - 1e-6 or x.max() > 1.0 + 1e-6:
-        raise ValueError(f"x must be 8-bit pixels mapped to [-1, 1] (k/127.5 - 1), got values in "
+        raise InvalidArgument(f"x must be 8-bit pixels mapped to [-1, 1] (k/127.5 - 1), got values in "
                          f"[{x.min().item():.4g}, {x.max().item():.4g}]. Use ddpm_edu.to_model_range.")
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
     log_scale = torch.as_tensor(log_scale, dtype=x.dtype, device=x.device)
     for v, name in ((mean, "mean"), (log_scale, "log_scale")):
         if not torch.isfinite(v).all():
-            raise ValueError(f"the decoder's {name} contains NaN or inf; it would give a meaningless "
+            raise InvalidArgument(f"the decoder's {name} contains NaN or inf; it would give a meaningless "
                              "likelihood. Check the model output (a diverged model?).")
     inv_std = torch.exp(-log_scale)
     lo = (x - mean - BUCKET_HALF_WIDTH) * inv_std

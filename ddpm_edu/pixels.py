@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from .errors import InvalidArgument, InvalidType
 
 __all__ = ["to_model_range", "to_pixels"]
 
@@ -15,7 +16,7 @@ def to_model_range(pixels, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """
     t = torch.as_tensor(np.asarray(pixels) if not isinstance(pixels, torch.Tensor) else pixels)
     if t.dtype != torch.uint8:
-        raise TypeError(f"to_model_range expects uint8 pixels 0..255, got dtype {t.dtype}. If your "
+        raise InvalidType(f"to_model_range expects uint8 pixels 0..255, got dtype {t.dtype}. If your "
                         "images are floats in [0, 1], convert with (img * 255).round().to(torch.uint8); "
                         "if they are already in [-1, 1], use them as they are.")
     return t.to(dtype) / 127.5 - 1.0
@@ -26,8 +27,8 @@ def to_pixels(x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(x)
     if not x.is_floating_point():
-        raise TypeError(f"to_pixels expects a float tensor in [-1, 1], got dtype {x.dtype}.")
+        raise InvalidType(f"to_pixels expects a float tensor in [-1, 1], got dtype {x.dtype}.")
     if not torch.isfinite(x).all():
-        raise ValueError("to_pixels got NaN or inf values, which have no pixel value. "
+        raise InvalidArgument("to_pixels got NaN or inf values, which have no pixel value. "
                          "Check where they come from (a diverged model or sampler?).")
     return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)

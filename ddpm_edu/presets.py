@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .errors import UserError
+from .errors import InvalidArgument, UserError
 from .schedules import Schedule, schedule_from_config
 from .training import TrainConfig
 
@@ -74,7 +74,7 @@ def two_moons(n: int = 8000, noise: float = 0.05, seed: int = 0) -> torch.Tensor
     """n points [n, 2] (float32) on two interleaving half circles with Gaussian jitter ``noise``,
     shifted and scaled to lie roughly in [−1, 1]² (mean 0): a classic 2-D toy distribution."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer ≥ 2, got {n!r}.")
+        raise InvalidArgument(f"n must be an integer ≥ 2, got {n!r}.")
     g = torch.Generator().manual_seed(seed)
     upper = n // 2
     angle = torch.rand(n, generator=g, dtype=torch.float64) * math.pi        # (n,)

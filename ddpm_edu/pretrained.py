@@ -17,7 +17,7 @@ from torch import nn
 
 from ._checks import check_float, check_t
 from .checkpoints import MODEL_FILE, CheckpointError, load_model, sha256_file
-from .errors import UserError
+from .errors import InvalidArgument, MissingFile, UserError
 from .forward import predict_eps_from_x0, predict_x0_from_mean
 from .schedules import Schedule, schedule_from_config
 
@@ -78,7 +78,7 @@ class PretrainedModel:
         """
         check_float(x_t, "x_t")
         if tuple(x_t.shape[1:]) != tuple(self.shape):
-            raise ValueError(f"x_t must have shape [N, {', '.join(map(str, self.shape))}] for this "
+            raise InvalidArgument(f"x_t must have shape [N, {', '.join(map(str, self.shape))}] for this "
                              f"model, got {tuple(x_t.shape)}.")
         t = check_t(t, self.schedule.T, x_t.shape[0]).to(x_t.device)
         with torch.no_grad():
@@ -149,7 +149,7 @@ def load_pretrained(name_or_path="mnist", device="cpu", build=None) -> Pretraine
     else:
         path = Path(name_or_path)
         if not path.exists():
-            raise FileNotFoundError(
+            raise MissingFile(
                 f"no pretrained model named {str(name_or_path)!r} and no such file or folder; named "
                 f"models: {', '.join(REGISTRY)}; or give a run folder (with {MODEL_FILE}) or a "
                 ".safetensors file.")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from .classifier import DigitClassifier, as_classifier_input, default_classifier
+from .errors import InvalidArgument
 
 __all__ = ["QualityReport", "sample_quality", "classifier_outputs", "feature_statistics",
            "frechet_distance", "reference_statistics"]
@@ -71,7 +72,7 @@ def classifier_outputs(images, classifier: DigitClassifier | None = None,
     net = classifier if classifier is not None else default_classifier()
     x = as_classifier_input(images)  # (N, 1, 28, 28)
     if len(x) == 0:
-        raise ValueError("no images given: sample_quality needs at least 2 images.")
+        raise InvalidArgument("no images given: sample_quality needs at least 2 images.")
     was_training = net.training
     net.eval()
     probs, feats = [], []
@@ -87,7 +88,7 @@ def feature_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     """(mean (C,), covariance (C, C)) in float64; the covariance uses n − 1 (needs n ≥ 2)."""
     f = features.double()
     if f.ndim != 2 or f.shape[0] < 2:
-        raise ValueError(f"feature statistics need at least 2 feature vectors (N, C), got "
+        raise InvalidArgument(f"feature statistics need at least 2 feature vectors (N, C), got "
                          f"{tuple(f.shape)}.")
     mu = f.mean(0)
     d = f - mu
@@ -111,7 +112,7 @@ def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor,
     """
     mu1, mu2, cov1, cov2 = (a.double() for a in (mu1, mu2, cov1, cov2))
     if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != (mu1.numel(),) * 2:
-        raise ValueError(f"shapes do not match: means {tuple(mu1.shape)}, {tuple(mu2.shape)}; "
+        raise InvalidArgument(f"shapes do not match: means {tuple(mu1.shape)}, {tuple(mu2.shape)}; "
                          f"covariances {tuple(cov1.shape)}, {tuple(cov2.shape)}.")
     s1 = _sqrt_psd(cov1)
     cross = torch.linalg.eigvalsh(s1 @ cov2 @ s1).clamp(min=0).sqrt().sum()
@@ -143,12 +144,12 @@ def sample_quality(images, classifier: DigitClassifier | None = None,
     (not Inception FID). Use ≥ 1000 images for a Fréchet distance worth comparing.
     """
     if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must lie in (0, 1), got {threshold}.")
+        raise InvalidArgument(f"threshold must lie in (0, 1), got {threshold}.")
     net = classifier if classifier is not None else default_classifier()
     probs, feats = classifier_outputs(images, net)  # (N, 10), (N, C)
     n = len(probs)
     if n < 2:
-        raise ValueError(f"sample_quality needs at least 2 images (a covariance), got {n}.")
+        raise InvalidArgument(f"sample_quality needs at least 2 images (a covariance), got {n}.")
     counts = torch.bincount(probs.argmax(1), minlength=10)
     shares = counts.double() / n
     mu_ref, cov_ref = reference_statistics(net)

@@ -16,6 +16,7 @@ import torch
 from ._checks import check_float, check_same_shape, check_t
 from .forward import predict_eps_from_x0, predict_x0_from_eps, predict_x0_from_mean, q_posterior
 from .schedules import Schedule, extract, one_minus_ratio
+from .errors import InvalidArgument
 
 __all__ = ["MeanType", "VarianceType", "PMeanVariance", "p_mean_variance", "reverse_log_variance",
            "ddim_step", "eps_vlb_weight"]
@@ -40,7 +41,7 @@ def _enum(cls, value, what: str):
         return cls(value)
     except ValueError:
         choices = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"{what} must be one of {choices}, got {value!r}.") from None
+        raise InvalidArgument(f"{what} must be one of {choices}, got {value!r}.") from None
 
 
 class PMeanVariance(NamedTuple):
@@ -111,14 +112,14 @@ def ddim_step(schedule: Schedule, xt: torch.Tensor, eps: torch.Tensor, t, t_prev
     check_float(eps, "eps")
     check_same_shape(xt, eps, "xt", "eps")
     if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta < math.inf:
-        raise ValueError(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like), "
+        raise InvalidArgument(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like), "
                          f"got {eta!r}.")
     eta = float(eta)
     n = xt.shape[0]
     t = check_t(t, schedule.T, n)
     t_prev = check_t(t_prev, schedule.T, n, allow_zero=True)
     if (t_prev >= t).any():
-        raise ValueError("t_prev must be smaller than t: DDIM steps go from noise (large t) to data.")
+        raise InvalidArgument("t_prev must be smaller than t: DDIM steps go from noise (large t) to data.")
     x0 = predict_x0_from_eps(schedule, xt, t, eps)
     if clip_x0:
         x0 = x0.clamp(-1.0, 1.0)

@@ -34,6 +34,7 @@ from .forward import predict_eps_from_x0, predict_x0_from_mean
 from .reverse import MeanType, VarianceType, ddim_step, p_mean_variance
 from .reverse import _enum as _choice  # validated enum choice with a clear error
 from .schedules import Schedule, respace
+from .errors import InvalidArgument, InvalidType
 
 __all__ = ["Step", "ddpm_steps", "ddim_steps", "sample", "keep_frames", "SAMPLERS"]
 
@@ -56,23 +57,23 @@ class Step(NamedTuple):
 # ---- validation -------------------------------------------------------------------------------
 def _check_schedule(schedule) -> Schedule:
     if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule(1000)), got "
+        raise InvalidType(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule(1000)), got "
                         f"{type(schedule).__name__}.")
     return schedule
 
 
 def _check_steps(steps, T: int, who: str) -> int:
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
-        raise TypeError(f"{who}: steps must be an int (the number of network calls), got {steps!r}.")
+        raise InvalidType(f"{who}: steps must be an int (the number of network calls), got {steps!r}.")
     if not 1 <= steps <= T:
-        raise ValueError(f"{who}: steps must be between 1 and T = {T} of this schedule, got {steps}. "
+        raise InvalidArgument(f"{who}: steps must be between 1 and T = {T} of this schedule, got {steps}. "
                          f"Fewer steps skip timesteps; more than T is not possible.")
     return int(steps)
 
 
 def _check_eta(eta) -> float:
     if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta < float("inf"):
-        raise ValueError(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like noise), "
+        raise InvalidArgument(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like noise), "
                          f"got {eta!r}.")
     return float(eta)
 
@@ -84,7 +85,7 @@ def _check_shape(shape, what: str) -> tuple:
         dims = None
     if (dims is None or not dims
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims)):
-        raise ValueError(f"{what} must be a non-empty tuple of positive ints, got {shape!r}.")
+        raise InvalidArgument(f"{what} must be a non-empty tuple of positive ints, got {shape!r}.")
     return dims
 
 
@@ -93,12 +94,12 @@ def _initial_noise(x_T, shape, generator, dtype, device, who: str) -> torch.Tens
     if x_T is not None:
         check_float(x_T, "x_T")
         if shape is not None and tuple(x_T.shape) != _check_shape(shape, "shape"):
-            raise ValueError(f"{who}: x_T has shape {tuple(x_T.shape)} but shape={tuple(shape)} was "
+            raise InvalidArgument(f"{who}: x_T has shape {tuple(x_T.shape)} but shape={tuple(shape)} was "
                              "given; pass only one of them, or make them agree (shape includes the "
                              "batch dimension N).")
         return x_T
     if shape is None:
-        raise ValueError(f"{who}: give the initial noise x_T, or shape=(N, ...) to draw it.")
+        raise InvalidArgument(f"{who}: give the initial noise x_T, or shape=(N, ...) to draw it.")
     return _randn(_check_shape(shape, "shape"), generator, dtype, device)
 
 
@@ -279,24 +280,24 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
     parameter, else float32) sets the dtype of the chain.
     """
     if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(map(repr, SAMPLERS))} "
+        raise InvalidArgument(f"unknown sampler {sampler!r}; choose one of {', '.join(map(repr, SAMPLERS))} "
                          "('ddim' for few steps, 'ddpm' for the paper's ancestral chain).")
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n (the number of samples) must be a positive int, got {n!r}.")
+        raise InvalidArgument(f"n (the number of samples) must be a positive int, got {n!r}.")
     shape = _check_shape(shape, "shape (one sample's shape, without n)")
     if batch_size is not None and (isinstance(batch_size, bool)
                                    or not isinstance(batch_size, numbers.Integral) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}.")
+        raise InvalidArgument(f"batch_size must be a positive int or None, got {batch_size!r}.")
     if generator is not None and seed is not None:
-        raise ValueError("give either generator or seed, not both.")
+        raise InvalidArgument("give either generator or seed, not both.")
     schedule = _check_schedule(schedule)
     if steps is None:
         steps = schedule.T
     if sampler == "ddpm" and eta != 0:
-        raise ValueError("eta is DDIM's noise scale; sampler='ddpm' takes var_type instead. "
+        raise InvalidArgument("eta is DDIM's noise scale; sampler='ddpm' takes var_type instead. "
                          "Use sampler='ddim' with eta=1.0 for DDPM-like noise on a short chain.")
     if sampler == "ddim" and _choice(VarianceType, var_type, "var_type") is not VarianceType.FIXED_SMALL:
-        raise ValueError("var_type applies to sampler='ddpm' only; DDIM's noise is set by eta.")
+        raise InvalidArgument("var_type applies to sampler='ddpm' only; DDIM's noise is set by eta.")
     if seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
 
@@ -338,7 +339,7 @@ def keep_frames(steps_iter: Iterable[Step], ts, strict: bool = True) -> Iterator
         if isinstance(t, torch.Tensor) and t.numel() == 1:
             t = t.item()
         if isinstance(t, bool) or not isinstance(t, int) or t < 0:
-            raise ValueError(f"keep_frames: ts must hold ints ≥ 0 (original time indices), got {t!r}.")
+            raise InvalidArgument(f"keep_frames: ts must hold ints ≥ 0 (original time indices), got {t!r}.")
         wanted.add(t)
     return _keep(steps_iter, wanted, strict)
 
@@ -351,5 +352,5 @@ def _keep(steps_iter, wanted, strict):
             yield step
     missing = sorted(wanted - seen)
     if strict and missing:
-        raise ValueError(f"keep_frames: the run never reached t = {missing}; a respaced run visits "
+        raise InvalidArgument(f"keep_frames: the run never reached t = {missing}; a respaced run visits "
                          "only the kept steps (see respace(schedule, steps).timesteps).")

@@ -12,6 +12,7 @@ import numbers
 from dataclasses import dataclass, field
 
 import torch
+from .errors import InvalidArgument, InvalidType
 
 __all__ = [
     "Schedule",
@@ -49,7 +50,7 @@ class Schedule:
     def __post_init__(self):
         beta = self.beta
         if not isinstance(beta, torch.Tensor) or beta.ndim != 1 or beta.numel() < 2 or beta[0] != 0:
-            raise ValueError("Schedule(beta=...) expects the table β_0..β_T as a 1-D tensor with "
+            raise InvalidArgument("Schedule(beta=...) expects the table β_0..β_T as a 1-D tensor with "
                              "β_0 = 0 (index 0 is the data). To build a schedule from β_1..β_T use "
                              "schedule_from_betas(betas).")
         _validate_betas(beta[1:])  # β_1..β_T finite and in (0, 1)
@@ -126,7 +127,7 @@ class Schedule:
         if self.config:
             return dict(self.config)
         if not torch.equal(self.timesteps, torch.arange(self.T + 1)):
-            raise ValueError("a respaced schedule has no config of its own: save the original "
+            raise InvalidArgument("a respaced schedule has no config of its own: save the original "
                              "schedule's config and call respace() again after loading.")
         return {"kind": "betas", "betas": self.beta[1:].tolist()}
 
@@ -134,17 +135,17 @@ class Schedule:
 def _validate_betas(betas) -> torch.Tensor:
     b = torch.as_tensor(betas, dtype=torch.float64)
     if b.ndim != 1:
-        raise ValueError(f"betas must be a 1-D array of β_1..β_T, got shape {tuple(b.shape)}. "
+        raise InvalidArgument(f"betas must be a 1-D array of β_1..β_T, got shape {tuple(b.shape)}. "
                          "Pass a flat list or 1-D tensor.")
     if b.numel() == 0:
-        raise ValueError("betas is empty: a schedule needs at least one step (T ≥ 1).")
+        raise InvalidArgument("betas is empty: a schedule needs at least one step (T ≥ 1).")
     if not torch.isfinite(b).all():
         bad = int((~torch.isfinite(b)).nonzero()[0]) + 1
-        raise ValueError(f"betas must be finite, but β_{bad} = {b[bad - 1].item()}. "
+        raise InvalidArgument(f"betas must be finite, but β_{bad} = {b[bad - 1].item()}. "
                          "Check the array for NaN or inf.")
     if not ((b > 0) & (b < 1)).all():
         bad = int((~((b > 0) & (b < 1))).nonzero()[0]) + 1
-        raise ValueError(f"every β_t must lie in (0, 1), but β_{bad} = {b[bad - 1].item():.6g}. "
+        raise InvalidArgument(f"every β_t must lie in (0, 1), but β_{bad} = {b[bad - 1].item():.6g}. "
                          "β_t is the variance of the noise added at step t: 0 adds none, 1 erases the "
                          "signal. Give β_1..β_T only (β_0 = 0 is added for you).")
     return b
@@ -152,7 +153,7 @@ def _validate_betas(betas) -> torch.Tensor:
 
 def _check_T(T) -> int:
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be a positive integer number of steps, got {T!r}.")
+        raise InvalidArgument(f"T must be a positive integer number of steps, got {T!r}.")
     return T
 
 
@@ -186,7 +187,7 @@ def cosine_schedule(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) ->
     """
     T = _check_T(T)
     if not 0 < max_beta < 1:
-        raise ValueError(f"max_beta must lie in (0, 1), got {max_beta}.")
+        raise InvalidArgument(f"max_beta must lie in (0, 1), got {max_beta}.")
 
     def f(u):
         return math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
@@ -224,7 +225,7 @@ def schedule_from_config(config: dict) -> Schedule:
     elif kind == "betas":
         sched = schedule_from_betas(cfg["betas"])
     else:
-        raise ValueError(f"unknown schedule kind {kind!r} in config; expected one of "
+        raise InvalidArgument(f"unknown schedule kind {kind!r} in config; expected one of "
                          "'linear', 'cosine', 'geometric', 'betas'.")
     return sched
 
@@ -244,7 +245,7 @@ def respace(schedule: Schedule, steps_or_timesteps, spacing: str = "linspace") -
     """
     T = schedule.T
     if isinstance(steps_or_timesteps, bool):
-        raise TypeError("respace needs a number of steps or a list of timesteps, got a bool.")
+        raise InvalidType("respace needs a number of steps or a list of timesteps, got a bool.")
     if (not isinstance(steps_or_timesteps, numbers.Integral)
             and (isinstance(steps_or_timesteps, numbers.Number)
                  or getattr(steps_or_timesteps, "ndim", None) == 0)):
@@ -253,7 +254,7 @@ def respace(schedule: Schedule, steps_or_timesteps, spacing: str = "linspace") -
     if isinstance(steps_or_timesteps, numbers.Integral):
         S = int(steps_or_timesteps)
         if not 1 <= S <= T:
-            raise ValueError(f"number of steps must be between 1 and T = {T}, got {S}.")
+            raise InvalidArgument(f"number of steps must be between 1 and T = {T}, got {S}.")
         if spacing == "linspace":
             kept = torch.linspace(1, T, S, dtype=torch.float64).round().long()
             if S == 1:
@@ -262,20 +263,20 @@ def respace(schedule: Schedule, steps_or_timesteps, spacing: str = "linspace") -
             c = T // S
             kept = torch.arange(S) * c + 1
         else:
-            raise ValueError(f"spacing must be 'linspace' or 'leading', got {spacing!r}.")
+            raise InvalidArgument(f"spacing must be 'linspace' or 'leading', got {spacing!r}.")
     else:
         given = torch.as_tensor(steps_or_timesteps).flatten()
         if given.is_floating_point():
             given = torch.as_tensor(steps_or_timesteps, dtype=torch.float64).flatten()
         if given.numel() == 0:
-            raise ValueError("the list of timesteps to keep is empty.")
+            raise InvalidArgument("the list of timesteps to keep is empty.")
         if given.is_floating_point() and not torch.equal(given, given.round()):
-            raise ValueError("timesteps to keep must be whole numbers (paper indices 1..T), got "
+            raise InvalidArgument("timesteps to keep must be whole numbers (paper indices 1..T), got "
                              f"{given[given != given.round()][0].item()}.")
         kept = given.long()
     kept = torch.unique(kept)  # sorted, no repeats
     if kept.min() < 1 or kept.max() > T:
-        raise ValueError(f"timesteps to keep must lie in 1..{T}, got {kept.min().item()}..{kept.max().item()}.")
+        raise InvalidArgument(f"timesteps to keep must lie in 1..{T}, got {kept.min().item()}..{kept.max().item()}.")
     orig = schedule.timesteps[kept]
     prev = torch.cat([torch.zeros(1, dtype=torch.long), kept[:-1]])
     betas = _validate_betas(one_minus_ratio(schedule, kept, prev))  # β'_k = 1 − ᾱ'_k/ᾱ'_{k−1}
@@ -303,7 +304,7 @@ def one_minus_ratio(schedule: Schedule, t: torch.Tensor, s: torch.Tensor) -> tor
 def _integer_count(value) -> int:
     v = value.item() if hasattr(value, "item") else value
     if isinstance(v, float) and not v.is_integer():
-        raise ValueError(f"number of steps must be a whole number, got {v}.")
+        raise InvalidArgument(f"number of steps must be a whole number, got {v}.")
     return int(v)
 
 

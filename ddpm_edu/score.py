@@ -38,6 +38,7 @@ from .reverse import MeanType
 from .reverse import _enum as _choice
 from .sampling import Step, _base_index, _call, _check_schedule, _check_steps, _initial_noise, _randn
 from .schedules import Schedule, extract, respace
+from .errors import InvalidArgument, InvalidType
 
 __all__ = ["score_from_eps", "eps_from_score", "langevin_steps", "ode_steps", "ODEMethod"]
 
@@ -77,19 +78,19 @@ def eps_from_score(schedule: Schedule, score: torch.Tensor, t) -> torch.Tensor:
 # ---- validation ---------------------------------------------------------------------------------
 def _positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}.")
+        raise InvalidArgument(f"{what} must be a positive int, got {value!r}.")
     return int(value)
 
 
 def _levels_chain(schedule: Schedule, levels, spacing: str) -> Schedule:
     """``respace(schedule, levels, spacing)``, with an error that names ``levels``."""
     if isinstance(levels, bool):
-        raise TypeError("levels must be a number of noise levels or a list of time indices, got a bool.")
+        raise InvalidType("levels must be a number of noise levels or a list of time indices, got a bool.")
     if isinstance(levels, numbers.Integral) and not 1 <= levels <= schedule.T:
-        raise ValueError(f"langevin_steps: levels must be between 1 and T = {schedule.T} (the number of "
+        raise InvalidArgument(f"langevin_steps: levels must be between 1 and T = {schedule.T} (the number of "
                          f"noise levels q(x_t) visited), got {levels}.")
     if isinstance(levels, float):
-        raise TypeError(f"levels must be an int or a list of time indices in 1..{schedule.T}, "
+        raise InvalidType(f"levels must be an int or a list of time indices in 1..{schedule.T}, "
                         f"got {levels!r}.")
     return respace(schedule, levels, spacing)
 
@@ -174,7 +175,7 @@ def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50
     chain = _levels_chain(schedule, levels, spacing)
     k_steps = _positive_int(steps_per_level, "steps_per_level")
     if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not 0 < snr < math.inf:
-        raise ValueError(f"snr must be a finite number > 0 (the ratio of drift to noise per update; "
+        raise InvalidArgument(f"snr must be a finite number > 0 (the ratio of drift to noise per update; "
                          f"0.16 is Song et al.'s default, smaller is more exact but slower), got {snr!r}.")
     x = _initial_noise(x_T, shape, generator, dtype, device, "langevin_steps")
     return _langevin_gen(model, schedule, chain, x, k_steps, float(snr), mean_type, generator)
@@ -189,7 +190,7 @@ def _langevin_gen(model, base, chain, x, k_steps, r, mean_type, generator):
             z = _randn(x.shape, generator, x.dtype, x.device)
             s_norm = _batch_norm_mean(score)
             if s_norm == 0:
-                raise ValueError(f"langevin_steps: the score is 0 for every sample at t = "
+                raise InvalidArgument(f"langevin_steps: the score is 0 for every sample at t = "
                                  f"{int(chain.timesteps[k])}, so the snr step-size rule is undefined. Is "
                                  "the model untrained (ε̂ ≡ 0)?")
             alpha = 2 * (r * _batch_norm_mean(z) / s_norm) ** 2

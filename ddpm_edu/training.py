@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import UserError
+from .errors import InvalidArgument, InvalidType, UserError
 from .forward import q_posterior, q_sample
 from .losses import mean_flat
 from .pixels import to_model_range
@@ -61,7 +61,7 @@ def _check_int(name, value, minimum, allow_none=False):
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"TrainConfig.{name} must be an integer ≥ {minimum}, got {value!r}.")
+        raise InvalidArgument(f"TrainConfig.{name} must be an integer ≥ {minimum}, got {value!r}.")
 
 
 def _check_number(name, value, lo, hi, lo_open=False, hi_open=False, hint=""):
@@ -70,7 +70,7 @@ def _check_number(name, value, lo, hi, lo_open=False, hi_open=False, hint=""):
     ok = ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
     if not ok:
         lb, rb = ("(" if lo_open else "["), (")" if hi_open else "]")
-        raise ValueError(f"TrainConfig.{name} must be a number in {lb}{lo}, {hi}{rb}, got {value!r}."
+        raise InvalidArgument(f"TrainConfig.{name} must be a number in {lb}{lo}, {hi}{rb}, got {value!r}."
                          + (f" {hint}" if hint else ""))
 
 
@@ -129,16 +129,16 @@ class TrainConfig:
         _check_number("ema_decay", self.ema_decay, 0, 1, hi_open=True,
                       hint="DDPM uses 0.9999; 0 means no averaging.")
         if not isinstance(self.ema_warmup, bool):
-            raise ValueError(f"TrainConfig.ema_warmup must be True or False, got {self.ema_warmup!r}.")
+            raise InvalidArgument(f"TrainConfig.ema_warmup must be True or False, got {self.ema_warmup!r}.")
         for name, cls in (("mean_type", MeanType), ("var_type", VarianceType)):
             value = getattr(self, name)
             try:
                 object.__setattr__(self, name, cls(value).value)  # enum → its plain string
             except ValueError:
                 choices = ", ".join(repr(m.value) for m in cls)
-                raise ValueError(f"TrainConfig.{name} must be one of {choices}, got {value!r}.") from None
+                raise InvalidArgument(f"TrainConfig.{name} must be one of {choices}, got {value!r}.") from None
         if self.loss not in LOSS_TYPES:
-            raise ValueError(f"TrainConfig.loss must be 'simple' (DDPM's L_simple) or 'vlb' (the "
+            raise InvalidArgument(f"TrainConfig.loss must be 'simple' (DDPM's L_simple) or 'vlb' (the "
                              f"L_vlb-weighted loss), got {self.loss!r}.")
         _check_int("seed", self.seed, 0)
         _check_int("threads", self.threads, 1, allow_none=True)
@@ -149,7 +149,7 @@ class TrainConfig:
         """A copy with some fields changed (validated again)."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; valid fields: "
+            raise InvalidArgument(f"unknown TrainConfig field(s) {unknown}; valid fields: "
                              f"{[f.name for f in dataclasses.fields(self)]}.")
         return dataclasses.replace(self, **changes)
 
@@ -202,7 +202,7 @@ def _to_nchw(x: torch.Tensor, what: str) -> torch.Tensor:
         return x
     if x.shape[-1] in (1, 3):
         return x.permute(0, 3, 1, 2)
-    raise ValueError(f"{what} of shape {tuple(x.shape)}: cannot tell where the channels are. Pass "
+    raise InvalidArgument(f"{what} of shape {tuple(x.shape)}: cannot tell where the channels are. Pass "
                      "[N, H, W] (greyscale), [N, H, W, C] or [N, C, H, W] with C = 1 or 3.")
 
 
@@ -221,36 +221,36 @@ def as_training_data(data) -> TrainingData:
     if isinstance(data, np.ndarray):
         data = torch.from_numpy(np.ascontiguousarray(data))
     if not isinstance(data, torch.Tensor):
-        raise TypeError(f"training data must be a torch.Tensor or numpy array, got "
+        raise InvalidType(f"training data must be a torch.Tensor or numpy array, got "
                         f"{type(data).__name__}. For MNIST: ddpm_edu.load_mnist('train')[0].")
     data = data.detach().cpu()
     if data.ndim < 2 or data.shape[0] == 0:
-        raise ValueError(f"training data must have shape [N, ...] with N ≥ 1 examples, got "
+        raise InvalidArgument(f"training data must have shape [N, ...] with N ≥ 1 examples, got "
                          f"{tuple(data.shape)}.")
     if data.dtype == torch.uint8:
         if data.ndim not in (3, 4):
-            raise ValueError(f"uint8 data must be images [N, H, W], [N, H, W, C] or [N, C, H, W], got "
+            raise InvalidArgument(f"uint8 data must be images [N, H, W], [N, H, W, C] or [N, C, H, W], got "
                              f"shape {tuple(data.shape)}. Points must be floats.")
         return TrainingData(_to_nchw(data, "uint8 images"), "pixels")
     if not data.is_floating_point():
-        raise TypeError(f"training data has dtype {data.dtype}: images must be uint8 pixels 0..255 "
+        raise InvalidType(f"training data has dtype {data.dtype}: images must be uint8 pixels 0..255 "
                         "(convert with .to(torch.uint8)) or floats in [-1, 1]; points must be floats.")
     data = data.float()
     if not torch.isfinite(data).all():
-        raise ValueError(f"training data contains {int((~torch.isfinite(data)).sum())} NaN or inf "
+        raise InvalidArgument(f"training data contains {int((~torch.isfinite(data)).sum())} NaN or inf "
                          "value(s); remove or fix those examples.")
     if data.ndim == 2:
         return TrainingData(data, "points")
     if data.ndim not in (3, 4):
-        raise ValueError(f"training data must be images [N, H, W(, C)] or points [N, D], got shape "
+        raise InvalidArgument(f"training data must be images [N, H, W(, C)] or points [N, D], got shape "
                          f"{tuple(data.shape)}.")
     lo, hi = data.min().item(), data.max().item()
     if hi > 1.0 + 1e-4 or lo < -1.0 - 1e-4:
         if lo >= 0 and hi > 1.5:
-            raise ValueError(f"training images are floats in [{lo:.4g}, {hi:.4g}]: these look like "
+            raise InvalidArgument(f"training images are floats in [{lo:.4g}, {hi:.4g}]: these look like "
                              "8-bit pixels stored as floats. Pass them as uint8 "
                              "(.to(torch.uint8)) or map them to [-1, 1] with x / 127.5 - 1.")
-        raise ValueError(f"training images must lie in [-1, 1] (the model range), got values in "
+        raise InvalidArgument(f"training images must lie in [-1, 1] (the model range), got values in "
                          f"[{lo:.4g}, {hi:.4g}]. Rescale them, e.g. 2 * (x - min) / (max - min) - 1.")
     if lo >= 0 and hi > lo:
         warnings.warn(f"training images lie in [{lo:.3g}, {hi:.3g}], not [-1, 1]: if they are "
@@ -282,7 +282,7 @@ def loss_weights(schedule: Schedule, mean_type="eps", loss="simple", var_type="f
     """
     mean_type = MeanType(mean_type)
     if loss not in LOSS_TYPES:
-        raise ValueError(f"loss must be 'simple' or 'vlb', got {loss!r}.")
+        raise InvalidArgument(f"loss must be 'simple' or 'vlb', got {loss!r}.")
     T = schedule.T
     w = torch.zeros(T + 1, dtype=torch.float64)
     if loss == "simple":
@@ -325,7 +325,7 @@ def minibatch_loss(net: nn.Module, schedule: Schedule, data: TrainingData, weigh
     xt = q_sample(schedule, x0, t, noise=noise)                        # √ᾱ_t x_0 + √(1−ᾱ_t) ε
     out = net(xt, t)
     if out.shape != xt.shape:
-        raise ValueError(f"the network returned shape {tuple(out.shape)} for input {tuple(xt.shape)}; "
+        raise InvalidArgument(f"the network returned shape {tuple(out.shape)} for input {tuple(xt.shape)}; "
                          "it must return a tensor shaped like x_t. Does the network preset fit the "
                          "data (size, channels)?")
     target = _target(config.mean_type, schedule, x0, xt, t, noise)
@@ -514,17 +514,17 @@ def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None =
 
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
+        raise InvalidType(f"config must be a TrainConfig, got {type(config).__name__}.")
     if not isinstance(net, nn.Module):
-        raise TypeError(f"net must be a torch.nn.Module with forward(x_t, t), got {type(net).__name__}.")
+        raise InvalidType(f"net must be a torch.nn.Module with forward(x_t, t), got {type(net).__name__}.")
     if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule()), got "
+        raise InvalidType(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule()), got "
                         f"{type(schedule).__name__}.")
     data = as_training_data(data)
     out_dir = Path(out_dir) if out_dir is not None else None
     description = run_description(net, schedule, config, data, extra)
     if out_dir is not None and description["network"] is None:
-        raise TypeError(f"to save checkpoints the network needs .kind (a str) and .config (a "
+        raise InvalidType(f"to save checkpoints the network needs .kind (a str) and .config (a "
                         f"dataclass), so that a checkpoint can rebuild it; {type(net).__name__} has "
                         "not. Use a ddpm_edu.nets network, or train without out_dir.")
     callbacks = list(callbacks)

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import MissingFile, UserError
 from .train import one_line_errors
 
 HELP = "check a model (and its samples) for the usual reasons why samples come out as noise"
@@ -73,7 +73,7 @@ def run(args) -> int:
     if args.samples is not None:
         path = Path(args.samples)
         if path.suffix.lower() != ".npy" or not path.is_file():
-            raise FileNotFoundError(f"--samples {args.samples}: no such .npy file; write one with "
+            raise MissingFile(f"--samples {args.samples}: no such .npy file; write one with "
                                     "ddpm-edu sample --out FILE.npy (or np.save in your own loop).")
         try:
             samples = np.load(path)

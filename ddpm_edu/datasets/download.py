@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from ..errors import UserError
+from ..errors import InvalidArgument, UserError
 
 __all__ = ["DownloadError", "CorruptFileError", "user_cache_dir", "repo_data_dir", "search_dirs",
            "file_digest", "download"]
@@ -151,7 +151,7 @@ def _hasher(algo: str):
     try:
         return hashlib.new(algo)
     except (ValueError, TypeError):
-        raise ValueError(f"unknown hash algorithm {algo!r}; use one of "
+        raise InvalidArgument(f"unknown hash algorithm {algo!r}; use one of "
                          f"{sorted(hashlib.algorithms_guaranteed)}, e.g. 'sha256' or 'md5'.") from None
 
 

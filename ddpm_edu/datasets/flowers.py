@@ -36,6 +36,7 @@ import torch
 
 from . import download as _dl
 from .download import CorruptFileError, DownloadError
+from ..errors import InvalidArgument
 
 __all__ = ["load_flowers", "split_order", "FlowersNotAvailable", "URL", "ARCHIVE", "MD5", "SHA256",
            "N_IMAGES", "SPLITS"]
@@ -72,9 +73,9 @@ def split_order(names, seed: int = SPLIT_SEED) -> list[int]:
 
 def _check_args(split, size):
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
+        raise InvalidArgument(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
     if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 512:
-        raise ValueError(f"size must be an int number of pixels between 8 and 512 (the course uses "
+        raise InvalidArgument(f"size must be an int number of pixels between 8 and 512 (the course uses "
                          f"64, or 32 for speed), got {size!r}.")
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from . import download as _dl
+from ..errors import InvalidArgument
 
 __all__ = ["load_mnist", "SPLITS", "MD5", "MIRRORS"]
 
@@ -75,7 +76,7 @@ def load_mnist(split: str = "train", root=None) -> tuple[torch.Tensor, torch.Ten
     searched, the URLs tried and where to put the file by hand).
     """
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}.")
+        raise InvalidArgument(f"split must be one of {sorted(SPLITS)}, got {split!r}.")
     images_name, labels_name, _ = SPLITS[split]
     images = _load_file(_locate(images_name, root), root)  # (N, 28, 28) uint8
     labels = _load_file(_locate(labels_name, root), root)  # (N,) uint8
@@ -127,7 +128,7 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; truncation is EOFError
-        raise ValueError(f"not a valid gzip file ({e})") from None
+        raise InvalidArgument(f"not a valid gzip file ({e})") from None
 
 
 def _parse(raw: bytes, name: str) -> torch.Tensor:
@@ -139,26 +140,26 @@ def _parse(raw: bytes, name: str) -> torch.Tensor:
     n_expected = _COUNT[name]
     header = 16 if is_images else 8
     if len(raw) < header:
-        raise ValueError(f"only {len(raw)} bytes, shorter than the {header}-byte IDX header "
+        raise InvalidArgument(f"only {len(raw)} bytes, shorter than the {header}-byte IDX header "
                          "(truncated)")
     magic = int.from_bytes(raw[:4], "big")
     want = _IMAGES_MAGIC if is_images else _LABELS_MAGIC
     if magic != want:
         other = {_IMAGES_MAGIC: "an IDX images file", _LABELS_MAGIC: "an IDX labels file"}
         seen = other.get(magic, "not an IDX file of unsigned bytes")
-        raise ValueError(f"magic number 0x{magic:08x}, expected 0x{want:08x}: this is {seen}, "
+        raise InvalidArgument(f"magic number 0x{magic:08x}, expected 0x{want:08x}: this is {seen}, "
                          f"not {name} (files swapped or renamed?)")
     dims = [int.from_bytes(raw[i:i + 4], "big") for i in range(4, header, 4)]
     shape = (n_expected, _SIDE, _SIDE) if is_images else (n_expected,)
     if tuple(dims) != shape:
-        raise ValueError(f"IDX header gives shape {tuple(dims)}, expected {shape} for {name}")
+        raise InvalidArgument(f"IDX header gives shape {tuple(dims)}, expected {shape} for {name}")
     size = header + int(np.prod(shape))
     if len(raw) != size:
         what = "truncated" if len(raw) < size else "extra bytes at the end"
-        raise ValueError(f"{len(raw)} bytes after decompression, expected {size} ({what})")
+        raise InvalidArgument(f"{len(raw)} bytes after decompression, expected {size} ({what})")
     md5 = hashlib.md5(raw).hexdigest()
     if md5 != MD5[name]:
-        raise ValueError(f"md5 of the decompressed bytes is {md5}, expected the published "
+        raise InvalidArgument(f"md5 of the decompressed bytes is {md5}, expected the published "
                          f"{MD5[name]} (the content was altered)")
     # frombuffer views immutable bytes; copy once into memory the tensor owns
     return torch.from_numpy(np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy())

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ..errors import InvalidArgument, InvalidType, MissingFile
 
 __all__ = ["load_single_image", "with_flips", "psnr_to_nearest", "resolve_image_path",
            "DEFAULT_IMAGE", "RECOGNISABLE_PSNR_DB"]
@@ -48,7 +49,7 @@ def resolve_image_path(path) -> Path:
         in_repo = repo_data_dir().parent / p
         if in_repo.is_file():
             return in_repo
-    raise FileNotFoundError(f"image file {str(path)!r} not found (looked in the current folder and "
+    raise MissingFile(f"image file {str(path)!r} not found (looked in the current folder and "
                             f"in the repository); give the path to a PNG or JPEG, e.g. "
                             f"{DEFAULT_IMAGE!r}.")
 
@@ -72,9 +73,9 @@ def load_single_image(path=DEFAULT_IMAGE, size: int | None = None, channels: int
     from .flowers import _square  # the course's one "shorter side to S, then centre crop"
 
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 3 (RGB) or 1 (greyscale), got {channels!r}.")
+        raise InvalidArgument(f"channels must be 3 (RGB) or 1 (greyscale), got {channels!r}.")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= 1024):
-        raise ValueError(f"size must be None (keep the image's size) or an int number of pixels "
+        raise InvalidArgument(f"size must be None (keep the image's size) or an int number of pixels "
                          f"between 4 and 1024 (the course uses 32 or 64), got {size!r}.")
     file = resolve_image_path(path)
     data = file.read_bytes()
@@ -82,7 +83,7 @@ def load_single_image(path=DEFAULT_IMAGE, size: int | None = None, channels: int
         with Image.open(file) as im:
             side = min(im.size)
     except UnidentifiedImageError:
-        raise ValueError(f"{file.name} is not an image Pillow can read; give a PNG or JPEG.") from None
+        raise InvalidArgument(f"{file.name} is not an image Pillow can read; give a PNG or JPEG.") from None
     rgb = _square(data, size or side)  # numpy uint8 (3, S, S)
     if channels == 1:
         grey = Image.fromarray(rgb.transpose(1, 2, 0), "RGB").convert("L")
@@ -97,7 +98,7 @@ def with_flips(images: torch.Tensor) -> torch.Tensor:
     doubled set is training with random horizontal flips (each copy mirrored with probability ½).
     """
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"with_flips expects images (N, C, H, W), got "
+        raise InvalidArgument(f"with_flips expects images (N, C, H, W), got "
                          f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}.")
     return torch.cat([images, images.flip(-1)])
 
@@ -113,13 +114,13 @@ def psnr_to_nearest(samples: torch.Tensor, references: torch.Tensor) -> torch.Te
     """
     for name, x in (("samples", samples), ("references", references)):
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
-            raise ValueError(f"{name} must be a tensor (N, C, H, W), got "
+            raise InvalidArgument(f"{name} must be a tensor (N, C, H, W), got "
                              f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
     if samples.shape[1:] != references.shape[1:]:
-        raise ValueError(f"samples {tuple(samples.shape[1:])} and references "
+        raise InvalidArgument(f"samples {tuple(samples.shape[1:])} and references "
                          f"{tuple(references.shape[1:])} must have the same (C, H, W).")
     if (samples.dtype == torch.uint8) != (references.dtype == torch.uint8):
-        raise TypeError("samples and references must both be uint8 pixels or both floats in [-1, 1] "
+        raise InvalidType("samples and references must both be uint8 pixels or both floats in [-1, 1] "
                         "(convert with ddpm_edu.to_model_range or ddpm_edu.to_pixels).")
     peak = 255.0 if samples.dtype == torch.uint8 else 2.0
     a = samples.double().flatten(1)                                   # (N, D)

@@ -23,6 +23,7 @@ import importlib
 import re
 
 from ._core import CORRECT, NOT_ATTEMPTED, NOT_YET, Exercise, Hint, NotAttempted, Verdict
+from ..errors import InvalidArgument
 
 __all__ = ["check", "evaluate", "solution", "exercise", "exercise_ids", "Verdict", "Exercise"]
 
@@ -48,14 +49,14 @@ def exercise_ids(chapter: int) -> list[str]:
 def exercise(exercise_id: str) -> Exercise:
     """The :class:`Exercise` with this id, e.g. ``"1.2"``; ValueError naming the known ids if none."""
     if not isinstance(exercise_id, str):
-        raise ValueError(f"there is no exercise {exercise_id!r}: give the id as text in quotes, "
+        raise InvalidArgument(f"there is no exercise {exercise_id!r}: give the id as text in quotes, "
                          f"e.g. check(\"1.2\", answer); a number like 1.10 would lose its last 0.")
     m = _ID.match(exercise_id.strip())
     mod = _chapter_module(int(m.group(1))) if m else None
     if mod is None or exercise_id.strip() not in mod.EXERCISES:
         known = ", ".join(exercise_ids(int(m.group(1)))) if m else ""
         where = f" Chapter {m.group(1)} has: {known}." if known else ""
-        raise ValueError(f"there is no exercise {exercise_id!r}: ids look like \"1.2\" (chapter 1, "
+        raise InvalidArgument(f"there is no exercise {exercise_id!r}: ids look like \"1.2\" (chapter 1, "
                          f"exercise 2), as written above the exercise.{where}")
     return mod.EXERCISES[exercise_id.strip()]
 

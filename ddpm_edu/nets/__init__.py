@@ -27,6 +27,7 @@ from torch import nn
 
 from .mlp import MLP, MLPConfig
 from .unet import UNet, UNetConfig
+from ..errors import InvalidArgument, InvalidType
 
 __all__ = ["UNet", "UNetConfig", "MLP", "MLPConfig", "build_network", "network_config",
            "preset_config", "PRESETS", "count_parameters"]
@@ -62,20 +63,20 @@ def build_network(cfg: dict) -> nn.Module:
     silently give a different network).
     """
     if not isinstance(cfg, dict):
-        raise TypeError(f"build_network expects a dict like preset_config('mnist'), got "
+        raise InvalidType(f"build_network expects a dict like preset_config('mnist'), got "
                         f"{type(cfg).__name__}.")
     if "kind" not in cfg:
-        raise ValueError(f"network config needs a 'kind' entry, one of {sorted(_KINDS)}; got keys "
+        raise InvalidArgument(f"network config needs a 'kind' entry, one of {sorted(_KINDS)}; got keys "
                          f"{sorted(cfg)}.")
     kind = cfg["kind"]
     if kind not in _KINDS:
-        raise ValueError(f"unknown network kind {kind!r}; choose one of {sorted(_KINDS)}.")
+        raise InvalidArgument(f"unknown network kind {kind!r}; choose one of {sorted(_KINDS)}.")
     net_cls, cfg_cls = _KINDS[kind]
     fields = {k: v for k, v in cfg.items() if k != "kind"}
     known = {f.name for f in dataclasses.fields(cfg_cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
-        raise ValueError(f"unknown field(s) {unknown} for a {kind!r} network; valid fields: "
+        raise InvalidArgument(f"unknown field(s) {unknown} for a {kind!r} network; valid fields: "
                          f"{sorted(known)}.")
     return net_cls(cfg_cls(**fields))
 
@@ -85,7 +86,7 @@ def network_config(net: nn.Module) -> dict:
     kind = getattr(net, "kind", None)
     config = getattr(net, "config", None)
     if kind not in _KINDS or not dataclasses.is_dataclass(config):
-        raise TypeError(f"network_config needs a ddpm_edu network (with .kind and a dataclass "
+        raise InvalidType(f"network_config needs a ddpm_edu network (with .kind and a dataclass "
                         f".config), got {type(net).__name__}.")
     return _config_to_dict(kind, config)
 
@@ -93,7 +94,7 @@ def network_config(net: nn.Module) -> dict:
 def preset_config(name: str) -> dict:
     """A fresh copy of a preset's config dict: "mnist", "flowers64" or "toy2d"."""
     if name not in PRESETS:
-        raise ValueError(f"unknown network preset {name!r}; choose one of {sorted(PRESETS)}.")
+        raise InvalidArgument(f"unknown network preset {name!r}; choose one of {sorted(PRESETS)}.")
     cfg = dict(PRESETS[name])
     kind = cfg.pop("kind")
     # through the dataclass, so the dict carries every field, validated and normalised

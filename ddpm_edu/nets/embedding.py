@@ -10,6 +10,7 @@ import math
 
 import torch
 from torch import nn
+from ..errors import InvalidArgument, InvalidType
 
 __all__ = ["check_time_input", "sinusoidal_embedding", "TimeEmbedding"]
 
@@ -17,18 +18,18 @@ __all__ = ["check_time_input", "sinusoidal_embedding", "TimeEmbedding"]
 def check_time_input(t, batch: int) -> torch.Tensor:
     """A network's t: an integer tensor of shape [batch] (paper indices t ≥ 0). Returns it as long."""
     if not isinstance(t, torch.Tensor):
-        raise TypeError(f"t must be a LongTensor of shape [{batch}] (one paper time index per "
+        raise InvalidType(f"t must be a LongTensor of shape [{batch}] (one paper time index per "
                         f"example), got {type(t).__name__}. For one shared t use "
                         f"torch.full(({batch},), t, dtype=torch.long).")
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-        raise TypeError(f"t must be an integer tensor (torch.long) of paper time indices, got "
+        raise InvalidType(f"t must be an integer tensor (torch.long) of paper time indices, got "
                         f"dtype {t.dtype}.")
     if t.shape != (batch,):
-        raise ValueError(f"t must have shape [{batch}] (one time index per example), got "
+        raise InvalidArgument(f"t must have shape [{batch}] (one time index per example), got "
                          f"{tuple(t.shape)}. For one shared t use t.expand({batch}) or "
                          f"torch.full(({batch},), t, dtype=torch.long).")
     if t.numel() and t.min() < 0:
-        raise ValueError(f"t must be a non-negative paper time index, got {int(t.min())}.")
+        raise InvalidArgument(f"t must be a non-negative paper time index, got {int(t.min())}.")
     return t.long()
 
 
@@ -40,7 +41,7 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0)
     2π·max_period ≫ T = 1000, so the embedding never wraps around.
     """
     if dim < 2:
-        raise ValueError(f"embedding dim must be at least 2, got {dim}.")
+        raise InvalidArgument(f"embedding dim must be at least 2, got {dim}.")
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)  # (half,)
     args = t.float()[:, None] * freqs[None, :].to(t.device)  # (N, half)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .embedding import TimeEmbedding, check_time_input
+from ..errors import InvalidArgument, InvalidType
 
 __all__ = ["MLPConfig", "MLP"]
 
@@ -30,12 +31,12 @@ class MLPConfig:
         for name in ("dim", "hidden", "num_blocks", "time_embed_dim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"MLPConfig.{name} must be a positive int, got {value!r}.")
+                raise InvalidArgument(f"MLPConfig.{name} must be a positive int, got {value!r}.")
         if self.time_embed_dim < 2:
-            raise ValueError(f"MLPConfig.time_embed_dim must be at least 2 (cos and sin), got "
+            raise InvalidArgument(f"MLPConfig.time_embed_dim must be at least 2 (cos and sin), got "
                              f"{self.time_embed_dim}.")
         if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"MLPConfig.dropout must lie in [0, 1), got {self.dropout}.")
+            raise InvalidArgument(f"MLPConfig.dropout must lie in [0, 1), got {self.dropout}.")
 
 
 class _Block(nn.Module):
@@ -62,7 +63,7 @@ class MLP(nn.Module):
     def __init__(self, config: MLPConfig = MLPConfig()):
         super().__init__()
         if not isinstance(config, MLPConfig):
-            raise TypeError(f"MLP expects an MLPConfig, got {type(config).__name__}; build from a "
+            raise InvalidType(f"MLP expects an MLPConfig, got {type(config).__name__}; build from a "
                             f"dict with ddpm_edu.nets.build_network.")
         self.config = cfg = config
         self.time_embed = TimeEmbedding(cfg.time_embed_dim, cfg.hidden)
@@ -74,7 +75,7 @@ class MLP(nn.Module):
         cfg = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != cfg.dim:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be points of shape (N, {cfg.dim}), got {got}.")
+            raise InvalidArgument(f"x must be points of shape (N, {cfg.dim}), got {got}.")
         t = check_time_input(t, x.shape[0])
         emb = self.time_embed(t)  # (N, hidden)
         h = self.inp(x)  # (N, hidden)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .embedding import TimeEmbedding, check_time_input
+from ..errors import InvalidArgument, InvalidType
 
 __all__ = ["UNetConfig", "UNet"]
 
@@ -53,40 +54,40 @@ class UNetConfig:
         for name in ("channel_mult", "attention_resolutions"):
             value = getattr(self, name)
             if not isinstance(value, (list, tuple)):
-                raise TypeError(f"UNetConfig.{name} must be a list of ints, got {value!r}.")
+                raise InvalidType(f"UNetConfig.{name} must be a list of ints, got {value!r}.")
             object.__setattr__(self, name, tuple(value))
         for name in ("image_size", "in_channels", "out_channels", "base_channels", "num_res_blocks",
                      "num_heads", "norm_groups", "time_embed_mult"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"UNetConfig.{name} must be a positive int, got {value!r}.")
+                raise InvalidArgument(f"UNetConfig.{name} must be a positive int, got {value!r}.")
         if not self.channel_mult or any(isinstance(m, bool) or not isinstance(m, int) or m < 1
                                         for m in self.channel_mult):
-            raise ValueError(f"UNetConfig.channel_mult must be a non-empty list of positive ints "
+            raise InvalidArgument(f"UNetConfig.channel_mult must be a non-empty list of positive ints "
                              f"(one per resolution level), got {list(self.channel_mult)}.")
         if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"UNetConfig.dropout must lie in [0, 1), got {self.dropout}.")
+            raise InvalidArgument(f"UNetConfig.dropout must lie in [0, 1), got {self.dropout}.")
         # each level halves the side: the image side must divide evenly all the way down
         factor = 2 ** (len(self.channel_mult) - 1)
         if self.image_size % factor:
             chain = " → ".join(f"{self.image_size / 2 ** i:g}" for i in range(len(self.channel_mult)))
-            raise ValueError(
+            raise InvalidArgument(
                 f"image_size {self.image_size} cannot be halved {len(self.channel_mult) - 1} times "
                 f"cleanly ({chain}); with {len(self.channel_mult)} levels it must be a multiple of "
                 f"{factor}. Use fewer levels (shorter channel_mult) or pad/resize the images.")
         for ch in self.channels:
             if ch % self.norm_groups:
-                raise ValueError(f"every level's channel count must be divisible by norm_groups = "
+                raise InvalidArgument(f"every level's channel count must be divisible by norm_groups = "
                                  f"{self.norm_groups} (GroupNorm), but one level has {ch} channels "
                                  f"({self.base_channels} × mult). Change base_channels or "
                                  f"norm_groups.")
         bad = sorted(set(self.attention_resolutions) - set(self.resolutions))
         if bad:
-            raise ValueError(f"attention_resolutions {bad} are not resolutions of this U-Net; its "
+            raise InvalidArgument(f"attention_resolutions {bad} are not resolutions of this U-Net; its "
                              f"levels work at {list(self.resolutions)} pixels.")
         for res, ch in zip(self.resolutions, self.channels):
             if res in self.attention_resolutions and ch % self.num_heads:
-                raise ValueError(f"the attention level at {res}×{res} has {ch} channels, not "
+                raise InvalidArgument(f"the attention level at {res}×{res} has {ch} channels, not "
                                  f"divisible by num_heads = {self.num_heads}.")
 
     @property
@@ -176,7 +177,7 @@ class UNet(nn.Module):
     def __init__(self, config: UNetConfig = UNetConfig()):
         super().__init__()
         if not isinstance(config, UNetConfig):
-            raise TypeError(f"UNet expects a UNetConfig, got {type(config).__name__}; build from a "
+            raise InvalidType(f"UNet expects a UNetConfig, got {type(config).__name__}; build from a "
                             f"dict with ddpm_edu.nets.build_network.")
         self.config = cfg = config
         chans, res = cfg.channels, cfg.resolutions
@@ -224,11 +225,11 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
-            raise ValueError(f"x must be a tensor of shape (B, {cfg.in_channels}, {cfg.image_size}, "
+            raise InvalidArgument(f"x must be a tensor of shape (B, {cfg.in_channels}, {cfg.image_size}, "
                              f"{cfg.image_size}), got "
                              f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
         if tuple(x.shape[1:]) != (cfg.in_channels, cfg.image_size, cfg.image_size):
-            raise ValueError(f"this U-Net was built for inputs (B, {cfg.in_channels}, "
+            raise InvalidArgument(f"this U-Net was built for inputs (B, {cfg.in_channels}, "
                              f"{cfg.image_size}, {cfg.image_size}), got {tuple(x.shape)}.")
         t = check_time_input(t, x.shape[0])
         n = cfg.num_res_blocks

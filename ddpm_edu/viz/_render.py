@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..pixels import to_pixels
+from ..errors import InvalidArgument, InvalidType, MissingFile
 
 
 def to_uint8_batch(x) -> np.ndarray:
@@ -29,25 +30,25 @@ def to_uint8_batch(x) -> np.ndarray:
         elif a.ndim == 3:
             a = a[None] if a.shape[-1] in (1, 3, 4) else a[..., None]
         if a.ndim != 4 or a.shape[-1] not in (1, 3, 4):
-            raise ValueError(f"uint8 images must be (H, W), (H, W, C) or (N, H, W, C) with C in "
+            raise InvalidArgument(f"uint8 images must be (H, W), (H, W, C) or (N, H, W, C) with C in "
                              f"{{1, 3}}, got shape {tuple(np.asarray(x).shape)}.")
         return np.ascontiguousarray(a[..., :3])
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(np.asarray(x))
     if not x.is_floating_point():
-        raise TypeError(f"images must be floats in [-1, 1] (channel-first) or uint8 pixels "
+        raise InvalidType(f"images must be floats in [-1, 1] (channel-first) or uint8 pixels "
                         f"(channel-last), got dtype {x.dtype}.")
     x = x.detach().cpu()
     if x.ndim == 2:
         x = x[None, None]
     elif x.ndim == 3:
         if x.shape[0] not in (1, 3):
-            raise ValueError(f"a 3-D float image must be (C, H, W) with C = 1 or 3, got shape "
+            raise InvalidArgument(f"a 3-D float image must be (C, H, W) with C = 1 or 3, got shape "
                              f"{tuple(x.shape)}. For a batch of greyscale images add a channel "
                              "axis: x[:, None].")
         x = x[None]
     if x.ndim != 4 or x.shape[1] not in (1, 3):
-        raise ValueError(f"float images must be (H, W), (C, H, W) or (N, C, H, W) with C = 1 or 3, "
+        raise InvalidArgument(f"float images must be (H, W), (C, H, W) or (N, C, H, W) with C = 1 or 3, "
                          f"got shape {tuple(x.shape)}.")
     return to_pixels(x).permute(0, 2, 3, 1).contiguous().numpy()
 
@@ -59,7 +60,7 @@ def grid(x, nrow: int | None = None, pad: int = 1, pad_value: int = 255) -> np.n
     if n == 1:
         return a[0]
     if nrow is not None and (isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1):
-        raise ValueError(f"nrow must be a positive number of images per row, got {nrow!r}.")
+        raise InvalidArgument(f"nrow must be a positive number of images per row, got {nrow!r}.")
     nrow = min(nrow or math.ceil(math.sqrt(n)), n)
     rows = math.ceil(n / nrow)
     out = np.full((rows * h + (rows - 1) * pad, nrow * w + (nrow - 1) * pad, c), pad_value, np.uint8)
@@ -87,7 +88,7 @@ def side_by_side(panels: list[np.ndarray], gap: int = 4, value: int = 255) -> np
     panels = [np.repeat(p, 3, axis=2) if p.shape[2] != c else p for p in panels]
     h = panels[0].shape[0]
     if any(p.shape[0] != h for p in panels):
-        raise ValueError(f"panels must have equal heights, got {[p.shape[0] for p in panels]}.")
+        raise InvalidArgument(f"panels must have equal heights, got {[p.shape[0] for p in panels]}.")
     out = [panels[0]]
     for p in panels[1:]:
         out += [np.full((h, gap, c), value, np.uint8), p]
@@ -161,10 +162,10 @@ def load_image(image, size: int | None = None, keep_batch: bool = False) -> torc
         x = image.detach().float()
         x = x[None, None] if x.ndim == 2 else x[None] if x.ndim == 3 else x
         if x.ndim != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(f"a float image must be (H, W), (C, H, W) or (N, C, H, W) with C = 1 or "
+            raise InvalidArgument(f"a float image must be (H, W), (C, H, W) or (N, C, H, W) with C = 1 or "
                              f"3, got shape {tuple(image.shape)}.")
         if x.min() < -1.001 or x.max() > 1.001:
-            raise ValueError(f"a float image must lie in [-1, 1], got [{x.min():.3g}, {x.max():.3g}]. "
+            raise InvalidArgument(f"a float image must lie in [-1, 1], got [{x.min():.3g}, {x.max():.3g}]. "
                              "Map 8-bit pixels with ddpm_edu.to_model_range.")
         return x if keep_batch else x[:1]
     from PIL import Image
@@ -174,7 +175,7 @@ def load_image(image, size: int | None = None, keep_batch: bool = False) -> torc
             with Image.open(image) as im:
                 image = im.convert("L" if im.mode in ("L", "LA", "I", "I;16", "1") else "RGB")
         except FileNotFoundError:
-            raise FileNotFoundError(f"image file {str(image)!r} not found; give the path to a PNG "
+            raise MissingFile(f"image file {str(image)!r} not found; give the path to a PNG "
                                     "or JPEG, e.g. data/images/flower64.png.") from None
     if size is not None and not isinstance(image, Image.Image):
         a = to_uint8_batch(image)[0]

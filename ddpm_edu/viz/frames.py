@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..schedules import Schedule
+from ..errors import InvalidArgument
 
 SPACINGS = ("angle", "sqrt_alpha_bar", "log_snr", "t")
 
@@ -37,7 +38,7 @@ def step_time(step) -> int:
     t = step[0]
     if isinstance(t, torch.Tensor):
         if t.numel() != 1 and not bool((t == t.flatten()[0]).all()):
-            raise ValueError("a step's t holds different times for different samples; the chain "
+            raise InvalidArgument("a step's t holds different times for different samples; the chain "
                              "visualisations need one time per step.")
         t = t.flatten()[0].item()
     return int(t)
@@ -55,11 +56,11 @@ def coordinate(schedule: Schedule, spacing: str = "angle"):
     elif spacing == "t":
         table = -np.arange(schedule.T + 1, dtype=np.float64)
     else:
-        raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}.")
+        raise InvalidArgument(f"spacing must be one of {SPACINGS}, got {spacing!r}.")
 
     def c(t: int) -> float:
         if not 0 <= t <= schedule.T:
-            raise ValueError(f"step time t = {t} is outside 0..{schedule.T} of the schedule given; "
+            raise InvalidArgument(f"step time t = {t} is outside 0..{schedule.T} of the schedule given; "
                              "pass the schedule the chain was sampled with (original indices).")
         return float(table[t])
     return c
@@ -77,7 +78,7 @@ def pick_steps(steps: Iterable, schedule: Schedule, n_frames: int = 24,
     reading, so memory does not grow with the chain's length.
     """
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 2:
-        raise ValueError(f"n_frames must be an integer ≥ 2 (the first and the last picture), got {n_frames!r}.")
+        raise InvalidArgument(f"n_frames must be an integer ≥ 2 (the first and the last picture), got {n_frames!r}.")
     c = coordinate(schedule, spacing)
     T = schedule.T
     if math.isfinite(c(0)):   # the data end itself is a target
@@ -88,7 +89,7 @@ def pick_steps(steps: Iterable, schedule: Schedule, n_frames: int = 24,
     for step in steps:
         cs = c(step_time(step))
         if cs < prev_c:
-            raise ValueError("steps must run from noise to data (t decreasing); got t = "
+            raise InvalidArgument("steps must run from noise to data (t decreasing); got t = "
                              f"{step_time(step)} after t = {step_time(prev)}.")
         while k < len(targets) and cs >= targets[k]:
             choice = prev if prev is not None and targets[k] - prev_c < cs - targets[k] else step

@@ -24,6 +24,7 @@ import torch
 from ..schedules import Schedule, linear_schedule
 from . import _render
 from .frames import forward_chain, frame_times, pick_steps, step_time
+from ..errors import InvalidArgument, InvalidType, MissingFile
 
 __all__ = ["save_gif", "forward_chain_gif", "reverse_chain_gif", "read_gif"]
 
@@ -32,7 +33,7 @@ GIF_TIME_UNIT_MS = 10  # GIF stores delays in hundredths of a second
 
 def _check_ms(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
-        raise ValueError(f"{name} must be a number of milliseconds ≥ {minimum}, got {value!r}. "
+        raise InvalidArgument(f"{name} must be a number of milliseconds ≥ {minimum}, got {value!r}. "
                          "Browsers slow down GIF delays of 10 ms or less; 40–100 ms per frame is typical.")
     return int(round(value / GIF_TIME_UNIT_MS) * GIF_TIME_UNIT_MS)
 
@@ -68,22 +69,22 @@ def save_gif(frames: list[np.ndarray], path, duration_ms: float = 80, hold_ms: f
     import imageio.v3 as iio
 
     if len(frames) == 0:
-        raise ValueError("no frames to write: the chain was empty.")
+        raise InvalidArgument("no frames to write: the chain was empty.")
     frames = [f[..., None] if f.ndim == 2 else f for f in frames]
     if any(f.shape != frames[0].shape for f in frames) or frames[0].ndim != 3 or frames[0].shape[2] not in (1, 3):
-        raise ValueError(f"frames must all have one shape (H, W) or (H, W, 3); got "
+        raise InvalidArgument(f"frames must all have one shape (H, W) or (H, W, 3); got "
                          f"{sorted({tuple(f.shape) for f in frames})}.")
     if any(f.dtype != np.uint8 for f in frames):
-        raise TypeError("frames must be uint8 arrays (0..255); use ddpm_edu.viz._render.grid for tensors.")
+        raise InvalidType("frames must be uint8 arrays (0..255); use ddpm_edu.viz._render.grid for tensors.")
     d = _check_ms(duration_ms, "duration_ms", 20)
     hold = _check_ms(hold_ms, "hold_ms", 0)
     if isinstance(loop, bool) or not isinstance(loop, int) or loop < 0:
-        raise ValueError(f"loop must be 0 (forever) or a positive number of repeats, got {loop!r}.")
+        raise InvalidArgument(f"loop must be 0 (forever) or a positive number of repeats, got {loop!r}.")
     path = Path(path)
     if path.suffix.lower() != ".gif":
-        raise ValueError(f"the output file must end in .gif, got {str(path)!r}.")
+        raise InvalidArgument(f"the output file must end in .gif, got {str(path)!r}.")
     if not path.parent.exists():
-        raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist; create it first.")
+        raise MissingFile(f"folder {str(path.parent)!r} does not exist; create it first.")
     durations = [d] * (len(frames) - 1) + [d + hold]
     if _is_grey(frames):
         stack = np.stack([f[..., 0] for f in frames])  # (F, H, W) → written as 8-bit grey

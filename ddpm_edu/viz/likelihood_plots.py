@@ -18,6 +18,7 @@ import torch
 
 from ._canvas import COLOURS, Panel
 from .plots import new_figure
+from ..errors import InvalidArgument
 
 __all__ = ["KLScene", "kl_scene", "kl_numeric", "kl_figure", "kl_image",
            "BucketScene", "bucket_scene", "bucket_centres", "bucket_probabilities", "bucket_figure",
@@ -33,13 +34,13 @@ def gaussian_log_pdf(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
 
 def _check_sigma(sigma, name: str) -> float:
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (sigma > 0 and math.isfinite(sigma)):
-        raise ValueError(f"{name} is a standard deviation and must be a positive number, got {sigma!r}.")
+        raise InvalidArgument(f"{name} is a standard deviation and must be a positive number, got {sigma!r}.")
     return float(sigma)
 
 
 def _check_number(v, name: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite number, got {v!r}.")
+        raise InvalidArgument(f"{name} must be a finite number, got {v!r}.")
     return float(v)
 
 
@@ -198,7 +199,7 @@ def bucket_scene(mean: float = 0.0, sigma: float = 0.01, pixel: int | None = 128
     """The numbers and shapes of the bucket picture (see :class:`BucketScene`)."""
     if pixel is not None and (isinstance(pixel, bool) or not isinstance(pixel, (int, np.integer))
                               or not 0 <= pixel <= 255):
-        raise ValueError(f"pixel must be an 8-bit value 0..255 (or None), got {pixel!r}.")
+        raise InvalidArgument(f"pixel must be an 8-bit value 0..255 (or None), got {pixel!r}.")
     probs = bucket_probabilities(mean, sigma, exact)
     xk = None if pixel is None else pixel / 127.5 - 1.0
     lo, hi = _window(mean, sigma, xk)

@@ -13,6 +13,7 @@ import torch
 
 from ..schedules import Schedule, cosine_schedule, geometric_schedule, linear_schedule
 from . import _render
+from ..errors import InvalidArgument
 
 __all__ = ["new_figure", "image_grid", "default_schedules", "schedules_figure", "forward_strip",
            "vlb_terms_figure"]
@@ -127,7 +128,7 @@ def forward_strip(x0, schedule: Schedule | None = None, n: int = 8, ts=None, spa
     x = _render.load_image(x0)
     ts = sorted(int(t) for t in (ts if ts is not None else frame_times(schedule, n, spacing)))
     if not ts or ts[0] < 0 or ts[-1] > schedule.T:
-        raise ValueError(f"ts must be times in 0..{schedule.T}, got {ts}.")
+        raise InvalidArgument(f"ts must be times in 0..{schedule.T}, got {ts}.")
     fig, axes = new_figure(figsize or (1.6 * len(ts), 2.0), nrows=1, ncols=len(ts), squeeze=False)
     for ax, (t, xt) in zip(axes[0], forward_chain(schedule, x, generator=generator, keep=ts)):
         _imshow(ax, _render.grid(xt), f"t = {t}\nᾱ = {schedule.alpha_bar[t].item():.3g}")
@@ -152,7 +153,7 @@ def vlb_terms_figure(terms, ax=None, figsize=(7, 3.6), title: str | None = None)
     else:
         per_t = np.asarray(torch.as_tensor(terms, dtype=torch.float64).cpu()).astype(np.float64)
         if per_t.ndim != 1:
-            raise ValueError(f"terms must be a VLBTerms or a 1-D array of T per-step terms, got shape "
+            raise InvalidArgument(f"terms must be a VLBTerms or a 1-D array of T per-step terms, got shape "
                              f"{per_t.shape}. For a batch, pass the VLBTerms or terms.mean(0).")
     T = per_t.shape[0]
     t = np.arange(1, T + 1)

@@ -20,6 +20,7 @@ import torch
 
 from ..schedules import Schedule
 from . import _render
+from ..errors import InvalidArgument
 
 __all__ = ["ForwardExplorer", "ChainScrubber"]
 
@@ -96,7 +97,7 @@ class ForwardExplorer(Explorer):
         self.x0 = _render.load_image(image)  # (1, C, H, W) in [−1, 1]
         self.schedules = dict(schedules) if schedules is not None else default_schedules(T)
         if not self.schedules:
-            raise ValueError("schedules is empty: give at least one name → Schedule.")
+            raise InvalidArgument("schedules is empty: give at least one name → Schedule.")
         self.noise = torch.randn(self.x0.shape, generator=torch.Generator().manual_seed(seed))
         h, w = self.x0.shape[-2:]
         self.scale = scale or _render.auto_scale(h, w, target=160)
@@ -166,7 +167,7 @@ class ForwardExplorer(Explorer):
         for row, (name, s) in zip(axes, schedules.items()):
             for ax, t in zip(row, ts):
                 if not 0 <= t <= s.T:
-                    raise ValueError(f"t = {t} is outside 0..{s.T} of schedule {name!r}.")
+                    raise InvalidArgument(f"t = {t} is outside 0..{s.T} of schedule {name!r}.")
                 with torch.no_grad():
                     xt = x0 if t == 0 else q_sample(s, x0, t, noise=noise)
                 _imshow(ax, _render.grid(xt), f"t={t}, ᾱ={float(s.alpha_bar[t]):.3g}")
@@ -197,7 +198,7 @@ class ChainScrubber(Explorer):
 
         self.steps = list(steps)
         if not self.steps:
-            raise ValueError("steps is empty: pass the list of Steps of a chain, e.g. "
+            raise InvalidArgument("steps is empty: pass the list of Steps of a chain, e.g. "
                              "list(ddim_steps(model, schedule, shape=(16, 1, 28, 28))).")
         self.times = [step_time(s) for s in self.steps]
         self.schedule, self.nrow = schedule, nrow

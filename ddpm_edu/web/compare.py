@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
+from ..errors import MissingFile, UserError
 
 __all__ = ["onnx_model", "compare_precisions", "main"]
 
@@ -57,7 +57,7 @@ def compare_precisions(site_dir, n: int = 1000, steps: int = 50, seed: int = 0, 
     site_dir = Path(site_dir)
     manifest_file = site_dir / "manifest.json"
     if not manifest_file.is_file():
-        raise FileNotFoundError(f"{site_dir} has no manifest.json; export a page first: "
+        raise MissingFile(f"{site_dir} has no manifest.json; export a page first: "
                                 f"ddpm-edu export-web --checkpoint mnist --out {site_dir}")
     manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     schedule = schedule_from_config(manifest["schedule"]["config"])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ..errors import InvalidArgument
 
 __all__ = ["write_noise_file", "read_noise_file", "torch_noise", "noisy_steps"]
 
@@ -18,7 +19,7 @@ __all__ = ["write_noise_file", "read_noise_file", "torch_noise", "noisy_steps"]
 def noisy_steps(sampler: str, steps: int, eta: float = 0.0) -> int:
     """How many z draws a run of ``steps`` updates makes after x_T (no noise at the last step)."""
     if sampler not in ("ddim", "ddpm"):
-        raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}.")
+        raise InvalidArgument(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}.")
     return max(steps - 1, 0) if (sampler == "ddpm" or eta > 0) else 0
 
 
@@ -40,7 +41,7 @@ def write_noise_file(path, x_T, step_noise=()) -> Path:
     parts = [x_T, *[torch.as_tensor(z) for z in step_noise]]
     for i, z in enumerate(parts[1:], 1):
         if tuple(z.shape) != tuple(x_T.shape):
-            raise ValueError(f"step noise {i} has shape {tuple(z.shape)}, but every z must have "
+            raise InvalidArgument(f"step noise {i} has shape {tuple(z.shape)}, but every z must have "
                              f"x_T's shape {tuple(x_T.shape)}.")
     data = np.concatenate([p.detach().cpu().float().numpy().ravel() for p in parts]).astype("<f4")
     path = Path(path)
@@ -53,7 +54,7 @@ def read_noise_file(path, shape) -> tuple[np.ndarray, list[np.ndarray]]:
     data = np.fromfile(path, dtype="<f4")
     size = int(np.prod(shape))
     if data.size == 0 or data.size % size:
-        raise ValueError(f"{path} holds {data.size} float32 numbers, not a whole number of "
+        raise InvalidArgument(f"{path} holds {data.size} float32 numbers, not a whole number of "
                          f"{tuple(shape)} arrays ({size} numbers each).")
     parts = data.reshape(-1, *shape)
     return parts[0], list(parts[1:])

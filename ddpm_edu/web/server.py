@@ -16,6 +16,7 @@ import functools
 import http.server
 import threading
 from pathlib import Path
+from ..errors import MissingFile
 
 __all__ = ["make_server", "serve_in_thread", "TYPES"]
 
@@ -47,7 +48,7 @@ def make_server(directory, host: str = "127.0.0.1", port: int = 8000,
     chosen one from ``server.server_address``). Raises OSError if the port is taken."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} is not a folder; export a page first: "
+        raise MissingFile(f"{directory} is not a folder; export a page first: "
                                 f"ddpm-edu export-web --checkpoint mnist --out {directory}")
     handler = functools.partial(type("Handler", (_Handler,), {"verbose": verbose}),
                                 directory=str(directory))
