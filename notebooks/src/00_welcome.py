@@ -34,7 +34,7 @@ FULL_SIZE = False
 
 import torch
 
-torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 %matplotlib inline
 from pathlib import Path
 

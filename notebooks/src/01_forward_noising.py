@@ -31,7 +31,7 @@ FULL_SIZE = False
 
 import torch
 
-torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 %matplotlib inline
 import math
 from pathlib import Path
@@ -73,6 +73,8 @@ print(f"FULL_SIZE = {FULL_SIZE}: {N_MC:,} Monte Carlo chains per pixel value")
 # $x = k/127.5 - 1 \in [-1, 1]$.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 images, labels = load_mnist("test")              # uint8 (10000, 28, 28), labels (10000,)
 x0 = to_model_range(images[:1]).unsqueeze(1)     # (1, 1, 28, 28) in [-1, 1]: one digit, "7"
 print(f"digit {labels[0].item()}: shape {tuple(x0.shape)}, values in "
@@ -173,6 +175,8 @@ print(f"ᾱ_T = {mine_ab[-1].item():.4e}, √ᾱ_T = {math.sqrt(mine_ab[-1].item
 # mostly between −2 and 2.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 x0_pixels = torch.tensor([-1.0, 0.0, 0.5], dtype=torch.float64)
 x = x0_pixels.repeat(N_MC, 1)                     # (N_MC, 3): N_MC chains per pixel value
 g = torch.Generator().manual_seed(2)

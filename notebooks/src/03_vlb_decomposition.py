@@ -43,7 +43,7 @@ FULL_SIZE = False
 
 import torch
 
-torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 %matplotlib inline
 import math
 
@@ -266,6 +266,8 @@ check("3.1", posterior_variance)
 # 0.85273, intercept 0.10309, variance 2.3818e−4.)
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 t_reg, x0_value = 10, 0.7
 g = torch.Generator().manual_seed(1)
 x0_chains = torch.full((N_CHAINS, 1), x0_value, dtype=torch.float64)
@@ -376,6 +378,8 @@ fig
 # of magnitude from small to large $t$. Some values:
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 show = [int(steps[np.abs(steps - target).argmin()]) for target in (1, 2, 3, 5, 10, 100, 500, 1000)]
 rows = [f"{'t':>5}  {'term':<8} {'bits/dim (mean of ' + str(N_IMAGES) + ' digits)':>32}"]
 for s in show:
@@ -426,6 +430,8 @@ check("3.3", answer)
 # of the total that each range of steps is responsible for:
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 per_image = r.prior + terms @ weights                                       # (N,) bits/dim
 mean_per_t = terms.mean(dim=0) * weights                                    # (len(steps),) weighted
 total = per_image.mean().item()

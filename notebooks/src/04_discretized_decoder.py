@@ -39,7 +39,7 @@ FULL_SIZE = False
 
 import torch
 
-torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 %matplotlib inline
 import math
 
@@ -479,6 +479,8 @@ print(f"library, DDPM's tanh Φ̃ and 1e-12 floor: {nats_to_bits(-ddpm).item():.
 # from-scratch decoder, on real test digits.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 images, labels = load_mnist("test")                          # uint8 (10000, 28, 28)
 x0 = to_model_range(images[:N_DIGITS], dtype=torch.float64).unsqueeze(1)   # (N, 1, 28, 28)
 t = torch.ones(N_DIGITS, dtype=torch.long)                   # paper time t = 1
@@ -500,6 +502,8 @@ print(f"oracle decoder on {N_DIGITS:,} test digits: L_0 = {bpd_library.mean().it
 # by the share of edge pixels. Counting on all 10,000 test digits:
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 pixels = images.flatten(1)                                            # (10000, 784) uint8
 edge = (pixels == 0) | (pixels == 255)
 black, white = (pixels == 0).double().mean().item(), (pixels == 255).double().mean().item()

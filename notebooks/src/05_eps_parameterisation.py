@@ -42,7 +42,7 @@ FULL_SIZE = False
 
 import torch
 
-torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 torch.manual_seed(0)      # everything below also draws from its own seeded generator
 %matplotlib inline
 from ddpm_edu import (TrainConfig, bpd_fast, cosine_schedule, eps_vlb_weight, linear_schedule,
@@ -329,6 +329,8 @@ print(f"spread of the weight of a random t: std/mean = {(w_all.std() / w_all.mea
 # $T = 50$, with DDPM's linear $\beta$ scaled up 20-fold so that $\bar\alpha_T$ is still close to 0.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 toy = get_preset("toy2d")                               # the MLP preset and its seed
 toy_schedule = linear_schedule(50, beta_start=2e-3, beta_end=0.4)
 moons = two_moons(8000, seed=0)                         # training points, (8000, 2)
@@ -360,6 +362,8 @@ for mean_type, loss in TOY_RUNS:
 # pixels.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 names = {"eps": "ε", "x0": "x_0", "mu": "μ"}
 
 
@@ -431,6 +435,8 @@ fig
 # in chapters 3 and 9, with $\hat x_0$ clipped to $[-1, 1]$, which softens the blunders a little.)
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 tiny = get_preset("tiny")
 mnist_schedule = tiny.build_schedule()                 # linear, T = 100, β from 1e-3 to 0.2
 train_images, _ = load_mnist("train")                  # uint8 (60000, 28, 28)
@@ -466,6 +472,8 @@ for mt, est in at_start.items():
 # target.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 mnist_config = tiny.train.replace(steps=MNIST_STEPS, batch_size=16, lr=2e-3, warmup_steps=5,
                                   ema_decay=0.9, log_every=MNIST_STEPS)
 mnist_models, after = {}, {}

@@ -39,7 +39,7 @@ FULL_SIZE = False
 
 import torch
 
-torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 torch.manual_seed(0)      # the random initial weights of the networks built directly below
 %matplotlib inline
 import os
@@ -205,6 +205,8 @@ print(f"\nin {tuple(x.shape)}, out {tuple(out.shape)}; a new network outputs exa
 # gradients, to the last digits.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 from ddpm_edu.training import as_training_data, loss_weights, minibatch_loss
 
 schedule = linear_schedule(1000)
@@ -276,6 +278,8 @@ print(recipe.train)
 # EMA weights. (The progress bar below the cell is the one `train` shows; in JupyterLab it moves.)
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 from ddpm_edu.viz.plots import image_grid
 
 

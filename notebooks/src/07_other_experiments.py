@@ -37,7 +37,7 @@ FULL_SIZE = False
 
 import torch
 
-torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 %matplotlib inline
 import hashlib
 import io
@@ -181,6 +181,8 @@ print(f"out/{forward_gif.name}: {info['frames'].shape[0]} frames of {info['size'
 # eight different draws of $x_T \sim \mathcal N(0, I)$ and keep every step, so we can watch them.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 model = load_pretrained(REPO / "data" / "checkpoints" / "single_image.safetensors")
 n_params = sum(p.numel() for p in model.net.parameters())
 print(f"{model.config['network']['kind']} with {n_params:,} parameters, trained for {model.step} steps "
@@ -234,6 +236,8 @@ check("7.2", psnr_db)
 # and the GIF below shows one chain.*
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 from ddpm_edu.viz import ChainScrubber
 
 first_x0 = psnr_to_nearest(to_pixels(chain[1].x0_hat.clamp(-1, 1)), image)
@@ -284,6 +288,8 @@ print(f"  {cfg.steps} steps of {cfg.batch_size}, lr {cfg.lr:g} (warm-up {cfg.war
 # count, so the numbers below are the same every time.
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 scores = []
 
 

@@ -35,7 +35,7 @@ FULL_SIZE = False
 
 import torch
 
-torch.set_num_threads(1)  # one thread, so every printed number is the same on every machine
+torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 %matplotlib inline
 import math
 import time
@@ -348,6 +348,8 @@ per_step = seconds[STEP_COUNTS[0]] / STEP_COUNTS[0]
 print(f"DDPM, {schedule.T} steps (extrapolated): about {per_step * schedule.T:.0f} s")
 
 # %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 def judge(x):
     """(share of confident digits, the first SHOW predicted classes) by the digit classifier."""
     probs, _ = classifier_outputs(x)                                    # (N, 10) class probabilities
