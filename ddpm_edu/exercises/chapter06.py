@@ -5,9 +5,9 @@ The right answers come from the library (:func:`ddpm_edu.nets.embedding.sinusoid
 MNIST training images through :func:`ddpm_edu.pixels.to_model_range`, the EMA decay of the training
 loop, :func:`ddpm_edu.training.ema_decay_at`). Wrong answers are compared with the usual slips: sin
 and cos in the other order or interleaved, frequencies spread over ``dim`` (or ``dim/2 − 1``)
-instead of ``dim/2``, a 0-based t, another period; the ε answer (1) given for an x_0-network, the variance or the squared
-mean in place of the mean square, pixels scaled to [0, 1]; the two EMA weights swapped, the warm-up
-left out (or taken as a maximum, which is the same), off by a step.
+instead of ``dim/2``, a 0-based t, another period; the ε answer (1) given for an x_0-network, the
+variance or the squared mean in place of the mean square, pixels scaled to [0, 1]; the two EMA
+weights swapped, the warm-up left out (or taken as a maximum, which is the same), off by a step.
 """
 from __future__ import annotations
 
