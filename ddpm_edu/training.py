@@ -351,8 +351,8 @@ def minibatch_loss(net: nn.Module, schedule: Schedule, data: TrainingData, weigh
     out = net(xt, t)
     if out.shape != xt.shape:
         raise InvalidArgument(f"the network returned shape {tuple(out.shape)} for input {tuple(xt.shape)}; "
-                         "it must return a tensor shaped like x_t. Does the network preset fit the "
-                         "data (size, channels)?")
+                         "it must return a tensor shaped like x_t. Does the network architecture "
+                         "fit the data (size, channels)?")
     target = _target(config.mean_type, schedule, x0, xt, t, noise)
     return (weights[t] * mean_flat((out - target) ** 2)).mean()
 
@@ -491,7 +491,7 @@ def _network_description(net: nn.Module):
 def run_description(net, schedule: Schedule, config: TrainConfig, data: TrainingData,
                     extra: dict | None = None) -> dict:
     """Everything a checkpoint records about the run (JSON-able): network, schedule, train config,
-    mean/variance type, data description, and ``extra`` (e.g. the preset and dataset names)."""
+    mean/variance type, data description, and ``extra`` (e.g. the recipe and dataset names)."""
     return {"network": _network_description(net), "schedule": schedule.to_config(),
             "mean_type": config.mean_type, "var_type": config.var_type,
             "train": config.to_dict(), "data": data.describe(), "extra": dict(extra or {})}
@@ -690,7 +690,7 @@ def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None =
 
     Args:
         net: the network; it is trained in place. Build it after ``torch.manual_seed(seed)`` for a
-            reproducible initialisation (``presets.Recipe.build_network`` does).
+            reproducible initialisation (``recipes.Recipe.build_network`` does).
         schedule: the noise schedule β_1..β_T (its tables are used in float32 on ``device``).
         data: see :func:`as_training_data` (uint8 images, float images in [−1, 1], or points).
         config: a :class:`TrainConfig` (defaults: DDPM's choices).
@@ -702,7 +702,8 @@ def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None =
             (live loss plot, sample previews).
         progress: False hides the tqdm progress bar; the environment variable TQDM_DISABLE=1 hides
             it too.
-        extra: JSON-able information saved in the checkpoint (the CLI stores the preset name).
+        extra: JSON-able information saved in the checkpoint (the CLI stores the recipe's name
+            and dataset).
 
     Returns a :class:`TrainResult`; on Ctrl-C it returns early with ``interrupted=True`` after
     saving a checkpoint. A NaN/inf loss raises :class:`TrainingDiverged` (the last checkpoint on
@@ -764,10 +765,10 @@ def prepare_resume(out_dir, data=None, build=None, **changes) -> ResumePlan:
     schedule = schedule_from_config(description["schedule"])
     extra = description.get("extra") or {}
     if data is None:
-        from .presets import load_dataset
+        from .datasets import load_dataset
         if "dataset" not in extra:
             raise UserError(f"the run in {out_dir} does not record its dataset (it was not trained "
-                            "from a preset); pass the training data: resume_run(out_dir, data).")
+                            "from a recipe); pass the training data: resume_run(out_dir, data).")
         data = load_dataset(extra["dataset"])
     return ResumePlan(net, schedule, data, config, extra, int(saved["step"]))
 
@@ -776,7 +777,7 @@ def resume_run(out_dir, data=None, *, callbacks=(), progress=None, device="cpu",
                **changes) -> TrainResult:
     """Continue the run saved in ``out_dir``, with network, schedule and config rebuilt from it.
 
-    ``data``: the training data (None: reload the dataset recorded in the checkpoint by the preset).
+    ``data``: the training data (None: reload the dataset recorded in the checkpoint by the recipe).
     ``changes``: TrainConfig fields to change, e.g. ``steps=5000`` to train longer; changing a field
     other than steps, threads, save_every or log_every is an error naming the field. ``build``: a
     function config → network, for networks outside ddpm_edu.nets.

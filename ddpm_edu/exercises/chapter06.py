@@ -160,7 +160,7 @@ answer = to_model_range(images).pow(2).mean().item()   # ≈ 0.925: the error of
 
 # ---- 6.3 one EMA update with the warm-up -------------------------------------------------------------------
 def _decay(step: int, decay: float) -> float:
-    """The decay the training loop uses after step ``step`` when TrainConfig.ema_decay is ``decay``."""
+    """The decay the training loop uses after step ``step`` with TrainConfig.ema_decay ``decay``."""
     return ema_decay_at(step, TrainConfig(ema_decay=decay))
 
 
