@@ -10,6 +10,12 @@ then AdamW with a linear learning-rate warm-up, gradient-norm clipping, and an e
 average (EMA) of the weights, which is the model you sample from. λ_t is 1 for ``loss="simple"``
 (DDPM's L_simple, eq. 14) and the L_vlb weight for ``loss="vlb"`` (see :func:`loss_weights`).
 
+:func:`train` itself is a short loop over named pieces: ``_start_run`` sets up a new or resumed run
+(a ``_Run``: network, EMA, optimizer, generator, history), then every step is ``_optimizer_step``
+(learning rate from :func:`lr_at`, the minibatch loss, clipping, the NaN guard, AdamW, the EMA with
+:func:`ema_decay_at`), ``_report`` (progress bar and callbacks) and, every ``save_every`` steps,
+``_Run.save``.
+
 Reproducibility: every random number of the loop (minibatch indices, t, ε) comes from one seeded
 ``torch.Generator``; dropout uses torch's global generator, seeded at the start and saved with every
 checkpoint. The loop runs inside ``torch.random.fork_rng``, so it leaves the caller's global random
