@@ -1,4 +1,4 @@
-"""CPU benchmark: our "mnist" U-Net preset against the Hugging Face diffusion course's U-Net.
+"""CPU benchmark: our "mnist" U-Net architecture against the Hugging Face diffusion course's U-Net.
 
 One run, one machine, measurements interleaved (A B, B A, A B, ...) so that both networks see the
 same load; on a shared machine only the *ratios* are meaningful. Measures, for each network:
@@ -41,8 +41,9 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=1000, help="sampling steps to extrapolate to")
     p.add_argument("--rounds", type=int, default=6, help="interleaved rounds: A B, B A, A B, ...")
     p.add_argument("--peak-n", type=int, default=1024, help="side of the square matmul for the peak")
-    p.add_argument("--preset", default="mnist", help="our network preset")
-    p.add_argument("--config", default=None, help="JSON dict of fields overriding the preset")
+    p.add_argument("--architecture", default="mnist",
+                   help="our network architecture (ddpm_edu.nets.ARCHITECTURES)")
+    p.add_argument("--config", default=None, help="JSON dict of fields overriding the architecture")
     p.add_argument("--no-hf", action="store_true", help="skip the diffusers U-Net")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (batch 8, 1 round)")
@@ -157,26 +158,28 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)  # before the first op, or it may not take effect
     torch.manual_seed(0)
-    from ddpm_edu.nets import build_network, preset_config
+    from ddpm_edu.nets import architecture, build_network
 
-    cfg = preset_config(args.preset)
+    cfg = architecture(args.architecture)
     if args.config:
         cfg.update(json.loads(args.config))
     ours = build_network(cfg)
     if ours.kind != "unet":
-        print(f"--preset {args.preset!r} is not an image U-Net; choose mnist or flowers64.")
+        print(f"--architecture {args.architecture!r} is not an image U-Net; choose mnist or "
+              "flowers64.")
         return 2
     c = ours.config
     shape = (c.in_channels, c.image_size, c.image_size)
 
-    contestants = [Contestant(f"ours ({args.preset})", ours, ours, shape, args)]
+    contestants = [Contestant(f"ours ({args.architecture})", ours, ours, shape, args)]
     hf = None if args.no_hf else hf_course_unet()
     if hf is None:
         why = "--no-hf given" if args.no_hf else ("diffusers is not installed "
                                                    "(pip install 'ddpm-edu[benchmark]')")
         print(f"Skipping the HF course U-Net: {why}. Only our network is measured.\n")
     elif shape != (1, 28, 28):
-        print(f"Skipping the HF course U-Net: it is built for 1×28×28, our preset is {shape}.\n")
+        print(f"Skipping the HF course U-Net: it is built for 1×28×28, our architecture is "
+              f"{shape}.\n")
         hf = None
     if hf is not None:
         contestants.append(Contestant("HF course UNet2DModel", hf[0], hf[1], shape, args))

@@ -51,7 +51,7 @@ _EXPORTS = {
     "pixels": ["to_model_range", "to_pixels"],
     "sampling": ["Step", "ddpm_steps", "ddim_steps", "sample", "keep_frames"],
     "training": ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "resume_run", "loss_weights"],
-    "presets": ["get_preset", "preset_names", "two_moons"],
+    "recipes": ["get_recipe", "recipe_names"],
     "pretrained": ["load_pretrained", "PretrainedModel"],
     "checkpoints": ["load_model", "read_metadata"],
     "score": ["score_from_eps", "eps_from_score", "langevin_steps", "ode_steps", "ODEMethod"],
@@ -60,6 +60,7 @@ _EXPORTS = {
     "datasets.mnist": ["load_mnist"],
     "datasets.flowers": ["load_flowers"],
     "datasets.single_image": ["load_single_image", "psnr_to_nearest"],
+    "datasets.toy": ["two_moons"],
     "datasets.download": ["download", "DownloadError", "user_cache_dir"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}

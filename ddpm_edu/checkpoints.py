@@ -134,7 +134,8 @@ def model_path(path) -> Path:
         path = path / MODEL_FILE
         if not path.exists():
             raise CheckpointError(f"{path.parent} has no {MODEL_FILE}: is it a training run folder? "
-                                  f"Train one with: ddpm-edu train --preset tiny --out {path.parent}")
+                                  "Train one with: ddpm-edu train --recipe tiny --out "
+                                  f"{path.parent}")
     elif not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; give a run folder or a "
                               ".safetensors file written by ddpm-edu train.")

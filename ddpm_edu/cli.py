@@ -23,7 +23,7 @@ COMMANDS = {
 
 EPILOG = """examples:
   ddpm-edu sample --checkpoint mnist --n 64 --sampler ddim --steps 50 --out digits.png
-  ddpm-edu train --preset mnist-classroom --out runs/my-first-model
+  ddpm-edu train --recipe mnist-classroom --out runs/my-first-model
   ddpm-edu train --resume runs/my-first-model
 Run 'ddpm-edu COMMAND --help' for what each command does and its options."""
 

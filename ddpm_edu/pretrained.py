@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository (the package is 
 # name → file (relative to the repository) and its SHA-256. A None hash means "not released yet".
 REGISTRY: dict[str, dict] = {
     "mnist": {"file": "data/checkpoints/mnist.safetensors", "sha256": "12beaeeaf9744bc6b6115238f2208f10098532b0775900cd5dd84c3b10055399",
-              "about": "U-Net trained on MNIST with the 'mnist' preset (ddpm-edu train --preset mnist)"},
+              "about": "U-Net trained on MNIST with the 'mnist' recipe "
+                       "(ddpm-edu train --recipe mnist)"},
     "single-image": {"file": "data/checkpoints/single_image.safetensors",
                      "sha256": "1b2a6fe584be18b7fe6b74a05ffe7a881f13cc201cc491e645b0971cab0056eb",
                      "about": "small U-Net that generates data/images/flower64.png at 32×32 "
-                              "(ddpm-edu train --preset single-image)"},
+                              "(ddpm-edu train --recipe single-image)"},
 }
 
 
@@ -124,7 +125,8 @@ def registry_path(name: str) -> Path:
         raise PretrainedNotAvailable(
             f"the pretrained model {name!r} is not in this copy of the course ({entry['file']} is "
             f"missing). Restore it with `{restore}` (it ships with the repository), or train your "
-            f"own: ddpm-edu train --preset {name} --out runs/{name}, then load_pretrained('runs/{name}').")
+            f"own: ddpm-edu train --recipe {name} --out runs/{name}, then "
+            f"load_pretrained('runs/{name}').")
     if entry["sha256"] is None:
         raise PretrainedNotAvailable(
             f"the pretrained model {name!r} has no pinned checksum yet, so {entry['file']} cannot "

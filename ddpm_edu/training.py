@@ -10,6 +10,12 @@ then AdamW with a linear learning-rate warm-up, gradient-norm clipping, and an e
 average (EMA) of the weights, which is the model you sample from. λ_t is 1 for ``loss="simple"``
 (DDPM's L_simple, eq. 14) and the L_vlb weight for ``loss="vlb"`` (see :func:`loss_weights`).
 
+:func:`train` itself is a short loop over named pieces: ``_start_run`` sets up a new or resumed run
+(a ``_Run``: network, EMA, optimizer, generator, history), then every step is ``_optimizer_step``
+(learning rate from :func:`lr_at`, the minibatch loss, clipping, the NaN guard, AdamW, the EMA with
+:func:`ema_decay_at`), ``_report`` (progress bar and callbacks) and, every ``save_every`` steps,
+``_Run.save``.
+
 Reproducibility: every random number of the loop (minibatch indices, t, ε) comes from one seeded
 ``torch.Generator``; dropout uses torch's global generator, seeded at the start and saved with every
 checkpoint. The loop runs inside ``torch.random.fork_rng``, so it leaves the caller's global random
@@ -30,7 +36,7 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
@@ -46,7 +52,8 @@ from .reverse import MeanType, VarianceType, eps_vlb_weight, reverse_log_varianc
 from .schedules import Schedule
 
 __all__ = ["TrainConfig", "TrainState", "TrainResult", "TrainingDiverged", "TrainingData",
-           "as_training_data", "loss_weights", "minibatch_loss", "run_description", "train", "prepare_resume", "resume_run", "ResumePlan"]
+           "as_training_data", "loss_weights", "lr_at", "ema_decay_at", "minibatch_loss",
+           "run_description", "train", "prepare_resume", "resume_run", "ResumePlan"]
 
 LOSS_TYPES = ("simple", "vlb")
 # TrainConfig fields that may change when a run is resumed: they do not change what is computed.
@@ -83,12 +90,12 @@ class TrainConfig:
         batch_size: images per minibatch (drawn with replacement from the data).
         lr: peak learning rate of AdamW (DDPM: 2e-4 for CIFAR-10).
         warmup_steps: the learning rate grows linearly from lr/warmup_steps to lr over this many
-            steps (DDPM: 5000), then stays at lr. 0 switches the warm-up off.
+            steps (DDPM: 5000), then stays at lr (:func:`lr_at`). 0 switches the warm-up off.
         weight_decay: AdamW's decoupled weight decay (DDPM used plain Adam: 0).
         grad_clip: clip the global gradient norm to this value (DDPM: 1.0); 0 switches it off.
         ema_decay: decay d of the EMA of the weights, θ_ema ← d·θ_ema + (1−d)·θ (DDPM: 0.9999).
-        ema_warmup: use min(d, (1+k)/(10+k)) at step k, so that short runs get a useful EMA instead
-            of one that still remembers the random initial weights.
+        ema_warmup: use a smaller decay early on (:func:`ema_decay_at`), so that short runs get a
+            useful EMA instead of one that still remembers the random initial weights.
         mean_type: what the network predicts, "eps" (ε, DDPM), "x0" or "mu" (the posterior mean).
         loss: "simple" (unweighted mean squared error, DDPM's L_simple) or "vlb" (the same error
             weighted so that it equals the L_vlb terms, see :func:`loss_weights`).
@@ -161,6 +168,30 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would be ignored silently)."""
         return cls().replace(**d)
+
+
+# ---------------------------------------------------------------------------------------------
+# what changes from step to step: the learning rate and the EMA decay
+# ---------------------------------------------------------------------------------------------
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """The learning rate of optimizer step ``step`` (1, 2, …, ``config.steps``): it grows linearly
+    from lr/warmup_steps to lr over the first ``warmup_steps`` steps, then stays at lr.
+
+    The loop's only learning-rate schedule: a new schedule belongs here (and in TrainConfig)."""
+    if not config.warmup_steps:
+        return config.lr
+    return config.lr * min(1.0, step / config.warmup_steps)
+
+
+def ema_decay_at(step: int, config: TrainConfig) -> float:
+    """The decay d of the EMA update θ_ema ← d·θ_ema + (1 − d)·θ after optimizer step ``step``
+    (1, 2, …): ``config.ema_decay``, or with ``ema_warmup`` min(ema_decay, (1 + step)/(10 + step)),
+    which is 2/11 after the first step and reaches 0.999 only after about 9000 steps, so that the
+    EMA of a short run does not remember the random initial weights."""
+    if not config.ema_warmup:
+        return config.ema_decay
+    return min(config.ema_decay, (1 + step) / (10 + step))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,8 +357,8 @@ def minibatch_loss(net: nn.Module, schedule: Schedule, data: TrainingData, weigh
     out = net(xt, t)
     if out.shape != xt.shape:
         raise InvalidArgument(f"the network returned shape {tuple(out.shape)} for input {tuple(xt.shape)}; "
-                         "it must return a tensor shaped like x_t. Does the network preset fit the "
-                         "data (size, channels)?")
+                         "it must return a tensor shaped like x_t. Does the network architecture "
+                         "fit the data (size, channels)?")
     target = _target(config.mean_type, schedule, x0, xt, t, noise)
     return (weights[t] * mean_flat((out - target) ** 2)).mean()
 
@@ -466,19 +497,192 @@ def _network_description(net: nn.Module):
 def run_description(net, schedule: Schedule, config: TrainConfig, data: TrainingData,
                     extra: dict | None = None) -> dict:
     """Everything a checkpoint records about the run (JSON-able): network, schedule, train config,
-    mean/variance type, data description, and ``extra`` (e.g. the preset and dataset names)."""
+    mean/variance type, data description, and ``extra`` (e.g. the recipe and dataset names)."""
     return {"network": _network_description(net), "schedule": schedule.to_config(),
             "mean_type": config.mean_type, "var_type": config.var_type,
             "train": config.to_dict(), "data": data.describe(), "extra": dict(extra or {})}
 
 
 def _diverged_message(step, loss, grad_norm, config, out_dir, saved_step):
-    what = f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient norm became {grad_norm}"
+    what = (f"the loss became {loss}" if not math.isfinite(loss)
+            else f"the gradient norm became {grad_norm}")
     kept = (f" The last good checkpoint (step {saved_step}) in {out_dir} is kept unchanged."
             if out_dir is not None and saved_step else "")
     return (f"training stopped at step {step}: {what}.{kept} Try a lower learning rate (now "
             f"{config.lr:g}), a longer warm-up (now {config.warmup_steps} steps) or gradient "
-            f"clipping (grad_clip, now {config.grad_clip:g}), and check the data (range [-1, 1], no NaN).")
+            f"clipping (grad_clip, now {config.grad_clip:g}), and check the data (range [-1, 1], "
+            "no NaN).")
+
+
+# ---------------------------------------------------------------------------------------------
+# the state of one run, and the steps of the loop
+# ---------------------------------------------------------------------------------------------
+
+class _StepInfo(NamedTuple):
+    """What one optimizer step reports."""
+    loss: float         # its minibatch loss
+    lr: float           # the learning rate it used
+    grad_norm: float    # global gradient norm before clipping
+
+
+@dataclass
+class _Run:
+    """What one call of :func:`train` works on and changes; a checkpoint saves the changing part."""
+    net: nn.Module
+    ema_net: nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator      # every random number of the loss: minibatch indices, t, ε
+    schedule: Schedule
+    config: TrainConfig
+    data: TrainingData
+    weights: torch.Tensor           # λ_t of the loss (loss_weights), float32 [T+1] on device
+    device: torch.device
+    out_dir: Path | None
+    description: dict               # run_description(): what every checkpoint records
+    history: list = field(default_factory=list)  # one loss per step since step 1
+    step: int = 0                   # optimizer steps done
+    start_step: int = 0             # the step this session started from
+    saved_step: int = 0             # the step of the checkpoint on disk (or where a resume began)
+    torch_rng: torch.Tensor | None = None  # a resumed run's saved global RNG state (dropout)
+    interrupted: bool = False
+    start: float = 0.0              # time.perf_counter() when the loop began
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def result(self) -> TrainResult:
+        return TrainResult(self.net, self.ema_net, self.schedule, self.config, self.step,
+                           self.history, self.out_dir, self.interrupted, self.seconds())
+
+    def save(self) -> None:
+        """Write the checkpoint of this step (the loop knows how to save; checkpoints know nothing
+        of the loop)."""
+        from . import checkpoints
+        rng = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
+        checkpoints.save_run(self.out_dir, net=self.net, ema_net=self.ema_net,
+                             optimizer=self.optimizer, step=self.step, rng=rng,
+                             loss_history=self.history, description=self.description)
+        self.saved_step = self.step
+
+
+def _check_arguments(net, schedule, config) -> TrainConfig:
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise InvalidType(f"config must be a TrainConfig, got {type(config).__name__}.")
+    if not isinstance(net, nn.Module):
+        raise InvalidType(f"net must be a torch.nn.Module with forward(x_t, t), got "
+                          f"{type(net).__name__}.")
+    if not isinstance(schedule, Schedule):
+        raise InvalidType(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule()), got "
+                          f"{type(schedule).__name__}.")
+    return config
+
+
+def _check_run_dir(out_dir: Path | None, resume: bool) -> None:
+    """A resumed run needs its folder; a new run must not overwrite one saved there."""
+    from . import checkpoints
+    if resume and out_dir is None:
+        raise UserError("resume=True needs out_dir, the folder of the run to continue.")
+    if not resume and out_dir is not None and checkpoints.has_checkpoint(out_dir):
+        raise UserError(f"{out_dir} already holds a training run; continue it with "
+                        f"--resume {out_dir} (resume=True), or choose another output folder.")
+
+
+def _start_run(net, schedule, data, config, out_dir, resume, device, extra) -> _Run:
+    """Check the arguments of :func:`train` and set up its run: a new one, or the one saved in
+    ``out_dir`` (resume=True) with its weights, optimizer state, random states and loss history."""
+    config = _check_arguments(net, schedule, config)
+    data = as_training_data(data)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    description = run_description(net, schedule, config, data, extra)
+    if out_dir is not None and description["network"] is None:
+        raise InvalidType(f"to save checkpoints the network needs .kind (a str) and .config (a "
+                          f"dataclass), so that a checkpoint can rebuild it; {type(net).__name__} "
+                          "has not. Use a ddpm_edu.nets network, or train without out_dir.")
+    device = torch.device(device)
+    net.to(device)
+    ema_net = copy.deepcopy(net).eval().requires_grad_(False)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=(0.9, 0.999),
+                                  weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    weights = loss_weights(schedule, config.mean_type, config.loss, config.var_type)
+    run = _Run(net, ema_net, optimizer, generator, schedule, config, data,
+               weights.float().to(device), device, out_dir, description)
+    _check_run_dir(out_dir, resume)
+    if resume:
+        _load_saved_state(run)
+    return run
+
+
+def _load_saved_state(run: _Run) -> None:
+    """Continue the run saved in ``run.out_dir``; it must be the same run (RESUMABLE_CHANGES)."""
+    from . import checkpoints
+    saved = checkpoints.load_resume_state(run.out_dir)
+    checkpoints.check_same_run(run.out_dir, saved["description"], run.description,
+                               RESUMABLE_CHANGES)
+    saved_threads = saved["description"]["train"].get("threads")
+    if saved_threads != run.config.threads:
+        warnings.warn(f"resuming with threads={run.config.threads} where the run used "
+                      f"{saved_threads}: the result will differ from an uninterrupted run in "
+                      "the last digits.", stacklevel=4)  # the caller of train()
+    run.net.load_state_dict(saved["net"])
+    run.ema_net.load_state_dict(saved["ema"])
+    run.optimizer.load_state_dict(saved["optimizer"])
+    run.generator.set_state(saved["rng"]["generator"])
+    run.torch_rng = saved["rng"]["torch"]
+    run.history = saved["loss_history"].tolist()
+    run.step = run.start_step = run.saved_step = int(saved["step"])
+
+
+def _optimizer_step(run: _Run) -> _StepInfo:
+    """Step ``run.step + 1``: its learning rate, the loss of one minibatch (Algorithm 1), the
+    clipped gradient, AdamW and the EMA update. A NaN or inf loss or gradient raises
+    :class:`TrainingDiverged` before the weights change: they stay those of the last good step."""
+    k = run.step + 1
+    lr = lr_at(k, run.config)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    loss = minibatch_loss(run.net, run.schedule, run.data, run.weights, run.config, run.generator,
+                          run.device)
+    loss_value = loss.item()
+    grad_norm = _backward(run, loss) if math.isfinite(loss_value) else math.nan
+    if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+        run.optimizer.zero_grad(set_to_none=True)
+        message = _diverged_message(k, loss_value, grad_norm, run.config, run.out_dir,
+                                    run.saved_step)
+        raise TrainingDiverged(message, k, run.result())
+    run.optimizer.step()
+    run.step = k
+    run.history.append(loss_value)
+    _ema_update(run.ema_net, run.net, ema_decay_at(k, run.config))
+    return _StepInfo(loss_value, lr, grad_norm)
+
+
+def _backward(run: _Run, loss: torch.Tensor) -> float:
+    """The gradient of ``loss``, its global norm clipped to ``grad_clip`` (0: not clipped).
+    Returns the norm before clipping."""
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    max_norm = run.config.grad_clip if run.config.grad_clip > 0 else math.inf
+    return float(nn.utils.clip_grad_norm_(run.net.parameters(), max_norm))
+
+
+def _report(run: _Run, info: _StepInfo, bar, callbacks: list) -> None:
+    """Every ``log_every`` steps and at the last one: the loss on the progress bar, then the
+    callbacks, under no_grad and with their own random state so that they leave the run as it is."""
+    config = run.config
+    if run.step % config.log_every != 0 and run.step != config.steps:
+        return
+    bar.set_postfix(loss=f"{info.loss:.4f}", refresh=False)
+    if not callbacks:
+        return
+    state = TrainState(run.step, config.steps, info.loss, run.history, info.lr, info.grad_norm,
+                       run.net, run.ema_net, run.schedule, config, run.seconds(), run.out_dir,
+                       run.start_step)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        for fn in callbacks:
+            fn(state)
+    run.net.train()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,7 +696,7 @@ def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None =
 
     Args:
         net: the network; it is trained in place. Build it after ``torch.manual_seed(seed)`` for a
-            reproducible initialisation (``presets.Recipe.build_network`` does).
+            reproducible initialisation (``recipes.Recipe.build_network`` does).
         schedule: the noise schedule β_1..β_T (its tables are used in float32 on ``device``).
         data: see :func:`as_training_data` (uint8 images, float images in [−1, 1], or points).
         config: a :class:`TrainConfig` (defaults: DDPM's choices).
@@ -504,138 +708,40 @@ def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None =
             (live loss plot, sample previews).
         progress: False hides the tqdm progress bar; the environment variable TQDM_DISABLE=1 hides
             it too.
-        extra: JSON-able information saved in the checkpoint (the CLI stores the preset name).
+        extra: JSON-able information saved in the checkpoint (the CLI stores the recipe's name
+            and dataset).
 
     Returns a :class:`TrainResult`; on Ctrl-C it returns early with ``interrupted=True`` after
     saving a checkpoint. A NaN/inf loss raises :class:`TrainingDiverged` (the last checkpoint on
     disk is kept; ``exc.result`` holds the networks of the last good step).
     """
-    from . import checkpoints  # the loop knows how to save; checkpoints know nothing of the loop
-
-    config = TrainConfig() if config is None else config
-    if not isinstance(config, TrainConfig):
-        raise InvalidType(f"config must be a TrainConfig, got {type(config).__name__}.")
-    if not isinstance(net, nn.Module):
-        raise InvalidType(f"net must be a torch.nn.Module with forward(x_t, t), got {type(net).__name__}.")
-    if not isinstance(schedule, Schedule):
-        raise InvalidType(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule()), got "
-                        f"{type(schedule).__name__}.")
-    data = as_training_data(data)
-    out_dir = Path(out_dir) if out_dir is not None else None
-    description = run_description(net, schedule, config, data, extra)
-    if out_dir is not None and description["network"] is None:
-        raise InvalidType(f"to save checkpoints the network needs .kind (a str) and .config (a "
-                        f"dataclass), so that a checkpoint can rebuild it; {type(net).__name__} has "
-                        "not. Use a ddpm_edu.nets network, or train without out_dir.")
-    callbacks = list(callbacks)
-
-    device = torch.device(device)
-    net.to(device)
-    ema_net = copy.deepcopy(net).eval().requires_grad_(False)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=(0.9, 0.999),
-                                  weight_decay=config.weight_decay)
-    generator = torch.Generator().manual_seed(config.seed)  # minibatch indices, t, ε
-    history: list[float] = []
-    step = 0
-    torch_rng = None
-    if resume:
-        if out_dir is None:
-            raise UserError("resume=True needs out_dir, the folder of the run to continue.")
-        saved = checkpoints.load_resume_state(out_dir)
-        checkpoints.check_same_run(out_dir, saved["description"], description, RESUMABLE_CHANGES)
-        saved_threads = saved["description"]["train"].get("threads")
-        if saved_threads != config.threads:
-            warnings.warn(f"resuming with threads={config.threads} where the run used "
-                          f"{saved_threads}: the result will differ from an uninterrupted run in "
-                          "the last digits.", stacklevel=2)
-        net.load_state_dict(saved["net"])
-        ema_net.load_state_dict(saved["ema"])
-        optimizer.load_state_dict(saved["optimizer"])
-        generator.set_state(saved["rng"]["generator"])
-        torch_rng = saved["rng"]["torch"]
-        history = saved["loss_history"].tolist()
-        step = int(saved["step"])
-    elif out_dir is not None and checkpoints.has_checkpoint(out_dir):
-        raise UserError(f"{out_dir} already holds a training run; continue it with "
-                        f"--resume {out_dir} (resume=True), or choose another output folder.")
-
-    weights = loss_weights(schedule, config.mean_type, config.loss, config.var_type).float().to(device)
-    saved_step = step if resume else 0
-    start_step = step
-    start = time.perf_counter()
-    interrupted = False
-
-    def result():
-        return TrainResult(net, ema_net, schedule, config, step, history, out_dir, interrupted,
-                           time.perf_counter() - start)
-
-    def save():
-        checkpoints.save_run(out_dir, net=net, ema_net=ema_net, optimizer=optimizer, step=step,
-                             rng={"generator": generator.get_state(), "torch": torch.get_rng_state()},
-                             loss_history=history, description=description)
-
+    run = _start_run(net, schedule, data, config, out_dir, resume, device, extra)
+    config, callbacks = run.config, list(callbacks)
     with _num_threads(config.threads), torch.random.fork_rng(devices=[]), _catch_ctrl_c() as stop:
-        if torch_rng is not None:
-            torch.set_rng_state(torch_rng)  # dropout continues where it stopped
+        if run.torch_rng is not None:
+            torch.set_rng_state(run.torch_rng)  # dropout continues where it stopped
         else:
             torch.manual_seed(config.seed)
-        net.train()
-        bar = _progress_bar(config.steps, step, progress)
+        run.net.train()
+        run.start = time.perf_counter()
+        bar = _progress_bar(config.steps, run.step, progress)
         try:
-            while step < config.steps:
-                if stop.requested:
-                    interrupted = True
-                    break
-                k = step + 1
-                lr = config.lr * min(1.0, k / config.warmup_steps) if config.warmup_steps else config.lr
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-
-                loss = minibatch_loss(net, schedule, data, weights, config, generator, device)
-                loss_value = loss.item()
-                grad_norm = math.nan
-                if math.isfinite(loss_value):
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    max_norm = config.grad_clip if config.grad_clip > 0 else math.inf
-                    grad_norm = float(nn.utils.clip_grad_norm_(net.parameters(), max_norm))
-                if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
-                    optimizer.zero_grad(set_to_none=True)
-                    raise TrainingDiverged(
-                        _diverged_message(k, loss_value, grad_norm, config, out_dir, saved_step), k, result())
-                optimizer.step()
-                step = k
-                history.append(loss_value)
-
-                decay = config.ema_decay
-                if config.ema_warmup:
-                    decay = min(decay, (1 + step) / (10 + step))
-                _ema_update(ema_net, net, decay)
-
-                if step % config.log_every == 0 or step == config.steps:
-                    bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
-                    if callbacks:
-                        state = TrainState(step, config.steps, loss_value, history, lr, grad_norm, net,
-                                           ema_net, schedule, config, time.perf_counter() - start, out_dir,
-                                           start_step)
-                        with torch.random.fork_rng(devices=[]), torch.no_grad():
-                            for fn in callbacks:
-                                fn(state)
-                        net.train()
-                if out_dir is not None and step % config.save_every == 0:
-                    save()
-                    saved_step = step
+            while run.step < config.steps and not stop.requested:
+                info = _optimizer_step(run)
+                _report(run, info, bar, callbacks)
+                if run.out_dir is not None and run.step % config.save_every == 0:
+                    run.save()
                 bar.update(1)
         finally:
             bar.close()
-        if out_dir is not None and saved_step != step:
-            save()
-            saved_step = step
-    if interrupted:
-        where = (f"; checkpoint saved in {out_dir} (continue with resume_run({str(out_dir)!r}))"
-                 if out_dir else "")
-        print(f"Interrupted at step {step}{where}.", file=sys.stderr, flush=True)
-    return result()
+        run.interrupted = run.step < config.steps  # the loop stopped early only on Ctrl-C
+        if run.out_dir is not None and run.saved_step != run.step:
+            run.save()
+    if run.interrupted:
+        where = (f"; checkpoint saved in {run.out_dir} (continue with "
+                 f"resume_run({str(run.out_dir)!r}))" if run.out_dir else "")
+        print(f"Interrupted at step {run.step}{where}.", file=sys.stderr, flush=True)
+    return run.result()
 
 
 class ResumePlan(NamedTuple):
@@ -665,10 +771,10 @@ def prepare_resume(out_dir, data=None, build=None, **changes) -> ResumePlan:
     schedule = schedule_from_config(description["schedule"])
     extra = description.get("extra") or {}
     if data is None:
-        from .presets import load_dataset
+        from .datasets import load_dataset
         if "dataset" not in extra:
             raise UserError(f"the run in {out_dir} does not record its dataset (it was not trained "
-                            "from a preset); pass the training data: resume_run(out_dir, data).")
+                            "from a recipe); pass the training data: resume_run(out_dir, data).")
         data = load_dataset(extra["dataset"])
     return ResumePlan(net, schedule, data, config, extra, int(saved["step"]))
 
@@ -677,7 +783,7 @@ def resume_run(out_dir, data=None, *, callbacks=(), progress=None, device="cpu",
                **changes) -> TrainResult:
     """Continue the run saved in ``out_dir``, with network, schedule and config rebuilt from it.
 
-    ``data``: the training data (None: reload the dataset recorded in the checkpoint by the preset).
+    ``data``: the training data (None: reload the dataset recorded in the checkpoint by the recipe).
     ``changes``: TrainConfig fields to change, e.g. ``steps=5000`` to train longer; changing a field
     other than steps, threads, save_every or log_every is an error naming the field. ``build``: a
     function config → network, for networks outside ddpm_edu.nets.

@@ -22,7 +22,7 @@ from ddpm_edu.training import TrainConfig, resume_run, train
 SETUP = textwrap.dedent("""
     import torch
     from ddpm_edu.nets import build_network
-    from ddpm_edu.presets import two_moons
+    from ddpm_edu.datasets.toy import two_moons
     from ddpm_edu.schedules import linear_schedule
     from ddpm_edu.training import TrainConfig
 
@@ -272,7 +272,7 @@ def test_shipped_mnist_entry_points_into_data_checkpoints():
 
 def test_mnist_card_matches_the_shipped_file_and_recipe():
     # the model card beside the file states its checksum, size and step, and the recipe's steps
-    from ddpm_edu.presets import get_preset
+    from ddpm_edu.recipes import get_recipe
 
     entry = pretrained.REGISTRY["mnist"]
     path = pretrained.ROOT / entry["file"]
@@ -280,5 +280,5 @@ def test_mnist_card_matches_the_shipped_file_and_recipe():
     assert entry["sha256"] in card, "update the SHA-256 in data/checkpoints/mnist.md"
     assert f"{path.stat().st_size:,}" in card, "the card states the file size in bytes"
     step = int(read_metadata(path)["step"])
-    assert get_preset("mnist").train.steps == step, "the mnist recipe's steps are the shipped model's"
+    assert get_recipe("mnist").train.steps == step, "the mnist recipe's steps are the shipped model's"
     assert f"{step:,} steps" in card

@@ -29,6 +29,7 @@ def _errors(capsys, argv):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "tiny"
+    # --preset, the recipes' earlier name, stays a spelling of --recipe (model cards use it)
     assert main(["train", "--preset", "tiny", "--out", str(out), "--steps", "6", "--save-every", "3",
                  "--no-progress"]) == 0
     return out
@@ -75,7 +76,7 @@ def test_resume_continues_and_refuses_changed_settings(tiny_run, capsys):
 
 def test_toy2d_points(tmp_path, capsys):
     out = tmp_path / "toy"
-    assert main(["train", "--preset", "toy2d", "--out", str(out), "--steps", "5", "--threads", "1",
+    assert main(["train", "--recipe", "toy2d", "--out", str(out), "--steps", "5", "--threads", "1",
                  "--no-progress"]) == 0
     npy, png = tmp_path / "p.npy", tmp_path / "p.png"
     assert main(["sample", "--checkpoint", str(out), "--n", "50", "--steps", "5", "--out", str(npy),
@@ -89,6 +90,15 @@ def test_toy2d_points(tmp_path, capsys):
         assert im.size == (256, 256) and (np.asarray(im) < 128).any()
 
 
+def test_train_help_lists_every_recipe_from_its_own_summary(capsys):
+    from ddpm_edu.recipes import get_recipe, recipe_summaries
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # undo the wrapping
+    for name, about in recipe_summaries().items():
+        assert f"{name} {about}" in text and get_recipe(name).about == about
+
+
 @pytest.mark.parametrize("argv, words", [
     (["sample", "--checkpoint", "runs/does-not-exist", "--out", "x.png"], "no such file or folder"),
     (["sample", "--checkpoint", "mnist", "--out", "x.jpg"], ".png"),
@@ -96,8 +106,8 @@ def test_toy2d_points(tmp_path, capsys):
     (["sample", "--sampler", "ddpm", "--eta", "1", "--out", "x.png"], "--sampler ddim"),
     (["sample", "--n", "many", "--out", "x.png"], "invalid int value"),
     (["sample", "--sampler", "euler", "--out", "x.png"], "invalid choice"),
-    (["train"], "--preset"),
-    (["train", "--preset", "imagenet"], "unknown preset"),
+    (["train"], "--recipe"),
+    (["train", "--preset", "imagenet"], "unknown recipe"),
     (["train", "--preset", "tiny", "--lr", "-1"], "TrainConfig.lr"),
     (["train", "--resume", "runs/never-trained"], "nothing to resume"),
 ])

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from ddpm_edu.nets import (MLP, PRESETS, UNet, UNetConfig, build_network, count_parameters,
-                           network_config, preset_config)
+from ddpm_edu.nets import (ARCHITECTURES, MLP, UNet, UNetConfig, architecture, build_network,
+                           count_parameters, network_config)
 from ddpm_edu.nets.embedding import sinusoidal_embedding
 from ddpm_edu.nets.unet import SelfAttention
 
@@ -33,16 +33,16 @@ def _small_unet(**kw) -> UNet:
 
 @pytest.mark.parametrize("name, shape", [("mnist", (2, 1, 28, 28)), ("flowers64", (1, 3, 64, 64)),
                                          ("toy2d", (5, 2))])
-def test_presets_map_x_to_its_own_shape(name, shape):
+def test_architectures_map_x_to_its_own_shape(name, shape):
     torch.manual_seed(0)
-    net = build_network(preset_config(name))
+    net = build_network(architecture(name))
     out = net(torch.randn(shape), torch.arange(1, shape[0] + 1))
     assert out.shape == shape and out.dtype == torch.float32
 
 
-def test_mnist_preset_is_small():
+def test_mnist_architecture_is_small():
     # the benchmark's design target (benchmarks/README.md): 0.5–2 M parameters
-    assert 0.5e6 <= count_parameters(build_network(preset_config("mnist"))) <= 2e6
+    assert 0.5e6 <= count_parameters(build_network(architecture("mnist"))) <= 2e6
 
 
 @pytest.mark.parametrize("size, mult, attn", [(12, [1, 2, 2], [3]), (7, [1], [7]), (20, [1, 2], []),
@@ -95,12 +95,12 @@ def test_bad_x_shape_is_refused():
     with pytest.raises(ValueError, match=r"built for inputs \(B, 2, 12, 12\)"):
         _small_unet()(torch.randn(2, 2, 16, 16), torch.tensor([1, 2]))
     with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
-        build_network(preset_config("toy2d"))(torch.randn(4, 3), torch.ones(4, dtype=torch.long))
+        build_network(architecture("toy2d"))(torch.randn(4, 3), torch.ones(4, dtype=torch.long))
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_registry_round_trip_through_json(name):
-    cfg = preset_config(name)
+    cfg = architecture(name)
     assert json.loads(json.dumps(cfg)) == cfg
     net = _randomise(build_network(json.loads(json.dumps(cfg)))).eval()  # eval: no dropout
     assert network_config(net) == cfg
@@ -113,10 +113,10 @@ def test_registry_round_trip_through_json(name):
         torch.testing.assert_close(twin(x, t), net(x, t))
 
 
-def test_preset_config_returns_a_fresh_copy():
-    cfg = preset_config("mnist")
+def test_architecture_returns_a_fresh_copy():
+    cfg = architecture("mnist")
     cfg["base_channels"] = 1
-    assert preset_config("mnist")["base_channels"] != 1
+    assert architecture("mnist")["base_channels"] != 1
 
 
 @pytest.mark.parametrize("change, match", [
@@ -141,8 +141,8 @@ def test_registry_input_errors():
         build_network({"image_size": 28})
     with pytest.raises(TypeError, match="dict"):
         build_network(UNetConfig())
-    with pytest.raises(ValueError, match="unknown network preset"):
-        preset_config("cifar")
+    with pytest.raises(ValueError, match="unknown network architecture"):
+        architecture("cifar")
     with pytest.raises(TypeError, match="ddpm_edu network"):
         network_config(torch.nn.Linear(2, 2))
     with pytest.raises(TypeError, match="UNetConfig"):

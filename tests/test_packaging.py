@@ -1,4 +1,6 @@
-"""The install story: pyproject ↔ environment.yml in step, the README's two commands, CI, import cost."""
+"""The install story: pyproject ↔ environment.yml in step, the README's two commands, CI, import cost,
+and modules that import each other one way only."""
+import ast
 import re
 import subprocess
 import sys
@@ -76,7 +78,8 @@ def test_pytest_runs_the_notebooks_strictly():
 def test_import_is_light_and_fast():
     # The import cost is that of the modules pulled in (torch alone takes ~1.2 s here), so assert on
     # those rather than on a wall-clock time; benchmarks/ and the closing notes carry the timings.
-    code = ("import sys; import ddpm_edu, ddpm_edu.cli; "
+    # building the parser reads every command's help, the recipe list of `train --help` included
+    code = ("import sys; import ddpm_edu, ddpm_edu.cli; ddpm_edu.cli.build_parser(); "
             "print([m for m in ('torch', 'numpy', 'matplotlib', 'ipywidgets', 'imageio') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"import ddpm_edu pulled in {out.strip()}"
@@ -86,3 +89,36 @@ def test_public_names_resolve():
     import ddpm_edu
     for name in ddpm_edu.__all__:
         assert getattr(ddpm_edu, name) is not None, name
+
+
+def _imports(path: Path, module: str, is_package: bool) -> set:
+    """The ddpm_edu modules that ``module`` imports anywhere (also inside functions)."""
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            target = ".".join(base + [node.module] if node.module else base)
+            # "from . import checkpoints" imports the submodule, not (only) the package
+            found |= {f"{target}.{a.name}" for a in node.names} | {target}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    return found
+
+
+def test_modules_import_each_other_one_way():
+    files = {}
+    for path in (ROOT / "ddpm_edu").rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        files[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
+    graph = {m: {d for d in _imports(p, m, pkg) if d in files and d != m
+                 and not m.startswith(d + ".")}  # a package's own __init__ is no dependency
+             for m, (p, pkg) in files.items()}
+
+    def reaches(start, goal, seen):
+        return any(d == goal or (d not in seen and not seen.add(d) and reaches(d, goal, seen))
+                   for d in graph[start])
+
+    cycles = sorted(f"{m} -> {d}" for m in graph for d in graph[m] if reaches(d, m, set()))
+    assert not cycles, f"modules that import each other (directly or through others): {cycles}"

@@ -18,7 +18,8 @@ from ddpm_edu import to_model_range, to_pixels
 from ddpm_edu.datasets.single_image import (DEFAULT_IMAGE, RECOGNISABLE_PSNR_DB, load_single_image,
                                             psnr_to_nearest, resolve_image_path, with_flips)
 from ddpm_edu.errors import UserError
-from ddpm_edu.presets import get_preset, load_dataset, preset_names
+from ddpm_edu.datasets import load_dataset
+from ddpm_edu.recipes import get_recipe, recipe_names
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWER = ROOT / DEFAULT_IMAGE
@@ -148,8 +149,8 @@ def test_the_threshold_separates_the_flower_from_look_alikes():
 def test_single_image_recipe_data_network_and_a_few_steps():
     from ddpm_edu.training import train
 
-    recipe = get_preset("single-image")
-    assert {"single-image", "flowers64"} <= set(preset_names())
+    recipe = get_recipe("single-image")
+    assert {"single-image", "flowers64"} <= set(recipe_names())
     data = recipe.load_data()
     assert data.shape == (1, 3, 32, 32) and data.dtype == torch.uint8
     assert torch.equal(data, load_single_image(FLOWER, size=32))
@@ -170,10 +171,10 @@ def test_image_dataset_spec_with_flips_and_typos():
 
 def test_flowers64_recipe(tmp_path, monkeypatch):
     from ddpm_edu.datasets.flowers import N_IMAGES, TRAIN_FRACTION, FlowersNotAvailable
-    from ddpm_edu.nets import preset_config
+    from ddpm_edu.nets import architecture
 
-    recipe = get_preset("flowers64")
-    assert recipe.network == preset_config("flowers64") and recipe.dataset["split"] == "train"
+    recipe = get_recipe("flowers64")
+    assert recipe.network == architecture("flowers64") and recipe.dataset["split"] == "train"
     n_train = int(TRAIN_FRACTION * N_IMAGES)
     passes = recipe.train.steps * recipe.train.batch_size / n_train
     assert 249 < passes < 251  # the Keras example's 50 epochs × 5 repetitions
@@ -196,7 +197,7 @@ def test_shipped_checkpoint_is_small_and_generates_the_flower():
     model = load_pretrained(CHECKPOINT)
     assert model.shape == (3, 32, 32) and model.mean_type == "x0" and model.schedule.T == 1000
     assert model.config["extra"]["preset"] == "single-image"
-    recipe = get_preset("single-image")
+    recipe = get_recipe("single-image")
     # trained on exactly the pixels the loader gives today
     assert model.config["data"]["sha256"] == as_training_data(recipe.load_data()).describe()["sha256"]
     x = model.sample(2, steps=50, seed=0)

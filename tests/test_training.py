@@ -11,10 +11,10 @@ import torch
 from ddpm_edu.checkpoints import load_model, load_resume_state
 from ddpm_edu.losses import nats_to_bits, vlb_term
 from ddpm_edu.nets import build_network
-from ddpm_edu.presets import two_moons
+from ddpm_edu.datasets.toy import two_moons
 from ddpm_edu.schedules import linear_schedule
-from ddpm_edu.training import (TrainConfig, TrainingDiverged, as_training_data, loss_weights,
-                               train)
+from ddpm_edu.training import (TrainConfig, TrainingDiverged, as_training_data, ema_decay_at,
+                               loss_weights, lr_at, train)
 from ddpm_edu.forward import q_posterior
 
 MLP = {"kind": "mlp", "dim": 2, "hidden": 32, "num_blocks": 1, "time_embed_dim": 16}
@@ -188,6 +188,14 @@ def test_warmup_sets_the_learning_rate_and_adam_moves_by_it():
     train(net, SCHEDULE, POINTS, _cfg(steps=1, lr=1e-2, warmup_steps=4, grad_clip=0), progress=False)
     moved = torch.cat([(a - b).abs().flatten() for a, b in zip(_params(net), before)])
     assert moved.max().item() == pytest.approx(2.5e-3, rel=1e-3)
+
+
+def test_lr_and_ema_decay_schedules_pinned_values():
+    cfg = TrainConfig(lr=1e-2, warmup_steps=4, ema_decay=0.999)
+    assert [lr_at(k, cfg) for k in (1, 2, 4, 5, 100)] == pytest.approx([2.5e-3, 5e-3, 1e-2, 1e-2, 1e-2])
+    assert lr_at(1, cfg.replace(warmup_steps=0)) == 1e-2
+    assert ema_decay_at(1, cfg) == pytest.approx(2 / 11) and ema_decay_at(80, cfg) == pytest.approx(0.9)
+    assert ema_decay_at(10**6, cfg) == 0.999 and ema_decay_at(1, cfg.replace(ema_warmup=False)) == 0.999
 
 
 def test_callbacks_see_the_state_and_do_not_change_the_run():

@@ -30,15 +30,15 @@ from ddpm_edu.web.site import PAGE_FILES, export_site  # noqa: E402
 WEB = Path(runtime.__file__).parent
 
 
-def make_checkpoint(path, T: int = 1000, mean_type: str = "eps", seed: int = 0, preset: str = "mnist"):
-    """A checkpoint of the preset's U-Net with random weights everywhere, the zero-initialised last
-    convs included: an untrained U-Net outputs exactly 0, which would make any parity check vacuous."""
+def make_checkpoint(path, T: int = 1000, mean_type: str = "eps", seed: int = 0, arch: str = "mnist"):
+    """A checkpoint of the architecture's U-Net with random weights everywhere, the zero-initialised
+    last convs included: an untrained U-Net outputs exactly 0, which would make any parity check vacuous."""
     from ddpm_edu.checkpoints import save_model
-    from ddpm_edu.nets import build_network, network_config, preset_config
+    from ddpm_edu.nets import architecture, build_network, network_config
     from ddpm_edu.schedules import linear_schedule
 
     torch.manual_seed(seed)
-    net = build_network(preset_config(preset))
+    net = build_network(architecture(arch))
     with torch.no_grad():
         for p in net.parameters():
             if not p.abs().max() > 0:

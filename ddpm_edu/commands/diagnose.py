@@ -50,7 +50,7 @@ def _probe_data(model, n: int):
     from ..datasets.download import DownloadError
     shape = tuple(model.shape)
     if shape == (2,):
-        from ..presets import two_moons
+        from ..datasets.toy import two_moons
         return two_moons(max(n, 2), seed=1), None  # a seed the training data did not use
     from .evaluate import held_out_images
     try:

@@ -3,36 +3,44 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..recipes import recipe_names, recipe_summaries  # light: no torch until a recipe is built
 
-HELP = "train a diffusion model from a recipe (preset), or continue a saved run"
+HELP = "train a diffusion model from a recipe, or continue a saved run"
+
+
+def _recipe_list(width: int = 98) -> str:
+    """The recipes, one entry each, from their own one-line summaries."""
+    summaries = recipe_summaries()
+    column = max(map(len, summaries)) + 4
+    return "\n".join(textwrap.fill(about, width, initial_indent=f"  {name:<{column - 2}}",
+                                    subsequent_indent=" " * column)
+                      for name, about in summaries.items())
+
 
 DESCRIPTION = """\
 Train a denoising diffusion model (DDPM, Ho et al. 2020, Algorithm 1): draw images x_0 from the
 data, a time t ~ Uniform{1..T} and noise eps ~ N(0, I); form x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps;
 teach the network to predict eps from (x_t, t) with a mean squared error (L_simple).
 
-A recipe (--preset) fixes the network, the noise schedule, the data and the training settings;
-any option below overrides the recipe's value. Checkpoints go to --out every --save-every steps,
-at the end, and when you press Ctrl-C, so no work is lost: continue with --resume.
+A recipe (--recipe NAME, or --preset NAME) fixes the network, the noise schedule, the data and
+the training settings; any option below overrides the recipe's value. Checkpoints go to --out
+every --save-every steps, at the end, and when you press Ctrl-C, so no work is lost: continue with
+--resume.
 
 recipes:
-  tiny             a tiny U-Net on 256 digits, 20 steps: checks the whole pipeline in seconds
-  toy2d            an MLP on 2-D "two moons" points (a few minutes)
-  mnist-classroom  a short version of the shipped recipe: about 20 minutes on one CPU core
-  mnist            the recipe of the shipped model (8,000 steps: about 1.5 h on one core)
-  single-image     the seed's experiment 1: one picture from noise (about a minute of CPU)
-  flowers64        Oxford Flowers 102 at 64 px (a GPU recipe; needs the archive)
+""" + _recipe_list() + """
 
 examples:
-  ddpm-edu train --preset tiny --out runs/tiny
-  ddpm-edu train --preset mnist-classroom --out runs/my-first-model
+  ddpm-edu train --recipe tiny --out runs/tiny
+  ddpm-edu train --recipe mnist-classroom --out runs/my-first-model
   ddpm-edu train --resume runs/my-first-model                 # continue after Ctrl-C or a crash
   ddpm-edu train --resume runs/my-first-model --steps 3000    # ... and train longer
-  ddpm-edu train --preset mnist-classroom --lr 1e-4 --out runs/slow   # try a smaller learning rate
+  ddpm-edu train --recipe mnist-classroom --lr 1e-4 --out runs/slow   # try a smaller learning rate
   ddpm-edu sample --checkpoint runs/my-first-model --n 64 --out digits.png
 
 A resumed run continues bitwise exactly where it stopped (same thread count); only --steps,
@@ -86,10 +94,10 @@ def one_line_errors(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     one_line_errors(parser)
     what = parser.add_argument_group("what to train")
-    what.add_argument("--preset", metavar="NAME",
-                      help="recipe: tiny, toy2d, mnist-classroom, mnist, single-image or flowers64 (see above)")
-    what.add_argument("--out", metavar="DIR", help="folder for the checkpoints (default: runs/PRESET); "
-                      "it must not hold a run already")
+    what.add_argument("--recipe", "--preset", dest="recipe", metavar="NAME",
+                      help=f"the recipe: {', '.join(recipe_names())} (see above)")
+    what.add_argument("--out", metavar="DIR", help="folder for the checkpoints (default: "
+                      "runs/RECIPE); it must not hold a run already")
     what.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (recipe, data "
                       "and settings are read from it)")
     how = parser.add_argument_group("training settings (override the recipe)")
@@ -118,7 +126,7 @@ def run(args) -> int:
     import torch
 
     from .. import checkpoints
-    from ..presets import get_preset
+    from ..recipes import get_recipe
     from ..training import as_training_data, prepare_resume, train
 
     changes = _overrides(args)
@@ -128,16 +136,16 @@ def run(args) -> int:
             raise UserError(f"--resume continues the run in {out_dir} and writes there; drop --out "
                             f"{args.out} (or copy the folder first).")
         plan = prepare_resume(out_dir, **changes)
-        if args.preset and plan.extra.get("preset") not in (None, args.preset):
-            raise UserError(f"{out_dir} was trained with preset {plan.extra.get('preset')!r}, not "
-                            f"{args.preset!r}; drop --preset when resuming.")
+        if args.recipe and plan.extra.get("preset") not in (None, args.recipe):
+            raise UserError(f"{out_dir} was trained with recipe {plan.extra.get('preset')!r}, not "
+                            f"{args.recipe!r}; drop --recipe when resuming.")
         net, schedule, data, config, extra = plan.net, plan.schedule, plan.data, plan.config, plan.extra
         title = f"resuming {out_dir} from step {plan.step}"
     else:
-        if not args.preset:
-            raise UserError("choose a recipe with --preset (tiny, toy2d, mnist-classroom, mnist), or "
-                            "continue a run with --resume DIR.")
-        recipe = get_preset(args.preset).with_train(**changes)
+        if not args.recipe:
+            raise UserError(f"choose a recipe with --recipe NAME (or --preset NAME), one of "
+                            f"{', '.join(recipe_names())}; or continue a run with --resume DIR.")
+        recipe = get_recipe(args.recipe).with_train(**changes)
         config = recipe.train
         if config.threads:
             torch.set_num_threads(config.threads)  # before the network's first eager op
@@ -147,8 +155,9 @@ def run(args) -> int:
                             "or pick a new folder with --out.")
         net, schedule = recipe.build_network(), recipe.build_schedule()
         data = recipe.load_data()
+        # the checkpoint key is "preset", the recipes' earlier name, which every saved run carries
         extra = {"preset": recipe.name, "dataset": recipe.dataset}
-        title = f"preset {recipe.name!r}: {recipe.about}"
+        title = f"recipe {recipe.name!r}: {recipe.about}"
 
     data = as_training_data(data)
     n_params = sum(p.numel() for p in net.parameters())

@@ -2,12 +2,12 @@
 reports at its first step, and one EMA update with the library's warm-up.
 
 The right answers come from the library (:func:`ddpm_edu.nets.embedding.sinusoidal_embedding`, the
-MNIST training images through :func:`ddpm_edu.pixels.to_model_range`, the EMA rule of
-:func:`ddpm_edu.train`). Wrong answers are compared with the usual slips: sin and cos in the other
-order or interleaved, frequencies spread over ``dim`` (or ``dim/2 − 1``) instead of ``dim/2``,
-a 0-based t, another period; the ε answer (1) given for an x_0-network, the variance or the squared
-mean in place of the mean square, pixels scaled to [0, 1]; the two EMA weights swapped, the warm-up
-left out (or taken as a maximum, which is the same), off by a step.
+MNIST training images through :func:`ddpm_edu.pixels.to_model_range`, the EMA decay of the training
+loop, :func:`ddpm_edu.training.ema_decay_at`). Wrong answers are compared with the usual slips: sin
+and cos in the other order or interleaved, frequencies spread over ``dim`` (or ``dim/2 − 1``)
+instead of ``dim/2``, a 0-based t, another period; the ε answer (1) given for an x_0-network, the
+variance or the squared mean in place of the mean square, pixels scaled to [0, 1]; the two EMA
+weights swapped, the warm-up left out (or taken as a maximum, which is the same), off by a step.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from functools import lru_cache
 import torch
 
 from ..nets.embedding import sinusoidal_embedding
+from ..training import TrainConfig, ema_decay_at
 from ._core import Exercise, Hint, as_number, call, expect_shape, fmt
 
 __all__ = ["EXERCISES"]
@@ -158,8 +159,13 @@ answer = to_model_range(images).pow(2).mean().item()   # ≈ 0.925: the error of
 
 
 # ---- 6.3 one EMA update with the warm-up -------------------------------------------------------------------
+def _decay(step: int, decay: float) -> float:
+    """The decay the training loop uses after step ``step`` with TrainConfig.ema_decay ``decay``."""
+    return ema_decay_at(step, TrainConfig(ema_decay=decay))
+
+
 def _ema(ema, theta, step, decay):
-    d = min(decay, (1 + step) / (10 + step))
+    d = _decay(step, decay)
     return d * ema + (1 - d) * theta
 
 
@@ -174,7 +180,7 @@ def _check_ema(fn) -> str:
         expect_shape(got, want.shape, "your EMA", like="ema")
         if _close(got, want, rtol=1e-6, atol=1e-9):
             continue
-        d = min(decay, (1 + step) / (10 + step))
+        d = _decay(step, decay)
         wrong = [
             (d * theta + (1 - d) * ema, "the two weights are swapped: the EMA keeps most of itself, "
                                         "θ_ema ← d·θ_ema + (1 − d)·θ with d close to 1."),

@@ -5,12 +5,15 @@ and reads back whatever the network was trained to predict (ε, x_0 or μ).
 
 The registry turns a plain dict (JSON-able, saved with every checkpoint) into a network and back:
 
-    cfg = preset_config("mnist")          # {"kind": "unet", "image_size": 28, ...}
+    cfg = architecture("mnist")           # {"kind": "unet", "image_size": 28, ...}
     net = build_network(cfg)              # a UNet with net.kind == "unet", net.config a UNetConfig
     assert network_config(net) == cfg     # the inverse: a checkpoint alone rebuilds its model
 
-Presets
--------
+Architectures
+-------------
+Named network configurations (:data:`ARCHITECTURES`, :func:`architecture`). A training recipe
+(:mod:`ddpm_edu.recipes`) names one of them, and adds the schedule, data and training settings.
+
 ``"mnist"``     28×28×1 U-Net designed for CPU training speed: 28 → 14 → 7, channels 32/32/64, one
                 residual block per level, attention only at 7×7 (0.59 M parameters, 160 MFLOP per
                 image forward; 4–5× the training images/s of the HF course U-Net on this
@@ -30,13 +33,13 @@ from .unet import UNet, UNetConfig
 from ..errors import InvalidArgument, InvalidType
 
 __all__ = ["UNet", "UNetConfig", "MLP", "MLPConfig", "build_network", "network_config",
-           "preset_config", "PRESETS", "count_parameters"]
+           "architecture", "ARCHITECTURES", "count_parameters"]
 
 # kind → (network class, config dataclass)
 _KINDS = {"unet": (UNet, UNetConfig), "mlp": (MLP, MLPConfig)}
 
-# Each preset is a full config dict; see benchmarks/README.md for why "mnist" looks the way it does.
-PRESETS: dict[str, dict] = {
+# Each architecture is a full config dict; benchmarks/README.md says why "mnist" looks as it does.
+ARCHITECTURES: dict[str, dict] = {
     "mnist": {"kind": "unet", "image_size": 28, "in_channels": 1, "out_channels": 1,
               "base_channels": 32, "channel_mult": [1, 1, 2], "num_res_blocks": 1,
               "attention_resolutions": [7], "num_heads": 1, "dropout": 0.0, "norm_groups": 8,
@@ -63,7 +66,7 @@ def build_network(cfg: dict) -> nn.Module:
     silently give a different network).
     """
     if not isinstance(cfg, dict):
-        raise InvalidType(f"build_network expects a dict like preset_config('mnist'), got "
+        raise InvalidType(f"build_network expects a dict like architecture('mnist'), got "
                         f"{type(cfg).__name__}.")
     if "kind" not in cfg:
         raise InvalidArgument(f"network config needs a 'kind' entry, one of {sorted(_KINDS)}; got keys "
@@ -91,11 +94,12 @@ def network_config(net: nn.Module) -> dict:
     return _config_to_dict(kind, config)
 
 
-def preset_config(name: str) -> dict:
-    """A fresh copy of a preset's config dict: "mnist", "flowers64" or "toy2d"."""
-    if name not in PRESETS:
-        raise InvalidArgument(f"unknown network preset {name!r}; choose one of {sorted(PRESETS)}.")
-    cfg = dict(PRESETS[name])
+def architecture(name: str) -> dict:
+    """A fresh copy of a named network's config dict: "mnist", "flowers64" or "toy2d"."""
+    if name not in ARCHITECTURES:
+        raise InvalidArgument(f"unknown network architecture {name!r}; choose one of "
+                              f"{sorted(ARCHITECTURES)}.")
+    cfg = dict(ARCHITECTURES[name])
     kind = cfg.pop("kind")
     # through the dataclass, so the dict carries every field, validated and normalised
     return _config_to_dict(kind, _KINDS[kind][1](**cfg))

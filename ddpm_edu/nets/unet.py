@@ -11,7 +11,7 @@ Read top to bottom: config → residual block → attention → resampling → t
 Two choices worth knowing:
 - One skip per residual block (not also after the input conv and each downsample, as in
   improved-diffusion / diffusers): the up path then has ``num_res_blocks`` blocks per level, not
-  ``num_res_blocks + 1``, which is most of why the "mnist" preset is fast on a CPU.
+  ``num_res_blocks + 1``, which is most of why the "mnist" architecture is fast on a CPU.
 - The last conv of every residual block, of every attention block and of the output is initialised
   to zero (as in DDPM's and improved-diffusion's code): at initialisation every block is the
   identity and the network outputs 0 (an ε-predictor's loss then starts at E‖ε‖²/d = 1). The

@@ -29,7 +29,7 @@
 #
 # **Library used:** `p_mean_variance` (the reverse step from any of the three outputs),
 # `eps_vlb_weight` and `training.loss_weights` (the weights), `train` with `TrainConfig(mean_type=…,
-# loss=…)` (the loop), `sample`, `bpd_fast` (bits/dim), the "toy2d" and "tiny" presets. Runs in about
+# loss=…)` (the loop), `sample`, `bpd_fast` (bits/dim), the "toy2d" and "tiny" recipes. Runs in about
 # a minute; most of it is training.
 
 # %%
@@ -45,11 +45,10 @@ import torch
 torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 torch.manual_seed(0)      # everything below also draws from its own seeded generator
 %matplotlib inline
-from ddpm_edu import (TrainConfig, bpd_fast, cosine_schedule, eps_vlb_weight, linear_schedule,
-                      load_mnist, nats_to_bits, p_mean_variance, predict_x0_from_eps, q_sample,
-                      sample, train, vlb_term)
+from ddpm_edu import (TrainConfig, bpd_fast, cosine_schedule, eps_vlb_weight, get_recipe,
+                      linear_schedule, load_mnist, nats_to_bits, p_mean_variance,
+                      predict_x0_from_eps, q_sample, sample, train, two_moons, vlb_term)
 from ddpm_edu.exercises import check, solution
-from ddpm_edu.presets import get_preset, two_moons
 from ddpm_edu.training import loss_weights
 
 TOY_STEPS = 1500 if FULL_SIZE else 150     # optimizer steps per toy model (equal for all)
@@ -325,13 +324,13 @@ print(f"spread of the weight of a random t: std/mean = {(w_all.std() / w_all.mea
 # seeded generator), and takes the same number of steps. Only the target and the weights differ.
 #
 # The data are "two moons": 8000 points on two interleaved half circles, with a little jitter. The
-# network is the "toy2d" preset's residual MLP. To keep the runs short we use a short chain,
+# network is the "toy2d" recipe's residual MLP. To keep the runs short we use a short chain,
 # $T = 50$, with DDPM's linear $\beta$ scaled up 20-fold so that $\bar\alpha_T$ is still close to 0.
 
 # %%
 # NBVAL_APPROX
 # numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
-toy = get_preset("toy2d")                               # the MLP preset and its seed
+toy = get_recipe("toy2d")                               # the MLP recipe and its seed
 toy_schedule = linear_schedule(50, beta_start=2e-3, beta_end=0.4)
 moons = two_moons(8000, seed=0)                         # training points, (8000, 2)
 held_out = two_moons(500, seed=1)                       # fresh points to judge samples against
@@ -437,7 +436,7 @@ fig
 # %%
 # NBVAL_APPROX
 # numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
-tiny = get_preset("tiny")
+tiny = get_recipe("tiny")
 mnist_schedule = tiny.build_schedule()                 # linear, T = 100, β from 1e-3 to 0.2
 train_images, _ = load_mnist("train")                  # uint8 (60000, 28, 28)
 test_images, _ = load_mnist("test")

@@ -24,8 +24,8 @@
 #    that never stopped;
 # 5. sample with DDPM's ancestral chain, export it as a GIF and scrub through it with a widget.
 #
-# **Library used:** `ddpm_edu.nets` (the U-Net and its presets), `train` / `resume_run` /
-# `TrainConfig` and the recipes of `ddpm_edu.presets`, `load_pretrained("mnist")`, `ddpm_steps` and
+# **Library used:** `ddpm_edu.nets` (the U-Net and its architectures), `train` / `resume_run` /
+# `TrainConfig` and the recipes of `ddpm_edu.recipes`, `load_pretrained("mnist")`, `ddpm_steps` and
 # `sample`, `ddpm_edu.viz` (`reverse_chain_gif`, `ChainScrubber`). Runs in about a minute by default;
 # most of it is the short training run.
 
@@ -34,7 +34,7 @@
 # automatic tests run. FULL_SIZE = True trains with the whole "mnist-classroom" recipe (its
 # running time is printed below; far longer than the default) and samples with all 1000 DDPM steps.
 # Measured on 2 shared CPU cores: the recipe's 1,500 training steps alone took 22.5 min on one
-# thread (`ddpm-edu train --preset mnist-classroom`); 27 s as stored (tools/build_notebooks.py).
+# thread (`ddpm-edu train --recipe mnist-classroom`); 27 s as stored (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch
@@ -48,10 +48,10 @@ from pathlib import Path
 
 from IPython.display import Image, display
 
-from ddpm_edu import (TrainConfig, ddpm_steps, get_preset, linear_schedule, load_mnist,
+from ddpm_edu import (TrainConfig, ddpm_steps, get_recipe, linear_schedule, load_mnist,
                       load_pretrained, read_metadata, resume_run, sample, to_model_range, train)
 from ddpm_edu.exercises import check, solution
-from ddpm_edu.nets import build_network, count_parameters, preset_config
+from ddpm_edu.nets import architecture, build_network, count_parameters
 
 LIVE_STEPS = None if FULL_SIZE else 60      # None: the recipe's own number of steps
 LIVE_BATCH = None if FULL_SIZE else 8       # None: the recipe's own batch size
@@ -66,12 +66,12 @@ print(f"FULL_SIZE = {FULL_SIZE}: training {'the whole recipe' if FULL_SIZE else 
 # the resolution level by level, a decoder that doubles it back, and **skip connections** that hand
 # each level's encoder activations to the decoder at the same resolution. It knows nothing about
 # diffusion: it maps $(x_t, t)$ to a tensor shaped like $x_t$, and the training target makes that
-# tensor $\hat\epsilon$. The course's "mnist" preset is a small member of the family, designed to
+# tensor $\hat\epsilon$. The course's "mnist" architecture is a small member of the family, designed to
 # train on a CPU: three levels (28 → 14 → 7 pixels), 32/32/64 channels, one residual block per
 # level, self-attention only at 7×7.
 
 # %%
-config = preset_config("mnist")
+config = architecture("mnist")
 net = build_network(config)                     # random weights; the last layer starts at zero
 print({k: v for k, v in config.items() if k != "kind"})
 print(f"{count_parameters(net):,} parameters; levels at {net.config.resolutions} pixels with "
@@ -142,7 +142,7 @@ print(net.down_blocks[2])          # the block that goes from 32 to 64 channels,
 # Convolutions see a 3×3 neighbourhood per layer. At the lowest resolution, self-attention lets
 # every one of the $7 \times 7 = 49$ positions look at all the others in one step, so a stroke at the
 # top of a digit can depend on one at the bottom. At 28×28 it would cost $784^2$ pairs per image;
-# at 7×7 only $49^2$, which is why the preset keeps it there.
+# at 7×7 only $49^2$, which is why the architecture keeps it there.
 
 # %%
 print(net.mid_attn)
@@ -265,7 +265,7 @@ check("6.2", answer)
 # meant for a lesson:
 
 # %%
-recipe = get_preset("mnist-classroom")
+recipe = get_recipe("mnist-classroom")
 print(f"{recipe.name}: {recipe.about}")
 print(recipe.train)
 
@@ -355,7 +355,7 @@ check("6.3", ema_update)
 # weights. (The "tiny" recipe: an 8-channel U-Net on 256 digits, one thread.)
 
 # %%
-tiny = get_preset("tiny")
+tiny = get_recipe("tiny")
 tiny_config = tiny.train.replace(steps=8, save_every=2, log_every=1)
 extra = {"preset": tiny.name, "dataset": tiny.dataset}      # lets the folder alone rebuild the run
 
@@ -392,7 +392,7 @@ print(f"weights identical to the uninterrupted run: raw {same_raw}, EMA {same_em
 # moment estimates. It also needs the same number of threads (sums are added in a different order
 # with more threads). `resume_run` refuses to continue if the network, schedule, data or
 # training settings differ from the saved ones, except the harmless ones (more steps, threads,
-# how often to save or log). From the command line the same is `ddpm-edu train --preset
+# how often to save or log). From the command line the same is `ddpm-edu train --recipe
 # mnist-classroom --out runs/mine`, and after a crash `ddpm-edu train --resume runs/mine`.
 #
 # ## 5. The shipped model
@@ -492,12 +492,12 @@ ChainScrubber.static(chain, n=6, schedule=model.schedule, nrow=4)
 #
 # ## Things to try
 #
-# 1. Set `FULL_SIZE = True` and run the "mnist-classroom" recipe (or `ddpm-edu train --preset
+# 1. Set `FULL_SIZE = True` and run the "mnist-classroom" recipe (or `ddpm-edu train --recipe
 #    mnist-classroom --out runs/mine` in a terminal). Load your run with
 #    `load_pretrained("runs/mine")` and compare it with the shipped model.
 # 2. Interrupt that run with the stop button (Ctrl-C), then continue it with
 #    `resume_run("runs/mine")`.
-# 3. Change the network with `build_network({**preset_config("mnist"), "attention_resolutions": []})`
+# 3. Change the network with `build_network({**architecture("mnist"), "attention_resolutions": []})`
 #    and train it the same way: does attention at 7×7 matter at this budget?
 # 4. Give `LiveReport` a few more lines: also plot `state.grad_norm` and `state.lr` (both are in
 #    the training state).

@@ -25,7 +25,7 @@
 #
 # **Library used:** `ddpm_edu.datasets.single_image` (the image, flips, PSNR),
 # `ddpm_edu.datasets.flowers` (`load_flowers`), the recipes `single-image` and `flowers64` of
-# `ddpm_edu.presets`, `ddim_steps`, `load_pretrained`, `train`, and `ddpm_edu.viz`.
+# `ddpm_edu.recipes`, `ddim_steps`, `load_pretrained`, `train`, and `ddpm_edu.viz`.
 
 # %%
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 from IPython.display import Image, display
 
-from ddpm_edu import (ddim_steps, get_preset, linear_schedule, load_flowers, load_pretrained,
+from ddpm_edu import (ddim_steps, get_recipe, linear_schedule, load_flowers, load_pretrained,
                       sample, to_model_range, to_pixels, train)
 from ddpm_edu.datasets.flowers import FlowersNotAvailable, split_order
 from ddpm_edu.datasets.single_image import (RECOGNISABLE_PSNR_DB, load_single_image,
@@ -58,7 +58,7 @@ from ddpm_edu.exercises import check, solution
 from ddpm_edu.viz.plots import image_grid, new_figure
 
 REPO = Path("..")                                   # the notebooks run in notebooks/
-recipe = get_preset("single-image")
+recipe = get_recipe("single-image")
 TRAIN_STEPS = recipe.train.steps if FULL_SIZE else 30
 print(f"FULL_SIZE = {FULL_SIZE}: {TRAIN_STEPS} training steps in section 4")
 
@@ -326,7 +326,7 @@ fig
 # core, against the seed paper's two hours of CPU for 1000 epochs):
 #
 # ```
-# ddpm-edu train --preset single-image --out runs/single-image
+# ddpm-edu train --recipe single-image --out runs/single-image
 # ddpm-edu sample --checkpoint runs/single-image --n 16 --out flowers.png
 # ```
 #
@@ -354,7 +354,7 @@ fig
 # python -c "from ddpm_edu import load_flowers; print(load_flowers('train').shape)"
 # #   ... or download https://www.robots.ox.ac.uk/~vgg/data/flowers/102/102flowers.tgz by hand
 # #   and put it into data/flowers102/
-# ddpm-edu train --preset flowers64 --out runs/flowers64 --device cuda
+# ddpm-edu train --recipe flowers64 --out runs/flowers64 --device cuda
 # ddpm-edu sample --checkpoint runs/flowers64 --n 16 --out flowers64.png
 # ```
 #

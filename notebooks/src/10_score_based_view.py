@@ -51,7 +51,7 @@ torch.manual_seed(0)
 import math
 import time
 
-from ddpm_edu import (ddim_steps, ddpm_steps, eps_from_score, get_preset, langevin_steps, load_mnist,
+from ddpm_edu import (ddim_steps, ddpm_steps, eps_from_score, get_recipe, langevin_steps, load_mnist,
                       load_pretrained, ode_steps, score_from_eps, train)
 from ddpm_edu.exercises import check, solution
 from ddpm_edu.viz.plots import image_grid, new_figure
@@ -107,7 +107,7 @@ print(f"FULL_SIZE = {FULL_SIZE}: {TRAIN_STEPS} training steps, {N_POINTS} toy po
 # $5\cdot 10^{-4}$ to $0.1$ with $T = 200$ steps (2-D points need far fewer steps than images).
 
 # %%
-recipe = get_preset("toy2d")                     # the course's MLP and the toy schedule
+recipe = get_recipe("toy2d")                     # the course's MLP and the toy schedule
 schedule = recipe.build_schedule()               # linear β from 5e-4 to 0.1, T = 200
 WEIGHTS = torch.tensor([0.45, 0.35, 0.20], dtype=torch.float64)          # w_k
 MEANS = torch.tensor([[-0.55, -0.35], [0.45, 0.50], [0.55, -0.45]],
