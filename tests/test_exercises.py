@@ -102,13 +102,15 @@ def test_a_wrong_type_gets_a_message_that_says_what_is_expected(ex_id):
     if callable(good):
         _wrong(ex_id, 1.0, "this exercise expects a function, but your answer is a float")
     else:
-        _wrong(ex_id, lambda x: x, "a word in quotes" if isinstance(good, str) else "must be a number")
+        expected = "a word in quotes" if isinstance(good, str) else "must be a number"
+        _wrong(ex_id, lambda x: x, expected)
 
 
 @pytest.mark.parametrize("ex_id", FUNCTION_IDS)
 def test_function_that_raises_is_reported_by_type_and_message(ex_id):
     name = exercise(ex_id).answer_name
-    v = _wrong(ex_id, _named(lambda *a: torch.sqrt(a[0] + "a"), name), f"calling {name} raised TypeError")
+    broken = _named(lambda *a: torch.sqrt(a[0] + "a"), name)
+    v = _wrong(ex_id, broken, f"calling {name} raised TypeError")
     assert "Traceback" not in v.message
 
 
@@ -125,7 +127,7 @@ def test_a_function_that_edits_its_inputs_in_place_cannot_break_the_check(ex_id)
         return out
     _right(ex_id, _named(vandal, exercise(ex_id).answer_name))
 
-# ---- a verdict, check, solution, exercise ----------------------------------------------------------
+# ---- a verdict, check, solution, exercise ---------------------------------------------------
 def test_a_check_that_breaks_still_gives_a_verdict(monkeypatch):
     import dataclasses
     ex = exercise("1.3")

@@ -168,14 +168,14 @@ def call(fn, *args, what: str | None = None) -> torch.Tensor:
     return as_tensor(out, f"the result of {what}")
 
 
-# ---- answers compared with the right value and with the typical slips --------------------------------
+# ---- answers compared with the right value and with the typical slips ---------------------------
 def close(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float) -> bool:
     """True when ``got`` has ``want``'s shape and |got − want| ≤ atol + rtol·|want| everywhere."""
     return got.shape == want.shape and bool(torch.allclose(got, want, rtol=rtol, atol=atol))
 
 
 def near(got: float, want: float, rel: float) -> bool:
-    """True when the numbers agree to a relative tolerance: |got − want| ≤ rel·max(|got|, |want|)."""
+    """True when two numbers agree within ``rel``: |got − want| ≤ rel·max(|got|, |want|)."""
     return math.isclose(got, want, rel_tol=rel, abs_tol=0.0)
 
 
