@@ -92,7 +92,11 @@ def kl_gauss(mu1, var1, mu2, var2):
 def _check_kl_value(answer) -> str:
     want = 0.5 * (math.log(4.0) + (1.0 + 1.0) / 4.0 - 1.0)  # KL(N(0, 1) ‖ N(1, 4)) = 0.4431
     got = as_number(answer, "your KL")
-    if math.isclose(got, want, rel_tol=0, abs_tol=2e-3):  # 3 decimals suffice
+
+    def same(a, b):
+        return math.isclose(a, b, rel_tol=0, abs_tol=2e-3)  # 3 decimals suffice
+
+    if same(got, want):
         return f"KL(N(0, 1) ‖ N(1, 4)) = ½(log 4 + (1 + 1)/4 − 1) = {want:.4f} nats."
 
     def kl(m1, v1, m2, v2):
@@ -108,7 +112,7 @@ def _check_kl_value(answer) -> str:
         (want + 0.5, "½ too large: the −1 inside the bracket is missing."),
         (0.5 * (math.log(4.0) + 1.0 / 4.0 - 1.0), "the mean term (μ1 − μ2)²/σ2² = 1/4 is missing."),
     ]
-    name_slip(got, wrong, same=lambda a, b: math.isclose(a, b, rel_tol=0, abs_tol=2e-3))
+    name_slip(got, wrong, same=same)
     if got < 0:
         raise Hint("a KL divergence is never negative; check the sign of the log term.")
     if abs(got - want) < 1e-2:
