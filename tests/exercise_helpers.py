@@ -1,4 +1,4 @@
-"""Shared assertions for the per-chapter exercise-check tests (tests/test_exercises_chNN.py)."""
+"""Shared assertions for the exercise-check tests (tests/test_exercises.py and _chNN.py)."""
 from ddpm_edu.exercises import evaluate
 
 

@@ -1,12 +1,10 @@
 """An independent float64 reference for the DDPM math core, written from math-reference.md.
 
-It deliberately imports nothing from ``ddpm_edu`` (nor torch, outside the one test fixture at the
-end): numpy and the standard library's ``math`` only. Where a formula can be evaluated in more than
-one way it takes a *different* way from the library (1 − ᾱ_t as an fsum of positive terms instead
+It deliberately imports nothing from ``ddpm_edu`` (nor torch): numpy and the standard library's
+``math`` only. Where a formula can be evaluated in more than one way it takes a *different* way from the library (1 − ᾱ_t as an fsum of positive terms instead
 of expm1 of a log-sum, erfc instead of ``log_ndtr``, a sinh/cosh identity instead of
 ``logsigmoid``), so that a mistake shared by both would have to be a mistake in the formulas.
-Also here: :func:`assert_pinned` (compare with a value printed in math-reference.md) and the
-``one_torch_thread`` fixture that the test modules import.
+Also here: :func:`assert_pinned` (compare with a value printed in math-reference.md).
 
 Index convention, as in the library: tables have length T+1 and index 0 is the data
 (β_0 = 0, ᾱ_0 = 1), so ``tab.alpha_bar[t]`` is ᾱ_t for paper time t = 1..T.
@@ -17,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 
 LN2 = math.log(2.0)
 HALF_WIDTH = 1.0 / 255.0      # bucket half-width for pixels k/127.5 − 1
@@ -283,15 +280,3 @@ def assert_pinned(value: float, text: str, what: str = "") -> None:
     tol = 0.5 * 10.0 ** (-decimals + (int(exponent) if exponent else 0))
     ref = float(text)
     assert abs(value - ref) <= tol * (1 + 1e-9), f"{what or 'value'} = {value!r}, reference {text} (±{tol:g})"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Run a test module's tiny tensors on one thread: on a loaded 2-core machine torch's second
-    thread made element-wise ops ~13× slower. Import it into a test module to use it there; the
-    previous setting is restored afterwards."""
-    import torch
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)

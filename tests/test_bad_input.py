@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from oracle import one_torch_thread  # noqa: F401 (autouse fixture)
 from ddpm_edu.forward import predict_x0_from_eps, q_posterior, q_sample, q_step_sample
 from ddpm_edu.losses import discretized_gaussian_log_likelihood, normal_kl, vlb_term
 from ddpm_edu.pixels import to_model_range, to_pixels

@@ -5,16 +5,8 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from ddpm_edu.cli import main
-
-
-@pytest.fixture(autouse=True)
-def _keep_threads():
-    threads = torch.get_num_threads()  # the CLI sets torch's thread count for its process
-    yield
-    torch.set_num_threads(threads)
 
 
 def _errors(capsys, argv):

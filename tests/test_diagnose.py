@@ -23,16 +23,6 @@ T = 100
 P = 0.2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster, and far faster on a loaded machine (no waiting for a
-    second thread at every op). Restored afterwards for the other test files."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def sched():
     return linear_schedule(T, 1e-3, 0.2)

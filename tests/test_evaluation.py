@@ -27,16 +27,6 @@ from ddpm_edu.schedules import linear_schedule, respace
 T_SMALL = 100
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster, and far faster on a loaded machine (no waiting for a
-    second thread at every op). Restored afterwards for the other test files."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def sched():
     # 100 steps from 1e-4 to 0.2: ᾱ_T ≈ 4.5e-5, the same end point as DDPM's 1000-step schedule

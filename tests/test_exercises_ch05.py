@@ -8,19 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_edu.exercises import evaluate, exercise, exercise_ids
-
-
-from exercise_helpers import right as _right, wrong as _wrong  # noqa: E402
-
-
-def test_chapter_five_has_three_exercises_and_their_solutions_pass():
-    assert exercise_ids(5) == ["5.1", "5.2", "5.3"]
-    for ex_id in exercise_ids(5):
-        ns = {}
-        exec(compile(exercise(ex_id).solution, f"<solution {ex_id}>", "exec"), ns)
-        _right(ex_id, ns[exercise(ex_id).answer_name])
-        assert evaluate(ex_id, ...).status == "not attempted yet"
+from exercise_helpers import right as _right, wrong as _wrong
 
 
 # ---- an independent oracle: the linear schedule from its definition --------------------------------

@@ -8,19 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_edu.exercises import evaluate, exercise, exercise_ids
-
-
-from exercise_helpers import right as _right, wrong as _wrong  # noqa: E402
-
-
-def test_chapter_six_has_three_exercises_and_their_solutions_pass():
-    assert exercise_ids(6) == ["6.1", "6.2", "6.3"]
-    for ex_id in exercise_ids(6):
-        ns = {}
-        exec(compile(exercise(ex_id).solution, f"<solution {ex_id}>", "exec"), ns)
-        _right(ex_id, ns[exercise(ex_id).answer_name])
-        assert evaluate(ex_id, ...).status == "not attempted yet"
+from exercise_helpers import right as _right, wrong as _wrong
 
 
 # ---- 6.1 the embedding ------------------------------------------------------------------------------

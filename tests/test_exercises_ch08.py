@@ -12,19 +12,8 @@ import pytest
 import torch
 
 from ddpm_edu import linear_schedule
-from ddpm_edu.exercises import evaluate, exercise, exercise_ids
-
-
-from exercise_helpers import right as _right, wrong as _wrong  # noqa: E402
-
-
-def test_chapter_eight_has_two_exercises_and_their_solutions_pass():
-    assert exercise_ids(8) == ["8.1", "8.2"]
-    for ex_id in exercise_ids(8):
-        ns = {}
-        exec(compile(exercise(ex_id).solution, f"<solution {ex_id}>", "exec"), ns)
-        _right(ex_id, ns[exercise(ex_id).answer_name])
-        assert evaluate(ex_id, ...).status == "not attempted yet"
+from ddpm_edu.exercises import exercise
+from exercise_helpers import right as _right, wrong as _wrong
 
 
 # ---- 8.1 σ_t(η) ----------------------------------------------------------------------------------
@@ -130,14 +119,6 @@ def test_8_2_accepts(fn):
 ])
 def test_8_2_names_the_mistake(fn, fragment):
     _wrong("8.2", fn, fragment)
-
-
-@pytest.mark.parametrize("ex_id", ["8.1", "8.2"])
-@pytest.mark.parametrize("junk", ["0.5", True, 1.0, None, np.zeros(3), lambda: 0, lambda *a: 1 / 0])
-def test_junk_gets_a_hint_or_not_attempted(ex_id, junk):
-    v = evaluate(ex_id, junk)
-    assert v.status == ("not attempted yet" if junk is None else "not yet") and v.message
-    assert "0x" not in v.message
 
 
 def test_8_1_other_exceptions_are_reported_plainly():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import oracle
-from oracle import assert_pinned, one_torch_thread  # noqa: F401 (autouse fixture)
+from oracle import assert_pinned
 from ddpm_edu.forward import (
     predict_eps_from_x0, predict_x0_from_eps, predict_x0_from_mean, q_mean_variance, q_posterior,
     q_sample, q_step_sample,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import oracle
-from oracle import LN2, PIXELS, assert_pinned, one_torch_thread  # noqa: F401 (autouse fixture)
+from oracle import LN2, PIXELS, assert_pinned
 from ddpm_edu.forward import predict_eps_from_x0, q_sample
 from ddpm_edu.losses import (
     approx_standard_normal_cdf, discretized_gaussian_log_likelihood, normal_kl, prior_bpd,

@@ -12,8 +12,6 @@ from ddpm_edu.nets import (ARCHITECTURES, MLP, UNet, UNetConfig, architecture, b
 from ddpm_edu.nets.embedding import sinusoidal_embedding
 from ddpm_edu.nets.unet import SelfAttention
 
-torch.set_num_threads(1)
-
 
 def _randomise(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Give every parameter random values (the zero-initialised convs would hide a wiring bug)."""

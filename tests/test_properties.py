@@ -9,7 +9,6 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import oracle
-from oracle import one_torch_thread  # noqa: F401 (autouse fixture)
 from ddpm_edu.forward import predict_eps_from_x0, predict_x0_from_eps, q_mean_variance, q_posterior, q_sample
 from ddpm_edu.losses import discretized_gaussian_log_likelihood, normal_kl, prior_bpd, simple_loss, vlb_term
 from ddpm_edu.reverse import p_mean_variance

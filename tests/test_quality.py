@@ -14,8 +14,6 @@ from ddpm_edu.classifier import (CLASSIFIER_SHA256, as_classifier_input, default
                                  train_classifier, _random_shift)
 from ddpm_edu.quality import (QualityReport, feature_statistics, frechet_distance, sample_quality)
 
-torch.set_num_threads(1)
-
 
 # ---- Fréchet distance against closed forms ---------------------------------------------------
 

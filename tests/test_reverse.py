@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import oracle
-from oracle import assert_pinned, one_torch_thread  # noqa: F401 (autouse fixture)
+from oracle import assert_pinned
 from ddpm_edu.forward import q_posterior, q_sample
 from ddpm_edu.reverse import MeanType, VarianceType, ddim_step, eps_vlb_weight, p_mean_variance
 from ddpm_edu.schedules import cosine_schedule, linear_schedule, respace

@@ -31,16 +31,6 @@ N_MC = (1000, 20)             # 20 000 i.i.d. scalar samples for Monte Carlo mom
 Z = 4.5                       # tolerance in standard errors (a fixed seed makes each run identical)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These loops run thousands of tiny ops: with 2 intra-op threads on a shared 2-core machine they
-    # ran 10× slower than with one (thread hand-offs). Restored for the other test files.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _noise(n, d=1, *, seed):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, d, generator=g, dtype=F64), g

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import oracle
-from oracle import assert_pinned, one_torch_thread  # noqa: F401 (autouse fixture)
+from oracle import assert_pinned
 from ddpm_edu.schedules import (
     Schedule, cosine_schedule, extract, geometric_schedule, linear_schedule, one_minus_ratio, respace,
     schedule_from_betas, schedule_from_config,

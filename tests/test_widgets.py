@@ -176,3 +176,98 @@ def test_static_fallbacks_are_figures():
     assert [ax.get_title() for ax in figs[2].axes[:3]] == ["t = 1000", f"t = {step_time(steps[5])}", "t = 0"]
     with pytest.raises(ValueError, match="outside"):
         ForwardExplorer.static(FLOWER, ts=(0, 2000))
+
+
+# ---- the score field of chapter 10, on one Gaussian whose ε* is known in closed form ------------
+_M, _S = torch.tensor([0.3, -0.2], dtype=torch.float64), 0.25   # data x_0 ~ N(m, s² I) in 2-D
+_SCHED = linear_schedule(100, 1e-3, 0.1)
+
+
+def _var(t):
+    ab = _SCHED.alpha_bar[t]
+    return ab, ab * _S ** 2 + 1 - ab                              # q(x_t) = N(√ᾱ m, var I)
+
+
+def _exact(x, t):
+    ab, var = _var(t)
+    return (1 - ab).sqrt() * (x - ab.sqrt() * _M) / var           # E[ε | x_t] = −√(1−ᾱ)·score
+
+
+def _half(x, t):
+    return 0.5 * _exact(x, t)                                     # relative error (1 − ½)² = ¼
+
+
+def _log_q(x, t):
+    ab, var = _var(t)
+    return -((x - ab.sqrt() * _M) ** 2).sum(1) / (2 * var) - torch.log(2 * math.pi * var)
+
+
+def _sample(n, g):
+    return _M + _S * torch.randn(n, 2, generator=g, dtype=torch.float64)
+
+
+def test_score_field_explorer_redraws_and_reports_the_error():
+    from ddpm_edu.viz.score_widgets import ScoreFieldExplorer
+
+    sx = ScoreFieldExplorer(_SCHED, _exact, _half, _log_q, _sample, t=10)
+    before = sx.image.value
+    assert _decode(before).shape[:2] == (330, 640)
+    assert sx.values["error"] == pytest.approx(0.25, rel=1e-12)
+    assert "q(x<sub>t</sub>): 0.250" in sx.info.value
+    sx.t.value = 60
+    ab = _SCHED.alpha_bar[60].item()
+    assert sx.image.value != before and sx.values["alpha_bar"] == ab
+    assert f"ᾱ<sub>t</sub> = {ab:.4g}, √(1−ᾱ<sub>t</sub>) = {math.sqrt(1 - ab):.4g}" in \
+        sx.info.value
+    assert repr(sx) == "ScoreFieldExplorer(t=60)" and "ddpm-edu-score-field" in sx.box._dom_classes
+    assert sx.t.max == _SCHED.T
+
+
+def test_score_field_pictures_show_minus_eps_over_the_density():
+    from matplotlib.quiver import Quiver
+
+    from ddpm_edu.viz.plots import new_figure
+    from ddpm_edu.viz.score_plots import arrow_scale, draw_score_field, eps_field, grid_points
+
+    t = 30
+    scale = arrow_scale(_exact, t)
+    xy = grid_points(17)
+    assert xy.shape == (289, 2) and xy[0].tolist() == [-1.3, -1.3] and xy[1].tolist()[1] > -1.3
+    assert _exact(xy, t).norm(dim=1).max().item() / scale == pytest.approx(0.3)
+    fig, ax = new_figure((3, 3), nrows=1, ncols=1)
+    draw_score_field(ax, _exact, _log_q, t, scale)
+    quiver = next(c for c in ax.collections if isinstance(c, Quiver))
+    np.testing.assert_allclose(quiver.U, -_exact(xy, t)[:, 0].numpy())
+    np.testing.assert_allclose(quiver.V, -_exact(xy, t)[:, 1].numpy())
+    assert quiver.scale == scale
+    shade = ax.images[0].get_array()                                # rows: y, columns: x
+    ab, var = _var(t)
+    y, x = 1.3 * (2 * 7 / 89 - 1), 1.3 * (2 * 80 / 89 - 1)         # row 7, column 80 of the 90 × 90
+    d2 = (x - ab.sqrt() * _M[0]) ** 2 + (y - ab.sqrt() * _M[1]) ** 2
+    assert shade[7, 80] == pytest.approx(float(torch.exp(-d2 / (2 * var)) / (2 * math.pi * var)))
+
+    calls = []
+
+    def net(x, tt):
+        calls.append((x.dtype, tt.dtype, tt.tolist()))
+        return 2 * x
+    eps = eps_field(net)(xy[:3], 7)
+    assert eps.dtype == torch.float64 and torch.allclose(eps, 2 * xy[:3], atol=1e-6)
+    assert calls == [(torch.float32, torch.long, [7, 7, 7])]
+
+
+def test_score_field_static_figures():
+    from matplotlib.figure import Figure
+
+    from ddpm_edu.viz.score_plots import points_figure
+    from ddpm_edu.viz.score_widgets import ScoreFieldExplorer
+
+    fig = ScoreFieldExplorer.static(_SCHED, _exact, _half, _log_q, ts=(2, 50, 100))
+    assert isinstance(fig, Figure) and len(fig.axes) == 2 * 3
+    assert [ax.get_title() for ax in fig.axes[:3]] == [
+        f"t = {t}, ᾱ_t = {_SCHED.alpha_bar[t].item():.3g}" for t in (2, 50, 100)]
+    assert fig.axes[0].get_ylabel() == "exact  −ε*" and fig.axes[3].get_ylabel() == "learned  −ε_θ"
+    g = torch.Generator().manual_seed(0)
+    pts = points_figure({"data": _sample(50, g), "model": _sample(50, g)}, marks=_M[None])
+    assert [ax.get_title() for ax in pts.axes] == ["data", "model"]
+    assert len(pts.axes[0].collections) == 2 and pts.axes[0].get_xlim() == (-1.3, 1.3)

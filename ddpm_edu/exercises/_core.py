@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 __all__ = ["Verdict", "Exercise", "Hint", "NotAttempted", "as_tensor", "as_number", "call",
-           "expect_shape", "describe", "fmt"]
+           "expect_shape", "describe", "fmt", "close", "near", "first_mismatch",
+           "name_slip"]
 
 CORRECT, NOT_YET, NOT_ATTEMPTED = "correct", "not yet", "not attempted yet"
 _MARK = {CORRECT: "✓", NOT_YET: "✗", NOT_ATTEMPTED: "…"}
@@ -165,6 +166,37 @@ def call(fn, *args, what: str | None = None) -> torch.Tensor:
         raise NotAttempted(f"{name} returned None: replace the `...` with your code and `return` "
                            "the result.")
     return as_tensor(out, f"the result of {what}")
+
+
+# ---- answers compared with the right value and with the typical slips ---------------------------
+def close(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float) -> bool:
+    """True when ``got`` has ``want``'s shape and |got − want| ≤ atol + rtol·|want| everywhere."""
+    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=rtol, atol=atol))
+
+
+def near(got: float, want: float, rel: float) -> bool:
+    """True when two numbers agree within ``rel``: |got − want| ≤ rel·max(|got|, |want|)."""
+    return math.isclose(got, want, rel_tol=rel, abs_tol=0.0)
+
+
+def first_mismatch(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float) -> int:
+    """The flat index of the first element where ``got`` and ``want`` (same shape) differ beyond
+    the tolerances of :func:`close`; for a hint that quotes one value."""
+    return int((~torch.isclose(got, want, rtol=rtol, atol=atol)).flatten().nonzero()[0])
+
+
+def name_slip(got, slips, rtol: float = 0.0, atol: float = 0.0, *,
+              same: Callable[[Any, Any], bool] | None = None, suffix: str = "") -> None:
+    """Raise :class:`Hint` for the first typical slip that the wrong answer ``got`` matches.
+
+    ``slips`` lists (what the slip gives, its hint), most telling first. ``got`` matches a slip
+    when ``same(got, value)`` holds; without ``same``, when :func:`close` at ``rtol``/``atol``
+    holds (tensors). ``suffix`` is added to the hint. Returns when no slip matches, so the check
+    can go on to its general hint.
+    """
+    for value, hint in slips:
+        if same(got, value) if same is not None else close(got, value, rtol, atol):
+            raise Hint(hint + suffix)
 
 
 def fmt(x: float) -> str:

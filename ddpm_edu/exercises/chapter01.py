@@ -7,19 +7,17 @@ an index shifted by one) to say which one it was.
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 
 from ..schedules import cosine_schedule, geometric_schedule, linear_schedule
-from ._core import Exercise, Hint, as_number, call, expect_shape, fmt
+from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
+                    name_slip)
 
 __all__ = ["EXERCISES"]
 
 _RTOL, _ATOL = 1e-3, 1e-5  # forgiving: float32 arithmetic and rounded constants pass
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = _RTOL, atol: float = _ATOL) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
 # ---- 1.1 one forward step ----------------------------------------------------------------------
@@ -40,7 +38,7 @@ def _check_forward_step(fn) -> str:
         want = math.sqrt(1 - beta) * x + math.sqrt(beta) * z
         got = call(fn, x, b, z, what="forward_step(x_prev, beta_t, noise)")
         expect_shape(got, shape, "forward_step's result", like="x_prev")
-        if _close(got, want):
+        if close(got, want, _RTOL, _ATOL):
             continue
         a_hat, b_hat, resid = _fit_two(got, x, z)
         if resid > 1e-3:
@@ -99,14 +97,14 @@ def _check_alpha_bar(fn) -> str:
         T = betas.numel()
         want = torch.cumprod(1 - betas, dim=0)  # ᾱ_1..ᾱ_T
         got = call(fn, betas, what="alpha_bar_from_betas(betas)")
-        if got.numel() == 1 and _close(got.reshape(()), want[-1]):
+        if got.numel() == 1 and close(got.reshape(()), want[-1], _RTOL, _ATOL):
             raise Hint("you returned one number, ᾱ_T; return the whole sequence ᾱ_1..ᾱ_T (a "
                        "cumulative product keeps every partial product: torch.cumprod).")
-        if got.shape == (T + 1,) and _close(got[1:], want):
+        if got.shape == (T + 1,) and close(got[1:], want, _RTOL, _ATOL):
             raise Hint(f"your answer has T + 1 = {T + 1} entries, starting with ᾱ_0 = 1; return "
                        f"ᾱ_1..ᾱ_T only, T = {T} entries, one per β_t.")
         expect_shape(got, (T,), "your ᾱ", like="betas")
-        if _close(got, want):
+        if close(got, want, _RTOL, _ATOL):
             continue
         wrong = [
             (torch.cumprod(betas, 0), "you multiplied the β_s; ᾱ_t is the product of the "
@@ -126,10 +124,8 @@ def _check_alpha_bar(fn) -> str:
             (1 - torch.cumprod(1 - betas, 0), "that is 1 − ᾱ_t, the variance of the noise in "
                                               "q(x_t | x_0); ᾱ_t is the signal's share."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand):
-                raise Hint(hint)
-        i = int((~torch.isclose(got, want, rtol=_RTOL, atol=_ATOL)).nonzero()[0])
+        name_slip(got, wrong, _RTOL, _ATOL)
+        i = first_mismatch(got, want, _RTOL, _ATOL)
         raise Hint(f"for β = linspace({fmt(betas[0].item())}, {fmt(betas[-1].item())}, {T}), entry "
                    f"{i} (ᾱ_{i + 1}) should be {fmt(want[i].item())} but yours is "
                    f"{fmt(got[i].item())}. ᾱ_t = (1 − β_1)(1 − β_2)…(1 − β_t).")
@@ -181,9 +177,7 @@ def _check_snr_crossing(answer) -> str:
         (_first_t(lin, lambda s: s.beta > 0.5 * s.beta[-1]), "that is where β_t passes half its "
          "final value; the SNR depends on ᾱ_t, the product of all the (1 − β_s) so far."),
     ]
-    for value, hint in others:
-        if got == value:
-            raise Hint(hint)
+    name_slip(got, others, same=operator.eq)
     direction = "late" if got > want else "early"
     raise Hint(f"t = {got} is too {direction}: SNR(t) = ᾱ_t / (1 − ᾱ_t), and "
                f"SNR({got}) = {fmt(lin.snr[got].item())}. Find the first t with SNR(t) < 1.")

@@ -11,7 +11,8 @@ import math
 import torch
 
 from ..losses import normal_kl
-from ._core import Exercise, Hint, as_number, call, expect_shape, fmt
+from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
+                    name_slip)
 
 __all__ = ["EXERCISES"]
 
@@ -22,10 +23,6 @@ def _kl(m1, v1, m2, v2) -> torch.Tensor:
     """KL(N(m1, v1) ‖ N(m2, v2)) in nats, variances v (the library's closed form)."""
     m1, v1, m2, v2 = (torch.as_tensor(a, dtype=torch.float64) for a in (m1, v1, m2, v2))
     return normal_kl(m1, v1.log(), m2, v2.log())
-
-
-def _close(a, b, rtol=_RTOL, atol=_ATOL) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
 # ---- 2.1 the closed form -------------------------------------------------------------------------
@@ -44,7 +41,7 @@ def _check_kl(fn) -> str:
     want = _kl(m1, v1, m2, v2)  # (6,), want[0] = 0.318145, want[1] = 0 (equal Gaussians)
     got = call(fn, m1, v1, m2, v2, what="kl_gauss(mu1, var1, mu2, var2)")
     expect_shape(got, want.shape, "your KL", like="the inputs: one KL per element")
-    if _close(got, want):
+    if close(got, want, _RTOL, _ATOL):
         return ("KL = ½(log(σ2²/σ1²) + (σ1² + (μ1 − μ2)²)/σ2² − 1): zero for equal Gaussians, "
                 "positive otherwise.")
     d2 = (m1 - m2) ** 2
@@ -75,10 +72,8 @@ def _check_kl(fn) -> str:
         (0.5 * (-1 + torch.log(v2 / v1) + v1 / v2 + d2), "the mean term is not divided by σ2²."),
         (want / math.log(2), "that is in bits; the closed form with natural logs gives nats."),
     ]
-    for cand, hint in wrong:
-        if _close(got, cand):
-            raise Hint(hint)
-    i = int((~torch.isclose(got, want, rtol=_RTOL, atol=_ATOL)).nonzero()[0])
+    name_slip(got, wrong, _RTOL, _ATOL)
+    i = first_mismatch(got, want, _RTOL, _ATOL)
     raise Hint(f"for μ1 = {fmt(m1[i].item())}, σ1² = {fmt(v1[i].item())}, μ2 = {fmt(m2[i].item())}, "
                f"σ2² = {fmt(v2[i].item())} the KL is {fmt(want[i].item())} nats, yours is "
                f"{fmt(got[i].item())}. KL = ½(log(σ2²/σ1²) + (σ1² + (μ1 − μ2)²)/σ2² − 1).")
@@ -97,7 +92,11 @@ def kl_gauss(mu1, var1, mu2, var2):
 def _check_kl_value(answer) -> str:
     want = 0.5 * (math.log(4.0) + (1.0 + 1.0) / 4.0 - 1.0)  # KL(N(0, 1) ‖ N(1, 4)) = 0.4431
     got = as_number(answer, "your KL")
-    if math.isclose(got, want, rel_tol=0, abs_tol=2e-3):  # 3 decimals suffice
+
+    def same(a, b):
+        return math.isclose(a, b, rel_tol=0, abs_tol=2e-3)  # 3 decimals suffice
+
+    if same(got, want):
         return f"KL(N(0, 1) ‖ N(1, 4)) = ½(log 4 + (1 + 1)/4 − 1) = {want:.4f} nats."
 
     def kl(m1, v1, m2, v2):
@@ -113,9 +112,7 @@ def _check_kl_value(answer) -> str:
         (want + 0.5, "½ too large: the −1 inside the bracket is missing."),
         (0.5 * (math.log(4.0) + 1.0 / 4.0 - 1.0), "the mean term (μ1 − μ2)²/σ2² = 1/4 is missing."),
     ]
-    for value, hint in wrong:
-        if math.isclose(got, value, rel_tol=0, abs_tol=2e-3):
-            raise Hint(hint)
+    name_slip(got, wrong, same=same)
     if got < 0:
         raise Hint("a KL divergence is never negative; check the sign of the log term.")
     if abs(got - want) < 1e-2:
@@ -141,7 +138,7 @@ def _check_prior_kl(fn) -> str:
         want = _kl(math.sqrt(ab) * x0, 1 - ab, 0.0, 1.0)  # (8,)
         got = call(fn, x0, abt, what="prior_kl(x0, alpha_bar_T)")
         expect_shape(got, x0.shape, "your L_T", like="x0: one KL per element")
-        if _close(got, want, rtol=2e-3, atol=1e-9):
+        if close(got, want, 2e-3, 1e-9):
             continue
         wrong = [
             (_kl(0.0, 1.0, math.sqrt(ab) * x0, 1 - ab),
@@ -155,14 +152,12 @@ def _check_prior_kl(fn) -> str:
                                                         "N(√ᾱ_T·x_0, (1 − ᾱ_T) I)."),
             (want / math.log(2), "that is in bits; give nats (natural logarithms)."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand, rtol=2e-3, atol=1e-9):
-                raise Hint(hint)
+        name_slip(got, wrong, 2e-3, 1e-9)
         if bool((got.abs() < 1e-12).all()):
             raise Hint("yours is 0 everywhere: L_T is tiny when ᾱ_T ≈ 0 but never exactly 0, and "
                        f"for ᾱ_T = {ab} it is not small at all. Compute "
                        "KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)).")
-        i = int((~torch.isclose(got, want, rtol=2e-3, atol=1e-9)).nonzero()[0])
+        i = first_mismatch(got, want, 2e-3, 1e-9)
         raise Hint(f"for x_0 = {fmt(x0[i].item())} and ᾱ_T = {ab}, L_T = {fmt(want[i].item())} nats "
                    f"but yours is {fmt(got[i].item())}. L_T = KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)).")
     return ("L_T = KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)). It has no learnable parameters, and with "

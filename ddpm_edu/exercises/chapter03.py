@@ -14,19 +14,11 @@ import torch
 
 from ..losses import normal_kl
 from ..schedules import cosine_schedule, linear_schedule
-from ._core import Exercise, Hint, as_number, call, expect_shape, fmt
+from ._core import Exercise, Hint, as_number, call, close, expect_shape, fmt, name_slip, near
 
 __all__ = ["EXERCISES"]
 
 _RTOL, _ATOL = 1e-3, 1e-12  # forgiving in relative terms; β̃_t is as small as 1e-5
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = _RTOL, atol: float = _ATOL) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
-
-
-def _near(got: float, want: float, rel: float) -> bool:
-    return math.isclose(got, want, rel_tol=rel, abs_tol=0.0)
 
 
 # ---- 3.1 the posterior variance β̃_t ----------------------------------------------------------------
@@ -49,7 +41,7 @@ def _check_posterior_variance(fn) -> str:
     want = beta * (1 - ab_prev) / (1 - ab)  # β̃_t, (12,); 0 at t = 1 (ᾱ_0 = 1)
     got = call(fn, beta, ab, ab_prev, what="posterior_variance(beta_t, alpha_bar_t, alpha_bar_prev)")
     expect_shape(got, want.shape, "your β̃_t", like="the inputs: one β̃_t per step")
-    if _close(got, want):
+    if close(got, want, _RTOL, _ATOL):
         return ("β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t): a little less than β_t, and exactly 0 at t = 1, "
                 "where x_0 is known and the posterior is a point.")
     wrong = [
@@ -72,9 +64,7 @@ def _check_posterior_variance(fn) -> str:
                                                   "variance."),
         (beta * (1 - ab_prev), "the denominator 1 − ᾱ_t is missing: β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t)."),
     ]
-    for cand, hint in wrong:
-        if _close(got, cand):
-            raise Hint(hint)
+    name_slip(got, wrong, _RTOL, _ATOL)
     bad = ~torch.isclose(got, want, rtol=_RTOL, atol=_ATOL)
     i = int(bad.nonzero()[0])
     which = "linear" if i < len(_STEPS) else "cosine"
@@ -109,7 +99,7 @@ def _check_kl_term(answer) -> str:
     nats = _DELTA ** 2 / (2 * var)            # KL of two Gaussians with equal variances, per pixel
     want = nats / math.log(2)                 # 0.30286 bits/dim
     got = as_number(answer, "your L_9")
-    if _near(got, want, 2e-3):
+    if near(got, want, 2e-3):
         return (f"L_9 = (Δμ)²/(2 β̃_10) / ln 2 = {want:.4f} bits/dim: with equal variances only the mean "
                 "term of the closed form is left, and it is divided by a tiny variance — a mean that is "
                 "off by 1 % of the data range costs a third of a bit per pixel at t = 10.")
@@ -131,12 +121,10 @@ def _check_kl_term(answer) -> str:
                               "by ln 2."),
         (nats * math.log(2), "you multiplied by ln 2; nats → bits is a division by ln 2."),
     ]
-    for value, hint in wrong:
-        if _near(got, value, 2e-3):
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: near(a, b, 2e-3))
     if got < 0:
         raise Hint("a KL divergence is never negative.")
-    if _near(got, want, 3e-2):
+    if near(got, want, 3e-2):
         raise Hint(f"close, but {fmt(got)} is not accurate enough: use β̃_10 = "
                    f"schedule.posterior_variance[10] without rounding it.")
     raise Hint(f"{fmt(got)} is not it. Both Gaussians have variance β̃_10 = {var:.5g}, so "
@@ -166,7 +154,7 @@ def _check_black_prior(answer) -> str:
     ab = linear_schedule(1000).alpha_bar[-1].item()  # ᾱ_T = 4.0358e−5
     want = _prior_bits(ab, -1.0)                     # 2.9113e−5 bits/dim
     got = as_number(answer, "your L_T")
-    if _near(got, want, 1e-2):
+    if near(got, want, 1e-2):
         return (f"L_T = ½(−log(1 − ᾱ_T) + (1 − ᾱ_T) + ᾱ_T·1 − 1)/ln 2 ≈ ᾱ_T/(2 ln 2) = {want:.3g} "
                 f"bits/dim — {want * _D:.3g} bits for the whole image. No image can do much worse "
                 "(|x_0| ≤ 1), so L_T is negligible and has no parameters to train.")
@@ -184,9 +172,7 @@ def _check_black_prior(answer) -> str:
         (float(normal_kl(torch.tensor(ab, dtype=torch.float64) * -1.0, math.log1p(-ab), 0.0, 0.0))
          / math.log(2), "the mean of q(x_T | x_0) is √ᾱ_T·x_0, not ᾱ_T·x_0."),
     ]
-    for value, hint in wrong:
-        if value > 0 and _near(got, value, 1e-2):
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: b > 0 and near(a, b, 1e-2))
     if got < 0:
         raise Hint("a KL divergence is never negative.")
     if got > 1:

@@ -14,7 +14,7 @@ import math
 import torch
 
 from ..losses import BUCKET_HALF_WIDTH, discretized_gaussian_log_likelihood, standard_normal_cdf
-from ._core import Exercise, Hint, as_number, call, expect_shape, fmt
+from ._core import Exercise, Hint, as_number, call, close, expect_shape, fmt, name_slip
 
 __all__ = ["EXERCISES"]
 
@@ -47,16 +47,12 @@ def _mass(x, mu, sigma, half=BUCKET_HALF_WIDTH, edges=True, swap_edges=False) ->
     return torch.where(x < -0.999, left, torch.where(x > 0.999, right, inner))
 
 
-def _close(a, b, rtol, atol) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
-
-
 def _same_bits(got: torch.Tensor, cand: torch.Tensor, rtol: float, atol: float) -> bool:
     """Elementwise close, where costs above 40 bits (p < 1e−12, inf where p underflowed to 0)
     count as equal: a learner's plain CDF difference gives inf where the library's gives 800 bits."""
     huge = (got > 40) & (cand > 40)
-    close = torch.isclose(got, cand, rtol=rtol, atol=atol)
-    return got.shape == cand.shape and bool((huge | close).all())
+    agree = torch.isclose(got, cand, rtol=rtol, atol=atol)
+    return got.shape == cand.shape and bool((huge | agree).all())
 
 
 # ---- 4.1 the probability of an edge bucket ------------------------------------------------------
@@ -99,9 +95,7 @@ def _check_edge_probability(answer) -> str:
         (mass(sigma=math.sqrt(s)), "σ = 0.01 is the standard deviation already; you used √σ."),
         (mass(sigma=s * s), "σ = 0.01 is the standard deviation; you used σ² = 1e−4 in its place."),
     ]
-    for value, hint in wrong:
-        if abs(got - value) <= tol:
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: abs(a - b) <= tol)
     if not 0 <= got <= 1:
         raise Hint(f"{fmt(got)} is not a probability: it must lie in [0, 1].")
     raise Hint(f"{fmt(got)} is not it. The bucket of k = 0 is (−∞, −1 + 1/255]; its probability "
@@ -138,7 +132,7 @@ def _check_pixel_bits(fn) -> str:
     got = call(fn, k, mu, sigma, what="pixel_bits(k, mu, sigma)")
     expect_shape(got, want.shape, "your bits", like="k: one cost per pixel")
     rtol, atol = 2e-3, 2e-3                                   # float32 and DDPM's tanh CDF pass
-    if _close(got, want, rtol, atol):
+    if close(got, want, rtol, atol):
         return (f"−log₂ p(k) with the edge buckets to ±∞: {fmt(want[4].item())} bits for pixel 128 "
                 f"with the exact mean and σ = 0.0074, {fmt(want[0].item())} bits for the black pixel "
                 "k = 0 (an edge pixel never costs more than 1 bit when the mean sits on it).")
@@ -169,9 +163,7 @@ def _check_pixel_bits(fn) -> str:
         (bits_of(_mass(x, mu, sigma ** 2)),
          "sigma is the standard deviation; you used σ² in its place."),
     ]
-    for cand, hint in wrong:
-        if _same_bits(got, cand, rtol, atol):
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: _same_bits(a, b, rtol, atol))
     far = ~torch.isfinite(got[~edge]) | (got[~edge] > 20)
     if float(far.double().mean()) >= 0.8:
         # most interior pixels look impossibly far from their means: the bucket centre is not k/127.5 − 1
@@ -237,9 +229,7 @@ def _check_sigma_for_8_bits(answer) -> str:
                            "Here the decoder is a Gaussian centred on the pixel: solve "
                            "2Φ((1/255)/σ) − 1 = 1/256 for σ."),
     ]
-    for value, hint in wrong:
-        if abs(got - value) <= rtol * value:
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: abs(a - b) <= rtol * b)
     if got <= 0:
         raise Hint("σ_1 is a standard deviation: it must be positive.")
     direction = ("too small: a narrower Gaussian centred on the pixel puts *more* mass in its bucket, "

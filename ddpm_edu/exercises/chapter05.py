@@ -19,19 +19,12 @@ from ..forward import predict_eps_from_x0, predict_x0_from_mean
 from ..reverse import eps_vlb_weight
 from ..schedules import cosine_schedule, linear_schedule
 from ..training import loss_weights
-from ._core import Exercise, Hint, as_number, call, expect_shape, fmt
+from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
+                    name_slip, near)
 
 __all__ = ["EXERCISES"]
 
 _RTOL, _ATOL = 1e-3, 1e-12  # forgiving in relative terms: float32 arithmetic and 4 digits pass
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = _RTOL, atol: float = _ATOL) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
-
-
-def _near(got: float, want: float, rel: float = 2e-3) -> bool:
-    return math.isclose(got, want, rel_tol=rel, abs_tol=0.0)
 
 
 # ---- 5.1 the ε-weight w_2 with σ_t² = β_t ------------------------------------------------------------
@@ -44,7 +37,7 @@ def _check_w2_fixed_large(answer) -> str:
     s = linear_schedule(1000)
     want = float(eps_vlb_weight(s, 2, "fixed_large"))            # 0.27269
     got = as_number(answer, "your w_2")
-    if _near(got, want):
+    if near(got, want, 2e-3):
         return (f"w_2 = β_2²/(2 β_2 α_2 (1 − ᾱ_2)) = β_2/(2 α_2 (1 − ᾱ_2)) ≈ {want:.4f}. With β̃_2 (fixed "
                 f"small) it is {float(eps_vlb_weight(s, 2)):.4f}; at t = 1000 both are about 0.0102, so "
                 "L_vlb weights step 2 some 27 to 60 times more than the last step, and L_simple "
@@ -73,9 +66,7 @@ def _check_w2_fixed_large(answer) -> str:
         (b ** 2 / (2 * b * a * float(s.alpha_bar[2])), "the last factor is 1 − ᾱ_t (the noise "
                                                        "variance of x_t), not ᾱ_t."),
     ]
-    for value, hint in wrong:
-        if _near(got, value):
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: near(a, b, 2e-3))
     if got <= 0:
         raise Hint("a weight that turns a squared error into a KL divergence is positive.")
     raise Hint(f"w_2 = {fmt(got)} is not it. With σ_t² = β_t: w_t = β_t²/(2 β_t α_t (1 − ᾱ_t)); for "
@@ -114,7 +105,7 @@ def _check_x0_weight(fn) -> str:
     (beta, ab, ab_prev), want = _x0_inputs()
     got = call(fn, beta, ab, ab_prev, what="x0_weight(beta_t, alpha_bar_t, alpha_bar_prev)")
     expect_shape(got, want.shape, "your weights", like="the inputs: one weight per step")
-    if _close(got, want):
+    if close(got, want, _RTOL, _ATOL):
         return ("λ_t = c1_t²/(2β̃_t) = β_t ᾱ_{t−1}/(2(1 − ᾱ_t)(1 − ᾱ_{t−1})): about 2700 at t = 2 and "
                 "4e-7 at t = 1000 (linear schedule). An x̂_0 error costs the bound ten orders of "
                 "magnitude more at small t than at large t.")
@@ -139,11 +130,8 @@ def _check_x0_weight(fn) -> str:
                        "is c1_t (x_0 − x̂_0), so multiply by c1_t²."),
         (c1 ** 2 / (2 * bt.sqrt()), "β̃_t is already a variance: divide by 2β̃_t, not by 2√β̃_t."),
     ]
-    for cand, hint in wrong:
-        if _close(got, cand):
-            raise Hint(hint)
-    bad = ~torch.isclose(got, want, rtol=_RTOL, atol=_ATOL)
-    i = int(bad.nonzero()[0])
+    name_slip(got, wrong, _RTOL, _ATOL)
+    i = first_mismatch(got, want, _RTOL, _ATOL)
     where = "linear" if i < len(_STEPS) else "cosine"
     raise Hint(f"at t = {_STEPS[i % len(_STEPS)]} of the {where} schedule the weight is "
                f"{fmt(want[i].item())}, yours is {fmt(got[i].item())}. λ_t = c1_t²/(2β̃_t) with "
@@ -178,7 +166,7 @@ def _check_eps_from_mu(fn) -> str:
     want = predict_eps_from_x0(s, xt, t, predict_x0_from_mean(s, xt, t, mu))   # (N, D)
     got = call(fn, xt, mu, alpha, ab, beta, what="eps_from_mu(xt, mu, alpha_t, alpha_bar_t, beta_t)")
     expect_shape(got, want.shape, "your ε̂", like="xt")
-    if _close(got, want, rtol=1e-3, atol=1e-6):
+    if close(got, want, 1e-3, 1e-6):
         return ("ε̂ = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t: eq. 11 solved for ε. A sampler can run DDIM on a "
                 "μ-predicting network this way (ddpm_edu does, through x̂_0).")
     om = (1 - ab).sqrt()
@@ -197,9 +185,7 @@ def _check_eps_from_mu(fn) -> str:
                                                       "β_t/√(1 − ᾱ_t) in front of ε."),
         (x0_hat, "that is x̂_0, the clean image the mean implies; the question asks for ε̂."),
     ]
-    for cand, hint in wrong:
-        if _close(got, cand, rtol=1e-3, atol=1e-6):
-            raise Hint(hint)
+    name_slip(got, wrong, 1e-3, 1e-6)
     bad = ~torch.isclose(got, want, rtol=1e-3, atol=1e-6)
     i = int(bad.any(dim=1).nonzero()[0])
     raise Hint(f"at t = {int(t[i])} your ε̂ differs from √(1 − ᾱ_t)(x_t − √α_t μ)/β_t (first row "

@@ -18,13 +18,10 @@ import torch
 
 from ..nets.embedding import sinusoidal_embedding
 from ..training import TrainConfig, ema_decay_at
-from ._core import Exercise, Hint, as_number, call, expect_shape, fmt
+from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
+                    name_slip)
 
 __all__ = ["EXERCISES"]
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-3) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
 # ---- 6.1 the sinusoidal time embedding ---------------------------------------------------------------
@@ -55,7 +52,7 @@ def _check_embedding(fn) -> str:
             raise Hint(f"your embedding has dim/2 = {dim // 2} columns: it should have dim = {dim}, "
                        "the cos half followed by the sin half.")
         expect_shape(got, want.shape, "your embedding", like="(N, dim): one row per t")
-        if _close(got, want):
+        if close(got, want, 1e-4, 1e-3):
             continue
         wrong = [
             (_embed(t, dim, order="sin-cos"), "sin and cos are in the other order: the library (like "
@@ -76,10 +73,8 @@ def _check_embedding(fn) -> str:
             (_embed(t.double() / 1000, dim), "the library embeds t itself, not t/T: with ω_0 = 1 the "
                                              "fastest column changes by a whole radian per step."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand):
-                raise Hint(hint)
-        i, j = (int(v) for v in (~torch.isclose(got, want, rtol=1e-4, atol=1e-3)).nonzero()[0])
+        name_slip(got, wrong, 1e-4, 1e-3)
+        i, j = divmod(first_mismatch(got, want, 1e-4, 1e-3), dim)
         raise Hint(f"for t = {int(t[i])}, dim = {dim}, column {j} should be {fmt(want[i, j].item())}, "
                    f"yours is {fmt(got[i, j].item())}. Columns 0..dim/2 − 1 are cos(t ω_k), the rest "
                    "sin(t ω_k), with ω_k = 10000^(−k/(dim/2)).")
@@ -118,10 +113,10 @@ def _check_first_loss(answer) -> str:
     got = as_number(answer, "your loss")
     rel = 0.01                                    # a few hundred digits estimate it to 0.1 %
 
-    def near(v):
-        return abs(got - v) <= rel * abs(v)
+    def same(a, b):
+        return abs(a - b) <= rel * abs(b)
 
-    if near(mean_sq):
+    if same(got, mean_sq):
         return (f"E[x_0²] ≈ {mean_sq:.4f}: the network outputs 0, so its squared error is the target's "
                 "own mean square. Mostly the black background (x_0 = −1, error 1) and a few white "
                 "strokes. For an ε-network the same argument gives E[ε²] = 1: a first loss near 1 "
@@ -139,9 +134,7 @@ def _check_first_loss(answer) -> str:
                  "(x = k/127.5 − 1), where black is −1."),
         (math.sqrt(mean_sq), "that is the root mean square; the loss is the mean square itself."),
     ]
-    for value, hint in wrong:
-        if near(value):
-            raise Hint(hint)
+    name_slip(got, wrong, same=same)
     if got > 100:
         raise Hint("the loss is computed on pixels mapped to [−1, 1] (x = k/127.5 − 1), not on the "
                    "raw values 0..255.")
@@ -178,7 +171,7 @@ def _check_ema(fn) -> str:
         got = call(fn, ema.clone(), theta.clone(), step, decay,
                    what=f"ema_update(ema, theta, step={step}, decay={decay})")
         expect_shape(got, want.shape, "your EMA", like="ema")
-        if _close(got, want, rtol=1e-6, atol=1e-9):
+        if close(got, want, 1e-6, 1e-9):
             continue
         d = _decay(step, decay)
         wrong = [
@@ -194,9 +187,7 @@ def _check_ema(fn) -> str:
                                                 "step) with the step just finished (1 for the first)."),
             (d * ema + theta, "the new weights enter with the factor (1 − d), not 1."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand, rtol=1e-6, atol=1e-9):
-                raise Hint(hint)
+        name_slip(got, wrong, 1e-6, 1e-9)
         raise Hint(f"at step {step} with decay {decay} the decay used is d = {fmt(d)} and the EMA "
                    f"d·θ_ema + (1 − d)·θ; your first entry is {fmt(got[0].item())}, expected "
                    f"{fmt(want[0].item())}.")

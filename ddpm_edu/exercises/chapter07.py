@@ -17,7 +17,7 @@ import torch
 from ..datasets.single_image import psnr_to_nearest
 from ..forward import predict_eps_from_x0
 from ..schedules import linear_schedule
-from ._core import Exercise, Hint, call, expect_shape, fmt
+from ._core import Exercise, Hint, call, close, expect_shape, fmt, name_slip
 
 __all__ = ["EXERCISES"]
 
@@ -48,7 +48,7 @@ def _check_eps_from_x0(fn) -> str:
         inputs.append((xt.double(), ab.item()))
     got_t, want_t = torch.stack(got), torch.stack(want)
     rtol, atol = 1e-3, 1e-3
-    if torch.allclose(got_t, want_t, rtol=rtol, atol=atol):
+    if close(got_t, want_t, rtol, atol):
         return ("ε̂ = (x_t − √ᾱ_t x̂_0)/√(1 − ᾱ_t): the sampler turns the x_0-model's guess into the "
                 "noise it implies, and the DDIM update needs nothing else.")
     x0h = x0_hat.double()
@@ -71,9 +71,7 @@ def _check_eps_from_x0(fn) -> str:
         (each(lambda xt, ab: (xt - math.sqrt(ab) * x0h) / math.sqrt(ab)),
          "divide by √(1 − ᾱ_t), the noise's standard deviation, not by √ᾱ_t."),
     ]
-    for cand, hint in wrong:
-        if torch.allclose(got_t, cand, rtol=rtol, atol=atol):
-            raise Hint(hint)
+    name_slip(got_t, wrong, rtol, atol)
     worst = int((got_t - want_t).abs().flatten(1).amax(1).argmax())
     raise Hint(f"at t = {_T_71[worst]} (ᾱ_t = {fmt(inputs[worst][1])}) your ε̂ differs from the expected "
                "one. Solve x_t = √ᾱ_t x̂_0 + √(1 − ᾱ_t) ε̂ for ε̂.")
@@ -113,7 +111,7 @@ def _check_psnr(fn) -> str:
         got.append(float(out.reshape(())))
     want_t, got_t = torch.tensor(want), torch.tensor(got)
     tol = 0.02  # dB; float32 arithmetic passes easily
-    if torch.allclose(got_t, want_t, atol=tol, rtol=0):
+    if close(got_t, want_t, 0, tol):
         return (f"PSNR = 10·log₁₀(2²/MSE): {fmt(want[0])}, {fmt(want[1])} and {fmt(want[2])} dB for "
                 "the three pairs. Each halving of the RMS error adds 6.02 dB; the course calls a "
                 "sample recognisable from 20 dB (RMS error 10 % of the range).")
@@ -134,9 +132,7 @@ def _check_psnr(fn) -> str:
         (10 * torch.log10(4 / (mse * 3)), "you summed over the channels instead of averaging: the MSE is "
                                           "the mean over every pixel of every channel."),
     ]
-    for cand, hint in wrong:
-        if torch.allclose(got_t, cand.float(), atol=tol, rtol=0):
-            raise Hint(hint)
+    name_slip(got_t, [(cand.float(), hint) for cand, hint in wrong], 0, tol)
     raise Hint(f"for the first pair the PSNR is {fmt(want[0])} dB, yours is {fmt(got[0])}. Compute the "
                "mean squared difference over all values, then 10·log₁₀(2² / MSE).")
 

@@ -15,15 +15,11 @@ import math
 import torch
 
 from ..schedules import linear_schedule, respace
-from ._core import Exercise, Hint, call, expect_shape, fmt
+from ._core import Exercise, Hint, call, close, expect_shape, first_mismatch, fmt, name_slip
 
 __all__ = ["EXERCISES"]
 
 _RTOL, _ATOL = 1e-3, 1e-6  # forgiving: float32 arithmetic passes
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = _RTOL, atol: float = _ATOL) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
 # ---- 8.1 the noise scale σ_t(η) -------------------------------------------------------------------
@@ -55,7 +51,7 @@ def _check_sigma(fn) -> str:
             raise Hint("you returned one number for 8 pairs (ᾱ_t, ᾱ_prev): compute σ element by "
                        "element with torch operations (torch.sqrt, not math.sqrt), without summing.")
         expect_shape(got, ab_t.shape, "your σ", like="alpha_bar_t")
-        if _close(got, want):
+        if close(got, want, _RTOL, _ATOL):
             continue
         said = f" (η = {eta}, ᾱ_t = {fmt(ab_t[0].item())}, ᾱ_prev = {fmt(ab_prev[0].item())}: σ = " \
                f"{fmt(want[0].item())}, yours {fmt(got[0].item())})"
@@ -82,9 +78,7 @@ def _check_sigma(fn) -> str:
             (eta * ((1 - ab_prev) / (1 - ab_t)).sqrt(), "the factor √(1 − ᾱ_t/ᾱ_prev) is missing: "
              "the noise variance added going from step prev to step t (β_t for adjacent steps)."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand):
-                raise Hint(hint + said)
+        name_slip(got, wrong, _RTOL, _ATOL, suffix=said)
         raise Hint("σ = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev)." + said)
     return ("σ_t(η) = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev): for adjacent steps and η = 1, "
             "σ² = β̃_t, DDPM's posterior variance.")
@@ -115,14 +109,14 @@ def _check_respaced_betas(fn) -> str:
         want = respace(schedule, kept).beta[1:]              # β'_1..β'_S from the library
         got = call(fn, ab, kept, what="respaced_betas(alpha_bar, kept)")
         prev = torch.cat([torch.zeros(1, dtype=torch.long), kept[:-1]])
-        if got.shape == (S - 1,) and _close(got, want[1:]):
+        if got.shape == (S - 1,) and close(got, want[1:], _RTOL, _ATOL):
             raise Hint(f"you returned {S - 1} values for {S} kept steps: the first respaced step goes "
                        f"from τ_0 = 0 (the data, ᾱ_0 = 1) to τ_1, so β'_1 = 1 − ᾱ_τ1.")
-        if got.shape == (S + 1,) and _close(got[1:], want):
+        if got.shape == (S + 1,) and close(got[1:], want, _RTOL, _ATOL):
             raise Hint(f"your answer has S + 1 = {S + 1} entries, starting with β'_0 = 0; return "
                        f"β'_1..β'_S only, one per kept step.")
         expect_shape(got, (S,), "your β'", like="kept")
-        if _close(got, want):
+        if close(got, want, _RTOL, _ATOL):
             continue
         wrong = [
             (1 - ab[kept] / ab[kept - 1], "those are the original β_τ at the kept steps: the noise of "
@@ -140,10 +134,8 @@ def _check_respaced_betas(fn) -> str:
              "counts the noise added since the previous kept step: 1 − ᾱ_τk/ᾱ_τ(k−1)."),
             (ab[kept] / ab[prev], "that is α'_k = ᾱ_τk/ᾱ_τ(k−1); β'_k = 1 − α'_k."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand):
-                raise Hint(hint)
-        i = int((~torch.isclose(got, want, rtol=_RTOL, atol=_ATOL)).nonzero()[0])
+        name_slip(got, wrong, _RTOL, _ATOL)
+        i = first_mismatch(got, want, _RTOL, _ATOL)
         raise Hint(f"with kept steps {kept.tolist()}, β'_{i + 1} (from τ = {int(prev[i])} to "
                    f"τ = {int(kept[i])}) should be {fmt(want[i].item())}, yours is "
                    f"{fmt(got[i].item())}. β'_k = 1 − ᾱ_τk/ᾱ_τ(k−1), with ᾱ_τ0 = ᾱ_0 = 1.")

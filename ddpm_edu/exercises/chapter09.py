@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..evaluation import Z95
-from ._core import Exercise, Hint, as_number, fmt
+from ._core import Exercise, Hint, as_number, fmt, name_slip, near
 
 __all__ = ["EXERCISES"]
 
@@ -24,7 +24,7 @@ _REL = 2.5e-4  # 20.39 passes; T/(K − 1) = 20.408, 0.1 % off, is a different (
 def _check_decoder_weight(answer) -> str:
     want = (_T - 1) / (_K - 1)  # 20.388: K − 1 draws from the T − 1 steps 2..T
     got = as_number(answer, "your weight")
-    if math.isclose(got, want, rel_tol=_REL):
+    if near(got, want, _REL):
         return (f"(T − 1)/(K − 1) = 999/49 = {want:.4f}: each of the T − 1 = 999 steps 2..T has the "
                 "chance (K − 1)/(T − 1) of being drawn, so weighting a drawn term by the inverse "
                 "chance makes its expected contribution its own value — unbiased. L_0 is computed "
@@ -45,9 +45,7 @@ def _check_decoder_weight(answer) -> str:
         (1.0, "weight 1 belongs to the decoder L_0, which is always computed. The sampled steps stand "
               "for all the steps 2..T that were not drawn."),
     ]
-    for value, hint in wrong:
-        if math.isclose(got, value, rel_tol=_REL):
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: near(a, b, _REL))
     if abs(got - want) < 0.05:
         raise Hint(f"close, but {fmt(got)} is not accurate enough: give at least three decimals.")
     raise Hint(f"{fmt(got)} is not it. K − 1 = {_K - 1} steps are drawn at random from the "
@@ -69,7 +67,7 @@ _NATS, _D = 700.0, 784
 def _check_bits_per_dim(answer) -> str:
     want = _NATS / (_D * math.log(2))  # 1.2881
     got = as_number(answer, "your bits/dim")
-    if math.isclose(got, want, rel_tol=2e-3):
+    if near(got, want, 2e-3):
         return (f"{_NATS:.0f} nats / (784 · ln 2) = {want:.4f} bits/dim: divide by the number of "
                 "dimensions (28·28·1 = 784) and by ln 2 (nats → bits).")
     wrong = [
@@ -84,9 +82,7 @@ def _check_bits_per_dim(answer) -> str:
         (_NATS / (_D * math.log(2)) + 8, "no offset is needed: the decoder already gives discrete "
                                          "probabilities of 8-bit values."),
     ]
-    for value, hint in wrong:
-        if math.isclose(got, value, rel_tol=2e-3):
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: near(a, b, 2e-3))
     raise Hint(f"{fmt(got)} is not it. bits/dim = (nats per image) / (number of dimensions · ln 2).")
 
 
@@ -121,9 +117,7 @@ def _check_images_needed(answer) -> str:
         ((Z95 * _SD / (_HALF / 2)) ** 2, "the interval is mean ± h with h = 0.01: use h itself, not h/2."),
         (Z95 * _SD / _HALF ** 2, "n = (1.96 · sd / h)²: square the whole ratio."),
     ]
-    for value, hint in wrong:
-        if math.isclose(got, value, rel_tol=3e-3) or abs(got - math.ceil(value)) < 1:
-            raise Hint(hint)
+    name_slip(got, wrong, same=lambda a, b: near(a, b, 3e-3) or abs(a - math.ceil(b)) < 1)
     if 3300 < got < 3600:
         raise Hint(f"close, but {fmt(got)} is not it: compute (1.96 · 0.3 / 0.01)² and round up.")
     raise Hint(f"{fmt(got)} is not it. The half-width is h = 1.96 · sd / √n; solve for n with "

@@ -18,24 +18,16 @@ import math
 
 import torch
 
-from ._core import Exercise, Hint, call, expect_shape, fmt
+from ._core import Exercise, Hint, call, close, expect_shape, first_mismatch, fmt, name_slip
 
 __all__ = ["EXERCISES"]
 
 _RTOL, _ATOL = 1e-3, 1e-5  # forgiving: float32 arithmetic and rounded constants pass
 
 
-def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = _RTOL, atol: float = _ATOL) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
-
-
 def _scalar(v: float) -> torch.Tensor:
     """A 0-d float64 tensor: the exercises pass numbers as 0-d tensors ("use it like a number")."""
     return torch.tensor(v, dtype=torch.float64)
-
-
-def _first_mismatch(got: torch.Tensor, want: torch.Tensor) -> int:
-    return int((~torch.isclose(got, want, rtol=_RTOL, atol=_ATOL)).flatten().nonzero()[0])
 
 
 # ---- 10.1 the score of a noisy Gaussian ----------------------------------------------------------
@@ -52,7 +44,7 @@ def _check_noisy_gaussian_score(fn) -> str:
         got = call(fn, x, _scalar(ab), _scalar(m), _scalar(s),
                    what="noisy_gaussian_score(x_t, alpha_bar, m, s)")
         expect_shape(got, x.shape, "your score", like="x_t: one score per coordinate")
-        if _close(got, want):
+        if close(got, want, _RTOL, _ATOL):
             continue
         wrong = [
             (-want, "the sign is flipped: the score points *towards* the mean, uphill in log q, so "
@@ -76,10 +68,8 @@ def _check_noisy_gaussian_score(fn) -> str:
             (math.sqrt(1 - ab) * (x - r * m) / var, "that is ε*(x_t) = E[ε | x_t], the best "
                                                     "ε-prediction; the score is −ε*/√(1 − ᾱ_t)."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand):
-                raise Hint(hint)
-        i = _first_mismatch(got, want)
+        name_slip(got, wrong, _RTOL, _ATOL)
+        i = first_mismatch(got, want, _RTOL, _ATOL)
         raise Hint(f"with ᾱ_t = {ab}, m = {m}, s = {s} and x_t = {fmt(x.flatten()[i].item())} the "
                    f"score is {fmt(want.flatten()[i].item())}, yours is {fmt(got.flatten()[i].item())}. "
                    "q(x_t) = N(√ᾱ_t m, ᾱ_t s² + 1 − ᾱ_t): the score of N(μ, v) is −(x − μ)/v.")
@@ -111,7 +101,7 @@ def _check_tweedie(fn) -> str:
         want = (x + (1 - ab) * score) / r
         got = call(fn, x, score, _scalar(ab), what="tweedie_x0(x_t, score, alpha_bar)")
         expect_shape(got, x.shape, "your x̂_0", like="x_t")
-        if _close(got, want):
+        if close(got, want, _RTOL, _ATOL):
             continue
         wrong = [
             ((x - (1 - ab) * score) / r, "the score enters with a plus sign: it points towards "
@@ -130,10 +120,8 @@ def _check_tweedie(fn) -> str:
             ((x + ab * score) / r, "the factor is the noise variance 1 − ᾱ_t, not ᾱ_t."),
             (x + (1 - ab) * score / r, "only x_t + (1 − ᾱ_t)·score as a whole is divided by √ᾱ_t."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand):
-                raise Hint(hint)
-        i = _first_mismatch(got, want)
+        name_slip(got, wrong, _RTOL, _ATOL)
+        i = first_mismatch(got, want, _RTOL, _ATOL)
         raise Hint(f"with ᾱ_t = {ab}, x_t = {fmt(x.flatten()[i].item())} and score "
                    f"{fmt(score.flatten()[i].item())}, E[x_0 | x_t] = {fmt(want.flatten()[i].item())}, "
                    f"yours is {fmt(got.flatten()[i].item())}. Tweedie: "
@@ -178,7 +166,7 @@ def _check_ode_euler_step(fn) -> str:
         got = call(fn, x, eps, _scalar(ab_t), _scalar(ab_s),
                    what="ode_euler_step(x_t, eps, alpha_bar_t, alpha_bar_s)")
         expect_shape(got, x.shape, "your x_s", like="x_t")
-        if _close(got, want):
+        if close(got, want, _RTOL, _ATOL):
             continue
         rt, rs = math.sqrt(ab_t), math.sqrt(ab_s)
         sig_t, sig_s = math.sqrt((1 - ab_t) / ab_t), math.sqrt((1 - ab_s) / ab_s)
@@ -198,10 +186,8 @@ def _check_ode_euler_step(fn) -> str:
              "√(1 − ᾱ) is the noise level of x_t; x̄ = x_t/√ᾱ_t has noise level "
              "σ_t = √((1 − ᾱ_t)/ᾱ_t), and the step is taken in x̄."),
         ]
-        for cand, hint in wrong:
-            if _close(got, cand):
-                raise Hint(hint)
-        i = _first_mismatch(got, want)
+        name_slip(got, wrong, _RTOL, _ATOL)
+        i = first_mismatch(got, want, _RTOL, _ATOL)
         raise Hint(f"with ᾱ_t = {ab_t}, ᾱ_s = {ab_s}, x_t = {fmt(x.flatten()[i].item())} and "
                    f"ε̂ = {fmt(eps.flatten()[i].item())}, x_s = {fmt(want.flatten()[i].item())}, "
                    f"yours is {fmt(got.flatten()[i].item())}. x̄ = x/√ᾱ, σ = √((1−ᾱ)/ᾱ), "

@@ -9,10 +9,13 @@ module                                 what it draws
 :mod:`~ddpm_edu.viz.plots`             image grids; β_t, ᾱ_t, SNR of several schedules side by
                                        side; the forward chain as a strip; the L_vlb terms per t
 :mod:`~ddpm_edu.viz.likelihood_plots`  the KL of two Gaussians as an area; the bucket decoder L_0
+:mod:`~ddpm_edu.viz.score_plots`       a 2-D score field (arrows of −ε over q(x_t)), exact beside
+                                       learned, at several t; 2-D samples side by side
 :mod:`~ddpm_edu.viz.gif`               GIFs of the forward chain and of a sampler's reverse chain
 :mod:`~ddpm_edu.viz.frames`            which steps become frames (evenly in the angle arccos √ᾱ_t)
 :mod:`~ddpm_edu.viz.widgets`           ``ForwardExplorer``, ``ChainScrubber`` (ipywidgets 8)
 :mod:`~ddpm_edu.viz.likelihood_widgets`  ``KLExplorer``, ``BucketExplorer`` (ipywidgets 8)
+:mod:`~ddpm_edu.viz.score_widgets`     ``ScoreFieldExplorer`` (ipywidgets 8)
 =====================================  ==========================================================
 
 Figures are pyplot-free ``matplotlib.figure.Figure`` objects: leave one as the last expression of a
@@ -30,6 +33,8 @@ _EXPORTS = {
     "frames": ["frame_times", "pick_steps", "forward_chain", "SPACINGS"],
     "widgets": ["ForwardExplorer", "ChainScrubber"],
     "likelihood_widgets": ["KLExplorer", "BucketExplorer", "kl_monte_carlo"],
+    "score_plots": ["score_field_figure", "points_figure", "eps_field", "relative_field_error"],
+    "score_widgets": ["ScoreFieldExplorer"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

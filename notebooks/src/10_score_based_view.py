@@ -55,6 +55,8 @@ from ddpm_edu import (ddim_steps, ddpm_steps, eps_from_score, get_recipe, langev
                       load_pretrained, ode_steps, score_from_eps, train)
 from ddpm_edu.exercises import check, solution
 from ddpm_edu.viz.plots import image_grid, new_figure
+from ddpm_edu.viz.score_plots import eps_field, points_figure, relative_field_error
+from ddpm_edu.viz.score_widgets import ScoreFieldExplorer
 
 TRAIN_STEPS = 3000 if FULL_SIZE else 300   # optimizer steps for the toy MLP
 N_POINTS = 4000 if FULL_SIZE else 600      # points drawn by each sampler on the toy
@@ -394,64 +396,16 @@ print(f"a network that always says ε̂ = 0:           1.000")
 # field that the network gets wrong.
 
 # %%
-GRID = torch.linspace(-1.3, 1.3, 17, dtype=torch.float64)
-GRID_XY = torch.cartesian_prod(GRID, GRID)                                 # (289, 2) arrow positions
-FINE = torch.linspace(-1.3, 1.3, 90, dtype=torch.float64)
-FINE_XY = torch.cartesian_prod(FINE, FINE)                                 # (8100, 2) for the shading
-
-
-@torch.no_grad()
-def learned_eps(x, t):
-    """ε_θ(x, t) of the trained MLP at float64 points x (N, 2) and an int t: float64 (N, 2)."""
-    tt = torch.full((x.shape[0],), t, dtype=torch.long)
-    return mlp(x.float(), tt).double()
-
-
-@torch.no_grad()
-def field_error(t, n=2000, seed=5):
-    """E‖ε_θ − ε*‖² / E‖ε*‖² over x_t ~ q(x_t) (Monte Carlo, n draws)."""
-    g = torch.Generator().manual_seed(seed)
-    ab = schedule.alpha_bar[t]
-    xt = ab.sqrt() * sample_mixture(n, g) + (1 - ab).sqrt() * torch.randn(n, 2, generator=g,
-                                                                          dtype=torch.float64)
-    exact = eps_star(xt, t)
-    return (((learned_eps(xt, t) - exact) ** 2).sum(1).mean() / (exact ** 2).sum(1).mean()).item()
-
-
-def draw_field(ax, t, which, scale):
-    """Shade q(x_t) and draw the arrows of −ε (exact or learned) at level t into a matplotlib axis."""
-    density = log_q(FINE_XY, t).exp().reshape(len(FINE), len(FINE)).T     # rows: y, columns: x
-    ax.imshow(density.numpy(), origin="lower", extent=(-1.3, 1.3, -1.3, 1.3), cmap="Blues")
-    eps = eps_star(GRID_XY, t) if which == "exact" else learned_eps(GRID_XY, t)
-    ax.quiver(GRID_XY[:, 0].numpy(), GRID_XY[:, 1].numpy(), -eps[:, 0].numpy(), -eps[:, 1].numpy(),
-              angles="xy", scale_units="xy", scale=scale, width=0.006, color="#c0392b")
-    ax.set_xlim(-1.3, 1.3)
-    ax.set_ylim(-1.3, 1.3)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def arrow_scale(t):
-    """quiver's scale (arrow units per data unit) so the longest exact arrow is about 0.3 long."""
-    return eps_star(GRID_XY, t).norm(dim=1).max().item() / 0.3
-
-
+learned_eps = eps_field(mlp)          # ε_θ(x, t) of the MLP: float64 (N, 2) and an int t → (N, 2)
 FIELD_TS = (2, 10, 20, 40, 80)
+errors = [relative_field_error(learned_eps, eps_star, schedule, sample_mixture, t) for t in FIELD_TS]
 print("t:              " + "".join(f"{t:>8}" for t in FIELD_TS))
-print("relative error: " + "".join(f"{field_error(t):>8.3f}" for t in FIELD_TS))
+print("relative error: " + "".join(f"{e:>8.3f}" for e in errors))
 
 # %%
-fig, axes = new_figure((2.3 * len(FIELD_TS), 4.9), nrows=2, ncols=len(FIELD_TS))
-for j, t in enumerate(FIELD_TS):
-    for i, which in enumerate(("exact", "learned")):
-        draw_field(axes[i, j], t, which, arrow_scale(t))
-    axes[0, j].set_title(f"t = {t}, ᾱ_t = {schedule.alpha_bar[t].item():.3g}", fontsize=9)
-axes[0, 0].set_ylabel("exact  −ε*")
-axes[1, 0].set_ylabel("learned  −ε_θ")
-fig.suptitle("the score field √(1−ᾱ_t)·∇log q(x_t) of the mixture (arrows) over q(x_t) (shading)",
-             fontsize=10)
-fig.tight_layout()
-fig
+ScoreFieldExplorer.static(schedule, eps_star, learned_eps, log_q, ts=FIELD_TS,
+                          title="the score field √(1−ᾱ_t)·∇log q(x_t) of the mixture (arrows) "
+                                "over q(x_t) (shading)")
 
 # %% [markdown]
 # Read it from right to left, the way a sampler travels. At large $t$ the three blobs have melted into
@@ -463,51 +417,7 @@ fig
 # kernel; the figure above is the static version).
 
 # %%
-import io
-
-import ipywidgets as W
-
-from ddpm_edu.viz.widgets import Explorer, show_png
-
-
-class ScoreFieldExplorer(Explorer):
-    """The exact and the learned field of −ε at the t chosen with a slider (a PNG in an
-    ipywidgets.Image, redrawn from an ``observe`` callback), with the error at that t."""
-
-    css_class = "ddpm-edu-score-field"
-
-    def __init__(self, t=20):
-        self.t = W.IntSlider(value=t, min=1, max=schedule.T, description="t",
-                             continuous_update=False, layout=W.Layout(width="420px"))
-        self.image = W.Image(format="png")
-        self.info = W.HTML()
-        self.fig, self.axes = new_figure((6.4, 3.3), nrows=1, ncols=2)
-        self._finish(W.VBox([self.t, self.image, self.info]))
-        self.t.observe(self._update, names="value")
-        self._update()
-
-    def _update(self, change=None):
-        t = int(self.t.value)
-        scale = arrow_scale(t)
-        for ax, which in zip(self.axes, ("exact", "learned")):
-            ax.clear()
-            draw_field(ax, t, which, scale)
-            ax.set_title(f"{which}, t = {t}", fontsize=9)
-        self.fig.tight_layout()
-        buf = io.BytesIO()
-        self.fig.savefig(buf, format="png", dpi=100)
-        w, h = (self.fig.get_size_inches() * 100).round().astype(int)
-        show_png(self.image, buf.getvalue(), (int(h), int(w)))
-        ab = schedule.alpha_bar[t].item()
-        self.info.value = (f"t = {t}: ᾱ<sub>t</sub> = {ab:.4g}, √(1−ᾱ<sub>t</sub>) = {math.sqrt(1 - ab):.4g}; "
-                           f"relative error of the learned field under q(x<sub>t</sub>): "
-                           f"{field_error(t):.3f}")
-
-    def __repr__(self):
-        return f"ScoreFieldExplorer(t={self.t.value})"
-
-
-ScoreFieldExplorer(t=10)
+ScoreFieldExplorer(schedule, eps_star, learned_eps, log_q, sample_mixture, t=10)
 
 # %% [markdown]
 # ## 5. Three samplers, one score model
@@ -682,18 +592,10 @@ for (model_name, name), seconds in toy_times.items():
     print(f"{model_name:<9} {name:<20} {calls:>4} calls  {seconds:6.2f} s")
 
 # %%
-fig, axes = new_figure((12, 3.2), nrows=1, ncols=4)
-panels = [("data", sample_mixture(N_POINTS, torch.Generator().manual_seed(9)))]
-panels += [(f"MLP, {name}", x) for (model_name, name), (x, _) in toy_samples.items() if model_name == "MLP"]
-for ax, (title, x) in zip(axes, panels):
-    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), s=3, alpha=0.5, color="#2c3e50")
-    ax.scatter(MEANS[:, 0].numpy(), MEANS[:, 1].numpy(), marker="+", s=80, color="#c0392b")
-    ax.set_xlim(-1.3, 1.3)
-    ax.set_ylim(-1.3, 1.3)
-    ax.set_aspect("equal")
-    ax.set_title(title, fontsize=9)
-fig.tight_layout()
-fig
+panels = {"data": sample_mixture(N_POINTS, torch.Generator().manual_seed(9))}
+panels.update({f"MLP, {name}": x for (model_name, name), (x, _) in toy_samples.items()
+               if model_name == "MLP"})
+points_figure(panels, marks=MEANS)                 # the blobs' centres μ_k as red crosses
 
 # %% [markdown]
 # What the table shows (its numbers are printed by the code, so they stay true if you change the
