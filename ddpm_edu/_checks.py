@@ -96,7 +96,8 @@ def check_positive_int(value, what: str) -> int:
 def check_steps(steps, T: int, who: str) -> int:
     """A number of sampler steps (network calls), 1..T."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
-        raise InvalidType(f"{who}: steps must be an int (the number of network calls), got {steps!r}.")
+        raise InvalidType(f"{who}: steps must be an int (the number of network calls), "
+                          f"got {steps!r}.")
     if not 1 <= steps <= T:
         raise InvalidArgument(f"{who}: steps must be between 1 and T = {T} of this schedule, got "
                               f"{steps}. Fewer steps skip timesteps; more than T is not possible.")
@@ -106,8 +107,8 @@ def check_steps(steps, T: int, who: str) -> int:
 def check_eta(eta) -> float:
     """DDIM's noise scale η, a finite number ≥ 0."""
     if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta < math.inf:
-        raise InvalidArgument(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like),"
-                              f" got {eta!r}.")
+        raise InvalidArgument("eta must be a finite number ≥ 0 (0: deterministic DDIM, "
+                              f"1: DDPM-like), got {eta!r}.")
     return float(eta)
 
 
@@ -163,8 +164,8 @@ def image_range_verdict(x: torch.Tensor, who: str) -> RangeVerdict:
     span = f"[{lo:.4g}, {hi:.4g}]"
     if lo < -1 - RANGE_TOL or hi > 1 + RANGE_TOL:
         if lo >= -RANGE_TOL and 1.5 < hi <= 255 + RANGE_TOL:
-            return RangeVerdict("error", f"{who} lie in {span}: these look like 8-bit pixels 0..255 "
-                                "stored as floats, not the model range [-1, 1]",
+            return RangeVerdict("error", f"{who} lie in {span}: these look like 8-bit pixels "
+                                "0..255 stored as floats, not the model range [-1, 1]",
                                 "pass them as uint8 (.to(torch.uint8)) or map them with "
                                 "x / 127.5 - 1 (ddpm_edu.to_model_range)")
         m, s = x.mean().item(), x.std().item() if x.numel() > 1 else 0.0

@@ -21,7 +21,7 @@ from .errors import InvalidArgument
 from .reverse import model_eps_x0
 from .schedules import Schedule
 
-__all__ = ["Step", "initial_noise", "randn", "call_model", "eps_x0_at"]
+__all__ = ["Step", "initial_noise", "randn", "call_model", "eps_x0_at", "model_device_dtype"]
 
 
 class Step(NamedTuple):
@@ -42,9 +42,9 @@ def initial_noise(x_T, shape, generator, dtype, device, who: str) -> torch.Tenso
     if x_T is not None:
         check_float(x_T, "x_T")
         if shape is not None and tuple(x_T.shape) != check_shape(shape, "shape"):
-            raise InvalidArgument(f"{who}: x_T has shape {tuple(x_T.shape)} but shape={tuple(shape)} "
-                                  "was given; pass only one of them, or make them agree (shape "
-                                  "includes the batch dimension N).")
+            raise InvalidArgument(f"{who}: x_T has shape {tuple(x_T.shape)} but "
+                                  f"shape={tuple(shape)} was given; pass only one of them, or "
+                                  "make them agree (shape includes the batch dimension N).")
         return x_T
     if shape is None:
         raise InvalidArgument(f"{who}: give the initial noise x_T, or shape=(N, ...) to draw it.")
@@ -76,3 +76,15 @@ def eps_x0_at(model, base: Schedule, chain: Schedule, x: torch.Tensor, k: int, m
     see :func:`ddpm_edu.reverse.model_eps_x0`."""
     out = call_model(model, x, int(chain.timesteps[k]))
     return model_eps_x0(chain, out, x, k, mean_type, clip_x0=clip_x0, base=base)
+
+
+def model_device_dtype(model):
+    """(device, dtype) of the first floating parameter of ``model``: an ``nn.Module``, or a bound
+    method of one (``model.__self__``); (None, None) for anything else or a module without
+    floating parameters."""
+    module = model if isinstance(model, torch.nn.Module) else getattr(model, "__self__", None)
+    if isinstance(module, torch.nn.Module):
+        for p in module.parameters():
+            if p.is_floating_point():
+                return p.device, p.dtype
+    return None, None

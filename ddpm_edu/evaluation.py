@@ -158,8 +158,8 @@ def as_pixel_floats(x0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     if off > 1e-3:
         raise InvalidArgument(
             f"x0 must be 8-bit pixels mapped to [-1, 1] (k/127.5 - 1, k = 0..255): got values "
-            f"up to {off:.3g} of a pixel level off the grid. Bits/dim scores discrete pixel values: "
-            "pass the uint8 images (or ddpm_edu.to_model_range of them), not normalised or "
+            f"up to {off:.3g} of a pixel level off the grid. Bits/dim scores discrete pixel "
+            "values: pass the uint8 images (or ddpm_edu.to_model_range of them), not normalised or "
             "dequantised floats.")
     return x0.clamp(-1.0, 1.0)  # on the grid up to rounding: ±1 exactly at the ends
 

@@ -20,8 +20,9 @@ same iterator::
 The update math lives in :mod:`ddpm_edu.reverse` (``p_mean_variance``, ``ddim_step``, and
 ``model_eps_x0``, the one conversion of a model output to (ε̂, x̂_0)); what all samplers share (the
 :class:`Step`, the initial noise, seeded draws, the network call) in :mod:`ddpm_edu.chain`. This
-module only walks the chain. Names in diffusers: our ``ddpm_steps`` is a loop over ``DDPMScheduler.step``,
-``ddim_steps`` over ``DDIMScheduler.step``; our ``respace`` is their ``set_timesteps``.
+module only walks the chain. Names in diffusers: our ``ddpm_steps`` is a loop over
+``DDPMScheduler.step``, ``ddim_steps`` over ``DDIMScheduler.step``; our ``respace`` is their
+``set_timesteps``.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import torch
 
 from ._checks import (check_choice, check_eta, check_positive_int, check_schedule, check_shape,
                       check_steps)
-from .chain import Step, call_model, eps_x0_at, initial_noise, randn
+from .chain import Step, call_model, eps_x0_at, initial_noise, model_device_dtype, randn
 from .reverse import MeanType, VarianceType, ddim_step, p_mean_variance
 from .schedules import Schedule, respace
 from .errors import InvalidArgument
@@ -125,15 +126,6 @@ def _ddim_gen(model, base, chain, x, eta, mean_type, clip_x0, generator):
 
 
 # ---- the convenience wrapper -----------------------------------------------------------------
-def _model_device_dtype(model):
-    module = model if isinstance(model, torch.nn.Module) else getattr(model, "__self__", None)
-    if isinstance(module, torch.nn.Module):
-        for p in module.parameters():
-            if p.is_floating_point():
-                return p.device, p.dtype
-    return None, None
-
-
 class _Batched:
     """Calls ``model`` on chunks of at most ``batch_size`` examples and concatenates the outputs."""
 
@@ -203,7 +195,7 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
     if seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
 
-    model_device, dtype = _model_device_dtype(model)
+    model_device, dtype = model_device_dtype(model)
     device = torch.device(device) if device is not None else (model_device or torch.device("cpu"))
     net = model if batch_size is None else _Batched(model, int(batch_size))
     module = model if isinstance(model, torch.nn.Module) else None

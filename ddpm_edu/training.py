@@ -246,7 +246,7 @@ def as_training_data(data) -> TrainingData:
     if data.ndim not in (3, 4):
         raise InvalidArgument(f"training data must be images [N, H, W(, C)] or points [N, D], got shape "
                          f"{tuple(data.shape)}.")
-    check_image_range(data, "training images", stacklevel=3)  # error outside [-1, 1]; warns on [0, 1]
+    check_image_range(data, "training images", stacklevel=3)  # error, or a warning on [0, 1]
     return TrainingData(_to_nchw(data.clamp(-1, 1), "float images"), "images")
 
 

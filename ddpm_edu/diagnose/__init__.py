@@ -42,8 +42,9 @@ __all__ = ["Finding", "Diagnosis", "diagnose", "check_data", "check_schedules", 
 
 
 def diagnose(model=None, schedule: Schedule | None = None, data=None,
-             sampling_schedule: Schedule | None = None, samples=None, *, mean_type: str | None = None,
-             expected_curve: LossCurve | None = None, n_probe: int = 64, seed: int = 0) -> Diagnosis:
+             sampling_schedule: Schedule | None = None, samples=None, *,
+             mean_type: str | None = None, expected_curve: LossCurve | None = None,
+             n_probe: int = 64, seed: int = 0) -> Diagnosis:
     """Check a setup for the usual reasons why samples come out as noise; see the module docstring.
 
     Args:

@@ -21,7 +21,8 @@ __all__ = ["curve_timesteps", "LossCurve", "loss_curve", "curve_findings", "defa
 
 
 def curve_timesteps(T: int, n: int = 12) -> list[int]:
-    """Steps where the loss curve is measured: geometric from 1 (where it changes fast) plus even."""
+    """Steps where the loss curve is measured: geometric from 1 (where it changes fast), plus
+    evenly spaced ones."""
     geo = np.geomspace(1, T, n)
     lin = np.linspace(1, T, n)
     return sorted({int(round(v)) for v in np.concatenate([geo, lin])})
@@ -51,8 +52,9 @@ class LossCurve:
             d = json.loads(Path(path).read_text())
             return cls(**d)
         except (OSError, ValueError, TypeError) as e:
-            raise InvalidArgument(f"{path} is not a loss-curve JSON file ({e}); delete it and compute it "
-                             "again with ddpm_edu.diagnose.expected_loss_curve(recompute=True).") from None
+            raise InvalidArgument(f"{path} is not a loss-curve JSON file ({e}); delete it and "
+                                  "compute it again with ddpm_edu.diagnose."
+                                  "expected_loss_curve(recompute=True).") from None
 
 
 @torch.no_grad()
@@ -83,7 +85,8 @@ def curve_findings(probe: Probe, schedule: Schedule, curve: LossCurve) -> list[F
         return []
     worst = int(ratio.argmax())
     mean = ratio.mean().item()
-    detail = (f"ε-error {mean:.2f}× that of {curve.source or 'the reference model'} on average over "
+    source = curve.source or "the reference model"
+    detail = (f"ε-error {mean:.2f}× that of {source} on average over "
               f"t = {curve.t[0]}..{curve.t[-1]}; worst at t = {curve.t[worst]}: {mine[worst]:.4g} "
               f"vs {ref[worst]:.4g}")
     if mean > 2.0:
@@ -103,8 +106,9 @@ def default_curve_path(name: str = "mnist") -> Path:
     return repo_data_dir() / "checkpoints" / f"{name}-loss-curve.json"
 
 
-def expected_loss_curve(name: str = "mnist", *, path=None, recompute: bool = False, compute: bool = True,
-                        n_images: int = 256, seed: int = 0) -> LossCurve | None:
+def expected_loss_curve(name: str = "mnist", *, path=None, recompute: bool = False,
+                        compute: bool = True, n_images: int = 256,
+                        seed: int = 0) -> LossCurve | None:
     """The loss per t of the shipped model ``name`` on its held-out images, cached as JSON.
 
     Reads ``path`` (default :func:`default_curve_path`) if it exists (and ``recompute`` is False).
@@ -113,7 +117,8 @@ def expected_loss_curve(name: str = "mnist", *, path=None, recompute: bool = Fal
     saves it there. Returns None when there is no file and the model is not available (or
     ``compute`` is False). The curve of the shipped ``mnist`` model ships with it
     (``data/checkpoints/mnist-loss-curve.json``); after retraining that model, refresh it with
-    ``python -c "from ddpm_edu.diagnose import expected_loss_curve as f; print(f(recompute=True))"``.
+    ``python -c "from ddpm_edu.diagnose import expected_loss_curve as f;
+    print(f(recompute=True))"``.
     """
     path = Path(path) if path is not None else default_curve_path(name)
     if path.is_file() and not recompute:
@@ -136,7 +141,7 @@ def expected_loss_curve(name: str = "mnist", *, path=None, recompute: bool = Fal
     x0 = to_model_range(images[:n_images])[:, None]  # (n, 1, 28, 28)
     ts = curve_timesteps(model.schedule.T)
     losses = loss_curve(model.eps, model.schedule, x0, ts, torch.Generator().manual_seed(seed))
-    curve = LossCurve(ts, [round(v, 6) for v in losses.tolist()], model.schedule.to_config(), [1, 28, 28],
-                      n_images, seed, f"the shipped {name!r} model")
+    curve = LossCurve(ts, [round(v, 6) for v in losses.tolist()], model.schedule.to_config(),
+                      [1, 28, 28], n_images, seed, f"the shipped {name!r} model")
     curve.save(path)
     return curve

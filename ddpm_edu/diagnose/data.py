@@ -30,7 +30,8 @@ def prepare_data(data) -> tuple[list[Finding], torch.Tensor | None]:
     if x.dtype == torch.uint8:
         return [Finding("data-range", "info",
                         "data are uint8 pixels 0..255; the probes map them to [-1, 1] with "
-                        "k/127.5 - 1, as ddpm_edu.train does (a loop of your own must do it too)")], \
+                        "k/127.5 - 1, as ddpm_edu.train does (a loop of your own must do it "
+                        "too)")], \
             to_model_range(x)
     if not x.is_floating_point():
         return [Finding("data-range", "error", f"data have dtype {x.dtype}, neither 8-bit pixels "
@@ -39,7 +40,8 @@ def prepare_data(data) -> tuple[list[Finding], torch.Tensor | None]:
     bad = int((~torch.isfinite(x)).sum())
     if bad:
         return [Finding("data-range", "error", f"data contain {bad} NaN or inf value(s): the loss "
-                        "becomes NaN and the weights with it", "remove or repair those examples")], None
+                        "becomes NaN and the weights with it",
+                        "remove or repair those examples")], None
     if x.ndim == 2:
         lo, hi = x.min().item(), x.max().item()
         return [Finding("data-range", "info", f"data are points [N, {x.shape[1]}] in "

@@ -26,8 +26,8 @@ def check_weights(net) -> list[Finding]:
         return [Finding("weights", "error",
                         f"{bad} of {total} weights are NaN or inf: training diverged (the loss "
                         "exploded), and every output is NaN",
-                        "retrain from an earlier checkpoint with a lower learning rate and gradient "
-                        "clipping on; check that the data lie in [-1, 1]")]
+                        "retrain from an earlier checkpoint with a lower learning rate and "
+                        "gradient clipping on; check that the data lie in [-1, 1]")]
     return [Finding("weights", "ok", f"all {total} weights are finite")]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_choice
+from ..chain import model_device_dtype
 from ..errors import InvalidType
 from ..forward import q_sample
 from ..losses import mean_flat
@@ -26,12 +27,9 @@ def unwrap(model):
 
 
 def model_device(module):
-    """(device, dtype) of the module's first parameter; the CPU and float32 without one."""
-    try:
-        p = next(module.parameters())
-        return p.device, p.dtype
-    except (AttributeError, StopIteration):
-        return torch.device("cpu"), torch.float32
+    """(device, dtype) of the module's first floating parameter; the CPU and float32 without one."""
+    device, dtype = model_device_dtype(module)
+    return device or torch.device("cpu"), dtype or torch.float32
 
 
 class Probe:

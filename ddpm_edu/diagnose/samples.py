@@ -15,7 +15,8 @@ __all__ = ["check_samples"]
 
 
 def _neighbour_correlation(x: torch.Tensor) -> float:
-    """Correlation of vertically adjacent values (axis −2: rows of [.., H, W] or of [.., H, W, C])."""
+    """Correlation of vertically adjacent values (axis −2: rows of [.., H, W] or of
+    [.., H, W, C])."""
     a = x[..., :-1, :].flatten().double()
     b = x[..., 1:, :].flatten().double()
     a, b = a - a.mean(), b - b.mean()

@@ -19,17 +19,19 @@ def check_schedules(training: Schedule, sampling: Schedule) -> list[Finding]:
     if sampling.same_as(training):
         return [Finding("schedule", "ok", f"sampling uses the training schedule ({training!r})")]
     kept = sampling.timesteps[1:]
-    if (not torch.equal(sampling.timesteps, torch.arange(sampling.T + 1)) and kept.max() <= training.T
-            and torch.allclose(sampling.alpha_bar[1:], training.alpha_bar[kept], rtol=1e-9, atol=0)):
-        return [Finding("schedule", "ok", f"sampling uses {sampling.T} of the {training.T} training "
-                        "steps (a respaced copy of the training schedule)")]
+    respaced = not torch.equal(sampling.timesteps, torch.arange(sampling.T + 1))
+    if respaced and kept.max() <= training.T and torch.allclose(
+            sampling.alpha_bar[1:], training.alpha_bar[kept], rtol=1e-9, atol=0):
+        return [Finding("schedule", "ok", f"sampling uses {sampling.T} of the {training.T} "
+                        "training steps (a respaced copy of the training schedule)")]
     return [Finding("schedule", "error",
                     f"the sampling schedule differs from the training schedule: trained with "
                     f"{training!r}, sampling with {sampling!r}. The network was taught the noise "
-                    "level ᾱ_t of each t; a sampler with other ᾱ_t removes the wrong amount of noise "
-                    "at every step",
-                    "sample with the schedule saved with the model (load_pretrained(...).schedule); "
-                    "for fewer steps use ddpm_edu.respace(training_schedule, steps)")]
+                    "level ᾱ_t of each t; a sampler with other ᾱ_t removes the wrong amount of "
+                    "noise at every step",
+                    "sample with the schedule saved with the model "
+                    "(load_pretrained(...).schedule); for fewer steps use "
+                    "ddpm_edu.respace(training_schedule, steps)")]
 
 
 def probe_timesteps(T: int) -> list[int]:
@@ -59,7 +61,8 @@ def time_index_findings(probe: Probe, T: int) -> list[Finding]:
         return [Finding("time-index", "warning",
                         "the model's output does not change with t: it cannot know how much noise "
                         "to remove, so it averages over all noise levels",
-                        "pass t to the network and use it (the time embedding must reach the blocks)")]
+                        "pass t to the network and use it (the time embedding must reach the "
+                        "blocks)")]
     for s, label in ((-1, "t - 1"), (1, "t + 1")):
         d = torch.cat(diffs[s])
         gain = d.mean().item()
