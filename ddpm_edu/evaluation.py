@@ -226,8 +226,7 @@ def sample_timesteps(n: int, T: int, k: int, replace: bool = False,
     first K); with replacement they are K independent draws. Either way each step t is drawn with
     the same probability, so T·(mean of the K terms) is unbiased for Σ_t L_t.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidArgument(f"k must be a positive int (steps sampled per image), got {k!r}.")
+    k = check_positive_int(k, "k (steps sampled per image)")
     if not replace and k > T:
         raise InvalidArgument(f"k = {k} steps without replacement is more than T = {T}; use k ≤ T "
                          "(k = T computes every term once: the full bound).")
