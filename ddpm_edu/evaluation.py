@@ -152,7 +152,7 @@ def as_pixel_floats(x0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
                         "in [-1, 1].")
     if not torch.isfinite(x0).all():
         raise InvalidArgument("x0 contains NaN or inf values.")
-    check_image_range(x0, "x0 (8-bit pixels mapped to [-1, 1])", stacklevel=3)
+    check_image_range(x0, "x0 (8-bit pixels mapped to [-1, 1])", stacklevel=4)  # past no_grad
     k = (x0.double() + 1.0) * 127.5
     off = (k - k.round()).abs().max().item()
     if off > 1e-3:
