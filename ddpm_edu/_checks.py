@@ -165,7 +165,9 @@ def image_range_verdict(x: torch.Tensor, who: str) -> RangeVerdict:
     if lo < -1 - RANGE_TOL or hi > 1 + RANGE_TOL:
         if lo >= -RANGE_TOL and 1.5 < hi <= 255 + RANGE_TOL:
             return RangeVerdict("error", f"{who} lie in {span}: these look like 8-bit pixels "
-                                "0..255 stored as floats, not the model range [-1, 1]",
+                                "0..255 stored as floats, not the model range [-1, 1]: the forward process "
+                                "never reaches noise (√ᾱ_T·255 ≫ 1), and the sampler, which starts "
+                                "from N(0, I), asks the network about inputs it never saw",
                                 "pass them as uint8 (.to(torch.uint8)) or map them with "
                                 "x / 127.5 - 1 (ddpm_edu.to_model_range)")
         m, s = x.mean().item(), x.std().item() if x.numel() > 1 else 0.0
