@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from ._checks import check_image_range
 from .errors import InvalidArgument, InvalidType, MissingFile
 
 __all__ = ["ClassifierConfig", "DigitClassifier", "as_classifier_input", "train_classifier",
@@ -114,15 +115,7 @@ def as_classifier_input(images) -> torch.Tensor:
     images = images.detach().float()
     if not torch.isfinite(images).all():
         raise InvalidArgument("digit images contain NaN or inf; a diverged sampler? Check the model.")
-    lo, hi = images.min().item(), images.max().item()
-    if lo < -1.0 - 1e-4 or hi > 1.0 + 1e-4:
-        hint = (" They look like [0, 1] images: use x * 2 - 1." if lo >= 0 and hi <= 1
-                else " Clip samples with x.clamp(-1, 1).")
-        raise InvalidArgument(f"float digit images must lie in [-1, 1] (pixel k ↦ k/127.5 − 1), got "
-                         f"values in [{lo:.3g}, {hi:.3g}].{hint}")
-    if lo >= 0.0 and images.numel() > 784:
-        raise InvalidArgument("float digit images have no value below 0, so they look like [0, 1] "
-                         "images, not [-1, 1]; map them with x * 2 - 1 (or pass uint8 pixels).")
+    check_image_range(images, "float digit images", stacklevel=3)
     return images.clamp(-1.0, 1.0)
 
 

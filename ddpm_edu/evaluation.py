@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ._checks import check_image_range, check_positive_int
 from .forward import q_sample
 from .losses import prior_bpd, vlb_term, vlb_terms
 from .pixels import to_model_range
@@ -151,15 +152,16 @@ def as_pixel_floats(x0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
                         "in [-1, 1].")
     if not torch.isfinite(x0).all():
         raise InvalidArgument("x0 contains NaN or inf values.")
+    check_image_range(x0, "x0 (8-bit pixels mapped to [-1, 1])", stacklevel=4)  # past no_grad
     k = (x0.double() + 1.0) * 127.5
     off = (k - k.round()).abs().max().item()
-    if x0.min() < -1 - 1e-6 or x0.max() > 1 + 1e-6 or off > 1e-3:
+    if off > 1e-3:
         raise InvalidArgument(
-            f"x0 must be 8-bit pixels mapped to [-1, 1] (k/127.5 - 1, k = 0..255): got values in "
-            f"[{x0.min().item():.4g}, {x0.max().item():.4g}], up to {off:.3g} of a pixel level off "
-            "the grid. Bits/dim scores discrete pixel values: pass the uint8 images (or "
-            "ddpm_edu.to_model_range of them), not normalised or dequantised floats.")
-    return x0
+            f"x0 must be 8-bit pixels mapped to [-1, 1] (k/127.5 - 1, k = 0..255): got values "
+            f"up to {off:.3g} of a pixel level off the grid. Bits/dim scores discrete pixel "
+            "values: pass the uint8 images (or ddpm_edu.to_model_range of them), not normalised or "
+            "dequantised floats.")
+    return x0.clamp(-1.0, 1.0)  # on the grid up to rounding: ±1 exactly at the ends
 
 
 def _p_options(p_options: dict) -> dict:
@@ -168,12 +170,6 @@ def _p_options(p_options: dict) -> dict:
         raise InvalidType(f"unknown option(s) {unknown}; the reverse-process options are "
                         f"{sorted(_P_DEFAULTS)} (see ddpm_edu.vlb_term).")
     return {**_P_DEFAULTS, **p_options}
-
-
-def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidArgument(f"batch_size must be a positive int (images per network call), got {batch_size!r}.")
-    return batch_size
 
 
 def _bar(total: int, progress: bool, desc: str):
@@ -203,7 +199,7 @@ def bpd_full(model, schedule: Schedule, x0, batch_size: int = 64, generator: tor
     """
     opts = _p_options(p_options)
     x = as_pixel_floats(x0)  # (N, ...)
-    bs = _check_batch_size(batch_size)
+    bs = check_positive_int(batch_size, "batch_size (images per network call)")
     start = time.perf_counter()
     totals, priors = [], []
     sums = torch.zeros(schedule.T, dtype=torch.float64)
@@ -230,8 +226,7 @@ def sample_timesteps(n: int, T: int, k: int, replace: bool = False,
     first K); with replacement they are K independent draws. Either way each step t is drawn with
     the same probability, so T·(mean of the K terms) is unbiased for Σ_t L_t.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidArgument(f"k must be a positive int (steps sampled per image), got {k!r}.")
+    k = check_positive_int(k, "k (steps sampled per image)")
     if not replace and k > T:
         raise InvalidArgument(f"k = {k} steps without replacement is more than T = {T}; use k ≤ T "
                          "(k = T computes every term once: the full bound).")
@@ -278,7 +273,7 @@ def bpd_fast(model, schedule: Schedule, x0, k: int = 50, batch_size: int = 64,
     """
     opts = _p_options(p_options)
     x = as_pixel_floats(x0)  # (N, ...)
-    bs = _check_batch_size(batch_size)
+    bs = check_positive_int(batch_size, "batch_size (images per network call)")
     T = schedule.T
     steps_all, weights = _fast_steps(x.shape[0], T, k, replace, always_decoder, generator)  # (N, K), (K,)
     start = time.perf_counter()

@@ -12,7 +12,7 @@ import torch
 
 from ._checks import check_float, check_same_shape, check_t
 from .forward import q_mean_variance, q_posterior, q_sample
-from .reverse import MeanType, VarianceType, p_mean_variance, _enum
+from .reverse import p_mean_variance
 from .schedules import Schedule
 from .errors import InvalidArgument, InvalidType
 

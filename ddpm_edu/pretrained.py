@@ -18,7 +18,7 @@ from torch import nn
 from ._checks import check_float, check_t
 from .checkpoints import MODEL_FILE, CheckpointError, load_model, sha256_file
 from .errors import InvalidArgument, MissingFile, UserError
-from .forward import predict_eps_from_x0, predict_x0_from_mean
+from .reverse import model_eps_x0
 from .schedules import Schedule, schedule_from_config
 
 __all__ = ["REGISTRY", "PretrainedModel", "load_pretrained", "registry_path"]
@@ -92,11 +92,7 @@ class PretrainedModel:
         posterior mean μ first gives x̂_0 = (μ − c2_t x_t)/c1_t.
         """
         out = self.predict(x_t, t)
-        if self.mean_type == "eps":
-            return out
-        tt = check_t(t, self.schedule.T, x_t.shape[0])
-        x0 = out if self.mean_type == "x0" else predict_x0_from_mean(self.schedule, x_t, tt, out)
-        return predict_eps_from_x0(self.schedule, x_t, tt, x0)
+        return model_eps_x0(self.schedule, out, x_t, t, self.mean_type)[0]
 
     __call__ = eps
 

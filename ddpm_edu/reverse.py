@@ -3,23 +3,28 @@
 The model output is one of three named quantities (:class:`MeanType`) and the variance one of two
 fixed choices (:class:`VarianceType`); nothing is switched silently. These functions take the
 model's *output*, not the model, so they can be checked with made-up tensors.
+
+The model contract: :func:`model_eps_x0` is the one place where a model output becomes (ε̂, x̂_0);
+every sampler (DDPM, DDIM, Langevin, the ODE), the likelihood, ``diagnose`` and
+``PretrainedModel.eps`` go through it. A new kind of output (v-prediction,
+v = √ᾱ_t ε − √(1−ᾱ_t) x_0) is one more :class:`MeanType` and one more branch there; a change of
+what the model *is* (classifier-free guidance, ε̂ = (1+w) ε(x, y) − w ε(x, ∅)) wraps the model
+callable that the samplers call (:func:`ddpm_edu.chain.call_model`) and leaves this module alone.
 """
 from __future__ import annotations
 
 import enum
-import math
-import numbers
 from typing import NamedTuple
 
 import torch
 
-from ._checks import check_float, check_same_shape, check_t
+from ._checks import check_choice, check_eta, check_float, check_same_shape, check_t
 from .forward import predict_eps_from_x0, predict_x0_from_eps, predict_x0_from_mean, q_posterior
-from .schedules import Schedule, extract, one_minus_ratio
+from .schedules import Schedule, base_index, extract, one_minus_ratio
 from .errors import InvalidArgument
 
-__all__ = ["MeanType", "VarianceType", "PMeanVariance", "p_mean_variance", "reverse_log_variance",
-           "ddim_step", "eps_vlb_weight"]
+__all__ = ["MeanType", "VarianceType", "PMeanVariance", "model_eps_x0", "p_mean_variance",
+           "reverse_log_variance", "ddim_step", "eps_vlb_weight"]
 
 
 class MeanType(str, enum.Enum):
@@ -36,14 +41,6 @@ class VarianceType(str, enum.Enum):
     FIXED_LARGE = "fixed_large"
 
 
-def _enum(cls, value, what: str):
-    try:
-        return cls(value)
-    except ValueError:
-        choices = ", ".join(repr(m.value) for m in cls)
-        raise InvalidArgument(f"{what} must be one of {choices}, got {value!r}.") from None
-
-
 class PMeanVariance(NamedTuple):
     mean: torch.Tensor          # μ_θ(x_t, t), shape like x_t
     variance: torch.Tensor      # σ_t², [N, 1, …]
@@ -55,7 +52,7 @@ class PMeanVariance(NamedTuple):
 def reverse_log_variance(schedule: Schedule, t: torch.Tensor, like: torch.Tensor,
                          var_type="fixed_small") -> torch.Tensor:
     """log σ_t² for p_θ, [N, 1, …]. fixed_small: log β̃_t; fixed_large: log β_t; both log β̃_2 at t = 1."""
-    var_type = _enum(VarianceType, var_type, "var_type")
+    var_type = check_choice(VarianceType, var_type, "var_type")
     small = extract(schedule.posterior_log_variance_clipped, t, like)
     if var_type is VarianceType.FIXED_SMALL:
         return small
@@ -64,8 +61,47 @@ def reverse_log_variance(schedule: Schedule, t: torch.Tensor, like: torch.Tensor
     return torch.where(is_one, small, large)
 
 
+def model_eps_x0(schedule: Schedule, model_output: torch.Tensor, x_t: torch.Tensor, t,
+                 mean_type="eps", *, clip_x0: bool = False, base: Schedule | None = None):
+    """(ε̂, x̂_0) at (x_t, t) from a model output: the one conversion every sampler shares.
+
+    Args:
+        schedule: the chain ``t`` indexes (the training schedule, or a respaced copy of it).
+        model_output: the network's prediction at (x_t, t), read per ``mean_type``:
+            "eps": ε̂, so x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t;
+            "x0": x̂_0, so ε̂ = (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t);
+            "mu": the posterior mean μ = c1_t x̂_0 + c2_t x_t, so x̂_0 = (μ − c2_t x_t)/c1_t.
+        x_t: shape [N, ...]; t: LongTensor [N] (or an int) in 1..T of ``schedule``.
+        clip_x0: clip x̂_0 to [−1, 1] and re-derive ε̂ from the clipped x̂_0 (what the samplers
+            do); without it an "eps" output is returned as ε̂ unchanged.
+        base: the schedule the model was trained with, when ``schedule`` is a respaced copy of it.
+            ε̂ and x̂_0 are the same on every chain, but μ belongs to one chain: a "mu" output is
+            the posterior mean of ``base``'s chain and is converted there.
+    Returns: (ε̂, x̂_0), both shaped like x_t.
+    """
+    mean_type = check_choice(MeanType, mean_type, "mean_type")
+    check_float(x_t, "xt")
+    check_float(model_output, "model_output")
+    check_same_shape(x_t, model_output, "xt", "model_output")
+    t = check_t(t, schedule.T, x_t.shape[0])
+    if mean_type is MeanType.EPS:
+        x0 = predict_x0_from_eps(schedule, x_t, t, model_output)
+    elif mean_type is MeanType.X0:
+        x0 = model_output
+    elif base is None or base is schedule:
+        x0 = predict_x0_from_mean(schedule, x_t, t, model_output)
+    else:
+        x0 = predict_x0_from_mean(base, x_t, base_index(base, schedule, t), model_output)
+    if clip_x0:
+        x0 = x0.clamp(-1.0, 1.0)
+    if mean_type is MeanType.EPS and not clip_x0:
+        return model_output, x0
+    return predict_eps_from_x0(schedule, x_t, t, x0), x0
+
+
 def p_mean_variance(schedule: Schedule, model_output: torch.Tensor, xt: torch.Tensor, t,
-                    mean_type="eps", var_type="fixed_small", clip_x0: bool = True) -> PMeanVariance:
+                    mean_type="eps", var_type="fixed_small", clip_x0: bool = True,
+                    base: Schedule | None = None) -> PMeanVariance:
     """Mean and variance of p_θ(x_{t−1} | x_t) from a model output.
 
     Args:
@@ -74,27 +110,17 @@ def p_mean_variance(schedule: Schedule, model_output: torch.Tensor, xt: torch.Te
         clip_x0: clip x̂_0 to [−1, 1] before forming the mean (for sampling and for evaluating
             the bound; never for the training loss). Then μ = c1 x̂_0 + c2 x_t; without clipping,
             for ε-prediction this equals μ_θ = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t (DDPM eq. 11).
+        base: the training schedule when ``schedule`` is a respaced copy (see :func:`model_eps_x0`).
     """
-    mean_type = _enum(MeanType, mean_type, "mean_type")
-    check_float(xt, "xt")
-    check_float(model_output, "model_output")
-    check_same_shape(xt, model_output, "xt", "model_output")
+    mean_type = check_choice(MeanType, mean_type, "mean_type")
+    eps, x0 = model_eps_x0(schedule, model_output, xt, t, mean_type, clip_x0=clip_x0, base=base)
     t = check_t(t, schedule.T, xt.shape[0])
     log_var = reverse_log_variance(schedule, t, xt, var_type)
-
-    if mean_type is MeanType.EPS:
-        x0 = predict_x0_from_eps(schedule, xt, t, model_output)
-    elif mean_type is MeanType.X0:
-        x0 = model_output
-    else:
-        x0 = predict_x0_from_mean(schedule, xt, t, model_output)
-    if clip_x0:
-        x0 = x0.clamp(-1.0, 1.0)
-    if mean_type is MeanType.MU and not clip_x0:
-        mean = model_output
+    own_mean = mean_type is MeanType.MU and (base is None or base is schedule)
+    if own_mean and not clip_x0:
+        mean = model_output  # μ of this very chain, as predicted
     else:
         mean, _, _ = q_posterior(schedule, x0, xt, t)
-    eps = model_output if (mean_type is MeanType.EPS and not clip_x0) else predict_eps_from_x0(schedule, xt, t, x0)
     return PMeanVariance(mean, log_var.exp(), log_var, x0, eps)
 
 
@@ -111,19 +137,13 @@ def ddim_step(schedule: Schedule, xt: torch.Tensor, eps: torch.Tensor, t, t_prev
     check_float(xt, "xt")
     check_float(eps, "eps")
     check_same_shape(xt, eps, "xt", "eps")
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta < math.inf:
-        raise InvalidArgument(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like), "
-                         f"got {eta!r}.")
-    eta = float(eta)
+    eta = check_eta(eta)
     n = xt.shape[0]
     t = check_t(t, schedule.T, n)
     t_prev = check_t(t_prev, schedule.T, n, allow_zero=True)
     if (t_prev >= t).any():
         raise InvalidArgument("t_prev must be smaller than t: DDIM steps go from noise (large t) to data.")
-    x0 = predict_x0_from_eps(schedule, xt, t, eps)
-    if clip_x0:
-        x0 = x0.clamp(-1.0, 1.0)
-        eps = predict_eps_from_x0(schedule, xt, t, x0)
+    eps, x0 = model_eps_x0(schedule, eps, xt, t, MeanType.EPS, clip_x0=clip_x0)
     # Coefficients in float64 from the accurate tables (1 − ᾱ_t and 1 − ᾱ_t/ᾱ_prev without
     # cancellation, see one_minus_ratio), cast once to the dtype of x_t.
     ref = torch.empty((n,) + (1,) * (xt.ndim - 1), dtype=torch.float64)

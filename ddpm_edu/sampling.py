@@ -17,108 +17,30 @@ same iterator::
 - :func:`keep_frames`: keep only some steps of a run (for figures), so memory grows with the number of
   frames kept, not with T.
 
-The update math lives in :mod:`ddpm_edu.reverse` (``p_mean_variance``, ``ddim_step``); this module
-only walks the chain. Names in diffusers: our ``ddpm_steps`` is a loop over ``DDPMScheduler.step``,
-``ddim_steps`` over ``DDIMScheduler.step``; our ``respace`` is their ``set_timesteps``.
+The update math lives in :mod:`ddpm_edu.reverse` (``p_mean_variance``, ``ddim_step``, and
+``model_eps_x0``, the one conversion of a model output to (ε̂, x̂_0)); what all samplers share (the
+:class:`Step`, the initial noise, seeded draws, the network call) in :mod:`ddpm_edu.chain`. This
+module only walks the chain. Names in diffusers: our ``ddpm_steps`` is a loop over
+``DDPMScheduler.step``, ``ddim_steps`` over ``DDIMScheduler.step``; our ``respace`` is their
+``set_timesteps``.
 """
 from __future__ import annotations
 
-import numbers
 import os
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator
 
 import torch
 
-from ._checks import check_float
-from .forward import predict_eps_from_x0, predict_x0_from_mean
+from ._checks import (check_choice, check_eta, check_positive_int, check_schedule, check_shape,
+                      check_steps)
+from .chain import Step, call_model, eps_x0_at, initial_noise, model_device_dtype, randn
 from .reverse import MeanType, VarianceType, ddim_step, p_mean_variance
-from .reverse import _enum as _choice  # validated enum choice with a clear error
 from .schedules import Schedule, respace
-from .errors import InvalidArgument, InvalidType
+from .errors import InvalidArgument
 
 __all__ = ["Step", "ddpm_steps", "ddim_steps", "sample", "keep_frames", "SAMPLERS"]
 
 SAMPLERS = ("ddim", "ddpm")
-
-
-class Step(NamedTuple):
-    """One state of a sampling chain.
-
-    t: the original schedule index of ``x`` (T for the initial noise, 0 for the sample; for a
-       respaced run, the original index of the kept step).
-    x: x_t, shape [N, ...].
-    x0_hat: x̂_0 predicted at the previous (larger) t and used for this update; None for x_T.
-    """
-    t: int
-    x: torch.Tensor
-    x0_hat: torch.Tensor | None
-
-
-# ---- validation -------------------------------------------------------------------------------
-def _check_schedule(schedule) -> Schedule:
-    if not isinstance(schedule, Schedule):
-        raise InvalidType(f"schedule must be a ddpm_edu Schedule (e.g. linear_schedule(1000)), got "
-                        f"{type(schedule).__name__}.")
-    return schedule
-
-
-def _check_steps(steps, T: int, who: str) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
-        raise InvalidType(f"{who}: steps must be an int (the number of network calls), got {steps!r}.")
-    if not 1 <= steps <= T:
-        raise InvalidArgument(f"{who}: steps must be between 1 and T = {T} of this schedule, got {steps}. "
-                         f"Fewer steps skip timesteps; more than T is not possible.")
-    return int(steps)
-
-
-def _check_eta(eta) -> float:
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 <= eta < float("inf"):
-        raise InvalidArgument(f"eta must be a finite number ≥ 0 (0: deterministic DDIM, 1: DDPM-like noise), "
-                         f"got {eta!r}.")
-    return float(eta)
-
-
-def _check_shape(shape, what: str) -> tuple:
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        dims = None
-    if (dims is None or not dims
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims)):
-        raise InvalidArgument(f"{what} must be a non-empty tuple of positive ints, got {shape!r}.")
-    return dims
-
-
-def _initial_noise(x_T, shape, generator, dtype, device, who: str) -> torch.Tensor:
-    """x_T as given (checked against ``shape``), or drawn from N(0, I) with ``generator``."""
-    if x_T is not None:
-        check_float(x_T, "x_T")
-        if shape is not None and tuple(x_T.shape) != _check_shape(shape, "shape"):
-            raise InvalidArgument(f"{who}: x_T has shape {tuple(x_T.shape)} but shape={tuple(shape)} was "
-                             "given; pass only one of them, or make them agree (shape includes the "
-                             "batch dimension N).")
-        return x_T
-    if shape is None:
-        raise InvalidArgument(f"{who}: give the initial noise x_T, or shape=(N, ...) to draw it.")
-    return _randn(_check_shape(shape, "shape"), generator, dtype, device)
-
-
-def _randn(shape, generator, dtype=None, device=None) -> torch.Tensor:
-    """N(0, I) noise drawn on the generator's device (CPU without one), then moved to ``device``.
-
-    Drawing on the generator's device keeps a seeded CPU generator giving the same numbers whatever
-    device the model runs on.
-    """
-    dtype = dtype or torch.get_default_dtype()
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    z = torch.randn(shape, generator=generator, dtype=dtype, device=gen_device)
-    return z.to(device) if device is not None else z
-
-
-def _call(model, x: torch.Tensor, t_orig: int) -> torch.Tensor:
-    t = torch.full((x.shape[0],), t_orig, dtype=torch.long, device=x.device)
-    with torch.no_grad():  # local: never leaks a grad mode into the consumer between yields
-        return model(x, t)
 
 
 # ---- DDPM ancestral sampling ------------------------------------------------------------------
@@ -144,37 +66,27 @@ def ddpm_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps=None,
     output is turned into x̂_0 first (μ is chain-specific, x̂_0 and ε̂ are not).
     The network is called under ``torch.no_grad()``; put it in eval mode yourself (:func:`sample` does).
     """
-    schedule = _check_schedule(schedule)
-    mean_type = _choice(MeanType, mean_type, "mean_type")
-    var_type = _choice(VarianceType, var_type, "var_type")
+    schedule = check_schedule(schedule)
+    mean_type = check_choice(MeanType, mean_type, "mean_type")
+    var_type = check_choice(VarianceType, var_type, "var_type")
     if steps is None:
         chain = schedule
     else:
-        steps = _check_steps(steps, schedule.T, "ddpm_steps")
+        steps = check_steps(steps, schedule.T, "ddpm_steps")
         chain = schedule if steps == schedule.T else respace(schedule, steps, spacing)
-    x = _initial_noise(x_T, shape, generator, dtype, device, "ddpm_steps")
+    x = initial_noise(x_T, shape, generator, dtype, device, "ddpm_steps")
     return _ddpm_gen(model, schedule, chain, x, var_type, mean_type, clip_x0, generator)
 
 
 def _ddpm_gen(model, base, chain, x, var_type, mean_type, clip_x0, generator):
     yield Step(int(chain.timesteps[chain.T]), x, None)
     for k in range(chain.T, 0, -1):
-        t_orig = int(chain.timesteps[k])
-        out = _call(model, x, t_orig)
-        mt = mean_type
-        if mean_type is MeanType.MU and chain is not base:
-            out = predict_x0_from_mean(base, x, _base_index(base, t_orig), out)
-            mt = MeanType.X0
-        pmv = p_mean_variance(chain, out, x, k, mt, var_type, clip_x0)
+        out = call_model(model, x, int(chain.timesteps[k]))
+        pmv = p_mean_variance(chain, out, x, k, mean_type, var_type, clip_x0, base=base)
         x = pmv.mean
         if k > 1:  # no noise at the last step: x_0 is the mean
-            x = x + pmv.variance.sqrt() * _randn(x.shape, generator, x.dtype, x.device)
+            x = x + pmv.variance.sqrt() * randn(x.shape, generator, x.dtype, x.device)
         yield Step(int(chain.timesteps[k - 1]), x, pmv.pred_x0)
-
-
-def _base_index(base: Schedule, t_orig: int) -> int:
-    """Index into ``base`` of original step ``t_orig`` (``base`` may itself be respaced)."""
-    return int(torch.searchsorted(base.timesteps, torch.tensor(t_orig)))
 
 
 # ---- DDIM -------------------------------------------------------------------------------------
@@ -193,44 +105,27 @@ def ddim_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 
     (the posterior mean of ``schedule``'s own chain) via x̂_0 first. Other arguments as in
     :func:`ddpm_steps`; with ``spacing="leading"`` the chain starts at the top kept step (not T).
     """
-    schedule = _check_schedule(schedule)
-    mean_type = _choice(MeanType, mean_type, "mean_type")
-    steps = _check_steps(steps, schedule.T, "ddim_steps")
-    eta = _check_eta(eta)
+    schedule = check_schedule(schedule)
+    mean_type = check_choice(MeanType, mean_type, "mean_type")
+    steps = check_steps(steps, schedule.T, "ddim_steps")
+    eta = check_eta(eta)
     chain = respace(schedule, steps, spacing)
-    x = _initial_noise(x_T, shape, generator, dtype, device, "ddim_steps")
+    x = initial_noise(x_T, shape, generator, dtype, device, "ddim_steps")
     return _ddim_gen(model, schedule, chain, x, eta, mean_type, clip_x0, generator)
 
 
 def _ddim_gen(model, base, chain, x, eta, mean_type, clip_x0, generator):
     yield Step(int(chain.timesteps[chain.T]), x, None)
     for k in range(chain.T, 0, -1):
-        t_orig = int(chain.timesteps[k])
-        out = _call(model, x, t_orig)
-        check_float(out, "model output")
-        if mean_type is MeanType.EPS:
-            eps = out
-        else:
-            x0 = out if mean_type is MeanType.X0 else predict_x0_from_mean(
-                base, x, _base_index(base, t_orig), out)
-            eps = predict_eps_from_x0(chain, x, k, x0)
+        eps, _ = eps_x0_at(model, base, chain, x, k, mean_type)  # unclipped: ddim_step clips
         # Draw noise only where it is used, so η = 1 consumes the generator exactly as DDPM does.
-        noise = (_randn(x.shape, generator, x.dtype, x.device) if eta > 0 and k > 1
+        noise = (randn(x.shape, generator, x.dtype, x.device) if eta > 0 and k > 1
                  else torch.zeros_like(x))
         x, x0_hat = ddim_step(chain, x, eps, k, k - 1, eta=eta, noise=noise, clip_x0=clip_x0)
         yield Step(int(chain.timesteps[k - 1]), x, x0_hat)
 
 
 # ---- the convenience wrapper -----------------------------------------------------------------
-def _model_device_dtype(model):
-    module = model if isinstance(model, torch.nn.Module) else getattr(model, "__self__", None)
-    if isinstance(module, torch.nn.Module):
-        for p in module.parameters():
-            if p.is_floating_point():
-                return p.device, p.dtype
-    return None, None
-
-
 class _Batched:
     """Calls ``model`` on chunks of at most ``batch_size`` examples and concatenates the outputs."""
 
@@ -282,26 +177,25 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
     if sampler not in SAMPLERS:
         raise InvalidArgument(f"unknown sampler {sampler!r}; choose one of {', '.join(map(repr, SAMPLERS))} "
                          "('ddim' for few steps, 'ddpm' for the paper's ancestral chain).")
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise InvalidArgument(f"n (the number of samples) must be a positive int, got {n!r}.")
-    shape = _check_shape(shape, "shape (one sample's shape, without n)")
-    if batch_size is not None and (isinstance(batch_size, bool)
-                                   or not isinstance(batch_size, numbers.Integral) or batch_size < 1):
-        raise InvalidArgument(f"batch_size must be a positive int or None, got {batch_size!r}.")
+    n = check_positive_int(n, "n (the number of samples)")
+    shape = check_shape(shape, "shape (one sample's shape, without n)")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size (or None)")
     if generator is not None and seed is not None:
         raise InvalidArgument("give either generator or seed, not both.")
-    schedule = _check_schedule(schedule)
+    schedule = check_schedule(schedule)
     if steps is None:
         steps = schedule.T
     if sampler == "ddpm" and eta != 0:
         raise InvalidArgument("eta is DDIM's noise scale; sampler='ddpm' takes var_type instead. "
                          "Use sampler='ddim' with eta=1.0 for DDPM-like noise on a short chain.")
-    if sampler == "ddim" and _choice(VarianceType, var_type, "var_type") is not VarianceType.FIXED_SMALL:
+    var_type = check_choice(VarianceType, var_type, "var_type")
+    if sampler == "ddim" and var_type is not VarianceType.FIXED_SMALL:
         raise InvalidArgument("var_type applies to sampler='ddpm' only; DDIM's noise is set by eta.")
     if seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
 
-    model_device, dtype = _model_device_dtype(model)
+    model_device, dtype = model_device_dtype(model)
     device = torch.device(device) if device is not None else (model_device or torch.device("cpu"))
     net = model if batch_size is None else _Batched(model, int(batch_size))
     module = model if isinstance(model, torch.nn.Module) else None

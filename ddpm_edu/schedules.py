@@ -22,6 +22,7 @@ __all__ = [
     "schedule_from_betas",
     "schedule_from_config",
     "respace",
+    "base_index",
     "one_minus_ratio",
     "extract",
 ]
@@ -283,6 +284,17 @@ def respace(schedule: Schedule, steps_or_timesteps, spacing: str = "linspace") -
     return Schedule(beta=torch.cat([torch.zeros(1, dtype=torch.float64), betas]),
                     name=f"{schedule.name}-respaced{len(kept)}",
                     timesteps=torch.cat([torch.zeros(1, dtype=torch.long), orig]))
+
+
+def base_index(base: Schedule, chain: Schedule, t: torch.Tensor) -> torch.Tensor:
+    """The indices into ``base`` of steps ``t`` of ``chain``, a respaced copy of ``base``.
+
+    Both schedules name each step by its original index (``timesteps``), so step k of ``chain`` is
+    the step k' of ``base`` with ``base.timesteps[k'] == chain.timesteps[k]``. t: LongTensor [N]
+    (or an int) → LongTensor [N] (or a 0-d tensor), on the CPU.
+    """
+    t = torch.as_tensor(t, dtype=torch.long).cpu()
+    return torch.searchsorted(base.timesteps, chain.timesteps[t])
 
 
 def one_minus_ratio(schedule: Schedule, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:

@@ -32,11 +32,10 @@ from typing import Iterator
 
 import torch
 
-from ._checks import check_float, check_same_shape, check_t
-from .forward import predict_eps_from_x0, predict_x0_from_eps, predict_x0_from_mean
+from ._checks import (check_choice, check_float, check_positive_int, check_schedule, check_steps,
+                      check_t)
+from .chain import Step, eps_x0_at, initial_noise, randn
 from .reverse import MeanType
-from .reverse import _enum as _choice
-from .sampling import Step, _base_index, _call, _check_schedule, _check_steps, _initial_noise, _randn
 from .schedules import Schedule, extract, respace
 from .errors import InvalidArgument, InvalidType
 
@@ -61,7 +60,7 @@ def score_from_eps(schedule: Schedule, eps: torch.Tensor, t) -> torch.Tensor:
             smooth score (1 − ᾱ_0 = 0).
     Returns: the score, shape like ``eps``, in units of 1/(data units).
     """
-    _check_schedule(schedule)
+    check_schedule(schedule)
     check_float(eps, "eps")
     t = check_t(t, schedule.T, eps.shape[0])
     return -eps / extract(schedule.sqrt_one_minus_alpha_bar, t, eps)
@@ -69,19 +68,13 @@ def score_from_eps(schedule: Schedule, eps: torch.Tensor, t) -> torch.Tensor:
 
 def eps_from_score(schedule: Schedule, score: torch.Tensor, t) -> torch.Tensor:
     """ε̂ = −√(1−ᾱ_t) · s(x_t, t), the inverse of :func:`score_from_eps` (same arguments)."""
-    _check_schedule(schedule)
+    check_schedule(schedule)
     check_float(score, "score")
     t = check_t(t, schedule.T, score.shape[0])
     return -extract(schedule.sqrt_one_minus_alpha_bar, t, score) * score
 
 
 # ---- validation ---------------------------------------------------------------------------------
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InvalidArgument(f"{what} must be a positive int, got {value!r}.")
-    return int(value)
-
-
 def _levels_chain(schedule: Schedule, levels, spacing: str) -> Schedule:
     """``respace(schedule, levels, spacing)``, with an error that names ``levels``."""
     if isinstance(levels, bool):
@@ -93,20 +86,6 @@ def _levels_chain(schedule: Schedule, levels, spacing: str) -> Schedule:
         raise InvalidType(f"levels must be an int or a list of time indices in 1..{schedule.T}, "
                         f"got {levels!r}.")
     return respace(schedule, levels, spacing)
-
-
-def _eps_hat(model, base: Schedule, chain: Schedule, x: torch.Tensor, k: int, mean_type: MeanType,
-             want_x0: bool = True):
-    """(ε̂, x̂_0) at level k of ``chain`` from one network call (the network sees the original t);
-    x̂_0 is None for an ε-model when ``want_x0`` is false (it is not computed)."""
-    t_orig = int(chain.timesteps[k])
-    out = _call(model, x, t_orig)
-    check_float(out, "model output")
-    check_same_shape(x, out, "x_t", "model output")
-    if mean_type is MeanType.EPS:
-        return out, (predict_x0_from_eps(chain, x, k, out) if want_x0 else None)
-    x0 = out if mean_type is MeanType.X0 else predict_x0_from_mean(base, x, _base_index(base, t_orig), out)
-    return predict_eps_from_x0(chain, x, k, x0), x0
 
 
 def _batch_norm_mean(v: torch.Tensor) -> torch.Tensor:
@@ -170,24 +149,24 @@ def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50
     hundreds or more, since per-sample ‖s‖ can be ≈ 0 near a mode. No x̂_0 clipping is applied: clamp
     the final sample to [−1, 1] yourself for pictures (as :func:`ddpm_edu.sampling.sample` does).
     """
-    schedule = _check_schedule(schedule)
-    mean_type = _choice(MeanType, mean_type, "mean_type")
+    schedule = check_schedule(schedule)
+    mean_type = check_choice(MeanType, mean_type, "mean_type")
     chain = _levels_chain(schedule, levels, spacing)
-    k_steps = _positive_int(steps_per_level, "steps_per_level")
+    k_steps = check_positive_int(steps_per_level, "steps_per_level")
     if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not 0 < snr < math.inf:
         raise InvalidArgument(f"snr must be a finite number > 0 (the ratio of drift to noise per update; "
                          f"0.16 is Song et al.'s default, smaller is more exact but slower), got {snr!r}.")
-    x = _initial_noise(x_T, shape, generator, dtype, device, "langevin_steps")
+    x = initial_noise(x_T, shape, generator, dtype, device, "langevin_steps")
     return _langevin_gen(model, schedule, chain, x, k_steps, float(snr), mean_type, generator)
 
 
 def _langevin_gen(model, base, chain, x, k_steps, r, mean_type, generator):
     yield Step(int(chain.timesteps[chain.T]), x, None)
     for k in range(chain.T, 0, -1):
-        for i in range(k_steps):
-            eps, x0_hat = _eps_hat(model, base, chain, x, k, mean_type, want_x0=i == k_steps - 1)
+        for _ in range(k_steps):
+            eps, x0_hat = eps_x0_at(model, base, chain, x, k, mean_type)
             score = score_from_eps(chain, eps, k)
-            z = _randn(x.shape, generator, x.dtype, x.device)
+            z = randn(x.shape, generator, x.dtype, x.device)
             s_norm = _batch_norm_mean(score)
             if s_norm == 0:
                 raise InvalidArgument(f"langevin_steps: the score is 0 for every sample at t = "
@@ -196,7 +175,7 @@ def _langevin_gen(model, base, chain, x, k_steps, r, mean_type, generator):
             alpha = 2 * (r * _batch_norm_mean(z) / s_norm) ** 2
             x = x + alpha * score + (2 * alpha).sqrt() * z
         yield Step(int(chain.timesteps[k]), x, x0_hat)
-    eps, x0 = _eps_hat(model, base, chain, x, 1, mean_type)  # Tweedie: x_0 = E[x_0 | x_{τ_1}]
+    eps, x0 = eps_x0_at(model, base, chain, x, 1, mean_type)  # Tweedie: x_0 = E[x_0 | x_{τ_1}]
     yield Step(0, x0, x0)
 
 
@@ -244,12 +223,12 @@ def ode_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 5
     after each step (x̂_0 from the first network call of that step, at τ_k), ending with
     ``Step(0, x_0, x̂_0)``. No x̂_0 clipping: it would change the ODE (clamp the final picture yourself).
     """
-    schedule = _check_schedule(schedule)
-    mean_type = _choice(MeanType, mean_type, "mean_type")
-    method = _choice(ODEMethod, method, "method")
-    steps = _check_steps(steps, schedule.T, "ode_steps")
+    schedule = check_schedule(schedule)
+    mean_type = check_choice(MeanType, mean_type, "mean_type")
+    method = check_choice(ODEMethod, method, "method")
+    steps = check_steps(steps, schedule.T, "ode_steps")
     chain = respace(schedule, steps, spacing)
-    x = _initial_noise(x_T, shape, generator, dtype, device, "ode_steps")
+    x = initial_noise(x_T, shape, generator, dtype, device, "ode_steps")
     return _ode_gen(model, schedule, chain, x, method, mean_type)
 
 
@@ -263,11 +242,11 @@ def _ode_gen(model, base, chain, x, method, mean_type):
     for k in range(chain.T, 0, -1):
         sqrt_ab, sqrt_ab_prev = float(chain.sqrt_alpha_bar[k]), float(chain.sqrt_alpha_bar[k - 1])
         h = _sigma(chain, k - 1) - _sigma(chain, k)        # < 0: σ decreases toward the data
-        d, x0_hat = _eps_hat(model, base, chain, x, k, mean_type)
+        d, x0_hat = eps_x0_at(model, base, chain, x, k, mean_type)
         x_bar = x / sqrt_ab
         x_bar_next = x_bar + h * d                          # Euler
         if method is ODEMethod.HEUN and k > 1:
-            d2, _ = _eps_hat(model, base, chain, sqrt_ab_prev * x_bar_next, k - 1, mean_type)
+            d2, _ = eps_x0_at(model, base, chain, sqrt_ab_prev * x_bar_next, k - 1, mean_type)
             x_bar_next = x_bar + h * (d + d2) / 2
         x = sqrt_ab_prev * x_bar_next
         yield Step(int(chain.timesteps[k - 1]), x, x0_hat)

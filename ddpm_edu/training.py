@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import check_image_range
 from .errors import InvalidArgument, InvalidType, UserError
 from .forward import q_posterior, q_sample
 from .losses import mean_flat
@@ -245,7 +246,8 @@ def as_training_data(data) -> TrainingData:
         [−1, 1] per batch (k ↦ k/127.5 − 1);
       * float images in [−1, 1] of the same shapes;
       * float points [N, D] (e.g. 2-D toy data), any finite values.
-    Float images outside [−1, 1], or 8-bit pixels stored as floats 0..255, are an error.
+    Float images outside [−1, 1], or 8-bit pixels stored as floats 0..255, are an error; images
+    that look like [0, 1] get a warning (:func:`ddpm_edu._checks.image_range_verdict`).
     """
     if isinstance(data, TrainingData):
         return data
@@ -275,17 +277,7 @@ def as_training_data(data) -> TrainingData:
     if data.ndim not in (3, 4):
         raise InvalidArgument(f"training data must be images [N, H, W(, C)] or points [N, D], got shape "
                          f"{tuple(data.shape)}.")
-    lo, hi = data.min().item(), data.max().item()
-    if hi > 1.0 + 1e-4 or lo < -1.0 - 1e-4:
-        if lo >= 0 and hi > 1.5:
-            raise InvalidArgument(f"training images are floats in [{lo:.4g}, {hi:.4g}]: these look like "
-                             "8-bit pixels stored as floats. Pass them as uint8 "
-                             "(.to(torch.uint8)) or map them to [-1, 1] with x / 127.5 - 1.")
-        raise InvalidArgument(f"training images must lie in [-1, 1] (the model range), got values in "
-                         f"[{lo:.4g}, {hi:.4g}]. Rescale them, e.g. 2 * (x - min) / (max - min) - 1.")
-    if lo >= 0 and hi > lo:
-        warnings.warn(f"training images lie in [{lo:.3g}, {hi:.3g}], not [-1, 1]: if they are "
-                      "images scaled to [0, 1], map them with 2 * x - 1 first.", stacklevel=3)
+    check_image_range(data, "training images", stacklevel=3)  # error, or a warning on [0, 1]
     return TrainingData(_to_nchw(data.clamp(-1, 1), "float images"), "images")
 
 

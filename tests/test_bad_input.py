@@ -1,10 +1,12 @@
 """Bad input gets a clear error that says what is wrong (and, where there is one, the fix)."""
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
+from ddpm_edu._checks import image_range_verdict
 from ddpm_edu.forward import predict_x0_from_eps, q_posterior, q_sample, q_step_sample
 from ddpm_edu.losses import discretized_gaussian_log_likelihood, normal_kl, vlb_term
 from ddpm_edu.pixels import to_model_range, to_pixels
@@ -195,3 +197,37 @@ def test_pixel_conversions():
     k = torch.arange(256, dtype=torch.uint8)
     assert torch.equal(to_pixels(to_model_range(k)), k)
     assert torch.equal(to_pixels(to_model_range(k, torch.float64)), k)
+
+
+# ---- one verdict on the range of image data ------------------------------------------------------
+
+def _range_outcome(fn, x) -> str:
+    """"error" if ``fn(x)`` raises a ValueError, "warning" if it warns, else "ok"."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fn(x)
+        except ValueError:
+            return "error"
+    return "warning" if any(issubclass(w.category, UserWarning) for w in caught) else "ok"
+
+
+@pytest.mark.parametrize("k_lo, as_pixels, severity", [
+    (0, False, "ok"),          # k/127.5 − 1 over the whole range
+    (128, False, "warning"),   # on the grid, but nothing below 0: [0, 1]-looking
+    (0, True, "error"),        # 8-bit pixels 0..255 stored as floats
+])
+def test_training_evaluation_classifier_and_diagnose_give_one_verdict(k_lo, as_pixels, severity):
+    from ddpm_edu.classifier import as_classifier_input
+    from ddpm_edu.diagnose import check_data
+    from ddpm_edu.evaluation import as_pixel_floats
+    from ddpm_edu.training import as_training_data
+
+    g = torch.Generator().manual_seed(0)
+    k = torch.randint(k_lo, 256, (4, 1, 28, 28), generator=g).float()
+    k[0, 0, 0, :2] = torch.tensor([k_lo, 255.0])  # both ends present
+    x = k if as_pixels else k / 127.5 - 1
+    assert image_range_verdict(x, "x").severity == severity
+    assert check_data(x)[0].severity == severity
+    for fn in (as_training_data, as_pixel_floats, as_classifier_input):
+        assert _range_outcome(fn, x) == severity, fn.__name__

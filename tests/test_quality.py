@@ -64,7 +64,6 @@ def test_classifier_input_accepts_uint8_and_model_range():
 
 
 @pytest.mark.parametrize("images, err, match", [
-    (torch.rand(4, 28, 28), ValueError, r"\[0, 1\]"),              # [0, 1] floats
     (torch.rand(4, 28, 28) * 255, ValueError, r"\[-1, 1\]"),      # 0..255 as floats
     (torch.zeros(4, 3, 28, 28), ValueError, r"\(N, 28, 28\)"),    # colour
     (torch.zeros(4, 32, 32), ValueError, r"\(N, 28, 28\)"),
@@ -74,6 +73,12 @@ def test_classifier_input_accepts_uint8_and_model_range():
 def test_classifier_input_refuses_ambiguous_images(images, err, match):
     with pytest.raises(err, match=match):
         as_classifier_input(images)
+
+
+def test_classifier_input_warns_on_zero_one_images():
+    # the one verdict on data ranges (ddpm_edu._checks.image_range_verdict): [0, 1] is a warning
+    with pytest.warns(UserWarning, match=r"\[0, 1\].*2 \* x - 1"):
+        as_classifier_input(torch.rand(4, 28, 28))
 
 
 def test_random_shift_moves_the_image_and_fills_background():

@@ -9,7 +9,8 @@ import torch
 import oracle
 from oracle import assert_pinned
 from ddpm_edu.forward import q_posterior, q_sample
-from ddpm_edu.reverse import MeanType, VarianceType, ddim_step, eps_vlb_weight, p_mean_variance
+from ddpm_edu.reverse import (MeanType, VarianceType, ddim_step, eps_vlb_weight, model_eps_x0,
+                              p_mean_variance)
 from ddpm_edu.schedules import cosine_schedule, linear_schedule, respace
 
 LIN = linear_schedule()
@@ -178,3 +179,42 @@ def test_dtypes_follow_the_input():
         assert {v.dtype for v in p} == {dtype}
         out, x0_hat = ddim_step(LIN, xt, eps, 50, 49, eta=np.float32(0.5))  # NumPy η is a number too
         assert out.dtype == x0_hat.dtype == dtype
+
+
+# ---- the one conversion: model output → (ε̂, x̂_0) -------------------------------------------------
+
+@pytest.mark.parametrize("kind", REF)
+@pytest.mark.parametrize("mean_type", ["eps", "x0", "mu"])
+@pytest.mark.parametrize("clip", [True, False])
+def test_model_eps_x0_matches_oracle(kind, mean_type, clip):
+    """Oracle: tests/oracle.p_mean_var (float64 NumPy), whose x̂_0 and ε̂ are the same conversion."""
+    sched, ref = REF[kind]
+    x0, eps, g = _data(4)
+    xt = q_sample(sched, x0, TS, noise=eps)
+    out = {"eps": eps + 0.3 * torch.randn(eps.shape, generator=g, dtype=torch.float64),
+           "x0": 1.3 * x0 + 0.1,
+           "mu": q_posterior(sched, 1.3 * x0, xt, TS)[0]}[mean_type]
+    eps_hat, x0_hat = model_eps_x0(sched, out, xt, TS, mean_type, clip_x0=clip)
+    _, _, o_x0, o_eps = oracle.p_mean_var(ref, out.numpy(), xt.numpy(), TS.numpy(), mean_type,
+                                          "fixed_small", clip)
+    scale = 1 + np.abs(o_x0).max()
+    np.testing.assert_allclose(x0_hat.numpy(), o_x0, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(eps_hat.numpy(), o_eps, rtol=0, atol=1e-9 * scale)
+    if mean_type == "eps" and not clip:
+        assert eps_hat is out                      # nothing to convert: ε̂ is the model output
+
+
+def test_model_eps_x0_reads_mu_on_the_base_chain():
+    """On a respaced chain a μ output is the posterior mean of the training chain (``base``): the
+    conversion must give the x̂_0 that made it, not read it as the respaced chain's mean."""
+    chain = respace(LIN, 10)
+    k = torch.tensor([1, 4, 10])
+    t_orig = chain.timesteps[k]
+    x0, eps, _ = _data(5, n=3)
+    xt = q_sample(LIN, x0, t_orig, noise=eps)
+    mu = q_posterior(LIN, x0, xt, t_orig)[0]       # what a perfect "mu" model outputs
+    eps_hat, x0_hat = model_eps_x0(chain, mu, xt, k, "mu", base=LIN)
+    torch.testing.assert_close(x0_hat, x0, rtol=0, atol=1e-9)
+    torch.testing.assert_close(eps_hat, eps, rtol=0, atol=1e-7)
+    wrong, _ = model_eps_x0(chain, mu, xt, k, "mu")  # read on the wrong chain
+    assert (wrong - eps).abs().max() > 0.1
