@@ -1,4 +1,4 @@
-"""ddpm_edu.hardware: device and precision choices, the measured thread count, the model-card facts."""
+"""ddpm_edu.hardware: device and precision choices, the measured thread count, model-card facts."""
 import time
 
 import pytest
@@ -76,7 +76,7 @@ def test_autocast_dtype_mps_auto_is_fp32():
     assert hardware.autocast_dtype("auto", "mps") is None
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message where CUDA is absent")
 def test_autocast_dtype_bf16_on_missing_cuda_is_a_clear_error():
     assert hardware.autocast_dtype("auto", "cuda") is None
     with pytest.raises(InvalidArgument, match="no CUDA GPU is visible.*'fp32' or 'auto'"):
