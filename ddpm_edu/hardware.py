@@ -272,6 +272,9 @@ def describe_hardware(device="auto") -> dict:
     """
     import torch
 
+    if not isinstance(device, (str, torch.device)):
+        raise InvalidType(f"device must be a str such as 'auto' or a torch.device, "
+                          f"got {type(device).__name__}.")
     dev = resolve_device(device) if isinstance(device, str) else device
     gpu = None
     if dev.type == "cuda":

@@ -155,6 +155,8 @@ def test_describe_hardware_keys():
     assert d["device"] == "cpu" and d["gpu"] is None and d["torch"] == torch.__version__
     assert isinstance(d["native_bf16"], bool) and d["cores_available"] >= 1
     assert isinstance(d["cpu"], str) and d["cpu"]
+    with pytest.raises(InvalidType, match="torch.device"):
+        hardware.describe_hardware(1)
 
 
 def test_import_stays_light():
