@@ -173,10 +173,10 @@ def test_import_stays_light():
                     reason="this CPU has no native bf16 (avx512_bf16 / amx_bf16): autocast would "
                            "be emulated, and the training loop does not use it here")
 def test_bf16_autocast_training_step_keeps_fp32_master_weights():
-    from ddpm_edu.nets import build_network, preset_config
+    from ddpm_edu.nets import architecture, build_network
 
     torch.manual_seed(0)
-    net = build_network(preset_config("mnist"))
+    net = build_network(architecture("mnist"))
     x, noise = torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28)
     t = torch.tensor([1, 700])
     with torch.autocast("cpu", dtype=torch.bfloat16):
