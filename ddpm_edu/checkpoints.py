@@ -13,33 +13,31 @@ A run folder holds two files:
     AdamW state, the step, every random-generator state and the loss history. Plain tensors,
     dicts, lists and strings only, so ``torch.load(..., weights_only=True)`` reads it.
 
-Every write goes to a temporary file in the same folder, is flushed to disk (fsync) and then
-renamed over the old file (``os.replace`` is atomic), so a crash, Ctrl-C or ``kill -9`` at any
-moment leaves either the old or the new file, never half of one. ``resume.pt`` is written first
+Every write goes through :func:`ddpm_edu._files.atomic_write`: a temporary file in the same folder,
+flushed to disk (fsync) and renamed over the old file (``os.replace`` is atomic), so a crash,
+Ctrl-C or ``kill -9`` at any moment leaves either the old or the new file, never half of one. ``resume.pt`` is written first
 and is self-contained: resuming reads only it.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
-from .errors import UserError
+from ._files import atomic_write, sha256_file  # re-exported: checkpoints.atomic_write works as before
+from .errors import NotWritable, UserError
 
 __all__ = ["MODEL_FILE", "RESUME_FILE", "CheckpointError", "save_run", "save_model",
            "read_metadata", "load_model", "build_model", "load_resume_state", "has_checkpoint",
-           "check_same_run", "model_path", "sha256_file", "atomic_write"]
+           "check_same_run", "model_path", "prepare_run_dir", "sha256_file", "atomic_write"]
 
 MODEL_FILE = "model.safetensors"
 RESUME_FILE = "resume.pt"
 FORMAT = "ddpm_edu.checkpoint.v1"
-FILE_MODE = 0o644
 
 
 class CheckpointError(UserError):
@@ -49,41 +47,6 @@ class CheckpointError(UserError):
 # ---------------------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------------------
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a folder; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path, write: Callable) -> None:
-    """Create or replace ``path`` atomically: ``write(file)`` fills a temporary file in the same
-    folder, which is fsync'ed and then renamed over ``path``. On any error the old file is untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600 files; checkpoints are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
 
 def _metadata(description: dict, step: int) -> dict:
     from . import __version__
@@ -222,6 +185,30 @@ def has_checkpoint(out_dir) -> bool:
     return (Path(out_dir) / RESUME_FILE).exists()
 
 
+def prepare_run_dir(out_dir, resume: bool = False) -> Path:
+    """Make sure checkpoints can be written to ``out_dir`` before training starts, so that a
+    folder that cannot be written fails now, not at the first save with the steps lost.
+
+    Creates the folder if needed and writes and deletes a probe file in it. Without ``resume`` a
+    folder that already holds a run is refused (a new run would overwrite it). Raises
+    :class:`~ddpm_edu.errors.NotWritable` or :class:`UserError` with the fix."""
+    out_dir = Path(out_dir)
+    if resume and not out_dir.is_dir():
+        return out_dir  # nothing to resume: load_resume_state says so, without a new empty folder
+    if not resume and has_checkpoint(out_dir):
+        raise UserError(f"{out_dir} already holds a training run; continue it with "
+                        f"--resume {out_dir} (resume=True), or choose another output folder.")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise NotWritable(f"cannot write checkpoints to {out_dir} ({e.strerror or e}); choose a "
+                          "folder you can write to (--out DIR, or out_dir=...).") from None
+    return out_dir
+
+
 def load_resume_state(out_dir) -> dict:
     """Read ``resume.pt`` of a run folder (weights_only: no code runs). ``description`` is decoded."""
     out_dir = Path(out_dir)
@@ -271,12 +258,3 @@ def check_same_run(out_dir, saved: dict, given: dict, allowed_train_changes=()) 
         raise CheckpointError(f"cannot resume {out_dir}: the run now differs from the saved one in "
                               f"{'; '.join(diff)}. Resume with the saved settings, or start a new run "
                               "in another folder.")
-
-
-def sha256_file(path) -> str:
-    """SHA-256 of a file, hex (read in 1 MiB blocks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

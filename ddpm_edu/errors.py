@@ -29,3 +29,8 @@ class InvalidType(UserError, TypeError):
 
 class MissingFile(UserError, FileNotFoundError):
     """A file or folder the user named does not exist."""
+
+
+class NotWritable(UserError, OSError):
+    """A file or folder the user named cannot be created or written (no permission, a file where a
+    folder should be, a read-only or full disk)."""

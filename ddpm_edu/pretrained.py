@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ._checks import check_float, check_t
-from .checkpoints import MODEL_FILE, CheckpointError, load_model, sha256_file
+from ._files import sha256_file
+from .checkpoints import MODEL_FILE, CheckpointError, load_model
 from .errors import InvalidArgument, MissingFile, UserError
 from .reverse import model_eps_x0
 from .schedules import Schedule, schedule_from_config

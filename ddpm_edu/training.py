@@ -571,13 +571,13 @@ def _check_arguments(net, schedule, config) -> TrainConfig:
 
 
 def _check_run_dir(out_dir: Path | None, resume: bool) -> None:
-    """A resumed run needs its folder; a new run must not overwrite one saved there."""
+    """A resumed run needs its folder; a new run must not overwrite one saved there; either must
+    be able to write there (checked now, before the first step, not at the first save)."""
     from . import checkpoints
     if resume and out_dir is None:
         raise UserError("resume=True needs out_dir, the folder of the run to continue.")
-    if not resume and out_dir is not None and checkpoints.has_checkpoint(out_dir):
-        raise UserError(f"{out_dir} already holds a training run; continue it with "
-                        f"--resume {out_dir} (resume=True), or choose another output folder.")
+    if out_dir is not None:
+        checkpoints.prepare_run_dir(out_dir, resume=resume)
 
 
 def _start_run(net, schedule, data, config, out_dir, resume, device, extra) -> _Run:

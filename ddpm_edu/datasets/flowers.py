@@ -208,7 +208,7 @@ def load_flowers(split: str = "train", size: int = 64, root=None, *, download: b
     if images is None:
         archive = _find_archive(root, download, progress, md5, sha256)
         images = _decode(archive, size, expected_count, progress)
-        from ..checkpoints import atomic_write
+        from .._files import atomic_write
         atomic_write(cache, lambda f: np.save(f, images))
     if split == "all":
         idx = list(range(expected_count))

@@ -41,7 +41,7 @@ class LossCurve:
     source: str = ""
 
     def save(self, path) -> Path:
-        from ..checkpoints import atomic_write
+        from .._files import atomic_write
         text = json.dumps(asdict(self), indent=1).encode()
         atomic_write(path, lambda f: f.write(text))
         return Path(path)
