@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from ..errors import MissingFile, UserError
-from .train import one_line_errors
 
 HELP = "check a model (and its samples) for the usual reasons why samples come out as noise"
 
@@ -34,7 +33,6 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    one_line_errors(parser)
     parser.add_argument("--checkpoint", default=None, metavar="NAME|PATH",
                         help="a shipped model by name (mnist), a run folder or a .safetensors file")
     parser.add_argument("--samples", default=None, metavar="FILE.npy",

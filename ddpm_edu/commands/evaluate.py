@@ -6,7 +6,6 @@ import json
 import time
 
 from ..errors import UserError
-from .train import one_line_errors
 
 HELP = "bits/dim of a trained model on test images (the variational bound) with a 95-percent interval"
 
@@ -41,7 +40,6 @@ CONTEXT = ("published, for scale: MNIST: RealNVP 1.06, Glow 1.05, FFJORD 0.99 (n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    one_line_errors(parser)
     parser.add_argument("--checkpoint", default="mnist", metavar="NAME|PATH",
                         help="a shipped model by name (mnist), a run folder or a .safetensors file "
                              "(default: mnist)")

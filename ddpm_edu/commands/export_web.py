@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from .train import one_line_errors
 
 HELP = "write a web page that runs a trained model in the browser (offline, on any device)"
 
@@ -24,7 +23,6 @@ Page addresses take options: index.html?sampler=ddpm&steps=100&seed=3&n=36&preci
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    one_line_errors(parser)
     parser.add_argument("--checkpoint", default="mnist", metavar="NAME|PATH",
                         help="a shipped model by name (mnist), a run folder or a .safetensors file "
                              "(default: mnist)")

@@ -5,7 +5,6 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
-from .train import one_line_errors
 
 HELP = "draw samples from a trained model (the shipped one or your own run) into a .png or .npy"
 
@@ -30,7 +29,6 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    one_line_errors(parser)
     parser.add_argument("--checkpoint", default="mnist", metavar="NAME|PATH",
                         help="a shipped model by name (mnist), a run folder (runs/NAME) or a "
                              ".safetensors file (default: mnist)")

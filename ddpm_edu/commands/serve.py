@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
-from .train import one_line_errors
 
 HELP = "serve a page written by export-web on localhost (Ctrl-C stops it)"
 
@@ -20,7 +19,6 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    one_line_errors(parser)
     parser.add_argument("dir", metavar="DIR", help="the folder written by ddpm-edu export-web")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1",

@@ -80,19 +80,7 @@ _METAVAR = {"steps": "N", "batch_size": "N", "lr": "LR", "warmup_steps": "N", "w
             "log_every": "N"}
 
 
-def one_line_errors(parser: argparse.ArgumentParser) -> None:
-    """Make argparse report a bad option as one line with the fix (exit 2) instead of the usage."""
-    prog = parser.prog
-
-    def error(message):
-        print(f"{prog}: error: {message} (see: {prog} --help)", file=sys.stderr)
-        sys.exit(2)
-
-    parser.error = error
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    one_line_errors(parser)
     what = parser.add_argument_group("what to train")
     what.add_argument("--recipe", "--preset", dest="recipe", metavar="NAME",
                       help=f"the recipe: {', '.join(recipe_names())} (see above)")
