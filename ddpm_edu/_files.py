@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-__all__ = ["FILE_MODE", "atomic_path", "atomic_write", "sha256_file"]
+__all__ = ["FILE_MODE", "atomic_path", "atomic_write", "probe_dir", "sha256_file"]
 
 FILE_MODE = 0o644
 
@@ -59,6 +59,17 @@ def atomic_write(path, write: Callable) -> None:
     folder, which is fsync'ed and then renamed over ``path``. On any error the old file is untouched."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         write(f)
+
+
+def probe_dir(folder) -> Path:
+    """Create ``folder`` if needed and write and delete a file in it: raises ``OSError`` now if
+    it cannot be written, instead of after a long computation."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".write-test-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+    return folder
 
 
 def sha256_file(path) -> str:

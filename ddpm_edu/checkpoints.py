@@ -21,14 +21,13 @@ and is self-contained: resuming reads only it.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
-from ._files import atomic_write, sha256_file  # re-exported: checkpoints.atomic_write works as before
+from ._files import atomic_write, probe_dir, sha256_file  # atomic_write, sha256_file re-exported: checkpoints.atomic_write works as before
 from .errors import NotWritable, UserError
 
 __all__ = ["MODEL_FILE", "RESUME_FILE", "CheckpointError", "save_run", "save_model",
@@ -199,10 +198,7 @@ def prepare_run_dir(out_dir, resume: bool = False) -> Path:
         raise UserError(f"{out_dir} already holds a training run; continue it with "
                         f"--resume {out_dir} (resume=True), or choose another output folder.")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-test-{os.getpid()}.tmp"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe_dir(out_dir)
     except OSError as e:
         raise NotWritable(f"cannot write checkpoints to {out_dir} ({e.strerror or e}); choose a "
                           "folder you can write to (--out DIR, or out_dir=...).") from None

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from ddpm_edu import checkpoints, pretrained
+from ddpm_edu import _files, checkpoints, pretrained
 from ddpm_edu.checkpoints import CheckpointError, load_model, load_resume_state, read_metadata
 from ddpm_edu.errors import UserError
 from ddpm_edu.schedules import cosine_schedule, schedule_from_config
@@ -228,7 +228,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     with pytest.raises(OSError, match="disk full"):
         checkpoints.atomic_write(target, crash)
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.bin"]
-    monkeypatch.setattr(checkpoints.os, "replace", lambda a, b: (_ for _ in ()).throw(OSError("no rename")))
+    monkeypatch.setattr(_files.os, "replace", lambda a, b: (_ for _ in ()).throw(OSError("no rename")))
     with pytest.raises(OSError, match="no rename"):
         checkpoints.atomic_write(target, lambda f: f.write(b"new"))
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.bin"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
+from .._files import probe_dir
 from ..errors import InvalidArgument, NotWritable, UserError
 
 MAX_THREADS = 1024
@@ -55,6 +55,16 @@ def at_most(option: str, value, limit, why: str) -> None:
         raise InvalidArgument(f"{option} must be at most {limit:,} ({why}), got {value:,}.")
 
 
+def writable_dir(text: str, option: str = "--out") -> Path:
+    """Check, before any slow work, that files can be written into the folder ``text`` (it is
+    created if needed). Returns it as a Path."""
+    try:
+        return probe_dir(text)
+    except OSError as e:
+        raise NotWritable(f"cannot write {option} {text} ({e.strerror or e}); choose a folder you "
+                          "can write to.") from None
+
+
 def writable_file(text: str, option: str = "--out") -> Path:
     """Check, before any slow work, that the file ``text`` can be written: it is not a folder, and
     its folder exists or can be created and takes a new file. Returns it as a Path."""
@@ -63,9 +73,7 @@ def writable_file(text: str, option: str = "--out") -> Path:
         raise NotWritable(f"{option} {text} is a folder; give a file name, e.g. "
                           f"{path / ('out' + (path.suffix or '.png'))}.")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
+        probe_dir(path.parent)
     except OSError as e:
         raise NotWritable(f"cannot write {option} {text} ({e.strerror or e}); choose a path in a "
                           "folder you can write to.") from None

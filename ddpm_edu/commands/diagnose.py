@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import MissingFile, UserError
+from . import _common
 
 HELP = "check a model (and its samples) for the usual reasons why samples come out as noise"
 
@@ -39,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="samples to check: floats in [-1, 1] (best) or uint8 pixels, as "
                              "written by ddpm-edu sample --out FILE.npy")
     parser.add_argument("--n", type=int, default=64, help="held-out images for the model probes (default 64)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the probes' noise (default 0)")
+    parser.add_argument("--seed", type=_common.seed, default=0,
+                        help="seed of the probes' noise (default 0)")
     parser.add_argument("--json", action="store_true", help="print the findings as one JSON object")
 
 
@@ -63,6 +65,7 @@ def run(args) -> int:
         raise UserError("nothing to diagnose: give --checkpoint NAME|PATH and/or --samples FILE.npy.")
     if args.n < 1:
         raise UserError(f"--n must be at least 1, got {args.n}.")
+    _common.at_most("--n", args.n, 10_000, "held-out images for the probes")
     import numpy as np
 
     from ..diagnose import Diagnosis, Finding, diagnose, expected_loss_curve

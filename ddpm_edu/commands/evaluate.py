@@ -6,6 +6,7 @@ import json
 import time
 
 from ..errors import UserError
+from . import _common
 
 HELP = "bits/dim of a trained model on test images (the variational bound) with a 95-percent interval"
 
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --fast: compute the decoder term L_0 for every image and draw the "
                              "other K-1 steps (still unbiased, usually a much narrower interval)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per network call (default 64)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the drawn steps")
+    parser.add_argument("--seed", type=_common.seed, default=0, help="seed of the noise and of the drawn steps")
     parser.add_argument("--var-type", choices=("fixed_small", "fixed_large"), default=None,
                         help="variance of p(x_{t-1}|x_t) (default: the one saved with the model)")
     parser.add_argument("--tanh-cdf", action="store_true",
@@ -62,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print one JSON object (bpd, ci95, n, estimator, k, ...) and nothing else")
     parser.add_argument("--per-t", action="store_true",
                         help="with --json: add per_t, the mean term at each step t = 1..T")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads torch may use")
+    parser.add_argument("--threads", type=_common.threads, default=None,
+                        help="CPU threads torch may use")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -73,8 +75,6 @@ def _check(args) -> None:
         raise UserError(f"--fast K needs K ≥ 1 steps per image, got {args.fast}.")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}.")
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {args.threads}.")
     if args.always_decoder and args.fast is None:
         raise UserError("--always-decoder belongs to the fast estimator: add --fast K (K ≥ 2).")
     if args.always_decoder and args.fast < 2:

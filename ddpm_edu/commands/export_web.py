@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import _common
+
 
 HELP = "write a web page that runs a trained model in the browser (offline, on any device)"
 
@@ -44,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..web.site import export_site
+
+    _common.writable_dir(args.out)
 
     result = export_site(args.checkpoint, args.out, precisions=args.precision, runtime_mode=args.runtime,
                          steps=args.steps, n=args.n, title=args.title)

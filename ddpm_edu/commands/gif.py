@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
+from . import _common
 
 HELP = "Animate a model's sampling chain (or an image's forward noising) as a looping GIF."
 DESCRIPTION = """Write a looping GIF (no ffmpeg needed).
@@ -32,7 +33,7 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=int, default=50,
                    help="sampling steps (default 50; for ddpm, the model's T runs the full chain)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM-like (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_common.seed, default=0, help="random seed (default 0)")
     p.add_argument("--frames", type=int, default=24, help="frames to keep (default 24)")
     p.add_argument("--spacing", choices=SPACINGS, default="angle", help="how frames are spread over t")
     p.add_argument("--duration", type=float, default=80, metavar="MS", help="ms per frame (default 80)")
@@ -52,7 +53,7 @@ def _check_out(out: str) -> Path:
         raise UserError(f"--out must name a .gif file, got {out!r}.")
     if not path.parent.exists():
         raise UserError(f"the folder of --out, {str(path.parent)!r}, does not exist; create it first.")
-    return path
+    return _common.writable_file(out)
 
 
 def _image_shape(pre) -> tuple[int, int, int]:
@@ -69,10 +70,29 @@ def _positive(v, name):
         raise UserError(f"{name} must be a positive integer, got {v}.")
 
 
-def run(args) -> int:
-    out = _check_out(args.out)
+# the most each option may ask for, and why (beyond it the GIF is unwatchable or memory runs out)
+LIMITS = {"n": (400, "samples in one grid"), "frames": (1000, "frames in one GIF"),
+          "scale": (32, "times enlarged"), "T": (100_000, "steps of a noise schedule"),
+          "size": (1024, "pixels: the forward chain of a bigger image does not fit in memory")}
+
+
+def _milliseconds(value: float, name: str, lowest: float) -> None:
+    if not lowest <= value <= 60_000:  # also refuses NaN
+        raise UserError(f"{name} must be between {lowest:g} and 60000 ms, got {value:g}.")
+
+
+def _check_numbers(args) -> None:
     for name in ("n", "steps", "frames", "scale", "T", "size"):
         _positive(getattr(args, name), f"--{name}")
+        if name in LIMITS:
+            _common.at_most(f"--{name}", getattr(args, name), *LIMITS[name])
+    _milliseconds(args.duration, "--duration", 1)
+    _milliseconds(args.hold, "--hold", 0)
+
+
+def run(args) -> int:
+    out = _check_out(args.out)
+    _check_numbers(args)
     import torch
 
     generator = torch.Generator().manual_seed(args.seed)

@@ -4,7 +4,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import NotWritable, UserError
+from . import _common
+
+PNG_MAX = 4096   # a grid of more images is unreadable (and a picture of hundreds of megapixels)
+BATCH = 1024     # samples drawn at once: memory is bounded by this, not by --n
 
 HELP = "draw samples from a trained model (the shipped one or your own run) into a .png or .npy"
 
@@ -40,13 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="network calls per sample, at most T (default 50)")
     parser.add_argument("--eta", type=float, default=0.0,
                         help="DDIM only: 0 = deterministic, 1 = as noisy as DDPM (default 0)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=_common.seed, default=0,
                         help="seed of the noise: the same seed gives the same samples (default 0)")
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="where to write: FILE.png (a grid picture) or FILE.npy (an array)")
     parser.add_argument("--scale", type=int, default=2,
                         help="PNG only: enlarge each pixel to SCALE×SCALE (default 2)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads torch may use")
+    parser.add_argument("--threads", type=_common.threads, default=None,
+                        help="CPU threads torch may use")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -64,9 +69,10 @@ def _check(args) -> Path:
         raise UserError("--eta belongs to the ddim sampler; drop it, or use --sampler ddim.")
     if not 1 <= args.scale <= 32:
         raise UserError(f"--scale must be between 1 and 32, got {args.scale}.")
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {args.threads}.")
-    return out
+    if out.suffix.lower() == ".png":
+        _common.at_most("--n", args.n, PNG_MAX, "a bigger grid is not readable as one picture; "
+                        "write --out FILE.npy instead")
+    return _common.writable_file(args.out)
 
 
 def points_png(points, size: int = 256, extent: float = 1.5) -> "np.ndarray":
@@ -85,13 +91,62 @@ def points_png(points, size: int = 256, extent: float = 1.5) -> "np.ndarray":
     return img
 
 
+def _check_disk(out: Path, nbytes: int) -> None:
+    """Refuse up front when the .npy would not fit on the disk of ``out``."""
+    import shutil
+    free = shutil.disk_usage(out.parent).free
+    if nbytes > free:
+        raise NotWritable(f"the samples need {nbytes / 1e9:,.1f} GB in {out}, but only "
+                          f"{free / 1e9:,.1f} GB are free on that disk; use a smaller --n or "
+                          "another folder.")
+
+
+def _batches(model, args):
+    """The samples, BATCH at a time, all drawn from one generator seeded with --seed (so up to
+    BATCH samples equal ``model.sample(n, seed=seed)``)."""
+    import torch
+    generator = torch.Generator().manual_seed(args.seed)
+    for start in range(0, args.n, BATCH):
+        yield model.sample(min(BATCH, args.n - start), sampler=args.sampler, steps=args.steps,
+                           eta=args.eta, seed=None, generator=generator,
+                           progress=not args.no_progress)          # (B, C, H, W) or (B, D)
+
+
+def _as_array(x):
+    """Samples → what the .npy holds: uint8 [B, H, W] or [B, H, W, 3]; float32 points [B, D]."""
+    from ..pixels import to_pixels
+    if x.ndim != 4:
+        return x.float().numpy()
+    arr = to_pixels(x).permute(0, 2, 3, 1).numpy()                          # (B, H, W, C)
+    return arr[..., 0] if arr.shape[-1] == 1 else arr
+
+
+def _write_npy(model, args, out: Path) -> None:
+    """Write the samples batch by batch into a memory-mapped .npy (memory bounded by BATCH)."""
+    import numpy as np
+
+    from .._files import atomic_path
+    shape = tuple(model.shape)
+    if len(shape) == 3:
+        dtype, item = np.uint8, (shape[1:] if shape[0] == 1 else (*shape[1:], shape[0]))
+    else:
+        dtype, item = np.float32, shape
+    _check_disk(out, args.n * int(np.prod(item)) * np.dtype(dtype).itemsize)
+    with atomic_path(out) as tmp:
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(args.n, *item))
+        start = 0
+        for x in _batches(model, args):
+            arr[start:start + x.shape[0]] = _as_array(x)
+            start += x.shape[0]
+        arr.flush()
+        del arr
+
+
 def run(args) -> int:
     out = _check(args)
-    import numpy as np
     import torch
 
-    from ..checkpoints import atomic_write
-    from ..pixels import to_pixels
+    from .._files import atomic_write
     from ..pretrained import load_pretrained
 
     if args.threads:
@@ -99,21 +154,15 @@ def run(args) -> int:
     model = load_pretrained(args.checkpoint)
     if args.steps > model.schedule.T:
         raise UserError(f"--steps must be at most T = {model.schedule.T} for this model, got {args.steps}.")
-    x = model.sample(args.n, sampler=args.sampler, steps=args.steps, eta=args.eta, seed=args.seed,
-                     progress=not args.no_progress)                        # (N, C, H, W) or (N, D)
-    images = x.ndim == 4
+    images = len(model.shape) == 3
     if out.suffix.lower() == ".npy":
-        if images:
-            arr = to_pixels(x).permute(0, 2, 3, 1).numpy()                 # (N, H, W, C)
-            arr = arr[..., 0] if arr.shape[-1] == 1 else arr
-        else:
-            arr = x.float().numpy()
-        atomic_write(out, lambda f: np.save(f, arr))
+        _write_npy(model, args, out)
     else:
         from ..viz._render import grid, png_bytes, upscale
+        x = torch.cat(list(_batches(model, args)))
         picture = upscale(grid(x, pad=2, pad_value=128), args.scale) if images else points_png(x)
         blob = png_bytes(picture)
         atomic_write(out, lambda f: f.write(blob))
-    what = f"{args.n} samples" + (f" of {'×'.join(map(str, x.shape[1:]))}" if images else " (points)")
+    what = f"{args.n} samples" + (f" of {'×'.join(map(str, model.shape))}" if images else " (points)")
     print(f"wrote {out}: {what} from {model.path} ({args.sampler}, {args.steps} steps, seed {args.seed})")
     return 0

@@ -40,8 +40,14 @@ def run(args) -> int:
     try:
         server = make_server(args.dir, args.host, args.port, verbose=args.verbose)
     except OSError as e:
-        raise UserError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); the port is "
-                        f"probably in use: try --port {args.port + 1} or --port 0.") from None
+        import errno
+        import socket
+        if isinstance(e, socket.gaierror) or e.errno == errno.EADDRNOTAVAIL:
+            fix = (f"{args.host} is not an address of this computer: use --host 127.0.0.1 (this "
+                   "computer only) or --host 0.0.0.0 (every network it is on).")
+        else:
+            fix = f"the port is probably in use: try --port {args.port + 1} or --port 0."
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); {fix}") from None
     host, port = server.server_address[:2]
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     url = f"http://{shown}:{port}/"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..recipes import recipe_names, recipe_summaries  # light: no torch until a recipe is built
+from . import _common
 
 HELP = "train a diffusion model from a recipe, or continue a saved run"
 
@@ -66,8 +67,8 @@ _OVERRIDES = [
                             "variational bound's terms)"),
     ("--var-type", "var_type", str, "reverse-process variance: fixed_small (posterior variance, "
                                     "DDPM's better likelihood) or fixed_large (beta_t)"),
-    ("--seed", "seed", int, "random seed of the initial weights, minibatches, t and noise"),
-    ("--threads", "threads", int, "CPU threads torch may use (bitwise-identical results need the "
+    ("--seed", "seed", _common.seed, "random seed of the initial weights, minibatches, t and noise"),
+    ("--threads", "threads", _common.threads, "CPU threads torch may use (bitwise-identical results need the "
                                   "same number)"),
     ("--save-every", "save_every", int, "write a checkpoint every N steps"),
     ("--log-every", "log_every", int, "report the loss every N steps"),
@@ -117,6 +118,7 @@ def run(args) -> int:
     from ..recipes import get_recipe
     from ..training import as_training_data, prepare_resume, train
 
+    _common.check_device(args.device)
     changes = _overrides(args)
     if args.resume:
         out_dir = Path(args.resume)
@@ -138,9 +140,7 @@ def run(args) -> int:
         if config.threads:
             torch.set_num_threads(config.threads)  # before the network's first eager op
         out_dir = Path(args.out or f"runs/{recipe.name}")
-        if checkpoints.has_checkpoint(out_dir):
-            raise UserError(f"{out_dir} already holds a run; continue it with --resume {out_dir}, "
-                            "or pick a new folder with --out.")
+        checkpoints.prepare_run_dir(out_dir)  # before loading the data; train() checks it again
         net, schedule = recipe.build_network(), recipe.build_schedule()
         data = recipe.load_data()
         # the checkpoint key is "preset", the recipes' earlier name, which every saved run carries

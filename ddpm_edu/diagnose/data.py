@@ -16,6 +16,9 @@ __all__ = ["as_tensor", "prepare_data", "check_data"]
 def as_tensor(x, what: str) -> torch.Tensor:
     """A detached CPU tensor [N, ...] (N ≥ 1) from a tensor or a numpy array."""
     if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biuf":  # strings, objects, dates: torch cannot hold them
+            raise InvalidType(f"{what} must hold numbers (floats in [-1, 1] or uint8 pixels), got "
+                              f"a numpy array of dtype {x.dtype}.")
         x = torch.from_numpy(np.ascontiguousarray(x))
     if not isinstance(x, torch.Tensor):
         raise InvalidType(f"{what} must be a torch.Tensor or numpy array, got {type(x).__name__}.")

@@ -177,6 +177,12 @@ def load_image(image, size: int | None = None, keep_batch: bool = False) -> torc
         except FileNotFoundError:
             raise MissingFile(f"image file {str(image)!r} not found; give the path to a PNG "
                                     "or JPEG, e.g. data/images/flower64.png.") from None
+        except IsADirectoryError:
+            raise InvalidArgument(f"{str(image)!r} is a folder; give the path of one image file "
+                                  "(PNG or JPEG).") from None
+        except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
+            raise InvalidArgument(f"{str(image)!r} is not an image PIL can read ({type(e).__name__});"
+                                  " give a PNG or JPEG file.") from None
     if size is not None and not isinstance(image, Image.Image):
         a = to_uint8_batch(image)[0]
         image = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)
