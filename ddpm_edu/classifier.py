@@ -24,7 +24,6 @@ Retrain and reproduce the shipped file (the command and timing are in ``digit_cl
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -269,8 +268,12 @@ def load_classifier(path=None, sha256: str | None = CLASSIFIER_SHA256) -> DigitC
             raise InvalidArgument(f"{path} has SHA-256 {digest[:12]}…, expected {sha256[:12]}…: the file "
                              f"is damaged or not the shipped classifier. Restore it (git checkout -- "
                              f"data/checkpoints/{_FILE}), or pass sha256=None for your own weights.")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # safetensors raises its own error types for a bad header
+        raise InvalidArgument(f"{path} is not a ddpm_edu digit classifier (not a readable "
+                              f".safetensors file: {str(e)[:80]}).") from None
     if meta.get("format") != _FORMAT:
         raise InvalidArgument(f"{path} is not a ddpm_edu digit classifier (metadata format "
                          f"{meta.get('format')!r}, expected {_FORMAT!r}).")
@@ -289,19 +292,9 @@ def default_classifier() -> DigitClassifier:
     return _DEFAULT[0]
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Train the digit classifier on MNIST-train and save it.")
-    p.add_argument("--out", required=True, help="where to write the .safetensors file")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
-    args = p.parse_args(argv)
-    net, info = train_classifier(epochs=args.epochs, seed=args.seed, threads=args.threads)
-    digest = save_classifier(net, args.out, info)
-    print(json.dumps({**info, "sha256": digest, "file": str(args.out),
-                      "bytes": Path(args.out).stat().st_size}, indent=2))
-    return 0
+if __name__ == "__main__":  # the command line lives in ddpm_edu/commands/train_classifier.py
+    import sys
 
+    from ddpm_edu.cli import main
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["train-classifier", *sys.argv[1:]]))

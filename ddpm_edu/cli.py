@@ -41,6 +41,9 @@ COMMANDS = {
     "diagnose": "diagnose",
     "export-web": "export_web",
     "serve": "serve",
+    "compare-web": "compare_web",
+    "time-web": "time_web",
+    "train-classifier": "train_classifier",
 }
 
 EPILOG = """examples:

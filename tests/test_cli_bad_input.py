@@ -193,6 +193,35 @@ BAD = {
         "--open": [(["site", "--open=1"], "ignored explicit argument")],
         "--verbose": [(["site", "--verbose=1"], "ignored explicit argument")],
     },
+    "compare-web": {
+        "site": [(["nowhere"], "has no manifest.json"), ([], "required: SITE"),
+                 (["bad-site"], "not a manifest written by ddpm-edu export-web")],
+        "--n": [(["site", "--n", "0"], "--n must be at least 1"),
+                (["site", "--n", str(10**9)], "--n must be at most")],
+        "--steps": [(["site", "--steps", "0"], "--steps must be at least 1")],
+        "--seed": [(["site", "--seed", HUGE], "argument --seed")],
+        "--classifier": [(["site", "--classifier", "nowhere"], "--classifier nowhere: no such file"),
+                         (["site", "--n", "1", "--classifier", "notes.txt"], "not a ddpm_edu digit")],
+        "--threads": [(["site", "--threads", "0"], "argument --threads")],
+        "--json": [(["site", "--json", "afile/sub/q.json"], "cannot write --json"),
+                   (["site", "--json", "folder"], "is a folder")],
+    },
+    "time-web": {
+        "site": [(["nowhere"], "has no index.html"), ([], "required: SITE")],
+        "--reps": [(["site", "--reps", "0"], "--reps must be at least 1"),
+                   (["site", "--reps", str(10**9)], "--reps must be at most")],
+        "--n": [(["site", "--n", "7"], "invalid choice")],
+        "--steps": [(["site", "--steps", "0"], "--steps must be at least 1")],
+    },
+    "train-classifier": {
+        "--out": [(["--out", "c.pt"], "must end in .safetensors"),
+                  (["--out", "afile/sub/c.safetensors"], "cannot write --out"),
+                  (["--out", "folder.safetensors"], "is a folder"), ([], "required: --out")],
+        "--epochs": [(["--out", "c.safetensors", "--epochs", "0"], "--epochs must be at least 1"),
+                     (["--out", "c.safetensors", "--epochs", "1000000"], "--epochs must be at most")],
+        "--seed": [(["--out", "c.safetensors", "--seed", HUGE], "argument --seed")],
+        "--threads": [(["--out", "c.safetensors", "--threads", "0"], "argument --threads")],
+    },
 }
 
 
@@ -226,8 +255,11 @@ def bad_files(tmp_path, monkeypatch):
     (tmp_path / "notes.png").write_text("a text file with an image's name\n")
     (tmp_path / "garbage.safetensors").write_bytes(bytes(range(256)) * 4)
     (tmp_path / "garbage.npy").write_bytes(b"\x93NUMPY garbage" * 10)
-    for d in ("folder", "folder.png", "folder.gif", "folder.npy", "run", "site"):
+    for d in ("folder", "folder.png", "folder.gif", "folder.npy", "folder.safetensors", "run",
+              "site", "bad-site"):
         (tmp_path / d).mkdir()
+    (tmp_path / "site" / "manifest.json").write_text('{"models": {}}')
+    (tmp_path / "bad-site" / "manifest.json").write_text("{not json")
     (tmp_path / "afile").write_text("a file where a folder is expected\n")
     (tmp_path / "run" / "resume.pt").write_bytes(b"not a torch file")
     (tmp_path / "site" / "index.html").write_text("<html></html>")
@@ -374,3 +406,14 @@ def test_train_refuses_an_unwritable_folder_before_the_first_step(bad_files):
         train(recipe.build_network(), recipe.build_schedule(), recipe.load_data(), recipe.train,
               out_dir="afile/sub", callbacks=[seen.append], progress=False)
     assert seen == []
+
+
+@pytest.mark.parametrize("module, words", [("ddpm_edu.web.compare", "has no manifest.json"),
+                                           ("ddpm_edu.web.browser", "has no index.html")])
+def test_the_python_m_entry_points_are_the_commands(module, words, tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", module, str(tmp_path / "nowhere")],
+                          capture_output=True, text=True, timeout=120)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1 and words in err[0], proc.stderr

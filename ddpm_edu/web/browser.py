@@ -1,6 +1,6 @@
 """Time an exported page in headless Chromium: ms per step of each model version, side by side.
 
-    python -m ddpm_edu.web.browser site --reps 12 --n 16 --steps 10
+    ddpm-edu time-web site --reps 12 --n 16 --steps 10     (or: python -m ddpm_edu.web.browser ...)
 
 Needs Debian's Chromium (``apt-get install -y chromium``) and the Python package playwright
 (never ``playwright install``: the browser is /usr/bin/chromium, or ``$DDPM_EDU_CHROMIUM``). The
@@ -10,12 +10,10 @@ every run (warm-up) is left out. On a shared machine only the ratios mean someth
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 
-__all__ = ["CHROMIUM", "FLAGS", "launch", "time_versions", "main"]
+__all__ = ["CHROMIUM", "FLAGS", "launch", "time_versions"]
 
 CHROMIUM = os.environ.get("DDPM_EDU_CHROMIUM", "/usr/bin/chromium")
 # without the networking flags Chromium keeps trying to reach the internet
@@ -72,16 +70,9 @@ def time_versions(site_dir, reps: int = 12, n: int = 16, steps: int = 10, seed: 
                              "steps_timed": len(t["step"])} for v, t in times.items()}}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ddpm_edu.web.browser", description=__doc__.split("\n\n")[0])
-    p.add_argument("site", help="a folder written by ddpm-edu export-web")
-    p.add_argument("--reps", type=int, default=12, help="runs per version (default 12)")
-    p.add_argument("--n", type=int, default=16, help="images per run (default 16)")
-    p.add_argument("--steps", type=int, default=10, help="DDIM steps per run (default 10)")
-    args = p.parse_args(argv)
-    print(json.dumps(time_versions(args.site, args.reps, args.n, args.steps), indent=1))
-    return 0
+if __name__ == "__main__":  # the command line lives in ddpm_edu/commands/time_web.py
+    import sys
 
+    from ddpm_edu.cli import main
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["time-web", *sys.argv[1:]]))

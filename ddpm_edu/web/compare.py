@@ -7,11 +7,10 @@ PyTorch to ~1e-4). The samples are judged by the project's digit classifier
 (:func:`ddpm_edu.quality.sample_quality`), and each 8-bit version is compared with fp32 image by
 image: how often the classifier gives it the same digit, and how far its pixels move.
 
-    python -m ddpm_edu.web.compare site --n 1000 --steps 50
+    ddpm-edu compare-web site --n 1000 --steps 50     (or: python -m ddpm_edu.web.compare ...)
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 
 from ..errors import MissingFile, UserError
 
-__all__ = ["onnx_model", "compare_precisions", "main"]
+__all__ = ["onnx_model", "compare_precisions"]
 
 
 def onnx_model(path, threads: int = 1):
@@ -59,9 +58,13 @@ def compare_precisions(site_dir, n: int = 1000, steps: int = 50, seed: int = 0, 
     if not manifest_file.is_file():
         raise MissingFile(f"{site_dir} has no manifest.json; export a page first: "
                                 f"ddpm-edu export-web --checkpoint mnist --out {site_dir}")
-    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    schedule = schedule_from_config(manifest["schedule"]["config"])
-    shape = tuple(manifest["image"]["shape"])
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        schedule = schedule_from_config(manifest["schedule"]["config"])
+        shape = tuple(manifest["image"]["shape"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{manifest_file} is not a manifest written by ddpm-edu export-web "
+                        f"({type(e).__name__}: {e}); export the page again.") from None
     report, fp32 = {}, None
     for name, spec in manifest["models"].items():
         model = onnx_model(site_dir / spec["file"], threads)
@@ -83,36 +86,9 @@ def compare_precisions(site_dir, n: int = 1000, steps: int = 50, seed: int = 0, 
     return {"n": n, "steps": steps, "seed": seed, "sampler": "ddim", "eta": 0.0, "versions": report}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ddpm_edu.web.compare", description=__doc__.split("\n\n")[0])
-    p.add_argument("site", help="a folder written by ddpm-edu export-web")
-    p.add_argument("--n", type=int, default=1000, help="images per version (default 1000)")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--classifier", default=None, metavar="PATH",
-                   help="a digit classifier file of your own (default: the shipped one)")
-    p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
-    p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
-    args = p.parse_args(argv)
-    classifier = None
-    if args.classifier:
-        from ..classifier import load_classifier
-        classifier = load_classifier(args.classifier, sha256=None)
-    result = compare_precisions(args.site, args.n, args.steps, args.seed, classifier=classifier,
-                                threads=args.threads)
-    print(f"{args.n} images per version, DDIM {args.steps} steps, seed {args.seed}")
-    print(f"{'version':14} {'MB':>6} {'s':>7} {'confident':>9} {'min class':>9} {'Fréchet':>8} "
-          f"{'same digit':>10} {'|Δpixel|':>9}")
-    for name, e in result["versions"].items():
-        q = e["quality"]
-        same = f"{100 * e['same_digit_as_fp32']:.1f} %" if "same_digit_as_fp32" in e else "–"
-        diff = f"{e['pixel_diff']['mean']:.2f}" if "pixel_diff" in e else "–"
-        print(f"{name:14} {e['bytes'] / 1e6:6.2f} {e['seconds']:7.1f} {100 * q['confident_share']:8.1f}% "
-              f"{100 * q['min_class_share']:8.1f}% {q['fid']:8.2f} {same:>10} {diff:>9}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
-    return 0
+if __name__ == "__main__":  # the command line lives in ddpm_edu/commands/compare_web.py
+    import sys
 
+    from ddpm_edu.cli import main
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["compare-web", *sys.argv[1:]]))
