@@ -20,7 +20,8 @@ Architecture (features → logits)::
 
 Retrain and reproduce the shipped file (the command and timing are in ``digit_classifier.md``)::
 
-    .venv/bin/python -m ddpm_edu.classifier --out data/checkpoints/digit_classifier.safetensors
+    .venv/bin/ddpm-edu train-classifier --out data/checkpoints/digit_classifier.safetensors
+    (the same: .venv/bin/python -m ddpm_edu.classifier --out ...)
 """
 from __future__ import annotations
 
