@@ -36,7 +36,7 @@ def _fsync_dir(folder: Path) -> None:
 def atomic_path(path) -> Iterator[Path]:
     """Yield the path of a temporary file beside ``path``; when the block ends without an error the
     file is fsync'ed and renamed over ``path``, on any error it is deleted (the old file stays).
-    For writers that want a file name rather than an open file (e.g. ``np.lib.format.open_memmap``)."""
+    For writers that want a file name rather than an open file (``np.lib.format.open_memmap``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -56,7 +56,8 @@ def atomic_path(path) -> Iterator[Path]:
 
 def atomic_write(path, write: Callable) -> None:
     """Create or replace ``path`` atomically: ``write(file)`` fills a temporary file in the same
-    folder, which is fsync'ed and then renamed over ``path``. On any error the old file is untouched."""
+    folder, which is fsync'ed and then renamed over ``path``. On any error the old file is
+    untouched."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         write(f)
 

@@ -15,8 +15,8 @@ A run folder holds two files:
 
 Every write goes through :func:`ddpm_edu._files.atomic_write`: a temporary file in the same folder,
 flushed to disk (fsync) and renamed over the old file (``os.replace`` is atomic), so a crash,
-Ctrl-C or ``kill -9`` at any moment leaves either the old or the new file, never half of one. ``resume.pt`` is written first
-and is self-contained: resuming reads only it.
+Ctrl-C or ``kill -9`` at any moment leaves either the old or the new file, never half of one.
+``resume.pt`` is written first and is self-contained: resuming reads only it.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ._files import atomic_write, probe_dir, sha256_file  # atomic_write, sha256_file re-exported: checkpoints.atomic_write works as before
+# atomic_write and sha256_file are re-exported: checkpoints.atomic_write works as before
+from ._files import atomic_write, probe_dir, sha256_file
 from .errors import NotWritable, UserError
 
 __all__ = ["MODEL_FILE", "RESUME_FILE", "CheckpointError", "save_run", "save_model",

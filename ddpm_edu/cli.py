@@ -136,7 +136,8 @@ def _message(e: BaseException, args) -> tuple[int, str]:
 
 
 def _debug(args) -> bool:
-    return bool(getattr(args, "debug", False)) or os.environ.get("DDPM_EDU_DEBUG", "") not in ("", "0")
+    env = os.environ.get("DDPM_EDU_DEBUG", "")
+    return bool(getattr(args, "debug", False)) or env not in ("", "0")
 
 
 def main(argv=None) -> int:

@@ -228,7 +228,8 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     with pytest.raises(OSError, match="disk full"):
         checkpoints.atomic_write(target, crash)
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.bin"]
-    monkeypatch.setattr(_files.os, "replace", lambda a, b: (_ for _ in ()).throw(OSError("no rename")))
+    monkeypatch.setattr(_files.os, "replace",
+                        lambda a, b: (_ for _ in ()).throw(OSError("no rename")))
     with pytest.raises(OSError, match="no rename"):
         checkpoints.atomic_write(target, lambda f: f.write(b"new"))
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.bin"]

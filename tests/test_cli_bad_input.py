@@ -50,8 +50,10 @@ BAD = {
                  (["--preset", "tiny", "--lr", "nan"], "TrainConfig.lr"),
                  (["--preset", "tiny", "--lr", "1e300"], "TrainConfig.lr"),
                  (["--preset", "tiny", "--lr", "fast"], "invalid float value")],
-        "--warmup-steps": [(["--preset", "tiny", "--warmup-steps", "-1"], "TrainConfig.warmup_steps")],
-        "--weight-decay": [(["--preset", "tiny", "--weight-decay", "2"], "TrainConfig.weight_decay")],
+        "--warmup-steps": [(["--preset", "tiny", "--warmup-steps", "-1"],
+                            "TrainConfig.warmup_steps")],
+        "--weight-decay": [(["--preset", "tiny", "--weight-decay", "2"],
+                            "TrainConfig.weight_decay")],
         "--grad-clip": [(["--preset", "tiny", "--grad-clip", "-1"], "TrainConfig.grad_clip"),
                         (["--preset", "tiny", "--grad-clip", "inf"], "TrainConfig.grad_clip")],
         "--ema-decay": [(["--preset", "tiny", "--ema-decay", "1"], "TrainConfig.ema_decay")],
@@ -173,8 +175,8 @@ BAD = {
     "export-web": {
         "--checkpoint": [(["--checkpoint", "nowhere"] + SITE, "no such file or folder"),
                          (["--checkpoint", "notes.txt"] + SITE, "corrupted")],
-        "--out": [(["--out", "afile/sub"], "cannot write"), (["--out", "/proc/site"], "cannot write"),
-                  (["--out", "afile"], "cannot write")],
+        "--out": [(["--out", "afile/sub"], "cannot write"), (["--out", "afile"], "cannot write"),
+                  (["--out", "/proc/site"], "cannot write")],
         "--precision": [(["--precision", "fp16"] + SITE, "invalid choice")],
         "--runtime": [(["--runtime", "web"] + SITE, "invalid choice")],
         "--steps": [(["--steps", "0"] + SITE, "steps must be a positive int"),
@@ -200,8 +202,8 @@ BAD = {
                 (["site", "--n", str(10**9)], "--n must be at most")],
         "--steps": [(["site", "--steps", "0"], "--steps must be at least 1")],
         "--seed": [(["site", "--seed", HUGE], "argument --seed")],
-        "--classifier": [(["site", "--classifier", "nowhere"], "--classifier nowhere: no such file"),
-                         (["site", "--n", "1", "--classifier", "notes.txt"], "not a ddpm_edu digit")],
+        "--classifier": [(["site", "--classifier", "nowhere"], "--classifier nowhere: no such"),
+                         (["site", "--n", "1", "--classifier", "notes.txt"], "not a ddpm_edu")],
         "--threads": [(["site", "--threads", "0"], "argument --threads")],
         "--json": [(["site", "--json", "afile/sub/q.json"], "cannot write --json"),
                    (["site", "--json", "folder"], "is a folder")],
@@ -218,7 +220,7 @@ BAD = {
                   (["--out", "afile/sub/c.safetensors"], "cannot write --out"),
                   (["--out", "folder.safetensors"], "is a folder"), ([], "required: --out")],
         "--epochs": [(["--out", "c.safetensors", "--epochs", "0"], "--epochs must be at least 1"),
-                     (["--out", "c.safetensors", "--epochs", "1000000"], "--epochs must be at most")],
+                     (["--out", "c.safetensors", "--epochs", "1000000"], "must be at most")],
         "--seed": [(["--out", "c.safetensors", "--seed", HUGE], "argument --seed")],
         "--threads": [(["--out", "c.safetensors", "--threads", "0"], "argument --threads")],
     },
@@ -232,7 +234,7 @@ def _subparsers():
 
 
 def _options():
-    """(command, option) for every option and positional of every command (--help, --debug aside)."""
+    """(command, option) for every option and positional of every command (not --help, --debug)."""
     for name, p in _subparsers().items():
         for a in p._actions:
             if isinstance(a, argparse._HelpAction) or a.dest == "debug":
@@ -278,14 +280,15 @@ def _memory_cap():
     with open("/proc/self/statm") as f:
         used = int(f.read().split()[0]) * resource.getpagesize()
     cap = used + (4 << 30)
-    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard),
-                                            hard))
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     yield
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def run_cli(capsys, argv):
-    """Exit code and stderr lines of ``ddpm-edu ARGV`` (argparse's own errors exit via SystemExit)."""
+    """Exit code and stderr lines of ``ddpm-edu ARGV`` (argparse's errors exit via SystemExit)."""
     threads = torch.get_num_threads()  # a command may set torch's thread count for its process
     try:
         code = main(argv)

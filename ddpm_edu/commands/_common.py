@@ -36,7 +36,8 @@ def seed(text: str) -> int:
     """argparse type of ``--seed``: a whole number torch can seed a generator with."""
     value = _whole(text)
     if not SEED_MIN <= value <= SEED_MAX:
-        raise argparse.ArgumentTypeError(f"must be a whole number between 0 and 2**64 - 1, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a whole number between 0 and 2**64 - 1, got "
+                                         f"{text}")
     return value
 
 
@@ -86,18 +87,20 @@ def check_device(name: str) -> str:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError, ValueError):
-        raise InvalidArgument(f"--device {name!r} is not a device; use cpu, cuda, cuda:1 or mps.") from None
+        raise InvalidArgument(f"--device {name!r} is not a device; use cpu, cuda, cuda:1 or "
+                              "mps.") from None
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise UserError(f"--device {name}: no CUDA GPU is usable here (none found, or torch was "
-                            "installed without CUDA); use --device cpu.")
+            raise UserError(f"--device {name}: no CUDA GPU is usable here (none found, or torch "
+                            "was installed without CUDA); use --device cpu.")
         if device.index is not None and device.index >= count:
             raise UserError(f"--device {name}: this computer has {count} CUDA GPU(s), numbered "
                             f"0..{count - 1}.")
     elif device.type == "mps":
         if not torch.backends.mps.is_available():
-            raise UserError(f"--device {name}: Apple's MPS is not available here; use --device cpu.")
+            raise UserError(f"--device {name}: Apple's MPS is not available here; use --device "
+                            "cpu.")
     elif device.type != "cpu":
         raise InvalidArgument(f"--device {name!r}: ddpm-edu runs on cpu, cuda or mps.")
     return name

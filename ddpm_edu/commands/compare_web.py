@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("site", metavar="SITE", help="a folder written by ddpm-edu export-web")
     parser.add_argument("--n", type=int, default=1000, help="images per version (default 1000)")
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
-    parser.add_argument("--seed", type=_common.seed, default=0, help="seed of the noise (default 0)")
+    parser.add_argument("--seed", type=_common.seed, default=0,
+                        help="seed of the noise (default 0)")
     parser.add_argument("--classifier", default=None, metavar="PATH",
                         help="a digit classifier file of your own (default: the shipped one)")
     parser.add_argument("--threads", type=_common.threads, default=1,
@@ -66,8 +67,9 @@ def run(args) -> int:
         q = e["quality"]
         same = f"{100 * e['same_digit_as_fp32']:.1f} %" if "same_digit_as_fp32" in e else "–"
         diff = f"{e['pixel_diff']['mean']:.2f}" if "pixel_diff" in e else "–"
-        print(f"{name:14} {e['bytes'] / 1e6:6.2f} {e['seconds']:7.1f} {100 * q['confident_share']:8.1f}% "
-              f"{100 * q['min_class_share']:8.1f}% {q['fid']:8.2f} {same:>10} {diff:>9}")
+        print(f"{name:14} {e['bytes'] / 1e6:6.2f} {e['seconds']:7.1f} "
+              f"{100 * q['confident_share']:8.1f}% {100 * q['min_class_share']:8.1f}% "
+              f"{q['fid']:8.2f} {same:>10} {diff:>9}")
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=1), encoding="utf-8")
     return 0

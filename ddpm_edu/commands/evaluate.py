@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --fast: compute the decoder term L_0 for every image and draw the "
                              "other K-1 steps (still unbiased, usually a much narrower interval)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per network call (default 64)")
-    parser.add_argument("--seed", type=_common.seed, default=0, help="seed of the noise and of the drawn steps")
+    parser.add_argument("--seed", type=_common.seed, default=0,
+                        help="seed of the noise and of the drawn steps")
     parser.add_argument("--var-type", choices=("fixed_small", "fixed_large"), default=None,
                         help="variance of p(x_{t-1}|x_t) (default: the one saved with the model)")
     parser.add_argument("--tanh-cdf", action="store_true",

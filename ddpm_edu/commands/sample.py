@@ -163,6 +163,7 @@ def run(args) -> int:
         picture = upscale(grid(x, pad=2, pad_value=128), args.scale) if images else points_png(x)
         blob = png_bytes(picture)
         atomic_write(out, lambda f: f.write(blob))
-    what = f"{args.n} samples" + (f" of {'×'.join(map(str, model.shape))}" if images else " (points)")
+    what = f"{args.n} samples" + (f" of {'×'.join(map(str, model.shape))}" if images
+                                  else " (points)")
     print(f"wrote {out}: {what} from {model.path} ({args.sampler}, {args.steps} steps, seed {args.seed})")
     return 0

@@ -47,7 +47,8 @@ def run(args) -> int:
                    "computer only) or --host 0.0.0.0 (every network it is on).")
         else:
             fix = f"the port is probably in use: try --port {args.port + 1} or --port 0."
-        raise UserError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); {fix}") from None
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
+                        f"{fix}") from None
     host, port = server.server_address[:2]
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     url = f"http://{shown}:{port}/"

@@ -67,9 +67,10 @@ _OVERRIDES = [
                             "variational bound's terms)"),
     ("--var-type", "var_type", str, "reverse-process variance: fixed_small (posterior variance, "
                                     "DDPM's better likelihood) or fixed_large (beta_t)"),
-    ("--seed", "seed", _common.seed, "random seed of the initial weights, minibatches, t and noise"),
-    ("--threads", "threads", _common.threads, "CPU threads torch may use (bitwise-identical results need the "
-                                  "same number)"),
+    ("--seed", "seed", _common.seed, "random seed of the initial weights, minibatches, t and "
+                                     "noise"),
+    ("--threads", "threads", _common.threads, "CPU threads torch may use (bitwise-identical "
+                                              "results need the same number)"),
     ("--save-every", "save_every", int, "write a checkpoint every N steps"),
     ("--log-every", "log_every", int, "report the loss every N steps"),
 ]

@@ -1,4 +1,4 @@
-"""``ddpm-edu train-classifier``: train the digit classifier that judges samples (ddpm_edu.quality)."""
+"""``ddpm-edu train-classifier``: train the digit classifier that judges samples (quality.py)."""
 from __future__ import annotations
 
 import argparse

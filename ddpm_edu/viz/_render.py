@@ -181,8 +181,8 @@ def load_image(image, size: int | None = None, keep_batch: bool = False) -> torc
             raise InvalidArgument(f"{str(image)!r} is a folder; give the path of one image file "
                                   "(PNG or JPEG).") from None
         except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
-            raise InvalidArgument(f"{str(image)!r} is not an image PIL can read ({type(e).__name__});"
-                                  " give a PNG or JPEG file.") from None
+            raise InvalidArgument(f"{str(image)!r} is not an image PIL can read "
+                                  f"({type(e).__name__}); give a PNG or JPEG file.") from None
     if size is not None and not isinstance(image, Image.Image):
         a = to_uint8_batch(image)[0]
         image = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a)
