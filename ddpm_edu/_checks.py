@@ -200,3 +200,38 @@ def check_image_range(x: torch.Tensor, who: str, stacklevel: int = 2) -> torch.T
     if verdict.severity == "warning":
         warnings.warn(text, stacklevel=stacklevel + 1)
     return x
+# ---- the arguments of the entry points (sample, train, the bits/dim estimators) ----------------
+SEED_RANGE = (-2**63, 2**64 - 1)  # what torch.Generator.manual_seed accepts
+
+
+def check_model(model, name: str = "model"):
+    """``model`` must be callable as ``model(x_t, t)``."""
+    if not callable(model):
+        raise InvalidType(f"{name} must be callable as {name}(x_t, t) (a network or a function), "
+                          f"got {type(model).__name__}.")
+    return model
+
+
+def check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise InvalidType(f"generator must be a torch.Generator or None, got "
+                          f"{type(generator).__name__}; for a seed use seed=... or "
+                          "torch.Generator().manual_seed(seed).")
+
+
+def check_seed(seed) -> None:
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise InvalidType(f"seed must be an int (or None), got {type(seed).__name__} {seed!r}.")
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise InvalidArgument(f"seed must lie in 0 .. 2**64 - 1 (what torch can seed), got {seed}.")
+
+
+def check_device(device) -> torch.device:
+    """A ``torch.device`` from a device or its name (cpu, cuda, cuda:1, mps)."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InvalidArgument(f"device must be a torch device such as 'cpu', 'cuda', 'cuda:1' or "
+                              f"'mps', got {device!r}.") from None

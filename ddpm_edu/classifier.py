@@ -99,7 +99,11 @@ def as_classifier_input(images) -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         import numpy as np
 
-        images = torch.as_tensor(np.asarray(images))
+        array = np.asarray(images)
+        if array.dtype.kind not in "biuf":
+            raise InvalidType(f"digit images must be a tensor or array of numbers, got "
+                              f"{type(images).__name__} {str(images)[:40]!r}.")
+        images = torch.as_tensor(array)
     if images.ndim == 3:
         images = images[:, None]  # (N, 1, 28, 28)
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._checks import check_image_range, check_positive_int
+from ._checks import (check_generator, check_image_range, check_model, check_positive_int,
+                      check_schedule)
 from .forward import q_sample
 from .losses import prior_bpd, vlb_term, vlb_terms
 from .pixels import to_model_range
@@ -179,6 +180,14 @@ def _bar(total: int, progress: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="img")
 
 
+def _check_args(model, schedule, generator, batch_size) -> int:
+    """The arguments both estimators share; returns the batch size."""
+    check_model(model)
+    check_schedule(schedule)
+    check_generator(generator)
+    return check_positive_int(batch_size, "batch_size (images per network call)")
+
+
 @torch.no_grad()
 def bpd_full(model, schedule: Schedule, x0, batch_size: int = 64, generator: torch.Generator | None = None,
              progress: bool = False, **p_options) -> BPDEstimate:
@@ -199,7 +208,7 @@ def bpd_full(model, schedule: Schedule, x0, batch_size: int = 64, generator: tor
     """
     opts = _p_options(p_options)
     x = as_pixel_floats(x0)  # (N, ...)
-    bs = check_positive_int(batch_size, "batch_size (images per network call)")
+    bs = _check_args(model, schedule, generator, batch_size)
     start = time.perf_counter()
     totals, priors = [], []
     sums = torch.zeros(schedule.T, dtype=torch.float64)
@@ -273,7 +282,7 @@ def bpd_fast(model, schedule: Schedule, x0, k: int = 50, batch_size: int = 64,
     """
     opts = _p_options(p_options)
     x = as_pixel_floats(x0)  # (N, ...)
-    bs = check_positive_int(batch_size, "batch_size (images per network call)")
+    bs = _check_args(model, schedule, generator, batch_size)
     T = schedule.T
     steps_all, weights = _fast_steps(x.shape[0], T, k, replace, always_decoder, generator)  # (N, K), (K,)
     start = time.perf_counter()

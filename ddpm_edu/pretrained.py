@@ -9,16 +9,17 @@ before it is used, so a damaged or half-downloaded file gives a clear error, not
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ._checks import check_float, check_t
+from ._checks import check_device, check_float, check_t
 from ._files import sha256_file
 from .checkpoints import MODEL_FILE, CheckpointError, load_model
-from .errors import InvalidArgument, MissingFile, UserError
+from .errors import InvalidArgument, InvalidType, MissingFile, UserError
 from .reverse import model_eps_x0
 from .schedules import Schedule, schedule_from_config
 
@@ -143,6 +144,12 @@ def load_pretrained(name_or_path="mnist", device="cpu", build=None) -> Pretraine
     The network is rebuilt from the config stored in the file and given the EMA weights. ``build``
     rebuilds networks that are not in ``ddpm_edu.nets`` (a function config dict → module).
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise InvalidType(f"name_or_path must be a model name ({', '.join(REGISTRY)}) or a path, "
+                          f"got {type(name_or_path).__name__}.")
+    if build is not None and not callable(build):
+        raise InvalidType(f"build must be a function config dict → network, got {build!r}.")
+    device = check_device(device)
     if isinstance(name_or_path, str) and name_or_path in REGISTRY:
         path = registry_path(name_or_path)
     else:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from .classifier import DigitClassifier, as_classifier_input, default_classifier
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 
 __all__ = ["QualityReport", "sample_quality", "classifier_outputs", "feature_statistics",
            "frechet_distance", "reference_statistics"]
@@ -70,6 +70,9 @@ def classifier_outputs(images, classifier: DigitClassifier | None = None,
                        batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """(class probabilities (N, 10), penultimate features (N, C)) of uint8 or [−1, 1] digits."""
     net = classifier if classifier is not None else default_classifier()
+    if not isinstance(net, DigitClassifier):
+        raise InvalidType(f"classifier must be a DigitClassifier (ddpm_edu.classifier."
+                          f"load_classifier(path)) or None, got {type(net).__name__}.")
     x = as_classifier_input(images)  # (N, 1, 28, 28)
     if len(x) == 0:
         raise InvalidArgument("no images given: sample_quality needs at least 2 images.")
@@ -143,7 +146,8 @@ def sample_quality(images, classifier: DigitClassifier | None = None,
     histogram, smallest class share, and the classifier-feature Fréchet distance to MNIST test
     (not Inception FID). Use ≥ 1000 images for a Fréchet distance worth comparing.
     """
-    if not 0.0 < threshold < 1.0:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+            or not 0.0 < threshold < 1.0:
         raise InvalidArgument(f"threshold must lie in (0, 1), got {threshold}.")
     net = classifier if classifier is not None else default_classifier()
     probs, feats = classifier_outputs(images, net)  # (N, 10), (N, C)

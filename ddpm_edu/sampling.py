@@ -31,8 +31,8 @@ from typing import Iterable, Iterator
 
 import torch
 
-from ._checks import (check_choice, check_eta, check_positive_int, check_schedule, check_shape,
-                      check_steps)
+from ._checks import (check_choice, check_device, check_eta, check_generator, check_model,
+                      check_positive_int, check_schedule, check_seed, check_shape, check_steps)
 from .chain import Step, call_model, eps_x0_at, initial_noise, model_device_dtype, randn
 from .reverse import MeanType, VarianceType, ddim_step, p_mean_variance
 from .schedules import Schedule, respace
@@ -183,6 +183,9 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
         batch_size = check_positive_int(batch_size, "batch_size (or None)")
     if generator is not None and seed is not None:
         raise InvalidArgument("give either generator or seed, not both.")
+    check_model(model)
+    check_generator(generator)
+    check_seed(seed)
     schedule = check_schedule(schedule)
     if steps is None:
         steps = schedule.T
@@ -196,7 +199,7 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
         generator = torch.Generator().manual_seed(int(seed))
 
     model_device, dtype = model_device_dtype(model)
-    device = torch.device(device) if device is not None else (model_device or torch.device("cpu"))
+    device = check_device(device) if device is not None else (model_device or torch.device("cpu"))
     net = model if batch_size is None else _Batched(model, int(batch_size))
     module = model if isinstance(model, torch.nn.Module) else None
     was_training = module.training if module is not None else False

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_image_range
+from ._checks import check_device, check_image_range
 from .errors import InvalidArgument, InvalidType, UserError
 from .forward import q_posterior, q_sample
 from .losses import mean_flat
@@ -65,11 +65,13 @@ RESUMABLE_CHANGES = ("steps", "threads", "save_every", "log_every")
 # configuration
 # ---------------------------------------------------------------------------------------------
 
-def _check_int(name, value, minimum, allow_none=False):
+def _check_int(name, value, minimum, allow_none=False, maximum=None):
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise InvalidArgument(f"TrainConfig.{name} must be an integer ≥ {minimum}, got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise InvalidArgument(f"TrainConfig.{name} must be at most {maximum}, got {value!r}.")
 
 
 def _check_number(name, value, lo, hi, lo_open=False, hi_open=False, hint=""):
@@ -148,7 +150,7 @@ class TrainConfig:
         if self.loss not in LOSS_TYPES:
             raise InvalidArgument(f"TrainConfig.loss must be 'simple' (DDPM's L_simple) or 'vlb' (the "
                              f"L_vlb-weighted loss), got {self.loss!r}.")
-        _check_int("seed", self.seed, 0)
+        _check_int("seed", self.seed, 0, maximum=2**64 - 1)  # torch's seed range
         _check_int("threads", self.threads, 1, allow_none=True)
         _check_int("save_every", self.save_every, 1)
         _check_int("log_every", self.log_every, 1)
@@ -580,6 +582,28 @@ def _check_run_dir(out_dir: Path | None, resume: bool) -> None:
         checkpoints.prepare_run_dir(out_dir, resume=resume)
 
 
+def _check_callbacks(callbacks) -> list:
+    try:
+        fns = None if callable(callbacks) else list(callbacks)
+    except TypeError:
+        fns = None
+    if fns is None or not all(callable(fn) for fn in fns):
+        raise InvalidType(f"callbacks must be a list of functions fn(state), got {callbacks!r}.")
+    return fns
+
+
+def _check_saveable(description: dict, out_dir: Path | None) -> None:
+    """With a folder to save in, the run description (``extra`` included) must be JSON."""
+    import json
+    if out_dir is None:
+        return
+    try:
+        json.dumps(description)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgument(f"extra must hold JSON values only (it is saved in the checkpoint): "
+                              f"{e}.") from None
+
+
 def _start_run(net, schedule, data, config, out_dir, resume, device, extra) -> _Run:
     """Check the arguments of :func:`train` and set up its run: a new one, or the one saved in
     ``out_dir`` (resume=True) with its weights, optimizer state, random states and loss history."""
@@ -591,7 +615,8 @@ def _start_run(net, schedule, data, config, out_dir, resume, device, extra) -> _
         raise InvalidType(f"to save checkpoints the network needs .kind (a str) and .config (a "
                           f"dataclass), so that a checkpoint can rebuild it; {type(net).__name__} "
                           "has not. Use a ddpm_edu.nets network, or train without out_dir.")
-    device = torch.device(device)
+    _check_saveable(description, out_dir)
+    device = check_device(device)
     net.to(device)
     ema_net = copy.deepcopy(net).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=(0.9, 0.999),
@@ -708,7 +733,7 @@ def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None =
     disk is kept; ``exc.result`` holds the networks of the last good step).
     """
     run = _start_run(net, schedule, data, config, out_dir, resume, device, extra)
-    config, callbacks = run.config, list(callbacks)
+    config, callbacks = run.config, _check_callbacks(callbacks)
     with _num_threads(config.threads), torch.random.fork_rng(devices=[]), _catch_ctrl_c() as stop:
         if run.torch_rng is not None:
             torch.set_rng_state(run.torch_rng)  # dropout continues where it stopped

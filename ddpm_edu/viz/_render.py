@@ -57,10 +57,10 @@ def grid(x, nrow: int | None = None, pad: int = 1, pad_value: int = 255) -> np.n
     """Tile a batch into one uint8 picture (H', W', C); ``nrow`` images per row (default ≈ √N)."""
     a = to_uint8_batch(x)
     n, h, w, c = a.shape
-    if n == 1:
-        return a[0]
     if nrow is not None and (isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1):
         raise InvalidArgument(f"nrow must be a positive number of images per row, got {nrow!r}.")
+    if n == 1:
+        return a[0]
     nrow = min(nrow or math.ceil(math.sqrt(n)), n)
     rows = math.ceil(n / nrow)
     out = np.full((rows * h + (rows - 1) * pad, nrow * w + (nrow - 1) * pad, c), pad_value, np.uint8)

@@ -21,6 +21,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from .._checks import check_schedule
 from ..schedules import Schedule, linear_schedule
 from . import _render
 from .frames import forward_chain, frame_times, pick_steps, step_time
@@ -36,6 +37,13 @@ def _check_ms(value, name: str, minimum: int) -> int:
         raise InvalidArgument(f"{name} must be a number of milliseconds ≥ {minimum}, got {value!r}. "
                          "Browsers slow down GIF delays of 10 ms or less; 40–100 ms per frame is typical.")
     return int(round(value / GIF_TIME_UNIT_MS) * GIF_TIME_UNIT_MS)
+
+
+def _check_chain_args(schedule, scale) -> None:
+    """The arguments both chain GIFs share (nrow is checked by the grid)."""
+    check_schedule(schedule)
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+        raise InvalidArgument(f"scale must be a positive int (times enlarged) or None, got {scale!r}.")
 
 
 def _is_grey(frames: list[np.ndarray]) -> bool:
@@ -147,7 +155,8 @@ def forward_chain_gif(x0, path, schedule: Schedule | None = None, n_frames: int 
     frames at :func:`frame_times` are kept. ``scale`` defaults to an integer upscaling that brings
     the picture to about 192 px.
     """
-    schedule = schedule or linear_schedule()
+    schedule = linear_schedule() if schedule is None else schedule
+    _check_chain_args(schedule, scale)
     x = _render.load_image(x0, keep_batch=True)  # (N, C, H, W) in [−1, 1]
     keep = sorted(frame_times(schedule, n_frames, spacing))
     g = _render.grid(x, nrow)
@@ -169,6 +178,10 @@ def reverse_chain_gif(steps: Iterable, path, schedule: Schedule, n_frames: int =
     ``schedule``: that original schedule (it places the frames; see :mod:`ddpm_edu.viz.frames`).
     The iterator is consumed lazily; only the chosen frames are kept (as uint8 pictures).
     """
+    _check_chain_args(schedule, scale)
+    if not isinstance(steps, Iterable):
+        raise InvalidType(f"steps must be a sampler's iterator of Steps (e.g. ddim_steps(...)) or a "
+                          f"list of them, got {type(steps).__name__}.")
     frames, k, labels = [], scale, None
     for step in pick_steps(steps, schedule, n_frames, spacing):
         _, x, x0_hat = step
