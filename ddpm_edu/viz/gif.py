@@ -43,7 +43,8 @@ def _check_chain_args(schedule, scale) -> None:
     """The arguments both chain GIFs share (nrow is checked by the grid)."""
     check_schedule(schedule)
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-        raise InvalidArgument(f"scale must be a positive int (times enlarged) or None, got {scale!r}.")
+        raise InvalidArgument(f"scale must be a positive int (times enlarged) or None, got "
+                              f"{scale!r}.")
 
 
 def _is_grey(frames: list[np.ndarray]) -> bool:
@@ -180,8 +181,8 @@ def reverse_chain_gif(steps: Iterable, path, schedule: Schedule, n_frames: int =
     """
     _check_chain_args(schedule, scale)
     if not isinstance(steps, Iterable):
-        raise InvalidType(f"steps must be a sampler's iterator of Steps (e.g. ddim_steps(...)) or a "
-                          f"list of them, got {type(steps).__name__}.")
+        raise InvalidType(f"steps must be a sampler's iterator of Steps (e.g. ddim_steps(...)) or "
+                          f"a list of them, got {type(steps).__name__}.")
     frames, k, labels = [], scale, None
     for step in pick_steps(steps, schedule, n_frames, spacing):
         _, x, x0_hat = step
