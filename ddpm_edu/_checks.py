@@ -225,7 +225,8 @@ def check_seed(seed) -> None:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise InvalidType(f"seed must be an int (or None), got {type(seed).__name__} {seed!r}.")
     if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-        raise InvalidArgument(f"seed must lie in 0 .. 2**64 - 1 (what torch can seed), got {seed}.")
+        raise InvalidArgument(f"seed must lie in -2**63 .. 2**64 - 1 (what torch can seed), got "
+                              f"{seed}.")
 
 
 def check_device(device) -> torch.device:

@@ -112,7 +112,7 @@ def _about_user_path(e: OSError, args) -> bool:
 
 
 def _out_of_memory(e: BaseException) -> bool:
-    if isinstance(e, MemoryError):
+    if isinstance(e, MemoryError) or (isinstance(e, OSError) and e.errno == errno.ENOMEM):
         return True
     torch = sys.modules.get("torch")
     oom = getattr(torch, "OutOfMemoryError", ()) if torch is not None else ()
