@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from oracle import one_torch_thread  # noqa: F401 (autouse fixture)
 from ddpm_edu.errors import InvalidArgument, InvalidType, MissingFile, NotWritable, UserError
 from ddpm_edu.evaluation import bpd_fast, bpd_full
 from ddpm_edu.pretrained import load_pretrained
@@ -39,8 +38,8 @@ def mnist():
 
 @pytest.fixture(scope="module")
 def tiny():
-    from ddpm_edu.presets import get_preset
-    recipe = get_preset("tiny")
+    from ddpm_edu.recipes import get_recipe
+    recipe = get_recipe("tiny")
     return recipe.build_network(), recipe.build_schedule()
 
 
@@ -115,8 +114,8 @@ TRAIN = [
     ("data str", lambda n: _train(n, data="mnist"), InvalidType, "data"),
     ("data list", lambda n: _train(n, data=[[1, 2]]), InvalidType, "data"),
     ("data empty", lambda n: _train(n, data=torch.zeros(0, 1, 28, 28)), InvalidArgument, "data"),
-    ("data wrong shape", lambda n: _train(n, data=torch.zeros(4, 1, 8, 8)), InvalidArgument,
-     "built for inputs (B, 1, 28, 28)"),
+    ("data wrong shape", lambda n: _train(n, data=torch.zeros(4, 1, 8, 8, dtype=torch.uint8)),
+     InvalidArgument, "built for inputs (B, 1, 28, 28)"),
     ("config dict", lambda n: _train(n, config={"steps": 1}), InvalidType, "TrainConfig"),
     ("out_dir", lambda n: _train(n, out_dir="afile/sub"), NotWritable, "cannot write"),
     ("callbacks fn", lambda n: _train(n, callbacks=print), InvalidType, "callbacks"),

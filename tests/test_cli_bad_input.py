@@ -31,7 +31,8 @@ TINY = ["--preset", "tiny", "--steps", "2", "--no-progress"]
 SITE = ["--out", "site-out"]
 BAD = {
     "train": {
-        "--preset": [(["--preset", "imagenet"], "unknown preset")],
+        "--recipe": [(["--recipe", "imagenet"], "unknown recipe"),
+                     (["--preset", "imagenet"], "unknown recipe")],
         "--out": [(TINY + ["--out", "afile/sub"], "cannot write checkpoints to afile/sub"),
                   (TINY + ["--out", "/proc/ddpm-run"], "cannot write checkpoints"),
                   (TINY + ["--out", "afile"], "cannot write checkpoints to afile"),
@@ -239,7 +240,7 @@ def _options():
         for a in p._actions:
             if isinstance(a, argparse._HelpAction) or a.dest == "debug":
                 continue
-            yield name, (a.option_strings[-1] if a.option_strings else a.dest)
+            yield name, (a.option_strings[0] if a.option_strings else a.dest)
 
 
 def test_every_option_has_rows():
@@ -292,13 +293,10 @@ def _memory_cap():
 
 def run_cli(capsys, argv):
     """Exit code and stderr lines of ``ddpm-edu ARGV`` (argparse's errors exit via SystemExit)."""
-    threads = torch.get_num_threads()  # a command may set torch's thread count for its process
     try:
-        code = main(argv)
+        code = main(argv)   # (conftest puts torch's thread count back after each test)
     except SystemExit as e:
         code = e.code
-    finally:
-        torch.set_num_threads(threads)
     return code, capsys.readouterr().err.strip().splitlines()
 
 
@@ -316,7 +314,7 @@ def test_bad_value_gives_one_line_and_exit_2(command, argv, words, bad_files, ca
 
 VALUE_OPTIONS = [pytest.param(c, o, id=f"{c} {o}") for c, p in _subparsers().items()
                  for a in p._actions if a.option_strings and a.nargs != 0
-                 for o in a.option_strings[-1:]]
+                 for o in a.option_strings]
 
 
 @pytest.mark.parametrize("command, option", VALUE_OPTIONS)
@@ -404,9 +402,9 @@ def test_sample_npy_is_written_batch_by_batch(monkeypatch, capsys, tmp_path):
 
 def test_train_refuses_an_unwritable_folder_before_the_first_step(bad_files):
     from ddpm_edu.errors import NotWritable
-    from ddpm_edu.presets import get_preset
+    from ddpm_edu.recipes import get_recipe
     from ddpm_edu.training import train
-    recipe = get_preset("tiny")
+    recipe = get_recipe("tiny")
     seen = []
     with pytest.raises(NotWritable, match="cannot write checkpoints to afile/sub"):
         train(recipe.build_network(), recipe.build_schedule(), recipe.load_data(), recipe.train,
