@@ -68,7 +68,7 @@ BAD = {
         "--save-every": [(["--preset", "tiny", "--save-every", "0"], "TrainConfig.save_every")],
         "--log-every": [(["--preset", "tiny", "--log-every", "0"], "TrainConfig.log_every")],
         "--no-progress": [(["--preset", "tiny", "--no-progress=yes"], "ignored explicit argument")],
-        "--device": [(TINY + ["--device", "foo"], "not a device"),
+        "--device": [(TINY + ["--device", "foo"], "must be a torch device such as"),
                      (TINY + ["--device", "meta"], "cpu, cuda or mps")]
                     + ([] if GPU else [(TINY + ["--device", "cuda"], "no CUDA GPU")]),
     },
@@ -421,3 +421,9 @@ def test_the_python_m_entry_points_are_the_commands(module, words, tmp_path):
                           capture_output=True, text=True, timeout=120)
     err = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(err) == 1 and words in err[0], proc.stderr
+
+
+def test_time_web_offers_the_page_sizes():
+    from ddpm_edu.commands.time_web import SIZES
+    from ddpm_edu.web.site import SIZES as PAGE_SIZES
+    assert SIZES == PAGE_SIZES  # written out in the command so that --help stays light

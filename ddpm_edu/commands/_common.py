@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .._files import probe_dir
-from ..errors import InvalidArgument, NotWritable, UserError
+from ..errors import InvalidArgument, NotWritable
 
 MAX_THREADS = 1024
 SEED_MIN, SEED_MAX = -2**63, 2**64 - 1  # what torch.Generator.manual_seed accepts
@@ -84,23 +84,14 @@ def writable_file(text: str, option: str = "--out") -> Path:
 def check_device(name: str) -> str:
     """``--device``: a torch device that exists on this computer (cpu, cuda, cuda:N or mps)."""
     import torch
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError, ValueError):
-        raise InvalidArgument(f"--device {name!r} is not a device; use cpu, cuda, cuda:1 or "
-                              "mps.") from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise UserError(f"--device {name}: no CUDA GPU is usable here (none found, or torch "
-                            "was installed without CUDA); use --device cpu.")
-        if device.index is not None and device.index >= count:
-            raise UserError(f"--device {name}: this computer has {count} CUDA GPU(s), numbered "
-                            f"0..{count - 1}.")
-    elif device.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise UserError(f"--device {name}: Apple's MPS is not available here; use --device "
-                            "cpu.")
-    elif device.type != "cpu":
+
+    from .._checks import check_device as torch_device
+    from ..hardware import resolve_device
+    device = torch_device(name)            # a name torch does not know → InvalidArgument
+    if device.type not in ("cpu", "cuda", "mps"):
         raise InvalidArgument(f"--device {name!r}: ddpm-edu runs on cpu, cuda or mps.")
+    resolve_device(device.type)  # one that is not here → InvalidArgument naming those present
+    if device.type == "cuda" and device.index is not None:
+        at_most("the GPU number of --device", device.index, torch.cuda.device_count() - 1,
+                "GPUs are numbered from 0")
     return name
