@@ -393,6 +393,10 @@ def test_sample_npy_is_written_batch_by_batch(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(cmd, "BATCH", 2)
     assert main([*argv, "--out", str(tmp_path / "three.npy")]) == 0
     one, three = np.load(tmp_path / "one.npy"), np.load(tmp_path / "three.npy")
+    from ddpm_edu.pixels import to_pixels
+    from ddpm_edu.pretrained import load_pretrained
+    same = to_pixels(load_pretrained("mnist").sample(5, steps=2, seed=0))[:, 0].numpy()
+    assert np.array_equal(one, same)           # one batch: exactly model.sample(n, seed=seed)
     assert three.shape == one.shape == (5, 28, 28) and three.dtype == np.uint8
     assert not np.array_equal(one, three)      # three batches draw their noise in another order
     assert main([*argv, "--out", str(tmp_path / "again.npy")]) == 0
