@@ -16,7 +16,9 @@ import numbers
 import warnings
 from typing import NamedTuple
 
+import numpy as np
 import torch
+
 from .errors import InvalidArgument, InvalidType
 
 
@@ -35,6 +37,23 @@ def check_float(x, name: str) -> torch.Tensor:
         n = int((~torch.isfinite(x)).sum())
         raise InvalidArgument(f"{name} contains {n} NaN or inf value(s); the math would silently "
                          "propagate them. Find where they come from (e.g. a diverged model).")
+    return x
+
+
+def as_batch(x, what: str, items: str = "") -> torch.Tensor:
+    """A tensor [N, ...] with N ≥ 1, from a tensor or a numpy array (shared, not copied, where
+    possible). ``items`` names the examples in the messages ("images", "samples")."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biuf":  # strings, objects, dates: torch cannot hold them
+            raise InvalidType(f"{what} must hold numbers (floats in [-1, 1] or uint8 pixels), got "
+                              f"a numpy array of dtype {x.dtype}.")
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    of = f" of {items}" if items else ""
+    if not isinstance(x, torch.Tensor):
+        raise InvalidType(f"{what} must be a torch.Tensor or numpy array{of}, got {type(x).__name__}.")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise InvalidArgument(f"{what} must have shape [N, ...] with N ≥ 1{' ' + items if items else ''}, "
+                              f"got {tuple(x.shape)}.")
     return x
 
 

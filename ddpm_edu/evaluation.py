@@ -26,10 +26,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from ._checks import (check_generator, check_image_range, check_model, check_positive_int,
+from ._checks import (as_batch, check_generator, check_image_range, check_model, check_positive_int,
                       check_schedule)
 from .forward import q_sample
 from .losses import prior_bpd, vlb_term, vlb_terms
@@ -140,12 +139,7 @@ def as_pixel_floats(x0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     on that grid (within float32 rounding), because bits/dim counts the probability of the exact
     8-bit value: dequantised, normalised or resized-and-not-rounded images are refused.
     """
-    if isinstance(x0, np.ndarray):
-        x0 = torch.from_numpy(np.ascontiguousarray(x0))
-    if not isinstance(x0, torch.Tensor):
-        raise InvalidType(f"x0 must be a torch.Tensor or numpy array of images, got {type(x0).__name__}.")
-    if x0.ndim < 2 or x0.shape[0] == 0:
-        raise InvalidArgument(f"x0 must have shape [N, ...] with N ≥ 1 images, got {tuple(x0.shape)}.")
+    x0 = as_batch(x0, "x0", "images")
     if x0.dtype == torch.uint8:
         return to_model_range(x0, dtype)
     if not x0.is_floating_point():

@@ -2,34 +2,18 @@
 and evaluation: :func:`ddpm_edu._checks.image_range_verdict`)."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from .._checks import image_range_verdict
-from ..errors import InvalidArgument, InvalidType
+from .._checks import as_batch, image_range_verdict
 from ..pixels import to_model_range
 from .findings import Finding
 
-__all__ = ["as_tensor", "prepare_data", "check_data"]
-
-
-def as_tensor(x, what: str) -> torch.Tensor:
-    """A detached CPU tensor [N, ...] (N ≥ 1) from a tensor or a numpy array."""
-    if isinstance(x, np.ndarray):
-        if x.dtype.kind not in "biuf":  # strings, objects, dates: torch cannot hold them
-            raise InvalidType(f"{what} must hold numbers (floats in [-1, 1] or uint8 pixels), got "
-                              f"a numpy array of dtype {x.dtype}.")
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, torch.Tensor):
-        raise InvalidType(f"{what} must be a torch.Tensor or numpy array, got {type(x).__name__}.")
-    if x.ndim < 2 or x.shape[0] == 0:
-        raise InvalidArgument(f"{what} must have shape [N, ...] with N ≥ 1, got {tuple(x.shape)}.")
-    return x.detach().cpu()
+__all__ = ["prepare_data", "check_data"]
 
 
 def prepare_data(data) -> tuple[list[Finding], torch.Tensor | None]:
     """Findings about the training data, and float data for the model probes (None if unusable)."""
-    x = as_tensor(data, "data")
+    x = as_batch(data, "data").detach().cpu()
     if x.dtype == torch.uint8:
         return [Finding("data-range", "info",
                         "data are uint8 pixels 0..255; the probes map them to [-1, 1] with "

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..pixels import to_model_range
-from .data import as_tensor
+from .._checks import as_batch
 from .findings import Finding
 
 __all__ = ["check_samples"]
@@ -32,7 +32,7 @@ def check_samples(samples) -> list[Finding]:
     """
     if isinstance(samples, (str, Path)):
         samples = np.load(samples)
-    x = as_tensor(samples, "samples")
+    x = as_batch(samples, "samples").detach().cpu()
     if x.dtype == torch.uint8:
         findings = [Finding("clipping", "info", "samples are 8-bit pixels: whether x̂_0 was "
                             "clipped cannot be seen after the conversion (it clips)")]
