@@ -45,6 +45,8 @@ import torch
 from torch import nn
 
 from ._checks import check_device, check_image_range
+from ._choices import LOSS_TYPES, LR_SCHEDULES
+from .hardware import PRECISIONS
 from .errors import InvalidArgument, InvalidType, UserError
 from .forward import q_posterior, q_sample
 from .losses import mean_flat
@@ -56,9 +58,6 @@ __all__ = ["TrainConfig", "TrainState", "TrainResult", "TrainingDiverged", "Trai
            "as_training_data", "loss_weights", "lr_at", "ema_decay_at", "minibatch_loss",
            "run_description", "train", "prepare_resume", "resume_run", "ResumePlan"]
 
-LOSS_TYPES = ("simple", "vlb", "min_snr")
-LR_SCHEDULES = ("constant", "cosine")
-PRECISIONS = ("fp32", "bf16", "auto")  # the order the CLI lists them; hardware.PRECISIONS resolves
 # TrainConfig fields that may change when a run is resumed: they do not change what is computed.
 RESUMABLE_CHANGES = ("steps", "threads", "save_every", "log_every")
 

@@ -50,7 +50,7 @@ def test_new_fields_default_to_ddpm_and_old_configs_load():
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("precision", "fp16", "'fp32', 'bf16', 'auto'"), ("lr_schedule", "linear", "'cosine'"),
+    ("precision", "fp16", "'auto', 'bf16', 'fp32'"), ("lr_schedule", "linear", "'cosine'"),
     ("lr_min_ratio", 1.5, "lr_min_ratio"), ("snr_gamma", 0, "snr_gamma"),
     ("label_dropout", 1.0, "label_dropout"), ("loss", "l1", "'min_snr'"),
     ("mean_type", "velocity", "'v'"), ("threads", "fast", "threads")])
@@ -281,3 +281,69 @@ def test_auto_threads_measures_on_copies_and_records_the_count(tmp_path, capsys)
     assert f"threads=auto: {n}" in capsys.readouterr().err
     fixed = train(_net(), SCHEDULE, POINTS, _cfg(threads=n), progress=False)
     assert torch.equal(_weights(res), _weights(fixed))   # the trial steps left the run untouched
+
+
+# ---- recipes and the command line ---------------------------------------------------------------
+
+def test_ddpm_recipe_is_the_shipped_mnist_recipe():
+    from ddpm_edu.recipes import get_recipe
+    ddpm, mnist = get_recipe("ddpm"), get_recipe("mnist")
+    assert (ddpm.network, ddpm.schedule, ddpm.train, ddpm.dataset) == \
+        (mnist.network, mnist.schedule, mnist.train, mnist.dataset)
+    assert (ddpm.train.mean_type, ddpm.train.loss, ddpm.train.lr_schedule) == \
+        ("eps", "simple", "constant")
+
+
+def test_mnist_cond_recipe_settings_and_build():
+    from ddpm_edu.recipes import get_recipe
+    recipe = get_recipe("mnist-cond")
+    cfg = recipe.train
+    assert (cfg.precision, cfg.lr_schedule, cfg.loss, cfg.label_dropout, cfg.batch_size, cfg.lr,
+            cfg.warmup_steps, cfg.ema_decay, cfg.steps, cfg.threads) == \
+        ("auto", "cosine", "min_snr", 0.1, 128, 2e-3, 200, 0.999, 6000, None)
+    assert recipe.network["num_classes"] == 10 and recipe.dataset["labels"] is True
+    try:
+        net = recipe.build_network()
+    except InvalidArgument as e:
+        if "num_classes" in str(e):
+            pytest.skip("needs the conditional U-Net (engine-cond branch)")
+        raise
+    assert net.config.num_classes == 10
+
+
+def test_choice_lists_match_the_enums():
+    from ddpm_edu._choices import MEAN_TYPES, VAR_TYPES
+    from ddpm_edu.reverse import MeanType, VarianceType
+    assert MEAN_TYPES == tuple(m.value for m in MeanType)
+    assert VAR_TYPES == tuple(m.value for m in VarianceType)
+
+
+def test_cli_options_reach_the_config(tmp_path, capsys):
+    from ddpm_edu.checkpoints import load_resume_state
+    from ddpm_edu.cli import main
+    out = tmp_path / "toy"
+    assert main(["train", "--recipe", "toy2d", "--out", str(out), "--steps", "4", "--threads",
+                 "auto", "--precision", "fp32", "--lr-schedule", "cosine", "--loss", "min_snr",
+                 "--mean-type", "v", "--no-progress"]) == 0
+    saved = load_resume_state(out)["description"]
+    assert {k: saved["train"][k] for k in ("threads", "precision", "lr_schedule", "loss",
+                                          "mean_type")} == \
+        {"threads": "auto", "precision": "fp32", "lr_schedule": "cosine", "loss": "min_snr",
+         "mean_type": "v"}
+    assert saved["resolved"]["precision"] == "fp32" and saved["resolved"]["threads"] >= 1
+    assert "threads=auto:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--threads", "0"], "positive integer or 'auto'"), (["--threads", "many"], "'auto'"),
+    (["--precision", "fp16"], "invalid choice"), (["--lr-schedule", "step"], "invalid choice"),
+    (["--label-dropout", "1"], "TrainConfig.label_dropout")])
+def test_cli_bad_options_give_one_line(argv, words, capsys, tmp_path, monkeypatch):
+    from ddpm_edu.cli import main
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["train", "--recipe", "toy2d", *argv])
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and words in err[0], err
