@@ -4,11 +4,16 @@ Each step follows DDPM's Algorithm 1:
 
     x_0 ~ data (a random minibatch)       t ~ Uniform{1, …, T}       ε ~ N(0, I)
     x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε                                       (q_sample, DDPM eq. 4)
-    loss = mean over the batch of λ_t · mean((target − net(x_t, t))²)  (target: ε, x_0 or μ̃)
+    loss = mean over the batch of λ_t · mean((target − net(x_t, t))²)  (target: ε, x_0, μ̃ or v)
 
-then AdamW with a linear learning-rate warm-up, gradient-norm clipping, and an exponential moving
-average (EMA) of the weights, which is the model you sample from. λ_t is 1 for ``loss="simple"``
-(DDPM's L_simple, eq. 14) and the L_vlb weight for ``loss="vlb"`` (see :func:`loss_weights`).
+then AdamW with a linear learning-rate warm-up (then constant, or a cosine decay: :func:`lr_at`),
+gradient-norm clipping, and an exponential moving average (EMA) of the weights, which is the model
+you sample from. λ_t is 1 for ``loss="simple"`` (DDPM's L_simple, eq. 14), the L_vlb weight for
+``loss="vlb"`` and the min-SNR-γ weight for ``loss="min_snr"`` (see :func:`loss_weights`).
+A class-conditional network (``net.config.num_classes > 0``) is called as ``net(x_t, t, y)`` with
+the example's labels, a share ``label_dropout`` of them replaced by the "no label" token (for
+classifier-free guidance). ``precision="bf16"`` runs the forward pass under bf16 autocast with
+float32 weights, loss and optimizer.
 
 :func:`train` itself is a short loop over named pieces: ``_start_run`` sets up a new or resumed run
 (a ``_Run``: network, EMA, optimizer, generator, history), then every step is ``_optimizer_step``
@@ -222,10 +227,10 @@ def lr_at(step: int, config: TrainConfig) -> float:
     from lr/warmup_steps to lr over the first ``warmup_steps`` steps, then
 
       * ``lr_schedule="constant"``: stays at lr (DDPM);
-      * ``lr_schedule="cosine"``: decays as lr·(r + (1 − r)·(1 + cos(π p))/2), p = (step − W)/(S − W)
-        the fraction of the steps after the warm-up W done (S = ``steps``), from lr right after
-        the warm-up to lr·r at the last step (r = ``lr_min_ratio``). Resuming with more ``steps``
-        stretches the rest of the decay.
+      * ``lr_schedule="cosine"``: decays as lr·(r + (1 − r)·(1 + cos(π p))/2), with
+        p = (step − W)/(S − W) the fraction done of the steps after the warm-up W (S = ``steps``):
+        from lr right after the warm-up to lr·r at the last step (r = ``lr_min_ratio``). Resuming
+        with more ``steps`` stretches the rest of the decay.
 
     The loop's only learning-rate schedule: a new schedule belongs here (and in TrainConfig)."""
     warm = config.warmup_steps
@@ -353,8 +358,8 @@ def as_training_data(data) -> TrainingData:
         return data
     if isinstance(data, tuple):
         if len(data) != 2:
-            raise InvalidArgument(f"labelled training data is a tuple (images, labels); got a tuple "
-                                  f"of {len(data)} items.")
+            raise InvalidArgument(f"labelled training data is a tuple (images, labels); got a "
+                                  f"tuple of {len(data)} items.")
         unlabelled = as_training_data(data[0])
         return TrainingData(unlabelled.values, unlabelled.kind,
                             _check_labels(data[1], unlabelled.n))

@@ -109,7 +109,7 @@ def test_min_snr_weights_one_error_three_ways():
     sched = cosine_schedule(200)
     t = torch.arange(1, 201)
     a, s = sched.sqrt_alpha_bar[t], sched.sqrt_one_minus_alpha_bar[t]
-    err_x0 = 0.3                         # x̂_0 − x_0 for fixed x_t: ε̂ − ε = −(a/s)·err, v̂ − v = −err/s
+    err_x0 = 0.3    # x̂_0 − x_0 at fixed x_t: then ε̂ − ε = −(a/s)·err and v̂ − v = −err/s
     mse = {"x0": err_x0 ** 2, "eps": (a / s * err_x0) ** 2, "v": (err_x0 / s) ** 2}
     out = {k: loss_weights(sched, k, "min_snr")[1:] * m for k, m in mse.items()}
     torch.testing.assert_close(out["eps"], out["x0"] * torch.ones(200, dtype=torch.float64))
@@ -130,7 +130,7 @@ def test_v_prediction_conversion_is_the_float64_closed_form():
     torch.testing.assert_close(x0_hat, a * xt - s * v, rtol=0, atol=1e-12)
     torch.testing.assert_close(eps_hat, eps, rtol=0, atol=1e-9)
     torch.testing.assert_close(x0_hat, x0, rtol=0, atol=1e-9)
-    eps_c, x0_c = model_eps_x0(sched, 3 * v, xt, t, "v", clip_x0=True)   # clipped, then ε̂ re-derived
+    eps_c, x0_c = model_eps_x0(sched, 3 * v, xt, t, "v", clip_x0=True)  # clipped; ε̂ re-derived
     assert x0_c.abs().max() <= 1
     torch.testing.assert_close(eps_c, (xt - a * x0_c) / s, rtol=1e-9, atol=1e-9)
 
