@@ -52,7 +52,12 @@ only --steps, --threads, --save-every and --log-every may change when resuming."
 
 def _threads(text: str):
     """--threads N (1 .. _common.MAX_THREADS) or --threads auto."""
-    return text if text == "auto" else _common.threads(text)
+    if text == "auto":
+        return text
+    try:
+        return _common.threads(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e}; or 'auto' (the fastest count, measured)") from None
 
 
 def _one_of(choices) -> str:
