@@ -1,6 +1,6 @@
 """The reverse process p_θ(x_{t−1} | x_t) = N(μ_θ(x_t, t), σ_t² I), built from a model's output.
 
-The model output is one of three named quantities (:class:`MeanType`) and the variance one of two
+The model output is one of four named quantities (:class:`MeanType`) and the variance one of two
 fixed choices (:class:`VarianceType`); nothing is switched silently. These functions take the
 model's *output*, not the model, so they can be checked with made-up tensors.
 
@@ -28,10 +28,12 @@ __all__ = ["MeanType", "VarianceType", "PMeanVariance", "model_eps_x0", "p_mean_
 
 
 class MeanType(str, enum.Enum):
-    """What the network predicts: the noise ε (DDPM's choice), the clean image x_0, or the mean μ."""
+    """What the network predicts: the noise ε (DDPM's choice), the clean image x_0, the mean μ,
+    or the velocity v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (Salimans & Ho 2022)."""
     EPS = "eps"
     X0 = "x0"
     MU = "mu"
+    V = "v"
 
 
 class VarianceType(str, enum.Enum):
@@ -70,7 +72,9 @@ def model_eps_x0(schedule: Schedule, model_output: torch.Tensor, x_t: torch.Tens
         model_output: the network's prediction at (x_t, t), read per ``mean_type``:
             "eps": ε̂, so x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t;
             "x0": x̂_0, so ε̂ = (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t);
-            "mu": the posterior mean μ = c1_t x̂_0 + c2_t x_t, so x̂_0 = (μ − c2_t x_t)/c1_t.
+            "mu": the posterior mean μ = c1_t x̂_0 + c2_t x_t, so x̂_0 = (μ − c2_t x_t)/c1_t;
+            "v": v̂ = √ᾱ_t ε̂ − √(1−ᾱ_t) x̂_0, so x̂_0 = √ᾱ_t x_t − √(1−ᾱ_t) v̂ and
+            ε̂ = √ᾱ_t v̂ + √(1−ᾱ_t) x_t (x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε and ᾱ_t + (1−ᾱ_t) = 1).
         x_t: shape [N, ...]; t: LongTensor [N] (or an int) in 1..T of ``schedule``.
         clip_x0: clip x̂_0 to [−1, 1] and re-derive ε̂ from the clipped x̂_0 (what the samplers
             do); without it an "eps" output is returned as ε̂ unchanged.
@@ -88,6 +92,12 @@ def model_eps_x0(schedule: Schedule, model_output: torch.Tensor, x_t: torch.Tens
         x0 = predict_x0_from_eps(schedule, x_t, t, model_output)
     elif mean_type is MeanType.X0:
         x0 = model_output
+    elif mean_type is MeanType.V:
+        a = extract(schedule.sqrt_alpha_bar, t, x_t)
+        s = extract(schedule.sqrt_one_minus_alpha_bar, t, x_t)
+        x0 = a * x_t - s * model_output
+        if not clip_x0:
+            return a * model_output + s * x_t, x0
     elif base is None or base is schedule:
         x0 = predict_x0_from_mean(schedule, x_t, t, model_output)
     else:

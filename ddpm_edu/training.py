@@ -4,11 +4,16 @@ Each step follows DDPM's Algorithm 1:
 
     x_0 ~ data (a random minibatch)       t ~ Uniform{1, …, T}       ε ~ N(0, I)
     x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε                                       (q_sample, DDPM eq. 4)
-    loss = mean over the batch of λ_t · mean((target − net(x_t, t))²)  (target: ε, x_0 or μ̃)
+    loss = mean over the batch of λ_t · mean((target − net(x_t, t))²)  (target: ε, x_0, μ̃ or v)
 
-then AdamW with a linear learning-rate warm-up, gradient-norm clipping, and an exponential moving
-average (EMA) of the weights, which is the model you sample from. λ_t is 1 for ``loss="simple"``
-(DDPM's L_simple, eq. 14) and the L_vlb weight for ``loss="vlb"`` (see :func:`loss_weights`).
+then AdamW with a linear learning-rate warm-up (then constant, or a cosine decay: :func:`lr_at`),
+gradient-norm clipping, and an exponential moving average (EMA) of the weights, which is the model
+you sample from. λ_t is 1 for ``loss="simple"`` (DDPM's L_simple, eq. 14), the L_vlb weight for
+``loss="vlb"`` and the min-SNR-γ weight for ``loss="min_snr"`` (see :func:`loss_weights`).
+A class-conditional network (``net.config.num_classes > 0``) is called as ``net(x_t, t, y)`` with
+the example's labels, a share ``label_dropout`` of them replaced by the "no label" token (for
+classifier-free guidance). ``precision="bf16"`` runs the forward pass under bf16 autocast with
+float32 weights, loss and optimizer.
 
 :func:`train` itself is a short loop over named pieces: ``_start_run`` sets up a new or resumed run
 (a ``_Run``: network, EMA, optimizer, generator, history), then every step is ``_optimizer_step``
@@ -45,18 +50,19 @@ import torch
 from torch import nn
 
 from ._checks import check_device, check_image_range
+from ._choices import LOSS_TYPES, LR_SCHEDULES
+from .hardware import PRECISIONS
 from .errors import InvalidArgument, InvalidType, UserError
 from .forward import q_posterior, q_sample
 from .losses import mean_flat
 from .pixels import to_model_range
 from .reverse import MeanType, VarianceType, eps_vlb_weight, reverse_log_variance
-from .schedules import Schedule
+from .schedules import Schedule, extract
 
 __all__ = ["TrainConfig", "TrainState", "TrainResult", "TrainingDiverged", "TrainingData",
            "as_training_data", "loss_weights", "lr_at", "ema_decay_at", "minibatch_loss",
            "run_description", "train", "prepare_resume", "resume_run", "ResumePlan"]
 
-LOSS_TYPES = ("simple", "vlb")
 # TrainConfig fields that may change when a run is resumed: they do not change what is computed.
 RESUMABLE_CHANGES = ("steps", "threads", "save_every", "log_every")
 
@@ -84,6 +90,12 @@ def _check_number(name, value, lo, hi, lo_open=False, hi_open=False, hint=""):
                          + (f" {hint}" if hint else ""))
 
 
+def _check_choice(name, value, choices, hint):
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise InvalidArgument(f"TrainConfig.{name} must be one of {listed}, got {value!r}. {hint}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides what a training run computes (validated on construction).
@@ -99,16 +111,34 @@ class TrainConfig:
         ema_decay: decay d of the EMA of the weights, θ_ema ← d·θ_ema + (1−d)·θ (DDPM: 0.9999).
         ema_warmup: use a smaller decay early on (:func:`ema_decay_at`), so that short runs get a
             useful EMA instead of one that still remembers the random initial weights.
-        mean_type: what the network predicts, "eps" (ε, DDPM), "x0" or "mu" (the posterior mean).
-        loss: "simple" (unweighted mean squared error, DDPM's L_simple) or "vlb" (the same error
-            weighted so that it equals the L_vlb terms, see :func:`loss_weights`).
+        mean_type: what the network predicts, "eps" (ε, DDPM), "x0", "mu" (the posterior mean)
+            or "v" (v = √ᾱ_t ε − √(1−ᾱ_t) x_0, Salimans & Ho 2022).
+        loss: "simple" (unweighted mean squared error, DDPM's L_simple), "vlb" (the same error
+            weighted so that it equals the L_vlb terms) or "min_snr" (min-SNR-γ weighting, Hang
+            et al. 2023); see :func:`loss_weights`.
+        snr_gamma: γ of ``loss="min_snr"`` (Hang et al.: 5).
         var_type: σ_t² of p_θ, "fixed_small" (β̃_t) or "fixed_large" (β_t); it enters the "vlb"
             weights and is saved with the checkpoint for sampling.
         seed: seeds the data order, t, ε and dropout.
-        threads: torch threads during training (None: torch's default). Bitwise reproducibility
-            needs the same number in both runs.
+        threads: torch threads during training (None: torch's default; "auto": the fastest count,
+            measured on a few trial steps before the first step, see :func:`_measure_threads`).
+            Bitwise reproducibility needs the same number in both runs.
         save_every: write a checkpoint every this many steps (and at the end), if the run has a folder.
         log_every: call the callbacks and update the progress bar every this many steps.
+        precision: "fp32" (plain float32), "bf16" (forward pass and loss under bf16 autocast,
+            float32 weights, loss and optimizer) or "auto" (bf16 where the hardware runs it
+            natively, see :func:`ddpm_edu.hardware.autocast_dtype`). Checkpoints record what it
+            resolved to.
+        lr_schedule: "constant" (after the warm-up, DDPM) or "cosine" (after the warm-up, a cosine
+            decay to ``lr * lr_min_ratio`` at the last step), see :func:`lr_at`.
+        lr_min_ratio: the final learning rate of the cosine schedule, as a fraction of lr.
+        label_dropout: for a class-conditional network (``net.config.num_classes > 0``) trained on
+            labelled data, the probability that a label is replaced by the "no label" token
+            ``num_classes`` (classifier-free guidance training, Ho & Salimans 2022). Unused
+            otherwise.
+
+    Fields added after the first checkpoints were saved (precision, lr_schedule, lr_min_ratio,
+    snr_gamma, label_dropout) default to what the loop did before them, so old runs load and resume.
     """
 
     steps: int = 10_000
@@ -126,6 +156,11 @@ class TrainConfig:
     threads: int | None = None
     save_every: int = 1000
     log_every: int = 100
+    precision: str = "fp32"
+    lr_schedule: str = "constant"
+    lr_min_ratio: float = 0.1
+    snr_gamma: float = 5.0
+    label_dropout: float = 0.1
 
     def __post_init__(self):
         _check_int("steps", self.steps, 1)
@@ -147,13 +182,23 @@ class TrainConfig:
             except ValueError:
                 choices = ", ".join(repr(m.value) for m in cls)
                 raise InvalidArgument(f"TrainConfig.{name} must be one of {choices}, got {value!r}.") from None
-        if self.loss not in LOSS_TYPES:
-            raise InvalidArgument(f"TrainConfig.loss must be 'simple' (DDPM's L_simple) or 'vlb' (the "
-                             f"L_vlb-weighted loss), got {self.loss!r}.")
+        _check_choice("loss", self.loss, LOSS_TYPES, "'simple' is DDPM's L_simple, 'vlb' the "
+                      "L_vlb-weighted loss, 'min_snr' min-SNR-γ weighting.")
+        _check_number("snr_gamma", self.snr_gamma, 0, math.inf, lo_open=True, hi_open=True,
+                      hint="Hang et al. use 5.")
         _check_int("seed", self.seed, 0, maximum=2**64 - 1)  # torch's seed range
-        _check_int("threads", self.threads, 1, allow_none=True)
+        if self.threads != "auto":
+            _check_int("threads", self.threads, 1, allow_none=True)
         _check_int("save_every", self.save_every, 1)
         _check_int("log_every", self.log_every, 1)
+        _check_choice("precision", self.precision, PRECISIONS,
+                      "'auto' picks bf16 only where the hardware runs it natively.")
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES,
+                      "'constant' is DDPM's; 'cosine' decays to lr * lr_min_ratio.")
+        _check_number("lr_min_ratio", self.lr_min_ratio, 0, 1)
+        _check_number("label_dropout", self.label_dropout, 0, 1, hi_open=True,
+                      hint="Ho & Salimans use 0.1 to 0.2.")
+        _check_loss_pair(self.mean_type, self.loss)
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed (validated again)."""
@@ -179,12 +224,23 @@ class TrainConfig:
 
 def lr_at(step: int, config: TrainConfig) -> float:
     """The learning rate of optimizer step ``step`` (1, 2, …, ``config.steps``): it grows linearly
-    from lr/warmup_steps to lr over the first ``warmup_steps`` steps, then stays at lr.
+    from lr/warmup_steps to lr over the first ``warmup_steps`` steps, then
+
+      * ``lr_schedule="constant"``: stays at lr (DDPM);
+      * ``lr_schedule="cosine"``: decays as lr·(r + (1 − r)·(1 + cos(π p))/2), with
+        p = (step − W)/(S − W) the fraction done of the steps after the warm-up W (S = ``steps``):
+        from lr right after the warm-up to lr·r at the last step (r = ``lr_min_ratio``). Resuming
+        with more ``steps`` stretches the rest of the decay.
 
     The loop's only learning-rate schedule: a new schedule belongs here (and in TrainConfig)."""
-    if not config.warmup_steps:
+    warm = config.warmup_steps
+    if warm and step < warm:
+        return config.lr * (step / warm)  # bitwise the warm-up the loop always had
+    if config.lr_schedule == "constant" or config.steps <= warm:
         return config.lr
-    return config.lr * min(1.0, step / config.warmup_steps)
+    p = min(1.0, (step - warm) / (config.steps - warm))
+    r = config.lr_min_ratio
+    return config.lr * (r + (1 - r) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 def ema_decay_at(step: int, config: TrainConfig) -> float:
@@ -205,14 +261,16 @@ class TrainingData:
     """The training set, checked once, kept compact (uint8 pixels stay uint8 until a batch is drawn).
 
     ``shape`` is the shape of one example: (C, H, W) for images, (D,) for points. ``batch(idx)``
-    returns float32 x_0 in the model range, shape [len(idx), *shape].
+    returns float32 x_0 in the model range, shape [len(idx), *shape]. ``labels``: None, or the
+    class labels, int64 [N] (for class-conditional training).
     """
 
-    def __init__(self, values: torch.Tensor, kind: str):
+    def __init__(self, values: torch.Tensor, kind: str, labels: torch.Tensor | None = None):
         self.values = values.contiguous()
         self.kind = kind  # "pixels" (uint8 images), "images" (float images) or "points"
         self.n = values.shape[0]
         self.shape = tuple(values.shape[1:])
+        self.labels = None if labels is None else labels.contiguous()
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
         x = self.values[idx]
@@ -221,11 +279,53 @@ class TrainingData:
     def describe(self) -> dict:
         """What a checkpoint records about its data: shape, count, dtype and a SHA-256 of the values."""
         digest = hashlib.sha256(self.values.numpy().data).hexdigest()  # no copy: values are contiguous
-        return {"kind": self.kind, "n": self.n, "shape": list(self.shape),
-                "dtype": str(self.values.dtype).replace("torch.", ""), "sha256": digest}
+        out = {"kind": self.kind, "n": self.n, "shape": list(self.shape),
+               "dtype": str(self.values.dtype).replace("torch.", ""), "sha256": digest}
+        if self.labels is not None:  # unlabelled data keeps the description it always had
+            out["labels_sha256"] = hashlib.sha256(self.labels.numpy().data).hexdigest()
+        return out
 
     def __repr__(self):
         return f"TrainingData(kind={self.kind!r}, n={self.n}, shape={self.shape})"
+
+
+def _check_labels(labels, n: int) -> torch.Tensor:
+    """Class labels as int64 [n], each ≥ 0 (the upper bound is the network's, checked by train)."""
+    if isinstance(labels, np.ndarray):
+        labels = torch.from_numpy(np.ascontiguousarray(labels))
+    if not isinstance(labels, torch.Tensor):
+        raise InvalidType(f"labels must be a torch.Tensor or numpy array of class indices, got "
+                          f"{type(labels).__name__}.")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise InvalidType(f"labels must be integers (class indices 0..num_classes−1), got dtype "
+                          f"{labels.dtype}; convert with .long().")
+    if tuple(labels.shape) != (n,):
+        raise InvalidArgument(f"labels must have shape [{n}] (one per example), got "
+                              f"{tuple(labels.shape)}.")
+    labels = labels.detach().cpu().to(torch.int64)
+    if (labels < 0).any():
+        raise InvalidArgument(f"labels must be class indices ≥ 0, got {int(labels.min())}.")
+    return labels
+
+
+def _num_classes(net: nn.Module) -> int:
+    """The number of classes of a class-conditional network (``net.config.num_classes``), else 0."""
+    return int(getattr(getattr(net, "config", None), "num_classes", 0) or 0)
+
+
+def _check_labels_fit(net: nn.Module, data: TrainingData) -> None:
+    """A conditional network needs labelled data, with labels 0..num_classes−1."""
+    k = _num_classes(net)
+    if k == 0:
+        return  # labels of an unconditional network are ignored
+    if data.labels is None:
+        raise InvalidArgument(f"the network is class-conditional ({k} classes) but the data has "
+                              "no labels; pass (images, labels), e.g. load_dataset({'name': "
+                              "'mnist', 'labels': True}), or use an unconditional network.")
+    top = int(data.labels.max())
+    if top >= k:
+        raise InvalidArgument(f"label {top} is out of range for a network of {k} classes "
+                              f"(labels 0..{k - 1}; {k} is the 'no label' token).")
 
 
 def _to_nchw(x: torch.Tensor, what: str) -> torch.Tensor:
@@ -250,9 +350,19 @@ def as_training_data(data) -> TrainingData:
       * float points [N, D] (e.g. 2-D toy data), any finite values.
     Float images outside [−1, 1], or 8-bit pixels stored as floats 0..255, are an error; images
     that look like [0, 1] get a warning (:func:`ddpm_edu._checks.image_range_verdict`).
+
+    A tuple ``(images, labels)`` adds class labels: integers ≥ 0, shape [N] (for a
+    class-conditional network, which checks them against its number of classes).
     """
     if isinstance(data, TrainingData):
         return data
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise InvalidArgument(f"labelled training data is a tuple (images, labels); got a "
+                                  f"tuple of {len(data)} items.")
+        unlabelled = as_training_data(data[0])
+        return TrainingData(unlabelled.values, unlabelled.kind,
+                            _check_labels(data[1], unlabelled.n))
     if isinstance(data, np.ndarray):
         data = torch.from_numpy(np.ascontiguousarray(data))
     if not isinstance(data, torch.Tensor):
@@ -287,11 +397,27 @@ def as_training_data(data) -> TrainingData:
 # the loss
 # ---------------------------------------------------------------------------------------------
 
-def loss_weights(schedule: Schedule, mean_type="eps", loss="simple", var_type="fixed_small") -> torch.Tensor:
-    """λ_t, float64 [T+1] (index 0 unused, 0): the training loss of one example is
-    λ_t · mean((target − prediction)²), with target ε, x_0 or μ̃_t(x_t, x_0) per ``mean_type``.
+def _check_loss_pair(mean_type, loss) -> None:
+    """min-SNR-γ is defined for ε, x_0 and v; a "mu" network has no such weighting."""
+    if loss == "min_snr" and MeanType(mean_type) is MeanType.MU:
+        raise InvalidArgument("loss='min_snr' is defined for mean_type 'eps', 'x0' or 'v' (Hang et "
+                              "al. 2023), not for 'mu'; use loss='simple' or 'vlb' with 'mu'.")
 
-    ``loss="simple"``: λ_t = 1 (DDPM's L_simple for ε; plain MSE on x_0 or μ otherwise).
+
+def loss_weights(schedule: Schedule, mean_type="eps", loss="simple", var_type="fixed_small",
+                 snr_gamma: float = 5.0) -> torch.Tensor:
+    """λ_t, float64 [T+1] (index 0 unused, 0): the training loss of one example is
+    λ_t · mean((target − prediction)²), with target ε, x_0, μ̃_t(x_t, x_0) or
+    v = √ᾱ_t ε − √(1−ᾱ_t) x_0 per ``mean_type``.
+
+    ``loss="simple"``: λ_t = 1 (DDPM's L_simple for ε; plain MSE on x_0, μ or v otherwise).
+
+    ``loss="min_snr"`` (min-SNR-γ, Hang et al. 2023): the x_0-error weight min(SNR_t, γ), with
+    SNR_t = ᾱ_t/(1−ᾱ_t), written for each target. Since ε − ε̂ = √SNR_t (x̂_0 − x_0) and
+    v − v̂ = √(SNR_t + 1)(x̂_0 − x_0):
+
+      * ε:   λ_t = min(SNR_t, γ)/SNR_t        * x_0: λ_t = min(SNR_t, γ)
+      * v:   λ_t = min(SNR_t, γ)/(SNR_t + 1)  (μ: not defined, an error)
 
     ``loss="vlb"``: λ_t makes the loss the L_vlb term in nats per dimension. For t ≥ 2 the term is
     L_{t−1} = KL(q(x_{t−1}|x_t,x_0) ‖ p_θ(x_{t−1}|x_t)) = ‖μ̃_t − μ_θ‖²/(2σ_t² D) + c_t, where c_t does
@@ -300,6 +426,7 @@ def loss_weights(schedule: Schedule, mean_type="eps", loss="simple", var_type="f
       * ε:   μ̃_t − μ_θ = β_t/(√α_t √(1−ᾱ_t)) (ε̂ − ε)  →  λ_t = β_t²/(2σ_t² α_t (1−ᾱ_t)) (eps_vlb_weight)
       * x_0: μ̃_t − μ_θ = c1_t (x_0 − x̂_0)               →  λ_t = c1_t²/(2σ_t²)
       * μ:   μ̃_t − μ_θ itself                           →  λ_t = 1/(2σ_t²)
+      * v:   μ̃_t − μ_θ = c1_t √(1−ᾱ_t) (v̂ − v)           →  λ_t = c1_t² (1−ᾱ_t)/(2σ_t²)
 
     For t = 1 the same formula (with σ_1² = β̃_2, as the decoder uses) is −log N(x_0; μ_θ, σ_1²) up to a
     constant: the continuous Gaussian stand-in for the discretised decoder L_0, whose exact value
@@ -307,11 +434,19 @@ def loss_weights(schedule: Schedule, mean_type="eps", loss="simple", var_type="f
     """
     mean_type = MeanType(mean_type)
     if loss not in LOSS_TYPES:
-        raise InvalidArgument(f"loss must be 'simple' or 'vlb', got {loss!r}.")
+        raise InvalidArgument(f"loss must be one of {', '.join(map(repr, LOSS_TYPES))}, got "
+                              f"{loss!r}.")
+    _check_loss_pair(mean_type, loss)
     T = schedule.T
     w = torch.zeros(T + 1, dtype=torch.float64)
     if loss == "simple":
         w[1:] = 1.0
+        return w
+    if loss == "min_snr":
+        snr = schedule.snr[1:].double()
+        clipped = snr.clamp(max=float(snr_gamma))
+        w[1:] = {MeanType.EPS: clipped / snr, MeanType.X0: clipped,
+                 MeanType.V: clipped / (snr + 1)}[mean_type]
         return w
     t = torch.arange(1, T + 1)
     ref = torch.empty(T, dtype=torch.float64)
@@ -320,41 +455,77 @@ def loss_weights(schedule: Schedule, mean_type="eps", loss="simple", var_type="f
         w[1:] = eps_vlb_weight(schedule, t, var_type)
     elif mean_type is MeanType.X0:
         w[1:] = schedule.posterior_mean_coef1[1:] ** 2 / (2 * var)
+    elif mean_type is MeanType.V:
+        w[1:] = (schedule.posterior_mean_coef1[1:] ** 2 * schedule.one_minus_alpha_bar[1:]
+                 / (2 * var))
     else:
         w[1:] = 1.0 / (2 * var)
     return w
 
 
 def _target(mean_type: str, schedule: Schedule, x0, xt, t, noise) -> torch.Tensor:
-    """What the network should output at (x_t, t): ε, x_0, or the posterior mean μ̃_t(x_t, x_0)."""
+    """What the network should output at (x_t, t): ε, x_0, the posterior mean μ̃_t(x_t, x_0), or
+    v = √ᾱ_t ε − √(1−ᾱ_t) x_0."""
     if mean_type == "eps":
         return noise
     if mean_type == "x0":
         return x0
+    if mean_type == "v":
+        return (extract(schedule.sqrt_alpha_bar, t, x0) * noise
+                - extract(schedule.sqrt_one_minus_alpha_bar, t, x0) * x0)
     return q_posterior(schedule, x0, xt, t)[0]
 
 
 def minibatch_loss(net: nn.Module, schedule: Schedule, data: TrainingData, weights: torch.Tensor,
-                   config: TrainConfig, generator: torch.Generator, device="cpu") -> torch.Tensor:
+                   config: TrainConfig, generator: torch.Generator, device="cpu", *,
+                   autocast: torch.dtype | None = None) -> torch.Tensor:
     """One minibatch of DDPM's Algorithm 1: the scalar loss mean_b λ_{t_b} · mean((target − net(x_t, t))²).
 
     Draws, always in this order from ``generator``: B example indices (with replacement), B times
-    t ~ Uniform{1..T}, then ε ~ N(0, I) shaped like the batch. ``weights`` is :func:`loss_weights`.
+    t ~ Uniform{1..T}, then ε ~ N(0, I) shaped like the batch; for a class-conditional network
+    then B uniforms that replace a label by the "no label" token with probability
+    ``config.label_dropout``. ``weights`` is :func:`loss_weights`. ``autocast``: None, or the
+    dtype (torch.bfloat16) in which the network's forward pass runs under ``torch.autocast``; the
+    error and the loss are float32 either way.
     """
     B = config.batch_size
     idx = torch.randint(data.n, (B,), generator=generator)
     t = torch.randint(1, schedule.T + 1, (B,), generator=generator)   # (B,)
     x0 = data.batch(idx)                                               # (B, *shape)
     noise = torch.randn(x0.shape, generator=generator)                 # ε, (B, *shape)
+    y = _minibatch_labels(net, data, idx, config.label_dropout, generator)
     x0, t, noise = x0.to(device), t.to(device), noise.to(device)
     xt = q_sample(schedule, x0, t, noise=noise)                        # √ᾱ_t x_0 + √(1−ᾱ_t) ε
-    out = net(xt, t)
+    with _autocast(device, autocast):
+        out = net(xt, t) if y is None else net(xt, t, y=y.to(device))
+    out = out.float()  # the loss in float32 also under bf16 autocast (a no-op in float32)
     if out.shape != xt.shape:
         raise InvalidArgument(f"the network returned shape {tuple(out.shape)} for input {tuple(xt.shape)}; "
                          "it must return a tensor shaped like x_t. Does the network architecture "
                          "fit the data (size, channels)?")
     target = _target(config.mean_type, schedule, x0, xt, t, noise)
     return (weights[t] * mean_flat((out - target) ** 2)).mean()
+
+
+def _minibatch_labels(net, data: TrainingData, idx, dropout: float, generator):
+    """The labels y of a minibatch for a class-conditional network (None for an unconditional
+    one), each replaced by the "no label" token num_classes with probability ``dropout``
+    (classifier-free guidance training, Ho & Salimans 2022)."""
+    k = _num_classes(net)
+    if k == 0:
+        return None
+    if data.labels is None:
+        _check_labels_fit(net, data)  # raises: a conditional network needs labels
+    y = data.labels[idx]
+    drop = torch.rand(idx.shape, generator=generator, dtype=torch.float64) < dropout
+    return torch.where(drop, torch.full_like(y, k), y)
+
+
+def _autocast(device, dtype: torch.dtype | None):
+    """torch.autocast in ``dtype`` on ``device``'s kind, or nothing at all for None (fp32)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 @torch.no_grad()
@@ -533,6 +704,7 @@ class _Run:
     device: torch.device
     out_dir: Path | None
     description: dict               # run_description(): what every checkpoint records
+    autocast: torch.dtype | None = None  # the resolved precision: torch.bfloat16, or None (fp32)
     history: list = field(default_factory=list)  # one loss per step since step 1
     step: int = 0                   # optimizer steps done
     start_step: int = 0             # the step this session started from
@@ -540,6 +712,7 @@ class _Run:
     torch_rng: torch.Tensor | None = None  # a resumed run's saved global RNG state (dropout)
     interrupted: bool = False
     start: float = 0.0              # time.perf_counter() when the loop began
+    saved_threads: object = None    # the thread count of the run being resumed (None: torch's)
 
     def seconds(self) -> float:
         return time.perf_counter() - self.start
@@ -617,14 +790,19 @@ def _start_run(net, schedule, data, config, out_dir, resume, device, extra) -> _
                           "has not. Use a ddpm_edu.nets network, or train without out_dir.")
     _check_saveable(description, out_dir)
     device = check_device(device)
+    _check_labels_fit(net, data)
+    from .hardware import autocast_dtype
+    dtype = autocast_dtype(config.precision, device)
+    description["resolved"] = {"precision": "fp32" if dtype is None else "bf16"}
     net.to(device)
     ema_net = copy.deepcopy(net).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=(0.9, 0.999),
                                   weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    weights = loss_weights(schedule, config.mean_type, config.loss, config.var_type)
+    weights = loss_weights(schedule, config.mean_type, config.loss, config.var_type,
+                           config.snr_gamma)
     run = _Run(net, ema_net, optimizer, generator, schedule, config, data,
-               weights.float().to(device), device, out_dir, description)
+               weights.float().to(device), device, out_dir, description, dtype)
     _check_run_dir(out_dir, resume)
     if resume:
         _load_saved_state(run)
@@ -635,13 +813,18 @@ def _load_saved_state(run: _Run) -> None:
     """Continue the run saved in ``run.out_dir``; it must be the same run (RESUMABLE_CHANGES)."""
     from . import checkpoints
     saved = checkpoints.load_resume_state(run.out_dir)
-    checkpoints.check_same_run(run.out_dir, saved["description"], run.description,
-                               RESUMABLE_CHANGES)
-    saved_threads = saved["description"]["train"].get("threads")
-    if saved_threads != run.config.threads:
-        warnings.warn(f"resuming with threads={run.config.threads} where the run used "
-                      f"{saved_threads}: the result will differ from an uninterrupted run in "
-                      "the last digits.", stacklevel=4)  # the caller of train()
+    saved_description = dict(saved["description"])
+    # a run saved before a TrainConfig field existed ran with that field's default
+    saved_description["train"] = TrainConfig.from_dict(saved_description["train"]).to_dict()
+    resolved = saved_description.pop("resolved", None) or {}
+    given = {k: v for k, v in run.description.items() if k != "resolved"}
+    checkpoints.check_same_run(run.out_dir, saved_description, given, RESUMABLE_CHANGES)
+    saved_precision = resolved.get("precision", "fp32")
+    if saved_precision != run.description["resolved"]["precision"]:
+        warnings.warn(f"resuming in {run.description['resolved']['precision']} where the run "
+                      f"computed in {saved_precision} (precision='auto' on other hardware): the "
+                      "result will differ from an uninterrupted run.", stacklevel=4)
+    run.saved_threads = resolved.get("threads", saved_description["train"].get("threads"))
     run.net.load_state_dict(saved["net"])
     run.ema_net.load_state_dict(saved["ema"])
     run.optimizer.load_state_dict(saved["optimizer"])
@@ -660,7 +843,7 @@ def _optimizer_step(run: _Run) -> _StepInfo:
     for group in run.optimizer.param_groups:
         group["lr"] = lr
     loss = minibatch_loss(run.net, run.schedule, run.data, run.weights, run.config, run.generator,
-                          run.device)
+                          run.device, autocast=run.autocast)
     loss_value = loss.item()
     grad_norm = _backward(run, loss) if math.isfinite(loss_value) else math.nan
     if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
@@ -673,6 +856,42 @@ def _optimizer_step(run: _Run) -> _StepInfo:
     run.history.append(loss_value)
     _ema_update(run.ema_net, run.net, ema_decay_at(k, run.config))
     return _StepInfo(loss_value, lr, grad_norm)
+
+
+def _resolve_threads(run: _Run, resume: bool):
+    """The thread count of this session: ``config.threads``, or for "auto" the fastest count
+    measured on trial steps of copies of this run (the run itself is left untouched); recorded in
+    the checkpoint. Warns when a resumed run changes its thread count."""
+    threads = run.config.threads
+    if threads == "auto":
+        with torch.random.fork_rng(devices=[]):
+            threads = _measure_threads(run)
+        print(f"threads=auto: {threads} thread(s) measured fastest for this run.",
+              file=sys.stderr, flush=True)
+    run.description["resolved"]["threads"] = threads
+    if resume and run.saved_threads != threads:
+        warnings.warn(f"resuming with threads={threads} where the run used "
+                      f"{run.saved_threads}: the result will differ from an uninterrupted run in "
+                      "the last digits.", stacklevel=3)  # the caller of train()
+    return threads
+
+
+def _measure_threads(run: _Run) -> int:
+    """:func:`ddpm_edu.hardware.fastest_thread_count` of whole training steps (loss, backward,
+    AdamW) on copies of the network, optimizer and generator."""
+    from .hardware import fastest_thread_count
+    net = copy.deepcopy(run.net).train()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=run.config.lr)
+    generator = torch.Generator().manual_seed(run.config.seed)
+    generator.set_state(run.generator.get_state())
+
+    def step():
+        loss = minibatch_loss(net, run.schedule, run.data, run.weights, run.config, generator,
+                              run.device, autocast=run.autocast)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return fastest_thread_count(step, repeats=2)
 
 
 def _backward(run: _Run, loss: torch.Tensor) -> float:
@@ -734,7 +953,8 @@ def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None =
     """
     run = _start_run(net, schedule, data, config, out_dir, resume, device, extra)
     config, callbacks = run.config, _check_callbacks(callbacks)
-    with _num_threads(config.threads), torch.random.fork_rng(devices=[]), _catch_ctrl_c() as stop:
+    threads = _resolve_threads(run, resume)
+    with _num_threads(threads), torch.random.fork_rng(devices=[]), _catch_ctrl_c() as stop:
         if run.torch_rng is not None:
             torch.set_rng_state(run.torch_rng)  # dropout continues where it stopped
         else:

@@ -147,7 +147,7 @@ def test_respace_bad_requests():
 
 # ---- reverse process ----------------------------------------------------------------------------
 def test_unknown_mean_or_variance_type():
-    with pytest.raises(ValueError, match=r"mean_type must be one of 'eps', 'x0', 'mu', got 'epsilon'"):
+    with pytest.raises(ValueError, match=r"mean_type must be one of 'eps', 'x0', 'mu', 'v', got 'epsilon'"):
         p_mean_variance(S, X, X, 5, mean_type="epsilon")
     with pytest.raises(ValueError, match=r"var_type must be one of 'fixed_small', 'fixed_large', got 'learned'"):
         p_mean_variance(S, X, X, 5, var_type="learned")

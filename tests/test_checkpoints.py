@@ -15,6 +15,7 @@ import torch
 from ddpm_edu import _files, checkpoints, pretrained
 from ddpm_edu.checkpoints import CheckpointError, load_model, load_resume_state, read_metadata
 from ddpm_edu.errors import UserError
+from ddpm_edu.hardware import cpu_has_native_bf16
 from ddpm_edu.schedules import cosine_schedule, schedule_from_config
 from ddpm_edu.training import TrainConfig, resume_run, train
 
@@ -41,7 +42,7 @@ setup = _ns["setup"]
 CHILD = SETUP + textwrap.dedent("""
     import sys, time
     from ddpm_edu.training import train
-    net, schedule, data, cfg = setup()
+    net, schedule, data, cfg = setup(precision=sys.argv[2])
     # slow the run down a little so that the parent's kill lands in the middle of it
     train(net, schedule, data, cfg, out_dir=sys.argv[1], progress=False,
           callbacks=[lambda state: time.sleep(0.03)])
@@ -134,11 +135,15 @@ def test_stop_and_resume_equals_an_uninterrupted_run(tmp_path):
     assert load_resume_state(tmp_path / "part")["step"] == 24
 
 
-def test_sigkill_then_resume_gives_bitwise_the_same_final_weights(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_sigkill_then_resume_gives_bitwise_the_same_final_weights(tmp_path, precision):
+    if precision == "bf16" and not cpu_has_native_bf16():
+        pytest.skip("this CPU has no native bf16 (bf16 autocast would be emulated, ~60x slower)")
     out = tmp_path / "killed"
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    proc = subprocess.Popen([sys.executable, str(script), str(out)], stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, str(script), str(out), precision],
+                            stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     try:
         while not (out / "resume.pt").exists():  # the first checkpoint (step 10) is on disk
@@ -157,12 +162,33 @@ def test_sigkill_then_resume_gives_bitwise_the_same_final_weights(tmp_path):
     saved = load_resume_state(out)
     assert 10 <= saved["step"] < 40 and saved["step"] % 10 == 0
 
-    net, schedule, data, cfg = setup()
+    assert saved["description"]["resolved"] == {"precision": precision, "threads": 1}
+    net, schedule, data, cfg = setup(precision=precision)
     reference = train(net, schedule, data, cfg, progress=False)
     resumed = resume_run(out, data, progress=False)
     assert resumed.step == 40
     _assert_bitwise_equal(reference, resumed)
     assert sorted(os.listdir(out)) == ["model.safetensors", "resume.pt"]  # no temp file left behind
+
+
+NEW_FIELDS = ("precision", "lr_schedule", "lr_min_ratio", "snr_gamma", "label_dropout")
+
+
+def test_a_run_saved_before_the_new_fields_resumes_exactly(tmp_path):
+    """A resume.pt written before TrainConfig had precision, lr_schedule, ... (and before the
+    checkpoint recorded the resolved precision) resumes with the defaults, bitwise as before."""
+    full = _run(tmp_path, "full", steps=24)
+    _run(tmp_path, "part", steps=13)
+    path = tmp_path / "part" / checkpoints.RESUME_FILE
+    state = torch.load(path, weights_only=True)
+    description = json.loads(state["description"])
+    description.pop("resolved")
+    for name in NEW_FIELDS:
+        description["train"].pop(name)
+    state["description"] = json.dumps(description)
+    torch.save(state, path)
+    resumed = resume_run(tmp_path / "part", steps=24, progress=False)
+    _assert_bitwise_equal(full, resumed)
 
 
 def test_resume_with_another_configuration_names_the_fields(tmp_path):

@@ -404,7 +404,7 @@ _X = torch.zeros(2, 1)
     (lambda: ddim_steps(_O, SHORT, _X, eta=-0.1), "eta must be a finite number ≥ 0"),
     (lambda: ddim_steps(_O, SHORT, _X, eta=float("nan")), "eta must be a finite number ≥ 0"),
     (lambda: ddpm_steps(_O, SHORT, _X, var_type="learned"), "var_type must be one of"),
-    (lambda: ddim_steps(_O, SHORT, _X, mean_type="v"), "mean_type must be one of"),
+    (lambda: ddim_steps(_O, SHORT, _X, mean_type="velocity"), "mean_type must be one of"),
     (lambda: ddim_steps(_O, SHORT, _X, spacing="quad"), "spacing must be"),
     (lambda: sample(_O, SHORT, 0, (1,)), "n .* must be a positive int"),
     (lambda: sample(_O, SHORT, 2, 5), "shape"),

@@ -95,7 +95,7 @@ def test_images_in_zero_one_warn():
 
 # ---- the loss weights: "vlb" equals the KL terms -----------------------------------------------
 
-@pytest.mark.parametrize("mean_type", ["eps", "x0", "mu"])
+@pytest.mark.parametrize("mean_type", ["eps", "x0", "mu", "v"])
 def test_vlb_weights_turn_the_mse_into_the_kl_term(mean_type):
     """Oracle: losses.vlb_term (the KL of two Gaussians, computed from means and variances)."""
     sched = linear_schedule(1000)
@@ -106,7 +106,8 @@ def test_vlb_weights_turn_the_mse_into_the_kl_term(mean_type):
     noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
     sa, s1 = sched.sqrt_alpha_bar[t].view(-1, 1, 1, 1), sched.sqrt_one_minus_alpha_bar[t].view(-1, 1, 1, 1)
     xt = sa * x0 + s1 * noise
-    target = {"eps": noise, "x0": x0, "mu": q_posterior(sched, x0, xt, t)[0]}[mean_type]
+    target = {"eps": noise, "x0": x0, "mu": q_posterior(sched, x0, xt, t)[0],
+              "v": sa * noise - s1 * x0}[mean_type]
     pred = target + 0.1 * torch.randn(x0.shape, generator=g, dtype=torch.float64)
     mse = ((target - pred) ** 2).mean(dim=(1, 2, 3))
     for var_type in ("fixed_small", "fixed_large"):

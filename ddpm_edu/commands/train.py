@@ -7,8 +7,10 @@ import textwrap
 import time
 from pathlib import Path
 
+from .._choices import LOSS_TYPES, LR_SCHEDULES, MEAN_TYPES, VAR_TYPES
 from ..errors import UserError
-from ..recipes import recipe_names, recipe_summaries  # light: no torch until a recipe is built
+from ..hardware import PRECISIONS  # light, like the recipes: no torch until a recipe is built
+from ..recipes import recipe_names, recipe_summaries
 from . import _common
 
 HELP = "train a diffusion model from a recipe, or continue a saved run"
@@ -44,8 +46,22 @@ examples:
   ddpm-edu train --recipe mnist-classroom --lr 1e-4 --out runs/slow   # try a smaller learning rate
   ddpm-edu sample --checkpoint runs/my-first-model --n 64 --out digits.png
 
-A resumed run continues bitwise exactly where it stopped (same thread count); only --steps,
---threads, --save-every and --log-every may change when resuming."""
+A resumed run continues bitwise exactly where it stopped (same thread count and precision);
+only --steps, --threads, --save-every and --log-every may change when resuming."""
+
+
+def _threads(text: str):
+    """--threads N (1 .. _common.MAX_THREADS) or --threads auto."""
+    if text == "auto":
+        return text
+    try:
+        return _common.threads(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e}; or 'auto' (the fastest count, measured)") from None
+
+
+def _one_of(choices) -> str:
+    return "{" + ",".join(choices) + "}"
 
 # option → (TrainConfig field, type, help)
 _OVERRIDES = [
@@ -61,24 +77,40 @@ _OVERRIDES = [
     ("--grad-clip", "grad_clip", float, "clip the gradient norm to this value (0: off; DDPM: 1)"),
     ("--ema-decay", "ema_decay", float, "decay of the exponential moving average of the weights, "
                                         "the weights you sample from (DDPM: 0.9999)"),
-    ("--mean-type", "mean_type", str, "what the network predicts: eps (the noise, DDPM), x0 (the "
-                                      "clean image) or mu (the posterior mean)"),
-    ("--loss", "loss", str, "simple (DDPM's unweighted L_simple) or vlb (weighted to equal the "
-                            "variational bound's terms)"),
-    ("--var-type", "var_type", str, "reverse-process variance: fixed_small (posterior variance, "
-                                    "DDPM's better likelihood) or fixed_large (beta_t)"),
+    ("--mean-type", "mean_type", MEAN_TYPES, "what the network predicts: eps (the noise, DDPM), "
+                                             "x0 (the clean image), mu (the posterior mean) or v "
+                                             "(sqrt(abar_t) eps - sqrt(1 - abar_t) x_0)"),
+    ("--loss", "loss", LOSS_TYPES, "simple (DDPM's unweighted L_simple), vlb (weighted to equal "
+                                   "the variational bound's terms) or min_snr (min-SNR-gamma "
+                                   "weights, Hang et al. 2023)"),
+    ("--snr-gamma", "snr_gamma", float, "gamma of --loss min_snr (Hang et al.: 5)"),
+    ("--var-type", "var_type", VAR_TYPES, "reverse-process variance: fixed_small (posterior "
+                                          "variance, DDPM's better likelihood) or fixed_large "
+                                          "(beta_t)"),
+    ("--lr-schedule", "lr_schedule", LR_SCHEDULES, "after the warm-up: constant (DDPM) or cosine "
+                                                   "(decays to --lr x --lr-min-ratio at the last "
+                                                   "step)"),
+    ("--lr-min-ratio", "lr_min_ratio", float, "the final learning rate of the cosine schedule as "
+                                              "a fraction of --lr (default 0.1)"),
+    ("--precision", "precision", PRECISIONS, "auto (bf16 where this hardware computes it "
+                                             "natively, else fp32), bf16 (autocast; fp32 weights "
+                                             "and loss) or fp32"),
+    ("--label-dropout", "label_dropout", float, "class-conditional networks: the probability "
+                                                "that a label is replaced by 'no label' "
+                                                "(classifier-free guidance training)"),
     ("--seed", "seed", _common.seed, "random seed of the initial weights, minibatches, t and "
                                      "noise"),
-    ("--threads", "threads", _common.threads, "CPU threads torch may use (bitwise-identical "
-                                              "results need the same number)"),
+    ("--threads", "threads", _threads, "CPU threads torch may use, or auto: the fastest count, "
+                                       "measured on a few trial steps of this run (bitwise-"
+                                       "identical results need the same number)"),
     ("--save-every", "save_every", int, "write a checkpoint every N steps"),
     ("--log-every", "log_every", int, "report the loss every N steps"),
 ]
 
 
 _METAVAR = {"steps": "N", "batch_size": "N", "lr": "LR", "warmup_steps": "N", "weight_decay": "W",
-            "grad_clip": "NORM", "ema_decay": "D", "mean_type": "{eps,x0,mu}", "loss": "{simple,vlb}",
-            "var_type": "{fixed_small,fixed_large}", "seed": "S", "threads": "N", "save_every": "N",
+            "grad_clip": "NORM", "ema_decay": "D", "snr_gamma": "G", "lr_min_ratio": "R",
+            "label_dropout": "P", "seed": "S", "threads": "{N,auto}", "save_every": "N",
             "log_every": "N"}
 
 
@@ -92,7 +124,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "and settings are read from it)")
     how = parser.add_argument_group("training settings (override the recipe)")
     for flag, field, typ, text in _OVERRIDES:
-        how.add_argument(flag, dest=field, type=typ, default=None, metavar=_METAVAR[field], help=text)
+        if isinstance(typ, tuple):  # a named choice: the list is the one TrainConfig checks against
+            how.add_argument(flag, dest=field, choices=typ, default=None, metavar=_one_of(typ),
+                             help=text)
+        else:
+            how.add_argument(flag, dest=field, type=typ, default=None, metavar=_METAVAR[field],
+                             help=text)
     show = parser.add_argument_group("output")
     show.add_argument("--no-progress", action="store_true",
                       help="print a line every --log-every steps instead of a progress bar")
@@ -138,7 +175,7 @@ def run(args) -> int:
                             f"{', '.join(recipe_names())}; or continue a run with --resume DIR.")
         recipe = get_recipe(args.recipe).with_train(**changes)
         config = recipe.train
-        if config.threads:
+        if isinstance(config.threads, int):
             torch.set_num_threads(config.threads)  # before the network's first eager op
         out_dir = Path(args.out or f"runs/{recipe.name}")
         checkpoints.prepare_run_dir(out_dir)  # before loading the data; train() checks it again
@@ -155,7 +192,8 @@ def run(args) -> int:
           f"data {data.n} × {'×'.join(map(str, data.shape))}")
     print(f"  {config.steps} steps of {config.batch_size}, lr {config.lr:g} (warm-up "
           f"{config.warmup_steps}), EMA {config.ema_decay:g}, loss {config.loss}, predicting "
-          f"{config.mean_type}; threads {config.threads or torch.get_num_threads()}")
+          f"{config.mean_type}; lr schedule {config.lr_schedule}; precision {config.precision}; "
+          f"threads {config.threads or torch.get_num_threads()}")
     print(f"  checkpoints → {out_dir} (every {config.save_every} steps, at the end and on Ctrl-C)",
           flush=True)
     start = time.perf_counter()

@@ -40,10 +40,13 @@ def _flowers(spec: dict):
 
 def _mnist(spec: dict):
     from .mnist import load_mnist
-    limit = spec.pop("limit", None)
-    images, _ = load_mnist(spec.pop("split", "train"))
+    limit, labelled = spec.pop("limit", None), spec.pop("labels", False)
+    if not isinstance(labelled, bool):
+        raise UserError(f"the mnist option 'labels' must be true or false, got {labelled!r}.")
+    images, labels = load_mnist(spec.pop("split", "train"))
     _no_more(spec, "mnist")
-    return images if limit is None else images[:limit]
+    images, labels = (images, labels) if limit is None else (images[:limit], labels[:limit])
+    return (images, labels) if labelled else images
 
 
 def _two_moons(spec: dict):
@@ -60,7 +63,9 @@ _LOADERS = {"mnist": _mnist, "two_moons": _two_moons, "image": _image, "flowers"
 def load_dataset(spec: dict):
     """Load a dataset named by a spec (a recipe's ``dataset``, or the one a checkpoint records):
 
-    * ``{"name": "mnist", "split": "train"|"test", "limit": N|None}`` → uint8 [N, 28, 28];
+    * ``{"name": "mnist", "split": "train"|"test", "limit": N|None}`` → uint8 [N, 28, 28]; with
+      ``"labels": True`` the tuple (images, labels int64 [N] in 0..9) for class-conditional
+      training;
     * ``{"name": "two_moons", "n": N, "noise": s, "seed": S}`` → float points [N, 2];
     * ``{"name": "image", "path": P, "size": S, "channels": C, "flips": F}`` → uint8 [1, C, S, S]
       (one picture, centre-cropped; [2, C, S, S] with its mirror image when F is true, i.e. random
