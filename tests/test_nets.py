@@ -169,3 +169,66 @@ def test_self_attention_matches_explicit_softmax():
     w = torch.softmax(torch.einsum("bhdi,bhdj->bhij", q, k) / 2.0, dim=-1)  # √d = 2
     h = torch.einsum("bhij,bhdj->bhdi", w, v).reshape(2, 8, 3, 3)
     torch.testing.assert_close(attn(x), x + attn.proj(h), atol=1e-5, rtol=1e-5)
+
+
+# ---- class-conditional networks (num_classes > 0) ---------------------------------------------
+def _cond_nets():
+    mlp = build_network({"kind": "mlp", "dim": 2, "hidden": 16, "num_blocks": 1,
+                         "time_embed_dim": 8, "num_classes": 3})
+    return [_randomise(_small_unet(num_classes=3)), _randomise(mlp)]
+
+
+def _inputs(net, n=4):
+    g = torch.Generator().manual_seed(1)
+    shape = (n, 2) if net.kind == "mlp" else (n, 2, 12, 12)
+    return torch.randn(shape, generator=g), torch.full((n,), 50, dtype=torch.long)
+
+
+@pytest.mark.parametrize("net", _cond_nets(), ids=["unet", "mlp"])
+def test_conditional_output_depends_on_its_own_label_and_none_is_the_null_token(net):
+    x, t = _inputs(net)
+    y = torch.tensor([0, 1, 2, 3])                     # 3 = num_classes = "no label"
+    out = net(x, t, y)
+    assert out.shape[0] == 4 and out.shape[2:] == x.shape[2:]
+    assert torch.equal(net(x, t), net(x, t, torch.full((4,), 3)))  # None ≡ the null token
+    y2 = y.clone()
+    y2[0] = 1
+    out2 = net(x, t, y2)
+    assert not torch.allclose(out2[0], out[0])          # the label changes that example...
+    torch.testing.assert_close(out2[1:], out[1:], rtol=0, atol=1e-6)  # ...and only that one
+    cfg = network_config(net)
+    assert cfg["num_classes"] == 3 and network_config(build_network(cfg)) == cfg
+    assert net.class_embed.embed.weight.shape[0] == 4   # K labels + the null row
+
+
+def test_unconditional_networks_unchanged_and_refuse_labels():
+    net = _randomise(_small_unet())
+    assert "num_classes" not in network_config(net)     # old checkpoints' configs, as before
+    assert not any("class" in k for k in net.state_dict())
+    assert "num_classes" not in architecture("mnist")
+    x, t = _inputs(net)
+    with pytest.raises(ValueError, match="unconditional"):
+        net(x, t, torch.zeros(4, dtype=torch.long))
+    mlp = build_network(architecture("toy2d"))
+    with pytest.raises(ValueError, match="unconditional"):
+        mlp(torch.zeros(4, 2), t, torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("y, err, match", [
+    (torch.zeros(4), TypeError, "integer tensor"),
+    ([0, 1, 2, 0], TypeError, "LongTensor"),
+    (torch.zeros(3, dtype=torch.long), ValueError, r"shape \[4\]"),
+    (torch.tensor([0, 1, 4, 0]), ValueError, r"0\.\.2.*got 4"),
+    (torch.tensor([0, -1, 2, 0]), ValueError, "got -1"),
+])
+def test_bad_labels_are_refused(y, err, match):
+    net = _cond_nets()[0]
+    x, t = _inputs(net)
+    with pytest.raises(err, match=match):
+        net(x, t, y)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True])
+def test_bad_num_classes_is_refused(value):
+    with pytest.raises(ValueError, match="num_classes"):
+        _small_unet(num_classes=value)

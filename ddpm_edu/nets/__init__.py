@@ -1,5 +1,9 @@
 """Networks only: ``forward(x, t) -> tensor`` shaped like x, with t a LongTensor [N] of paper indices.
 
+A class-conditional network (``config.num_classes = K > 0``) is ``forward(x, t, y=None)``: y a
+LongTensor [N] of labels 0..K−1, or K, the "no label" token of classifier-free guidance (y = None:
+no label for every example). An unconditional network (K = 0, the default) refuses labels.
+
 They know nothing of diffusion: no schedule, no T, no loss. The diffusion code passes x_t and t in
 and reads back whatever the network was trained to predict (ε, x_0 or μ).
 
@@ -56,6 +60,8 @@ ARCHITECTURES: dict[str, dict] = {
 def _config_to_dict(kind: str, config) -> dict:
     # tuples → lists so the dict equals its own JSON round trip
     fields = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    if fields.get("num_classes") == 0:
+        del fields["num_classes"]  # unconditional: the dict (and checkpoints) as before conditioning
     return {"kind": kind, **fields}
 
 

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from ..errors import InvalidArgument, InvalidType
 
-__all__ = ["check_time_input", "sinusoidal_embedding", "TimeEmbedding"]
+__all__ = ["check_time_input", "check_labels", "sinusoidal_embedding", "TimeEmbedding",
+           "ClassEmbedding", "add_class_embedding"]
 
 
 def check_time_input(t, batch: int) -> torch.Tensor:
@@ -31,6 +32,35 @@ def check_time_input(t, batch: int) -> torch.Tensor:
     if t.numel() and t.min() < 0:
         raise InvalidArgument(f"t must be a non-negative paper time index, got {int(t.min())}.")
     return t.long()
+
+
+def check_labels(y, batch: int, num_classes: int) -> torch.Tensor | None:
+    """A network's class labels y: None, or an integer tensor [batch] in 0..num_classes.
+
+    The value ``num_classes`` is the "no label" (null) token of classifier-free guidance; y = None
+    means "no label" for every example. Returns y as long (None stays None). An unconditional
+    network (num_classes = 0) accepts only y = None.
+    """
+    if y is None:
+        return None
+    if num_classes == 0:
+        raise InvalidArgument("this network is unconditional (num_classes = 0): it takes no class "
+                              "labels; call it as net(x, t), or build one with num_classes > 0.")
+    if not isinstance(y, torch.Tensor):
+        raise InvalidType(f"y must be a LongTensor of shape [{batch}] (one class label per "
+                          f"example), got {type(y).__name__}. For one shared label use "
+                          f"torch.full(({batch},), label, dtype=torch.long).")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise InvalidType(f"y must be an integer tensor (torch.long) of class labels, got dtype "
+                          f"{y.dtype}.")
+    if y.shape != (batch,):
+        raise InvalidArgument(f"y must have shape [{batch}] (one class label per example), got "
+                              f"{tuple(y.shape)}.")
+    if y.numel() and (y.min() < 0 or y.max() > num_classes):
+        bad = int(y.min()) if y.min() < 0 else int(y.max())
+        raise InvalidArgument(f"class labels must lie in 0..{num_classes - 1}, or be {num_classes} "
+                              f"for \"no label\"; got {bad}.")
+    return y.long()
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -61,3 +91,29 @@ class TimeEmbedding(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return self.mlp(sinusoidal_embedding(t, self.sin_dim))  # (N, out_dim)
+
+
+class ClassEmbedding(nn.Module):
+    """Class label y [N] (0..num_classes−1, or num_classes = "no label") ↦ [N, out_dim], added to the
+    time embedding (as improved-diffusion's ``label_emb`` and diffusers' ``class_embedding``)."""
+
+    def __init__(self, num_classes: int, out_dim: int):
+        super().__init__()
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes + 1, out_dim)  # the last row is the null token
+
+    def forward(self, y: torch.Tensor | None, batch: int, device) -> torch.Tensor:
+        y = check_labels(y, batch, self.num_classes)
+        if y is None:
+            y = torch.full((batch,), self.num_classes, dtype=torch.long)
+        return self.embed(y.to(device))  # (N, out_dim)
+
+
+def add_class_embedding(net: nn.Module, emb: torch.Tensor, y) -> torch.Tensor:
+    """The network's conditioning vector: the time embedding ``emb`` [N, D], plus the class
+    embedding of y when ``net`` is conditional (``net.class_embed``); y is checked either way."""
+    n = emb.shape[0]
+    if net.config.num_classes == 0:
+        check_labels(y, n, 0)
+        return emb
+    return emb + net.class_embed(y, n, emb.device)

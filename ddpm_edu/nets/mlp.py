@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .embedding import TimeEmbedding, check_time_input
+from .embedding import (ClassEmbedding, TimeEmbedding, add_class_embedding,
+                        check_time_input)
 from ..errors import InvalidArgument, InvalidType
 
 __all__ = ["MLPConfig", "MLP"]
@@ -26,8 +27,13 @@ class MLPConfig:
     num_blocks: int = 3
     time_embed_dim: int = 32  # width of the sinusoid; the MLP after it maps to ``hidden``
     dropout: float = 0.0
+    num_classes: int = 0  # > 0: class-conditional, y in 0..num_classes (num_classes = no label)
 
     def __post_init__(self):
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
+                or self.num_classes < 0:
+            raise InvalidArgument(f"MLPConfig.num_classes must be an int ≥ 0 (0: unconditional), got "
+                                  f"{self.num_classes!r}.")
         for name in ("dim", "hidden", "num_blocks", "time_embed_dim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -56,7 +62,7 @@ class _Block(nn.Module):
 
 
 class MLP(nn.Module):
-    """(N, dim) points and t [N] → (N, dim)."""
+    """(N, dim) points, t [N] (and class labels y [N] if conditional) → (N, dim)."""
 
     kind = "mlp"
 
@@ -67,17 +73,20 @@ class MLP(nn.Module):
                             f"dict with ddpm_edu.nets.build_network.")
         self.config = cfg = config
         self.time_embed = TimeEmbedding(cfg.time_embed_dim, cfg.hidden)
+        if cfg.num_classes:
+            self.class_embed = ClassEmbedding(cfg.num_classes, cfg.hidden)
         self.inp = nn.Linear(cfg.dim, cfg.hidden)
         self.blocks = nn.ModuleList(_Block(cfg.hidden, cfg.dropout) for _ in range(cfg.num_blocks))
         self.out = nn.Sequential(nn.LayerNorm(cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.dim))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor,
+                y: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != cfg.dim:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise InvalidArgument(f"x must be points of shape (N, {cfg.dim}), got {got}.")
         t = check_time_input(t, x.shape[0])
-        emb = self.time_embed(t)  # (N, hidden)
+        emb = add_class_embedding(self, self.time_embed(t), y)  # (N, hidden)
         h = self.inp(x)  # (N, hidden)
         for block in self.blocks:
             h = block(h, emb)

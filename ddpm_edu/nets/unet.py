@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .embedding import TimeEmbedding, check_time_input
+from .embedding import (ClassEmbedding, TimeEmbedding, add_class_embedding,
+                        check_time_input)
 from ..errors import InvalidArgument, InvalidType
 
 __all__ = ["UNetConfig", "UNet"]
@@ -48,8 +49,13 @@ class UNetConfig:
     dropout: float = 0.0
     norm_groups: int = 8
     time_embed_mult: int = 4  # time-embedding width = time_embed_mult · base_channels
+    num_classes: int = 0  # > 0: class-conditional, y in 0..num_classes (num_classes = no label)
 
     def __post_init__(self):
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
+                or self.num_classes < 0:
+            raise InvalidArgument(f"UNetConfig.num_classes must be an int ≥ 0 (0: unconditional), got "
+                                  f"{self.num_classes!r}.")
         # lists (from JSON) → tuples, so configs compare equal and stay hashable
         for name in ("channel_mult", "attention_resolutions"):
             value = getattr(self, name)
@@ -170,7 +176,11 @@ class Upsample(nn.Module):
 
 
 class UNet(nn.Module):
-    """ε_θ(x, t) (or x_0 / μ — the network does not know): (B, in, S, S), t [B] → (B, out, S, S)."""
+    """ε_θ(x, t) (or x_0 / μ — the network does not know): (B, in, S, S), t [B] → (B, out, S, S).
+
+    With ``config.num_classes > 0`` also ε_θ(x, t, y): class labels y [B] in 0..num_classes−1, or
+    num_classes ("no label", also what y = None means); their embedding is added to the time
+    embedding, so the label reaches every residual block."""
 
     kind = "unet"
 
@@ -188,6 +198,8 @@ class UNet(nn.Module):
             return SelfAttention(ch, cfg.num_heads, g) if r in cfg.attention_resolutions else nn.Identity()
 
         self.time_embed = TimeEmbedding(cfg.base_channels, emb_dim)
+        if cfg.num_classes:
+            self.class_embed = ClassEmbedding(cfg.num_classes, emb_dim)
         self.in_conv = nn.Conv2d(cfg.in_channels, chans[0], 3, padding=1)
 
         # down path: level i = num_res_blocks × (ResBlock, attention?), then halve (except the last)
@@ -222,7 +234,8 @@ class UNet(nn.Module):
         self.out = nn.Sequential(nn.GroupNorm(g, ch), nn.SiLU(),
                                  _zero(nn.Conv2d(ch, cfg.out_channels, 3, padding=1)))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor,
+                y: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
             raise InvalidArgument(f"x must be a tensor of shape (B, {cfg.in_channels}, {cfg.image_size}, "
@@ -234,7 +247,7 @@ class UNet(nn.Module):
         t = check_time_input(t, x.shape[0])
         n = cfg.num_res_blocks
 
-        emb = self.time_embed(t)  # (B, emb_dim)
+        emb = add_class_embedding(self, self.time_embed(t), y)  # (B, emb_dim), + class if conditional
         h = self.in_conv(x)  # (B, C0, S, S)
         skips = []
         for i, down in enumerate(self.downsample):
