@@ -131,6 +131,16 @@ def check_eta(eta) -> float:
     return float(eta)
 
 
+def check_guidance(w) -> float:
+    """Classifier-free guidance weight w, a finite number ≥ 0 (0: the plain conditional model)."""
+    if isinstance(w, torch.Tensor) and w.numel() == 1:
+        w = w.item()
+    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not 0 <= w < math.inf:
+        raise InvalidArgument(f"guidance w must be a finite number ≥ 0 (0: the plain conditional "
+                              f"model; 1–5 sharpens samples towards their label), got {w!r}.")
+    return float(w)
+
+
 def check_shape(shape, what: str) -> tuple:
     """A non-empty tuple of positive ints, e.g. (N, 1, 28, 28)."""
     try:

@@ -9,7 +9,8 @@ every sampler (DDPM, DDIM, Langevin, the ODE), the likelihood, ``diagnose`` and
 ``PretrainedModel.eps`` go through it. A new kind of output (v-prediction,
 v = √ᾱ_t ε − √(1−ᾱ_t) x_0) is one more :class:`MeanType` and one more branch there; a change of
 what the model *is* (classifier-free guidance, ε̂ = (1+w) ε(x, y) − w ε(x, ∅)) wraps the model
-callable that the samplers call (:func:`ddpm_edu.chain.call_model`) and leaves this module alone.
+callable that the samplers call (:func:`ddpm_edu.chain.guided_model`); the guidance combination
+itself, :func:`guided_eps`, is defined here.
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from typing import NamedTuple
 
 import torch
 
-from ._checks import check_choice, check_eta, check_float, check_same_shape, check_t
+from ._checks import (check_choice, check_eta, check_float, check_guidance, check_same_shape,
+                      check_t)
 from .forward import predict_eps_from_x0, predict_x0_from_eps, predict_x0_from_mean, q_posterior
 from .schedules import Schedule, base_index, extract, one_minus_ratio
 from .errors import InvalidArgument
 
 __all__ = ["MeanType", "VarianceType", "PMeanVariance", "model_eps_x0", "p_mean_variance",
-           "reverse_log_variance", "ddim_step", "eps_vlb_weight"]
+           "reverse_log_variance", "ddim_step", "eps_vlb_weight", "guided_eps"]
 
 
 class MeanType(str, enum.Enum):
@@ -107,6 +109,34 @@ def model_eps_x0(schedule: Schedule, model_output: torch.Tensor, x_t: torch.Tens
     if mean_type is MeanType.EPS and not clip_x0:
         return model_output, x0
     return predict_eps_from_x0(schedule, x_t, t, x0), x0
+
+
+def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, w: float) -> torch.Tensor:
+    """Classifier-free guidance (Ho & Salimans 2022, eq. 6): ε̃ = (1 + w)·ε(x_t, y) − w·ε(x_t, ∅).
+
+    Args:
+        eps_cond: ε̂(x_t, y), the network given the label; eps_uncond: ε̂(x_t, ∅), the same network
+            given the "no label" token; same shape.
+        w: the guidance weight, ≥ 0. w = 0 is the plain conditional model (ε̃ = ε(x_t, y)); larger
+            w trades diversity for samples that look more like their class.
+    Returns: ε̃, shaped like eps_cond.
+
+    Conventions. diffusers' ``guidance_scale`` s is s = 1 + w: ε̃ = ε_u + s·(ε_c − ε_u) (s = 1 is
+    the conditional model, s = 0 the unconditional one). As a score, with ε = −√(1−ᾱ_t)·∇log p:
+    ∇log p̃(x_t|y) = ∇log p(x_t) + (1+w)·∇log p(y|x_t) = (1+w)·∇log p(x_t|y) − w·∇log p(x_t),
+    i.e. sampling from p̃(x_t|y) ∝ p(x_t)·p(y|x_t)^(1+w), an implicit classifier raised to 1 + w.
+
+    The weights (1 + w, −w) add up to 1, so the combination commutes with any map affine in ε at
+    fixed (x_t, t): combining two x̂_0 (or μ, or v) outputs gives exactly the x̂_0 of the guided ε̃.
+    This is why :func:`ddpm_edu.chain.guided_model` can combine raw outputs of any mean type.
+    """
+    w = check_guidance(w)
+    check_float(eps_cond, "eps_cond")
+    check_float(eps_uncond, "eps_uncond")
+    check_same_shape(eps_cond, eps_uncond, "eps_cond", "eps_uncond")
+    if w == 0:
+        return eps_cond
+    return (1.0 + w) * eps_cond - w * eps_uncond
 
 
 def p_mean_variance(schedule: Schedule, model_output: torch.Tensor, xt: torch.Tensor, t,
