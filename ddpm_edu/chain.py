@@ -106,9 +106,11 @@ def model_num_classes(model) -> int:
     return 0
 
 
-def label_tensor(labels, n: int, num_classes: int, device=None) -> torch.Tensor:
+def label_tensor(labels, n: int, num_classes: int, device=None, *,
+                 allow_null: bool = False) -> torch.Tensor:
     """Class labels as a LongTensor [n]: an int (every example that class) or an integer tensor
-    [n], each in 0..num_classes−1 (or num_classes, the "no label" token)."""
+    [n], each in 0..num_classes−1; with ``allow_null`` also num_classes, the "no label" token (the
+    samplers do not take it: labels=None means no label)."""
     if num_classes < 1:
         raise InvalidArgument("class labels need a class-conditional model (num_classes > 0); "
                               "this model is unconditional: drop the labels (or --digit).")
@@ -122,10 +124,12 @@ def label_tensor(labels, n: int, num_classes: int, device=None) -> torch.Tensor:
     elif labels.shape != (n,):
         raise InvalidArgument(f"labels must be a 1-D tensor with one entry per sample (shape "
                               f"[{n}]), got shape {tuple(labels.shape)}.")
-    if labels.numel() and (labels.min() < 0 or labels.max() > num_classes):
+    top = num_classes if allow_null else num_classes - 1
+    if labels.numel() and (labels.min() < 0 or labels.max() > top):
         bad = int(labels.min()) if labels.min() < 0 else int(labels.max())
+        null = f" or {num_classes} (no label)" if allow_null else " (labels=None: no label)"
         raise InvalidArgument(f"class label {bad} is out of range: this model knows classes "
-                              f"0..{num_classes - 1} ({num_classes} = no label).")
+                              f"0..{num_classes - 1}{null}.")
     return labels.long().to(device)
 
 

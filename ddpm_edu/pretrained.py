@@ -4,6 +4,10 @@
     eps = model.eps(x_t, t)                     # ε̂_θ(x_t, t) from the EMA weights, paper t
     x0 = model.sample(16, sampler="ddim", steps=50, seed=0)   # [16, 1, 28, 28] in [−1, 1]
 
+A class-conditional model (``model.num_classes > 0``, e.g. "mnist-cond") also takes labels:
+``model.eps(x_t, t, y)`` and ``model.sample(16, labels=3, guidance=2.0)`` (sixteen 3s, with
+classifier-free guidance w = 2; see :func:`ddpm_edu.reverse.guided_eps`).
+
 Named models are listed in :data:`REGISTRY` with their file and pinned SHA-256; the file is verified
 before it is used, so a damaged or half-downloaded file gives a clear error, not strange samples.
 """
@@ -18,14 +22,21 @@ from torch import nn
 
 from ._checks import check_device, check_float, check_t
 from ._files import sha256_file
+from .chain import label_tensor
 from .checkpoints import MODEL_FILE, CheckpointError, load_model
 from .errors import InvalidArgument, InvalidType, MissingFile, UserError
 from .reverse import model_eps_x0
 from .schedules import Schedule, schedule_from_config
 
-__all__ = ["REGISTRY", "PretrainedModel", "load_pretrained", "registry_path"]
+__all__ = ["REGISTRY", "PretrainedModel", "load_pretrained", "registry_path", "DEFAULT_GUIDANCE"]
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository (the package is installed editable)
+
+# classifier-free guidance weight w used when a conditional checkpoint recommends none (its
+# metadata's extra.guidance). Ho & Salimans 2022 (ImageNet 64) find FID best at small w (≈ 0.3)
+# and Inception score rising up to w = 4; w = 2 is a middle choice, not tuned on MNIST. A trained
+# checkpoint should carry its own tuned value in extra.guidance.
+DEFAULT_GUIDANCE = 2.0
 
 # name → file (relative to the repository) and its SHA-256. A None hash means "not released yet".
 REGISTRY: dict[str, dict] = {
@@ -36,6 +47,9 @@ REGISTRY: dict[str, dict] = {
                      "sha256": "1b2a6fe584be18b7fe6b74a05ffe7a881f13cc201cc491e645b0971cab0056eb",
                      "about": "small U-Net that generates data/images/flower64.png at 32×32 "
                               "(ddpm-edu train --recipe single-image)"},
+    "mnist-cond": {"file": "data/checkpoints/mnist_cond.safetensors", "sha256": None,
+                   "about": "class-conditional U-Net on MNIST (labels 0..9, trained with label "
+                            "dropout for classifier-free guidance)"},
 }
 
 
@@ -71,13 +85,29 @@ class PretrainedModel:
         return int(self.config.get("step", 0))
 
     @property
+    def num_classes(self) -> int:
+        """K > 0 for a class-conditional model (labels 0..K−1), 0 for an unconditional one."""
+        return int(getattr(getattr(self.net, "config", None), "num_classes", 0) or 0)
+
+    @property
+    def default_guidance(self) -> float:
+        """The guidance weight w the checkpoint recommends (``extra.guidance`` in its metadata),
+        else :data:`DEFAULT_GUIDANCE`; 0 for an unconditional model."""
+        if not self.num_classes:
+            return 0.0
+        extra = self.config.get("extra")
+        return float(extra.get("guidance", DEFAULT_GUIDANCE) if isinstance(extra, dict)
+                     else DEFAULT_GUIDANCE)
+
+    @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
-    def predict(self, x_t: torch.Tensor, t) -> torch.Tensor:
+    def predict(self, x_t: torch.Tensor, t, y=None) -> torch.Tensor:
         """The network's raw output at (x_t, t) (ε̂, x̂_0 or μ per ``mean_type``), no grad.
 
-        x_t: [N, *shape] float; t: an int or LongTensor [N] of paper indices 1..T.
+        x_t: [N, *shape] float; t: an int or LongTensor [N] of paper indices 1..T; y: class
+        labels for a conditional model (an int or LongTensor [N]; None: "no label").
         """
         check_float(x_t, "x_t")
         if tuple(x_t.shape[1:]) != tuple(self.shape):
@@ -85,28 +115,37 @@ class PretrainedModel:
                              f"model, got {tuple(x_t.shape)}.")
         t = check_t(t, self.schedule.T, x_t.shape[0]).to(x_t.device)
         with torch.no_grad():
-            return self.net(x_t, t)
+            if y is None:
+                return self.net(x_t, t)
+            y = label_tensor(y, x_t.shape[0], self.num_classes, x_t.device, allow_null=True)
+            return self.net(x_t, t, y)
 
-    def eps(self, x_t: torch.Tensor, t) -> torch.Tensor:
-        """ε̂_θ(x_t, t), shape like x_t: the noise the model sees in x_t (paper t = 1..T).
+    def eps(self, x_t: torch.Tensor, t, y=None) -> torch.Tensor:
+        """ε̂_θ(x_t, t), or ε̂_θ(x_t, t, y) with class labels y for a conditional model, shape like
+        x_t: the noise the model sees in x_t (paper t = 1..T).
 
         A model trained to predict x_0 gives ε̂ = (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t); one predicting the
         posterior mean μ first gives x̂_0 = (μ − c2_t x_t)/c1_t.
         """
-        out = self.predict(x_t, t)
+        out = self.predict(x_t, t, y)
         return model_eps_x0(self.schedule, out, x_t, t, self.mean_type)[0]
 
     __call__ = eps
 
     def sample(self, n: int, sampler: str = "ddim", steps: int | None = 50, eta: float = 0.0,
-               seed: int | None = 0, progress: bool = False, **kwargs) -> torch.Tensor:
+               seed: int | None = 0, progress: bool = False, labels=None, guidance=None,
+               **kwargs) -> torch.Tensor:
         """``n`` samples [n, *shape] in [−1, 1] via :func:`ddpm_edu.sampling.sample` (see there for
-        ``sampler``, ``steps``, ``eta``; ``seed=None`` uses torch's global RNG)."""
+        ``sampler``, ``steps``, ``eta``, ``labels``; ``seed=None`` uses torch's global RNG).
+        ``guidance`` None means :attr:`default_guidance` when labels are given, else 0."""
         from .sampling import sample
         if sampler == "ddpm":
             kwargs.setdefault("var_type", self.var_type)
+        if guidance is None:
+            guidance = self.default_guidance if labels is not None else 0.0
         return sample(self.eps, self.schedule, n, self.shape, sampler=sampler, steps=steps, eta=eta,
-                      seed=seed, progress=progress, device=self.device, **kwargs)
+                      seed=seed, progress=progress, device=self.device, labels=labels,
+                      guidance=guidance, **kwargs)
 
     def __repr__(self):
         return (f"PretrainedModel({self.path.name}, {self.config.get('network', {}).get('kind')}, "

@@ -33,7 +33,8 @@ import torch
 
 from ._checks import (check_choice, check_device, check_eta, check_generator, check_model,
                       check_positive_int, check_schedule, check_seed, check_shape, check_steps)
-from .chain import Step, call_model, eps_x0_at, initial_noise, model_device_dtype, randn
+from .chain import (Step, call_model, eps_x0_at, guided_model, initial_noise, model_device_dtype,
+                    model_num_classes, randn)
 from .reverse import MeanType, VarianceType, ddim_step, p_mean_variance
 from .schedules import Schedule, respace
 from .errors import InvalidArgument
@@ -46,7 +47,8 @@ SAMPLERS = ("ddim", "ddpm")
 # ---- DDPM ancestral sampling ------------------------------------------------------------------
 def ddpm_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps=None,
                spacing: str = "linspace", var_type="fixed_small", mean_type="eps",
-               clip_x0: bool = True, generator=None, dtype=None, device=None) -> Iterator[Step]:
+               clip_x0: bool = True, generator=None, dtype=None, device=None, labels=None,
+               guidance: float = 0.0) -> Iterator[Step]:
     """Ancestral sampling (DDPM Algorithm 2): x_{t−1} = μ_θ(x_t, t) + σ_t z, z ~ N(0, I), no noise at
     the last step. Yields :class:`Step` tuples (see the module docstring).
 
@@ -61,6 +63,9 @@ def ddpm_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps=None,
             small) or β' (fixed large), where β'_k = 1 − ᾱ'_k/ᾱ'_{k−1}.
         var_type: "fixed_small" (σ_t² = β̃_t) or "fixed_large" (σ_t² = β_t).
         clip_x0: clip x̂_0 to [−1, 1] before forming μ (DDPM's sampler does).
+        labels, guidance: for a class-conditional model ``model(x_t, t, y)``: the class of each
+            sample (an int for all, or a LongTensor [N]) and the classifier-free guidance weight
+            w ≥ 0 (0: the plain conditional model); see :func:`ddpm_edu.chain.guided_model`.
 
     A "mu" model predicts the posterior mean of ``schedule``'s own chain; on a respaced chain its
     output is turned into x̂_0 first (μ is chain-specific, x̂_0 and ε̂ are not).
@@ -74,6 +79,7 @@ def ddpm_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps=None,
     else:
         steps = check_steps(steps, schedule.T, "ddpm_steps")
         chain = schedule if steps == schedule.T else respace(schedule, steps, spacing)
+    model = guided_model(model, labels, guidance)
     x = initial_noise(x_T, shape, generator, dtype, device, "ddpm_steps")
     return _ddpm_gen(model, schedule, chain, x, var_type, mean_type, clip_x0, generator)
 
@@ -92,7 +98,7 @@ def _ddpm_gen(model, base, chain, x, var_type, mean_type, clip_x0, generator):
 # ---- DDIM -------------------------------------------------------------------------------------
 def ddim_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 50, eta: float = 0.0,
                spacing: str = "linspace", mean_type="eps", clip_x0: bool = True, generator=None,
-               dtype=None, device=None) -> Iterator[Step]:
+               dtype=None, device=None, labels=None, guidance: float = 0.0) -> Iterator[Step]:
     """DDIM sampling (Song et al. 2020, eq. 12) on ``respace(schedule, steps, spacing)``.
 
     Each update goes from kept step k to k−1 (original indices ``τ_k → τ_{k−1}``, ending at 0):
@@ -102,14 +108,15 @@ def ddim_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 
     :func:`ddpm_steps` with the same generator. No noise is added at the last step.
 
     DDIM needs ε̂: an "x0" output is converted with ε̂ = (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t), a "mu" output
-    (the posterior mean of ``schedule``'s own chain) via x̂_0 first. Other arguments as in
-    :func:`ddpm_steps`; with ``spacing="leading"`` the chain starts at the top kept step (not T).
+    (the posterior mean of ``schedule``'s own chain) via x̂_0 first. Other arguments (``labels`` and
+    ``guidance`` too) as in :func:`ddpm_steps`; with ``spacing="leading"`` the chain starts at the top kept step (not T).
     """
     schedule = check_schedule(schedule)
     mean_type = check_choice(MeanType, mean_type, "mean_type")
     steps = check_steps(steps, schedule.T, "ddim_steps")
     eta = check_eta(eta)
     chain = respace(schedule, steps, spacing)
+    model = guided_model(model, labels, guidance)
     x = initial_noise(x_T, shape, generator, dtype, device, "ddim_steps")
     return _ddim_gen(model, schedule, chain, x, eta, mean_type, clip_x0, generator)
 
@@ -127,16 +134,18 @@ def _ddim_gen(model, base, chain, x, eta, mean_type, clip_x0, generator):
 
 # ---- the convenience wrapper -----------------------------------------------------------------
 class _Batched:
-    """Calls ``model`` on chunks of at most ``batch_size`` examples and concatenates the outputs."""
+    """Calls ``model`` on chunks of at most ``batch_size`` examples and concatenates the outputs
+    (labels y, if given, are split alike)."""
 
     def __init__(self, model, batch_size: int):
         self.model, self.batch_size = model, batch_size
+        self.num_classes = model_num_classes(model)
 
-    def __call__(self, x, t):
+    def __call__(self, x, t, *y):
         if x.shape[0] <= self.batch_size:
-            return self.model(x, t)
-        return torch.cat([self.model(xb, tb) for xb, tb in
-                          zip(x.split(self.batch_size), t.split(self.batch_size))])
+            return self.model(x, t, *y)
+        chunks = zip(*(a.split(self.batch_size) for a in (x, t, *y)))
+        return torch.cat([self.model(*args) for args in chunks])
 
 
 def _progress_disabled(progress: bool) -> bool:
@@ -147,7 +156,7 @@ def _progress_disabled(progress: bool) -> bool:
 def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", steps: int | None = 50,
            eta: float = 0.0, var_type="fixed_small", mean_type="eps", clip_x0: bool = True,
            generator=None, seed: int | None = None, batch_size: int | None = None,
-           progress: bool = True, device=None) -> torch.Tensor:
+           progress: bool = True, device=None, labels=None, guidance: float = 0.0) -> torch.Tensor:
     """Draw ``n`` samples x_0, shape [n, *shape], clamped to the data range [−1, 1].
 
     Args:
@@ -164,6 +173,11 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
         progress: a tqdm.auto bar over the steps (a widget in JupyterLab); ``TQDM_DISABLE=1`` also
             switches it off.
         device: where the chain runs; default: the model's parameter device, else the CPU.
+        labels: for a class-conditional model: an int (all n samples that class) or a LongTensor
+            [n]; None: unconditional samples ("no label").
+        guidance: classifier-free guidance weight w ≥ 0 (needs labels; 0: the plain conditional
+            model). With w > 0 each network call sees the doubled batch [x; x] (2n examples,
+            split by ``batch_size`` like any other), see :func:`ddpm_edu.chain.guided_model`.
 
     Reproducibility: all noise (x_T, then each step's z for all n at once) is drawn from the one
     generator on its own device (the CPU for ``seed``) and moved to ``device``. The chain runs on all
@@ -204,7 +218,8 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
     module = model if isinstance(model, torch.nn.Module) else None
     was_training = module.training if module is not None else False
     common = dict(shape=(int(n), *shape), steps=steps, mean_type=mean_type, clip_x0=clip_x0,
-                  generator=generator, dtype=dtype, device=device)
+                  generator=generator, dtype=dtype, device=device, labels=labels,
+                  guidance=guidance)
     try:
         if module is not None:
             module.eval()

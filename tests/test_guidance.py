@@ -77,3 +77,94 @@ def test_guidance_zero_is_the_conditional_model_and_x0_outputs_combine_the_same_
 def test_bad_guidance_is_refused(w):
     with pytest.raises((ValueError, TypeError), match="guidance"):
         guided_eps(torch.zeros(2), torch.zeros(2), w)
+
+
+# ---- the guided model and sampling with labels -----------------------------------------------
+class _Recorder(torch.nn.Module):
+    """A 'conditional network' with known output ε = x·(1 + y) / 10 that records its calls."""
+
+    def __init__(self, num_classes: int = 3):
+        super().__init__()
+        self.config = type("Cfg", (), {"num_classes": num_classes})()
+        self.calls = []
+
+    def forward(self, x, t, y=None):
+        self.calls.append((x.shape[0], None if y is None else y.clone()))
+        y = torch.full((x.shape[0],), self.config.num_classes) if y is None else y
+        return x * (1 + y.to(x).reshape(-1, *[1] * (x.ndim - 1))) / 10
+
+
+def test_guided_model_makes_one_call_on_the_doubled_batch():
+    net = _Recorder()
+    x, t = torch.randn(4, 2), torch.full((4,), 5)
+    out = guided_model(net, torch.tensor([0, 1, 2, 1]), 1.5)(x, t)
+    assert len(net.calls) == 1 and net.calls[0][0] == 8
+    assert net.calls[0][1].tolist() == [0, 1, 2, 1, 3, 3, 3, 3]   # [y; null]
+    want = guided_eps(net(x, t, torch.tensor([0, 1, 2, 1])), net(x, t, torch.full((4,), 3)), 1.5)
+    torch.testing.assert_close(out, want)
+    net.calls.clear()
+    out0 = guided_model(net, 2, 0.0)(x, t)                          # w = 0: the conditional half only
+    assert len(net.calls) == 1 and net.calls[0][1].tolist() == [2, 2, 2, 2]
+    torch.testing.assert_close(out0, x * 3 / 10)
+    assert guided_model(net, None, 0.0) is net                      # no labels: model unchanged
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    (dict(labels=3), ValueError, r"out of range.*0\.\.2"),
+    (dict(labels=-1), ValueError, "out of range"),
+    (dict(labels=torch.tensor([0.0, 1.0])), TypeError, "integer"),
+    (dict(labels="3"), TypeError, "int"),
+    (dict(labels=None, guidance=2.0), ValueError, "needs labels"),
+    (dict(labels=1, guidance=-1.0), ValueError, "guidance"),
+    (dict(labels=1, guidance=float("nan")), ValueError, "guidance"),
+])
+def test_guided_model_errors(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        guided_model(_Recorder(), **kwargs)
+
+
+def test_labels_for_an_unconditional_model_are_refused():
+    from ddpm_edu.sampling import sample
+    with pytest.raises(ValueError, match="unconditional"):
+        sample(lambda x, t: x, S, 2, (2,), steps=3, labels=1, progress=False)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_sample_with_labels_and_guidance_batches_and_matches_the_guided_chain(sampler):
+    from ddpm_edu.sampling import ddim_steps, ddpm_steps, sample
+    net = _Recorder()
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    kw = dict(sampler=sampler, steps=4, seed=3, progress=False, labels=labels, guidance=2.0)
+    x = sample(net, S, 5, (2,), **kw)
+    assert all(n == 10 for n, _ in net.calls) and len(net.calls) == 4
+    net.calls.clear()
+    assert torch.equal(sample(net, S, 5, (2,), batch_size=3, **kw), x)  # chunks of the doubled batch
+    assert max(n for n, _ in net.calls) == 3
+    steps = (ddim_steps if sampler == "ddim" else ddpm_steps)(
+        net, S, shape=(5, 2), steps=4, generator=torch.Generator().manual_seed(3), labels=labels,
+        guidance=2.0)
+    assert torch.equal(list(steps)[-1].x.clamp(-1, 1), x)
+    with pytest.raises(ValueError, match=r"shape \[4\]"):
+        sample(net, S, 4, (2,), **kw)                            # 5 labels for 4 samples
+
+
+def test_conditional_unet_samples_and_pretrained_model_takes_labels(tmp_path):
+    from ddpm_edu.nets import build_network
+    from ddpm_edu.pretrained import DEFAULT_GUIDANCE, PretrainedModel
+    torch.manual_seed(0)
+    net = build_network({"kind": "unet", "image_size": 8, "base_channels": 8,
+                         "channel_mult": [1, 2], "attention_resolutions": [], "norm_groups": 4,
+                         "num_classes": 10}).eval()
+    for p in net.parameters():                      # random weights: the output depends on y
+        torch.nn.init.normal_(p, std=0.05)
+    pre = PretrainedModel(net, S, "eps", "fixed_small", (1, 8, 8), {"extra": {}}, tmp_path)
+    assert pre.num_classes == 10 and pre.default_guidance == DEFAULT_GUIDANCE
+    x, t = torch.randn(3, 1, 8, 8), torch.tensor([5, 50, 500])
+    torch.testing.assert_close(pre.eps(x, t, 4), net(x, t, torch.full((3,), 4)))
+    assert torch.equal(pre.eps(x, t), net(x, t))
+    a = pre.sample(3, steps=3, labels=7)            # default guidance
+    b = pre.sample(3, steps=3, labels=7, guidance=DEFAULT_GUIDANCE)
+    assert a.shape == (3, 1, 8, 8) and torch.equal(a, b)
+    assert not torch.equal(a, pre.sample(3, steps=3, labels=7, guidance=0.0))
+    with pytest.raises(ValueError, match="out of range"):
+        pre.sample(3, steps=3, labels=10)
