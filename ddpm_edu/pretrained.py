@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository (the package is 
 # checkpoint should carry its own tuned value in extra.guidance.
 DEFAULT_GUIDANCE = 2.0
 
-# name → file (relative to the repository) and its SHA-256. A None hash means "not released yet".
+# name → file (relative to the repository) and its SHA-256. A None hash means "not released yet";
+# "released": False marks a model whose file is not shipped yet (drop it when the file is added).
 REGISTRY: dict[str, dict] = {
     "mnist": {"file": "data/checkpoints/mnist.safetensors", "sha256": "12beaeeaf9744bc6b6115238f2208f10098532b0775900cd5dd84c3b10055399",
               "about": "U-Net trained on MNIST with the 'mnist' recipe "
@@ -48,6 +49,7 @@ REGISTRY: dict[str, dict] = {
                      "about": "small U-Net that generates data/images/flower64.png at 32×32 "
                               "(ddpm-edu train --recipe single-image)"},
     "mnist-cond": {"file": "data/checkpoints/mnist_cond.safetensors", "sha256": None,
+                   "released": False,
                    "about": "class-conditional U-Net on MNIST (labels 0..9, trained with label "
                             "dropout for classifier-free guidance)"},
 }
@@ -158,6 +160,11 @@ def registry_path(name: str) -> Path:
     entry = REGISTRY[name]
     path = ROOT / entry["file"]
     restore = f"git checkout {entry['file']}"
+    if not entry.get("released", True) and not path.exists():
+        raise PretrainedNotAvailable(
+            f"the pretrained model {name!r} ({entry['about']}) is not released yet: this copy of "
+            f"the course has no {entry['file']} and no pinned checksum for it. Train a model "
+            f"yourself and load it by path, e.g. load_pretrained('runs/my-model').")
     if not path.exists():
         raise PretrainedNotAvailable(
             f"the pretrained model {name!r} is not in this copy of the course ({entry['file']} is "

@@ -309,3 +309,19 @@ def test_mnist_card_matches_the_shipped_file_and_recipe():
     step = int(read_metadata(path)["step"])
     assert get_recipe("mnist").train.steps == step, "the mnist recipe's steps are the shipped model's"
     assert f"{step:,} steps" in card
+
+
+def test_mnist_cond_is_registered_but_not_released_yet(tmp_path, monkeypatch):
+    entry = pretrained.REGISTRY["mnist-cond"]
+    assert entry["file"] == "data/checkpoints/mnist_cond.safetensors" and entry["sha256"] is None
+    if (pretrained.ROOT / entry["file"]).exists():
+        pytest.skip("the mnist-cond checkpoint is present: the lead is pinning it")
+    with pytest.raises(UserError, match=r"'mnist-cond'.*not released yet.*load_pretrained\("):
+        pretrained.load_pretrained("mnist-cond")
+    monkeypatch.setattr(pretrained, "ROOT", tmp_path)          # once the file exists: checksum path
+    _run(tmp_path, steps=1)
+    target = tmp_path / entry["file"]
+    target.parent.mkdir(parents=True)
+    target.write_bytes((tmp_path / "run" / "model.safetensors").read_bytes())
+    with pytest.raises(UserError, match="no pinned checksum"):
+        pretrained.load_pretrained("mnist-cond")

@@ -125,3 +125,79 @@ def test_help_teaches_with_examples(capsys):
         assert exc.value.code == 0
         text = capsys.readouterr().out
         assert "examples:" in text and f"ddpm-edu {command} --" in text
+
+
+# ---- class-conditional checkpoints: --digit and --guidance ------------------------------------
+@pytest.fixture(scope="module")
+def cond_ckpt(tmp_path_factory):
+    """A tiny class-conditional U-Net with random weights (not trained), saved as a checkpoint."""
+    import torch
+
+    from ddpm_edu.checkpoints import save_model
+    from ddpm_edu.nets import build_network, network_config
+    from ddpm_edu.schedules import linear_schedule
+
+    torch.manual_seed(0)
+    net = build_network({"kind": "unet", "image_size": 8, "base_channels": 8,
+                         "channel_mult": [1, 2], "attention_resolutions": [], "norm_groups": 4,
+                         "num_classes": 10})
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    description = {"network": network_config(net), "schedule": linear_schedule(100).to_config(),
+                   "data": {"shape": [1, 8, 8]}, "mean_type": "eps", "var_type": "fixed_large",
+                   "extra": {"guidance": 1.5}}
+    path = tmp_path_factory.mktemp("cond") / "cond.safetensors"
+    save_model(path, net.state_dict(), description, step=0)
+    return path
+
+
+def test_sample_a_digit_with_guidance(cond_ckpt, tmp_path, capsys):
+    from ddpm_edu.pretrained import load_pretrained
+    base = ["sample", "--checkpoint", str(cond_ckpt), "--n", "3", "--steps", "3", "--no-progress"]
+    out = {}
+    for name, extra in (("default", ["--digit", "4"]), ("w15", ["--digit", "4", "--guidance", "1.5"]),
+                        ("w0", ["--digit", "4", "--guidance", "0"]), ("any", ["--digit", "any"])):
+        assert main(base + ["--out", str(tmp_path / f"{name}.npy")] + extra) == 0
+        out[name] = np.load(tmp_path / f"{name}.npy")
+    assert "digit 4, guidance 1.5" in capsys.readouterr().out       # the checkpoint's own default
+    assert np.array_equal(out["default"], out["w15"]) and not np.array_equal(out["w15"], out["w0"])
+    pre = load_pretrained(str(cond_ckpt))
+    want = pre.sample(3, steps=3, labels=4, guidance=1.5)
+    from ddpm_edu.pixels import to_pixels
+    assert np.array_equal(out["w15"], to_pixels(want)[:, 0].numpy())
+    assert np.array_equal(out["any"], to_pixels(pre.sample(3, steps=3))[:, 0].numpy())
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--digit", "10"], "--digit must be a class 0..9"),
+    (["--digit", "three"], "--digit must be a class 0..9"),
+    (["--digit", "3", "--guidance", "-1"], "--guidance must be a finite number >= 0"),
+    (["--digit", "3", "--guidance", "nan"], "--guidance must be a finite number >= 0"),
+    (["--guidance", "2"], "--guidance needs --digit"),
+])
+def test_conditional_argument_errors(cond_ckpt, tmp_path, argv, words, capsys):
+    for command in ("sample", "gif"):
+        code, err = _errors(capsys, [command, "--checkpoint", str(cond_ckpt), "--steps", "2",
+                                     "--out", str(tmp_path / "x.gif" if command == "gif" else
+                                                  tmp_path / "x.png")] + argv)
+        assert code == 2 and len(err) == 1 and words in err[0], (command, err)
+
+
+def test_digit_for_an_unconditional_checkpoint_is_refused(tiny_run, tmp_path, capsys):
+    for command, out in (("sample", "x.png"), ("gif", "x.gif")):
+        code, err = _errors(capsys, [command, "--checkpoint", str(tiny_run), "--digit", "3",
+                                     "--out", str(tmp_path / out)])
+        assert code == 2 and len(err) == 1 and "unconditional" in err[0], err
+
+
+def test_gif_of_a_digit(cond_ckpt, tmp_path, capsys):
+    out = tmp_path / "seven.gif"
+    assert main(["gif", "--checkpoint", str(cond_ckpt), "--out", str(out), "--n", "2",
+                 "--steps", "4", "--frames", "4", "--digit", "7", "--guidance", "2"]) == 0
+    assert out.stat().st_size > 0
+
+
+def test_default_guidance_is_the_same_number_in_the_cli_and_the_library():
+    from ddpm_edu.commands import sample
+    from ddpm_edu.pretrained import DEFAULT_GUIDANCE
+    assert sample.DEFAULT_GUIDANCE == DEFAULT_GUIDANCE

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from . import _common
+from .sample import add_condition_arguments, check_guidance_arg, condition
 
 HELP = "Animate a model's sampling chain (or an image's forward noising) as a looping GIF."
 DESCRIPTION = """Write a looping GIF (no ffmpeg needed).
@@ -12,6 +13,8 @@ DESCRIPTION = """Write a looping GIF (no ffmpeg needed).
 Reverse chain (default): sample --n images from a checkpoint and show x_t (left) beside the
 prediction x0_hat (right) as noise turns into samples:
   ddpm-edu gif --checkpoint mnist --out chain.gif
+A class-conditional checkpoint animates samples of one class, with classifier-free guidance:
+  ddpm-edu gif --checkpoint mnist-cond --digit 7 --guidance 2 --out sevens.gif
 Forward chain: noise an image step by step with q(x_t | x_{t-1}):
   ddpm-edu gif --forward --image data/images/flower64.png --out forward.gif
 
@@ -41,6 +44,7 @@ def add_arguments(p) -> None:
                    help="extra ms on the last frame (default 1500)")
     p.add_argument("--scale", type=int, default=None, help="integer upscaling (default: to about 192 px)")
     p.add_argument("--no-x0", action="store_true", help="reverse chain: hide the x0_hat panel")
+    add_condition_arguments(p)
     p.add_argument("--schedule", choices=("linear", "cosine"), default="linear",
                    help="forward chain: noise schedule (default DDPM's linear)")
     p.add_argument("--T", type=int, default=1000, help="forward chain: number of steps (default 1000)")
@@ -88,6 +92,7 @@ def _check_numbers(args) -> None:
             _common.at_most(f"--{name}", getattr(args, name), *LIMITS[name])
     _milliseconds(args.duration, "--duration", 1)
     _milliseconds(args.hold, "--hold", 0)
+    check_guidance_arg(args)
 
 
 def run(args) -> int:
@@ -99,6 +104,8 @@ def run(args) -> int:
     if args.forward:
         if not args.image:
             raise UserError("--forward needs --image PATH (e.g. --image data/images/flower64.png).")
+        if args.digit is not None:
+            raise UserError("--digit is for a checkpoint's chain; --forward noises --image.")
         from ..schedules import cosine_schedule, linear_schedule
         from ..viz._render import load_image
         from ..viz.gif import forward_chain_gif
@@ -117,13 +124,15 @@ def run(args) -> int:
         pre = pretrained.load_pretrained(args.checkpoint)  # = ddpm_edu.load_pretrained
         shape = (args.n,) + _image_shape(pre)
         schedule = pre.schedule
+        labels, guidance = condition(pre, args)
+        common = dict(shape=shape, generator=generator, labels=labels, guidance=guidance)
         if args.sampler == "ddim":
-            steps = ddim_steps(pre.eps, schedule, shape=shape, steps=min(args.steps, schedule.T),
-                               eta=args.eta, generator=generator)
+            steps = ddim_steps(pre.eps, schedule, steps=min(args.steps, schedule.T),
+                               eta=args.eta, **common)
         else:  # ancestral sampling with the variance the model was trained for
-            steps = ddpm_steps(pre.eps, schedule, shape=shape, generator=generator,
+            steps = ddpm_steps(pre.eps, schedule,
                                steps=None if args.steps >= schedule.T else args.steps,
-                               var_type=getattr(pre, "var_type", "fixed_small"))
+                               var_type=getattr(pre, "var_type", "fixed_small"), **common)
         reverse_chain_gif(steps, out, schedule, n_frames=args.frames, spacing=args.spacing,
                           duration_ms=args.duration, hold_ms=args.hold, scale=args.scale,
                           show_x0_hat=not args.no_x0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ..errors import NotWritable, UserError
@@ -9,6 +10,9 @@ from . import _common
 
 PNG_MAX = 4096   # a grid of more images is unreadable (and a picture of hundreds of megapixels)
 BATCH = 1024     # samples drawn at once: memory is bounded by this, not by --n
+
+# = ddpm_edu.pretrained.DEFAULT_GUIDANCE (a test checks), here so that --help does not import torch
+DEFAULT_GUIDANCE = 2.0
 
 HELP = "draw samples from a trained model (the shipped one or your own run) into a .png or .npy"
 
@@ -29,7 +33,13 @@ examples:
   ddpm-edu sample --checkpoint mnist --n 64 --out digits.png
   ddpm-edu sample --checkpoint mnist --sampler ddpm --steps 1000 --n 16 --out paper.png
   ddpm-edu sample --checkpoint runs/my-first-model --n 16 --seed 1 --out mine.npy
-  ddpm-edu sample --checkpoint mnist --steps 10 --out fast.png     # fewer steps: faster, worse"""
+  ddpm-edu sample --checkpoint mnist --steps 10 --out fast.png     # fewer steps: faster, worse
+  ddpm-edu sample --checkpoint mnist-cond --digit 3 --guidance 2 --out threes.png
+
+A class-conditional checkpoint (e.g. mnist-cond) takes --digit D: every sample is of class D,
+with classifier-free guidance --guidance W (eps = (1+W) eps(x, D) - W eps(x, no label); W = 0 is
+the plain conditional model, larger W gives more typical, less varied digits; diffusers calls 1+W
+the guidance_scale). Without --digit (or with --digit any) the model samples without a label."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,9 +60,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to write: FILE.png (a grid picture) or FILE.npy (an array)")
     parser.add_argument("--scale", type=int, default=2,
                         help="PNG only: enlarge each pixel to SCALE×SCALE (default 2)")
+    add_condition_arguments(parser)
     parser.add_argument("--threads", type=_common.threads, default=None,
                         help="CPU threads torch may use")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_condition_arguments(parser: argparse.ArgumentParser) -> None:
+    """--digit and --guidance, for class-conditional checkpoints (``sample`` and ``gif``)."""
+    parser.add_argument("--digit", default=None, metavar="D",
+                        help="class-conditional checkpoints: the class (digit) of every sample, "
+                             "0..9 for mnist-cond, or 'any' for no label (default: any)")
+    parser.add_argument("--guidance", type=float, default=None, metavar="W",
+                        help="classifier-free guidance weight W >= 0 with --digit (0: the plain "
+                             "conditional model; default: the checkpoint's own, else "
+                             f"{DEFAULT_GUIDANCE:g})")
+
+
+def check_guidance_arg(args) -> None:
+    """--guidance: a finite W ≥ 0, only with --digit (checked before any model is loaded)."""
+    if args.guidance is None:
+        return
+    if not math.isfinite(args.guidance) or args.guidance < 0:
+        raise UserError(f"--guidance must be a finite number >= 0 (0: no guidance), got "
+                        f"{args.guidance:g}.")
+    if args.digit is None or args.digit == "any":
+        raise UserError("--guidance needs --digit D: guidance pushes each sample towards its "
+                        "class; add --digit (e.g. --digit 3) or drop --guidance.")
+
+
+def condition(model, args) -> tuple:
+    """(labels, guidance) for ``model.sample`` / the samplers from --digit and --guidance."""
+    if args.digit is None or args.digit == "any":
+        return None, 0.0
+    k = model.num_classes
+    if k == 0:
+        raise UserError(f"--digit needs a class-conditional checkpoint (e.g. mnist-cond); "
+                        f"{model.path} is unconditional: drop --digit.")
+    try:
+        digit = int(args.digit)
+    except ValueError:
+        digit = -1
+    if not 0 <= digit < k:
+        raise UserError(f"--digit must be a class 0..{k - 1} of this model, or 'any'; got "
+                        f"{args.digit!r}.")
+    w = model.default_guidance if args.guidance is None else args.guidance
+    return digit, w
 
 
 def _check(args) -> Path:
@@ -72,6 +125,7 @@ def _check(args) -> Path:
     if out.suffix.lower() == ".png":
         _common.at_most("--n", args.n, PNG_MAX, "a bigger grid is not readable as one picture; "
                         "write --out FILE.npy instead")
+    check_guidance_arg(args)
     return _common.writable_file(args.out)
 
 
@@ -101,15 +155,16 @@ def _check_disk(out: Path, nbytes: int) -> None:
                           "another folder.")
 
 
-def _batches(model, args):
+def _batches(model, args, cond=(None, 0.0)):
     """The samples, BATCH at a time, all drawn from one generator seeded with --seed (so up to
-    BATCH samples equal ``model.sample(n, seed=seed)``)."""
+    BATCH samples equal ``model.sample(n, seed=seed)``); ``cond`` = (labels, guidance)."""
     import torch
     generator = torch.Generator().manual_seed(args.seed)
     for start in range(0, args.n, BATCH):
         yield model.sample(min(BATCH, args.n - start), sampler=args.sampler, steps=args.steps,
                            eta=args.eta, seed=None, generator=generator,
-                           progress=not args.no_progress)          # (B, C, H, W) or (B, D)
+                           progress=not args.no_progress, labels=cond[0],
+                           guidance=cond[1])                       # (B, C, H, W) or (B, D)
 
 
 def _as_array(x):
@@ -121,7 +176,7 @@ def _as_array(x):
     return arr[..., 0] if arr.shape[-1] == 1 else arr
 
 
-def _write_npy(model, args, out: Path) -> None:
+def _write_npy(model, args, out: Path, cond=(None, 0.0)) -> None:
     """Write the samples batch by batch into a memory-mapped .npy (memory bounded by BATCH)."""
     import numpy as np
 
@@ -135,7 +190,7 @@ def _write_npy(model, args, out: Path) -> None:
     with atomic_path(out) as tmp:
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(args.n, *item))
         start = 0
-        for x in _batches(model, args):
+        for x in _batches(model, args, cond):
             arr[start:start + x.shape[0]] = _as_array(x)
             start += x.shape[0]
         arr.flush()
@@ -154,16 +209,20 @@ def run(args) -> int:
     model = load_pretrained(args.checkpoint)
     if args.steps > model.schedule.T:
         raise UserError(f"--steps must be at most T = {model.schedule.T} for this model, got {args.steps}.")
+    cond = condition(model, args)                                # (labels, guidance)
     images = len(model.shape) == 3
     if out.suffix.lower() == ".npy":
-        _write_npy(model, args, out)
+        _write_npy(model, args, out, cond)
     else:
         from ..viz._render import grid, png_bytes, upscale
-        x = torch.cat(list(_batches(model, args)))
+        x = torch.cat(list(_batches(model, args, cond)))
         picture = upscale(grid(x, pad=2, pad_value=128), args.scale) if images else points_png(x)
         blob = png_bytes(picture)
         atomic_write(out, lambda f: f.write(blob))
     what = f"{args.n} samples" + (f" of {'×'.join(map(str, model.shape))}" if images
                                   else " (points)")
-    print(f"wrote {out}: {what} from {model.path} ({args.sampler}, {args.steps} steps, seed {args.seed})")
+    labels, guidance = cond
+    extra = "" if labels is None else f", digit {labels}, guidance {guidance:g}"
+    print(f"wrote {out}: {what} from {model.path} ({args.sampler}, {args.steps} steps, "
+          f"seed {args.seed}{extra})")
     return 0
