@@ -96,7 +96,7 @@ def model_device_dtype(model):
 def model_num_classes(model) -> int:
     """K of a class-conditional model, 0 for an unconditional one: read from ``model.num_classes``
     (a :class:`~ddpm_edu.pretrained.PretrainedModel`), ``model.config.num_classes`` (a network of
-    :mod:`ddpm_edu.nets`), or the same on ``model.__self__`` (a bound method such as ``pre.eps``)."""
+    :mod:`ddpm_edu.nets`), or the same on ``model.__self__`` (a bound method, e.g. ``pre.eps``)."""
     for obj in (model, getattr(model, "__self__", None)):
         k = getattr(obj, "num_classes", None)
         if k is None:
@@ -115,8 +115,8 @@ def label_tensor(labels, n: int, num_classes: int, device=None, *,
         raise InvalidArgument("class labels need a class-conditional model (num_classes > 0); "
                               "this model is unconditional: drop the labels (or --digit).")
     if isinstance(labels, bool) or not isinstance(labels, (int, torch.Tensor)):
-        raise InvalidType(f"labels must be an int (one class for every sample) or a LongTensor [n], "
-                          f"got {type(labels).__name__}.")
+        raise InvalidType(f"labels must be an int (one class for every sample) or a LongTensor "
+                          f"[n], got {type(labels).__name__}.")
     if isinstance(labels, int):
         labels = torch.full((n,), labels, dtype=torch.long)
     elif labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
@@ -175,8 +175,9 @@ def guided_model(model, labels=None, guidance: float = 0.0, num_classes: int | N
     k = model_num_classes(model) if num_classes is None else num_classes
     if labels is None:
         if w != 0:
-            raise InvalidArgument(f"guidance {w} needs labels: classifier-free guidance pushes each "
-                                  "sample towards its class; give labels (an int or a tensor).")
+            raise InvalidArgument(f"guidance {w} needs labels: classifier-free guidance pushes "
+                                  "each sample towards its class; give labels (an int or a "
+                                  "tensor).")
         return model
     n = labels.shape[0] if isinstance(labels, torch.Tensor) and labels.ndim == 1 else 1
     label_tensor(labels, n, k)  # type and range errors now, not at the sampler's first step

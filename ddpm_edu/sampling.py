@@ -109,7 +109,8 @@ def ddim_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 
 
     DDIM needs ε̂: an "x0" output is converted with ε̂ = (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t), a "mu" output
     (the posterior mean of ``schedule``'s own chain) via x̂_0 first. Other arguments (``labels`` and
-    ``guidance`` too) as in :func:`ddpm_steps`; with ``spacing="leading"`` the chain starts at the top kept step (not T).
+    ``guidance`` too) as in :func:`ddpm_steps`; with ``spacing="leading"`` the chain starts at the
+    top kept step (not T).
     """
     schedule = check_schedule(schedule)
     mean_type = check_choice(MeanType, mean_type, "mean_type")

@@ -155,8 +155,9 @@ def test_sample_a_digit_with_guidance(cond_ckpt, tmp_path, capsys):
     from ddpm_edu.pretrained import load_pretrained
     base = ["sample", "--checkpoint", str(cond_ckpt), "--n", "3", "--steps", "3", "--no-progress"]
     out = {}
-    for name, extra in (("default", ["--digit", "4"]), ("w15", ["--digit", "4", "--guidance", "1.5"]),
-                        ("w0", ["--digit", "4", "--guidance", "0"]), ("any", ["--digit", "any"])):
+    runs = (("default", ["--digit", "4"]), ("w15", ["--digit", "4", "--guidance", "1.5"]),
+            ("w0", ["--digit", "4", "--guidance", "0"]), ("any", ["--digit", "any"]))
+    for name, extra in runs:
         assert main(base + ["--out", str(tmp_path / f"{name}.npy")] + extra) == 0
         out[name] = np.load(tmp_path / f"{name}.npy")
     assert "digit 4, guidance 1.5" in capsys.readouterr().out       # the checkpoint's own default

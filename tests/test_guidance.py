@@ -30,7 +30,8 @@ def _log_components(x, t: int):
     """log N(x; √ᾱ μ_k, ᾱ Σ_k + (1−ᾱ) I) for k = 0, 1: (2, N), by torch.distributions."""
     ab = float(S.alpha_bar[t])
     mu = math.sqrt(ab) * torch.tensor(MEANS, dtype=torch.float64)
-    cov = ab * torch.tensor(COVS, dtype=torch.float64) + (1 - ab) * torch.eye(2, dtype=torch.float64)
+    eye = torch.eye(2, dtype=torch.float64)
+    cov = ab * torch.tensor(COVS, dtype=torch.float64) + (1 - ab) * eye
     return torch.stack([MultivariateNormal(mu[k], cov[k]).log_prob(x) for k in range(2)])
 
 
@@ -103,7 +104,7 @@ def test_guided_model_makes_one_call_on_the_doubled_batch():
     want = guided_eps(net(x, t, torch.tensor([0, 1, 2, 1])), net(x, t, torch.full((4,), 3)), 1.5)
     torch.testing.assert_close(out, want)
     net.calls.clear()
-    out0 = guided_model(net, 2, 0.0)(x, t)                          # w = 0: the conditional half only
+    out0 = guided_model(net, 2, 0.0)(x, t)                 # w = 0: the conditional half only
     assert len(net.calls) == 1 and net.calls[0][1].tolist() == [2, 2, 2, 2]
     torch.testing.assert_close(out0, x * 3 / 10)
     assert guided_model(net, None, 0.0) is net                      # no labels: model unchanged
@@ -138,7 +139,8 @@ def test_sample_with_labels_and_guidance_batches_and_matches_the_guided_chain(sa
     x = sample(net, S, 5, (2,), **kw)
     assert all(n == 10 for n, _ in net.calls) and len(net.calls) == 4
     net.calls.clear()
-    assert torch.equal(sample(net, S, 5, (2,), batch_size=3, **kw), x)  # chunks of the doubled batch
+    # chunks of the doubled batch give the same samples
+    assert torch.equal(sample(net, S, 5, (2,), batch_size=3, **kw), x)
     assert max(n for n, _ in net.calls) == 3
     steps = (ddim_steps if sampler == "ddim" else ddpm_steps)(
         net, S, shape=(5, 2), steps=4, generator=torch.Generator().manual_seed(3), labels=labels,

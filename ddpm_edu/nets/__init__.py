@@ -61,7 +61,7 @@ def _config_to_dict(kind: str, config) -> dict:
     # tuples → lists so the dict equals its own JSON round trip
     fields = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
     if fields.get("num_classes") == 0:
-        del fields["num_classes"]  # unconditional: the dict (and checkpoints) as before conditioning
+        del fields["num_classes"]  # unconditional: the dict (and checkpoints) as before
     return {"kind": kind, **fields}
 
 

@@ -94,8 +94,8 @@ class TimeEmbedding(nn.Module):
 
 
 class ClassEmbedding(nn.Module):
-    """Class label y [N] (0..num_classes−1, or num_classes = "no label") ↦ [N, out_dim], added to the
-    time embedding (as improved-diffusion's ``label_emb`` and diffusers' ``class_embedding``)."""
+    """Class label y [N] (0..num_classes−1, or num_classes = "no label") ↦ [N, out_dim], added to
+    the time embedding (as improved-diffusion's ``label_emb``, diffusers' ``class_embedding``)."""
 
     def __init__(self, num_classes: int, out_dim: int):
         super().__init__()

@@ -32,8 +32,8 @@ class MLPConfig:
     def __post_init__(self):
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
                 or self.num_classes < 0:
-            raise InvalidArgument(f"MLPConfig.num_classes must be an int ≥ 0 (0: unconditional), got "
-                                  f"{self.num_classes!r}.")
+            raise InvalidArgument(f"MLPConfig.num_classes must be an int ≥ 0 (0: unconditional), "
+                                  f"got {self.num_classes!r}.")
         for name in ("dim", "hidden", "num_blocks", "time_embed_dim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -54,8 +54,8 @@ class UNetConfig:
     def __post_init__(self):
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
                 or self.num_classes < 0:
-            raise InvalidArgument(f"UNetConfig.num_classes must be an int ≥ 0 (0: unconditional), got "
-                                  f"{self.num_classes!r}.")
+            raise InvalidArgument(f"UNetConfig.num_classes must be an int ≥ 0 (0: unconditional), "
+                                  f"got {self.num_classes!r}.")
         # lists (from JSON) → tuples, so configs compare equal and stay hashable
         for name in ("channel_mult", "attention_resolutions"):
             value = getattr(self, name)
@@ -247,7 +247,7 @@ class UNet(nn.Module):
         t = check_time_input(t, x.shape[0])
         n = cfg.num_res_blocks
 
-        emb = add_class_embedding(self, self.time_embed(t), y)  # (B, emb_dim), + class if conditional
+        emb = add_class_embedding(self, self.time_embed(t), y)  # (B, emb_dim), + class embedding
         h = self.in_conv(x)  # (B, C0, S, S)
         skips = []
         for i, down in enumerate(self.downsample):
