@@ -34,7 +34,7 @@ import torch
 
 from ._checks import (check_choice, check_float, check_positive_int, check_schedule, check_steps,
                       check_t)
-from .chain import Step, eps_x0_at, initial_noise, randn
+from .chain import Step, eps_x0_at, guided_model, initial_noise, randn
 from .reverse import MeanType
 from .schedules import Schedule, extract, respace
 from .errors import InvalidArgument, InvalidType
@@ -96,7 +96,8 @@ def _batch_norm_mean(v: torch.Tensor) -> torch.Tensor:
 # ---- annealed Langevin dynamics ----------------------------------------------------------------
 def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50,
                    steps_per_level: int = 10, snr: float = 0.16, spacing: str = "linspace",
-                   mean_type="eps", generator=None, dtype=None, device=None) -> Iterator[Step]:
+                   mean_type="eps", generator=None, dtype=None, device=None, labels=None,
+                   guidance: float = 0.0) -> Iterator[Step]:
     """Annealed Langevin dynamics with the score of q(x_t) taken from an ε-network.
 
     For each level t of ``respace(schedule, levels, spacing)`` from the largest to the smallest, run
@@ -132,8 +133,8 @@ def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50
     exactly as q(x_t) does, and needs no such budget.
 
     Args:
-        model, schedule, x_T, shape, mean_type, generator, dtype, device: as in
-            :func:`ddpm_edu.sampling.ddim_steps`; the model is called with the original t.
+        model, schedule, x_T, shape, mean_type, generator, dtype, device, labels, guidance: as
+            in :func:`ddpm_edu.sampling.ddim_steps`; the model is called with the original t.
         levels: the number of noise levels (int; ``spacing`` "linspace" or "leading" picks them as
             :func:`ddpm_edu.schedules.respace` does), or a list of time indices of ``schedule``.
         steps_per_level: Langevin updates per level. Network calls: levels·steps_per_level + 1.
@@ -156,6 +157,7 @@ def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50
     if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not 0 < snr < math.inf:
         raise InvalidArgument(f"snr must be a finite number > 0 (the ratio of drift to noise per update; "
                          f"0.16 is Song et al.'s default, smaller is more exact but slower), got {snr!r}.")
+    model = guided_model(model, labels, guidance)
     x = initial_noise(x_T, shape, generator, dtype, device, "langevin_steps")
     return _langevin_gen(model, schedule, chain, x, k_steps, float(snr), mean_type, generator)
 
@@ -182,7 +184,7 @@ def _langevin_gen(model, base, chain, x, k_steps, r, mean_type, generator):
 # ---- the probability-flow ODE ------------------------------------------------------------------
 def ode_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 50, method="heun",
               spacing: str = "linspace", mean_type="eps", generator=None, dtype=None,
-              device=None) -> Iterator[Step]:
+              device=None, labels=None, guidance: float = 0.0) -> Iterator[Step]:
     """Sample by integrating the probability-flow ODE from t = τ_S (≈ T) to 0; deterministic.
 
     The ODE. Write x̄ = x_t/√ᾱ_t and σ_t = √((1−ᾱ_t)/ᾱ_t), so that x̄ = x_0 + σ_t ε: a "variance
@@ -213,8 +215,9 @@ def ode_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 5
     use more steps there.
 
     Args:
-        model, schedule, x_T, shape, spacing, mean_type, generator, dtype, device: as in
-            :func:`ddpm_edu.sampling.ddim_steps`; ``generator`` is used only to draw x_T.
+        model, schedule, x_T, shape, spacing, mean_type, generator, dtype, device, labels,
+            guidance: as in :func:`ddpm_edu.sampling.ddim_steps`; ``generator`` is used only to
+            draw x_T.
         steps: the number of ODE steps S (the time grid is ``respace(schedule, S, spacing)``).
             Network calls: S (Euler) or 2S − 1 (Heun).
         method: "euler" or "heun" (:class:`ODEMethod`).
@@ -228,6 +231,7 @@ def ode_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 5
     method = check_choice(ODEMethod, method, "method")
     steps = check_steps(steps, schedule.T, "ode_steps")
     chain = respace(schedule, steps, spacing)
+    model = guided_model(model, labels, guidance)
     x = initial_noise(x_T, shape, generator, dtype, device, "ode_steps")
     return _ode_gen(model, schedule, chain, x, method, mean_type)
 

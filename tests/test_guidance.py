@@ -170,3 +170,16 @@ def test_conditional_unet_samples_and_pretrained_model_takes_labels(tmp_path):
     assert not torch.equal(a, pre.sample(3, steps=3, labels=7, guidance=0.0))
     with pytest.raises(ValueError, match="out of range"):
         pre.sample(3, steps=3, labels=10)
+
+
+@pytest.mark.parametrize("which", ["langevin", "ode"])
+def test_score_samplers_take_labels_and_guidance(which):
+    from ddpm_edu.score import langevin_steps, ode_steps
+    net = _Recorder()
+    kw = dict(shape=(4, 2), generator=torch.Generator().manual_seed(0), labels=1, guidance=3.0)
+    if which == "langevin":
+        steps = langevin_steps(net, S, levels=3, steps_per_level=2, **kw)
+    else:
+        steps = ode_steps(net, S, steps=3, **kw)
+    assert list(steps)[-1].x.shape == (4, 2)
+    assert net.calls and all(n == 8 and y.tolist() == [1] * 4 + [3] * 4 for n, y in net.calls)
