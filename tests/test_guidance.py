@@ -61,17 +61,18 @@ def test_guided_eps_is_the_score_of_p_x_times_classifier_to_the_1_plus_w(t, y, w
     torch.testing.assert_close(got, eps_u + (1 + w) * (eps_c - eps_u), rtol=1e-12, atol=1e-12)
 
 
-def test_guidance_zero_is_the_conditional_model_and_x0_outputs_combine_the_same_way():
+@pytest.mark.parametrize("mean_type", ["eps", "x0", "mu", "v"])
+def test_guiding_raw_outputs_of_any_mean_type_is_guiding_eps(mean_type):
     g = torch.Generator().manual_seed(0)
-    x, ec, eu = (torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64) for _ in range(3))
-    assert guided_eps(ec, eu, 0.0) is ec
+    x, oc, ou = (torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    assert guided_eps(oc, ou, 0.0) is oc
     t = torch.tensor([1, 10, 100, 500, 999])
     w = 2.5
-    # x̂_0 is affine in ε̂ at fixed (x_t, t) and the weights (1+w, −w) add up to 1, so guiding
-    # x̂_0 outputs gives the x̂_0 of the guided ε
-    x0c, x0u = (model_eps_x0(S, e, x, t)[1] for e in (ec, eu))
-    eps_from_x0 = model_eps_x0(S, guided_eps(x0c, x0u, w), x, t, "x0")[0]
-    torch.testing.assert_close(eps_from_x0, guided_eps(ec, eu, w), rtol=1e-9, atol=1e-9)
+    # each output is affine in ε̂ at fixed (x_t, t) and the weights (1+w, −w) add up to 1, so
+    # guiding the raw outputs gives the output of the guided ε
+    ec, eu = (model_eps_x0(S, o, x, t, mean_type)[0] for o in (oc, ou))
+    got = model_eps_x0(S, guided_eps(oc, ou, w), x, t, mean_type)[0]
+    torch.testing.assert_close(got, guided_eps(ec, eu, w), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("w", [-0.5, float("nan"), float("inf"), "2", True])

@@ -399,7 +399,7 @@ def test_bad_input_is_refused_with_a_clear_message(sched):
         (dict(snr=0.0), ValueError, "snr"),
         (dict(snr=float("nan")), ValueError, "snr"),
         (dict(snr=True), ValueError, "snr"),
-        (dict(mean_type="v"), ValueError, "mean_type"),
+        (dict(mean_type="score"), ValueError, "mean_type"),  # "v" is a MeanType now
     ]:
         with pytest.raises(err, match=match):
             next(langevin_steps(model, sched, **bad, **kwargs))
