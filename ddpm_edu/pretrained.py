@@ -161,10 +161,13 @@ def registry_path(name: str) -> Path:
     path = ROOT / entry["file"]
     restore = f"git checkout {entry['file']}"
     if not entry.get("released", True) and not path.exists():
+        from .recipes import recipe_names
+        how = (f"ddpm-edu train --recipe {name} --out runs/{name}, then "
+               f"load_pretrained('runs/{name}')" if name in recipe_names()
+               else "train a model yourself and load it by path: load_pretrained('runs/NAME')")
         raise PretrainedNotAvailable(
-            f"the pretrained model {name!r} ({entry['about']}) is not released yet: this copy of "
-            f"the course has no {entry['file']} and no pinned checksum for it. Train a model "
-            f"yourself and load it by path, e.g. load_pretrained('runs/my-model').")
+            f"the pretrained model {name!r} is not released yet: this copy of "
+            f"the course has no {entry['file']} and no pinned checksum for it. Meanwhile: {how}.")
     if not path.exists():
         raise PretrainedNotAvailable(
             f"the pretrained model {name!r} is not in this copy of the course ({entry['file']} is "

@@ -316,7 +316,7 @@ def test_mnist_cond_is_registered_but_not_released_yet(tmp_path, monkeypatch):
     assert entry["file"] == "data/checkpoints/mnist_cond.safetensors" and entry["sha256"] is None
     if (pretrained.ROOT / entry["file"]).exists():
         pytest.skip("the mnist-cond checkpoint is present: the lead is pinning it")
-    with pytest.raises(UserError, match=r"'mnist-cond'.*not released yet.*load_pretrained\("):
+    with pytest.raises(UserError, match=r"'mnist-cond'.*not released yet.*--recipe mnist-cond"):
         pretrained.load_pretrained("mnist-cond")
     monkeypatch.setattr(pretrained, "ROOT", tmp_path)          # once the file exists: checksum path
     _run(tmp_path, steps=1)
