@@ -27,7 +27,8 @@ import torch
 from .classifier import DigitClassifier, as_classifier_input, default_classifier
 from .errors import InvalidArgument, InvalidType
 
-__all__ = ["QualityReport", "sample_quality", "classifier_outputs", "feature_statistics",
+__all__ = ["QualityReport", "ConditionalReport", "sample_quality", "conditional_quality",
+           "classifier_outputs", "feature_statistics",
            "frechet_distance", "reference_statistics"]
 
 _FID_NAME = "classifier-feature FID (digit-CNN penultimate features, not Inception FID)"
@@ -146,11 +147,15 @@ def sample_quality(images, classifier: DigitClassifier | None = None,
     histogram, smallest class share, and the classifier-feature Fréchet distance to MNIST test
     (not Inception FID). Use ≥ 1000 images for a Fréchet distance worth comparing.
     """
+    net = classifier if classifier is not None else default_classifier()
+    return _report(*classifier_outputs(images, net), net, threshold)
+
+
+def _report(probs: torch.Tensor, feats: torch.Tensor, net, threshold: float) -> QualityReport:
+    """The QualityReport of classifier outputs (N, 10) and features (N, C)."""
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
             or not 0.0 < threshold < 1.0:
         raise InvalidArgument(f"threshold must lie in (0, 1), got {threshold}.")
-    net = classifier if classifier is not None else default_classifier()
-    probs, feats = classifier_outputs(images, net)  # (N, 10), (N, C)
     n = len(probs)
     if n < 2:
         raise InvalidArgument(f"sample_quality needs at least 2 images (a covariance), got {n}.")
@@ -164,3 +169,67 @@ def sample_quality(images, classifier: DigitClassifier | None = None,
         class_counts=tuple(int(c) for c in counts), class_shares=tuple(float(s) for s in shares),
         min_class_share=float(shares.min()), fid=frechet_distance(mu, cov, mu_ref, cov_ref),
         reference="MNIST test (10000 images)")
+
+
+# ---- class-conditional samples ("draw me a 7") ------------------------------------------------
+
+@dataclass(frozen=True)
+class ConditionalReport:
+    """Quality of digits drawn for requested classes (see :func:`conditional_quality`)."""
+
+    n: int
+    accuracy: float          # share classified as the requested digit
+    min_class_accuracy: float
+    confident_share: float   # share with max class probability > 0.9
+    fid: float               # classifier-feature Fréchet distance to MNIST test (not Inception FID)
+    diversity: float         # within-class feature spread relative to real digits' (1 = as varied)
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "accuracy": self.accuracy, "min_class_accuracy": self.min_class_accuracy,
+                "confident_share": self.confident_share, "fid": self.fid, "fid_kind": _FID_NAME,
+                "diversity": self.diversity}
+
+    def __str__(self) -> str:
+        return (f"{self.n} digits: {100 * self.accuracy:.1f} % the requested digit (worst class "
+                f"{100 * self.min_class_accuracy:.1f} %), {100 * self.confident_share:.1f} % "
+                f"confident, Fréchet {self.fid:.2f}, diversity {self.diversity:.2f} × real digits'")
+
+
+def _within_class_spread(feats: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean over the classes present of tr Σ_class (total variance of the features in the class)."""
+    traces = [feature_statistics(feats[labels == c])[1].trace()
+              for c in labels.unique() if int((labels == c).sum()) >= 2]
+    if not traces:
+        raise InvalidArgument("diversity needs at least 2 images of some requested class.")
+    return float(torch.stack(traces).mean())
+
+
+_REAL_SPREAD: dict = {}
+
+
+def conditional_quality(images, labels, classifier: DigitClassifier | None = None,
+                        threshold: float = 0.9) -> ConditionalReport:
+    """Judge digits drawn for requested classes ``labels`` (int [N], 0..9) by the shipped classifier:
+    accuracy (argmax = requested digit), its worst class, confident share, classifier-feature
+    Fréchet distance to MNIST test, and **diversity**: the mean within-class feature variance
+    (tr Σ of each requested class's features) divided by the same for the real test digits —
+    guidance that is too strong gives near-copies of one prototype per class, diversity → 0.
+    """
+    net = classifier if classifier is not None else default_classifier()
+    labels = torch.as_tensor(labels).long().flatten()
+    probs, feats = classifier_outputs(images, net)
+    report = _report(probs, feats, net, threshold)
+    if labels.shape[0] != probs.shape[0] or labels.min() < 0 or labels.max() > 9:
+        raise InvalidArgument(f"labels must be {probs.shape[0]} digits 0..9 (one per image), got "
+                              f"shape {tuple(labels.shape)}.")
+    right = (probs.argmax(1) == labels).double()
+    per_class = [float(right[labels == c].mean()) for c in labels.unique()]
+    key = id(net)
+    if key not in _REAL_SPREAD or _REAL_SPREAD[key][0] is not net:
+        from .datasets.mnist import load_mnist
+        real, real_labels = load_mnist("test")
+        spread = _within_class_spread(classifier_outputs(real, net)[1], torch.as_tensor(real_labels).long())
+        _REAL_SPREAD[key] = (net, spread)
+    return ConditionalReport(n=report.n, accuracy=float(right.mean()), min_class_accuracy=min(per_class),
+                             confident_share=report.confident_share, fid=report.fid,
+                             diversity=_within_class_spread(feats, labels) / _REAL_SPREAD[key][1])

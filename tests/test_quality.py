@@ -169,3 +169,32 @@ def test_foreign_safetensors_file_is_not_a_classifier(tmp_path):
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"), metadata={"x": "1"})
     with pytest.raises(ValueError, match="not a ddpm_edu digit classifier"):
         load_classifier(tmp_path / "other.safetensors", sha256=None)
+
+
+def test_conditional_quality_of_real_digits_with_their_labels():
+    from ddpm_edu.datasets.mnist import load_mnist
+    from ddpm_edu.quality import conditional_quality
+    images, labels = load_mnist("test")
+    r = conditional_quality(images[:2000], labels[:2000])
+    assert r.accuracy > 0.98 and r.min_class_accuracy > 0.95
+    # the same images as the reference's first 2000: as varied as real digits, up to sampling
+    assert 0.85 < r.diversity < 1.15
+    shuffled = conditional_quality(images[:2000], torch.as_tensor(labels[:2000]).roll(1))
+    assert shuffled.accuracy < 0.2                      # asked for other digits than drawn
+    labels_t = torch.as_tensor(labels).long()
+    first = torch.stack([(labels_t == c).nonzero()[0, 0] for c in range(10)])  # one image per class
+    copies = torch.as_tensor(images)[first].repeat_interleave(50, 0)  # 50 copies of each prototype
+    r_copies = conditional_quality(copies, labels_t[first].repeat_interleave(50))
+    assert r_copies.diversity < 1e-6                     # copies: no variety at all
+    assert "requested digit" in str(r) and set(r.to_dict()) >= {"accuracy", "diversity", "fid"}
+
+
+def test_conditional_quality_refuses_labels_that_do_not_fit():
+    from ddpm_edu.datasets.mnist import load_mnist
+    from ddpm_edu.errors import InvalidArgument
+    from ddpm_edu.quality import conditional_quality
+    images, labels = load_mnist("test")
+    with pytest.raises(InvalidArgument, match="labels must be 20 digits"):
+        conditional_quality(images[:20], labels[:19])
+    with pytest.raises(InvalidArgument, match="labels must be 20 digits"):
+        conditional_quality(images[:20], torch.full((20,), 10))
