@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 
-def readme_command(name: str, readme: Path = Path(__file__).resolve().parent.parent / "README.md") -> str:
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_command(name: str, readme: Path = README) -> str:
     text = readme.read_text(encoding="utf-8")
     m = re.search(rf"<!-- command: {re.escape(name)} -->\s*```bash\n(.*?)\n```", text, re.S)
     if not m:

@@ -160,7 +160,7 @@ def synthetic_non_digits(n: int, generator: torch.Generator) -> torch.Tensor:
     std = 0.2 + 1.3 * torch.rand(k, 1, 1, 1, generator=generator)
     gauss = (torch.randn(k, 1, 28, 28, generator=generator) * std - 0.5).clamp(-1, 1)
     blobs = []
-    for i in range(n - 2 * k):
+    for _ in range(n - 2 * k):
         side = int(torch.randint(4, 15, (1,), generator=generator))
         z = torch.randn(1, 1, side, side, generator=generator)
         z = F.interpolate(z, size=(28, 28), mode="bilinear", align_corners=False)

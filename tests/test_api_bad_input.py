@@ -5,7 +5,6 @@ never with a bare TypeError or ValueError from deep inside torch or NumPy.
 Entry points: load_pretrained, sampling.sample and PretrainedModel.sample, training.train, the
 bits/dim estimators (bpd_full, bpd_fast), quality.sample_quality and the GIF writers of
 ddpm_edu.viz.gif. Everything runs on tiny inputs (a 10-step schedule, a zero network)."""
-import numpy as np
 import pytest
 import torch
 

@@ -9,7 +9,7 @@ import torch
 from torch.distributions import MultivariateNormal
 
 from mixture_oracle import MixtureOracle
-from ddpm_edu.chain import guided_model, label_tensor
+from ddpm_edu.chain import guided_model
 from ddpm_edu.reverse import guided_eps, model_eps_x0
 from ddpm_edu.schedules import linear_schedule
 

@@ -1,6 +1,5 @@
 """The reverse process: p_θ(x_{t−1}|x_t) from a model output against the oracle, the ε-weights,
 and DDIM (check 13: η = 1 on the full chain is the posterior step, η = 0 is deterministic)."""
-import math
 
 import numpy as np
 import pytest
@@ -20,7 +19,8 @@ REF = {"linear": (LIN, oracle.tables(oracle.linear_betas())),
 TS = torch.tensor([1, 2, 3, 10, 100, 500, 999, 1000])
 
 
-def _data(seed, n=len(TS), d=6):
+def _data(seed, n=None, d=6):
+    n = len(TS) if n is None else n
     g = torch.Generator().manual_seed(seed)
     x0 = torch.rand(n, d, generator=g, dtype=torch.float64) * 2 - 1
     eps = torch.randn(n, d, generator=g, dtype=torch.float64)

@@ -37,8 +37,7 @@ def _noise(n, d=1, *, seed):
 
 
 def _last(it):
-    for step in it:
-        pass
+    *_, step = it
     return step
 
 

@@ -40,8 +40,7 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def _last(steps):
-    for step in steps:
-        pass
+    *_, step = steps
     return step
 
 

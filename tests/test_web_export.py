@@ -91,7 +91,7 @@ def test_site_has_page_models_runtime_and_manifest(site, model):
     # the ᾱ table survives JSON exactly (float64), index 0 = data
     ab = torch.tensor(m["schedule"]["alpha_bar"], dtype=torch.float64)
     assert m["schedule"]["T"] == 1000 and ab[0] == 1 and torch.equal(ab, model.schedule.alpha_bar)
-    for name, spec in m["models"].items():
+    for spec in m["models"].values():
         assert (out / spec["file"]).stat().st_size == spec["bytes"] == site.files[spec["file"]]
     assert set(m["models"]) == {"fp32", "int8", "int8-dynamic"} and m["default_model"] == "fp32"
     assert m["runtime"]["local"] == "ort/" + runtime.ENTRY and (out / m["runtime"]["local"]).is_file()

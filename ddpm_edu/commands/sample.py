@@ -129,7 +129,7 @@ def _check(args) -> Path:
     return _common.writable_file(args.out)
 
 
-def points_png(points, size: int = 256, extent: float = 1.5) -> "np.ndarray":
+def points_png(points, size: int = 256, extent: float = 1.5):
     """2-D points [N, 2] → a white uint8 picture (size, size, 1) with a dark dot per point; the view
     spans [−extent, extent]² (y up)."""
     import numpy as np

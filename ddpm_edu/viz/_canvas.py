@@ -87,8 +87,8 @@ class Panel:
         u, v = self.px([x], [y])
         xy = (float(u[0]), float(v[0]))
         if box:
-            l, t, r, b = self.draw.textbbox(xy, s, font=self.font, anchor=anchor)
-            self.draw.rectangle([l - 2, t - 1, r + 2, b + 1], fill=(255, 255, 255))
+            left, t, r, b = self.draw.textbbox(xy, s, font=self.font, anchor=anchor)
+            self.draw.rectangle([left - 2, t - 1, r + 2, b + 1], fill=(255, 255, 255))
         self.draw.text(xy, s, fill=fill, font=self.font, anchor=anchor)
 
     def axes(self, nx: int = 5, ny: int = 5):
