@@ -36,7 +36,8 @@ from .pixels import to_model_range
 from .schedules import Schedule
 from .errors import InvalidArgument, InvalidType
 
-__all__ = ["BPDEstimate", "bpd_full", "bpd_fast", "fast_from_terms", "mean_ci95", "as_pixel_floats", "Z95"]
+__all__ = ["BPDEstimate", "bpd_full", "bpd_fast", "fast_from_terms", "mean_ci95", "as_pixel_floats",
+           "Z95"]
 
 Z95 = statistics.NormalDist().inv_cdf(0.975)  # 1.95996…, the "1.96" of a 95 % normal interval
 
@@ -261,7 +262,8 @@ def _fast_steps(n: int, T: int, k: int, replace: bool, always_decoder: bool, gen
 
 
 def fast_from_terms(terms: torch.Tensor, prior: torch.Tensor, k: int, replace: bool = False,
-                    always_decoder: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+                    always_decoder: bool = False,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
     """The fast estimator applied to terms already computed: [n] per-image estimates, bits/dim.
 
     ``terms``: [n, T] every term of every image (``bpd_full(..., keep_terms=True).terms``);
@@ -278,7 +280,8 @@ def fast_from_terms(terms: torch.Tensor, prior: torch.Tensor, k: int, replace: b
     if prior.numel() != terms.shape[0]:
         raise InvalidArgument(f"prior has {prior.numel()} values for {terms.shape[0]} images: give "
                               "one L_T per image (BPDEstimate.prior).")
-    steps, weights = _fast_steps(terms.shape[0], terms.shape[1], k, replace, always_decoder, generator)
+    n, T = terms.shape
+    steps, weights = _fast_steps(n, T, k, replace, always_decoder, generator)
     return prior + terms.gather(1, steps.cpu() - 1) @ weights
 
 

@@ -275,8 +275,9 @@ def test_score_field_static_figures():
 
 # ---- the bound's terms (chapter 3), DDIM's knobs (chapter 8), the fast estimator (chapter 9) -----
 def _digits(n=3, size=10, seed=0):
-    """n noisy rings quantised to 8 bits, [n, 1, size, size] in [−1, 1]: stand-ins for test digits."""
-    x = ring_image(size) + 0.2 * torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(seed))
+    """n noisy rings quantised to 8 bits, [n, 1, size, size] in [−1, 1]: stand-in test digits."""
+    g = torch.Generator().manual_seed(seed)
+    x = ring_image(size) + 0.2 * torch.randn(n, 1, size, size, generator=g)
     return to_pixels(x.clamp(-1, 1)).float() / 127.5 - 1
 
 
@@ -288,7 +289,7 @@ def test_vlb_term_explorer_shows_the_terms_of_vlb_terms():
     model, x0, steps = ImageOracle(s, ring_image(10), s=0.3), _digits(), [1, 2, 5, 20, 100]
     ve = VLBTermExplorer(model, s, x0, steps, seed=4, labels=["a", "b", "c"], t=20)
     r = vlb_terms(s, model, x0, timesteps=steps, generator=torch.Generator().manual_seed(4))
-    assert torch.equal(ve.terms, r.terms[:, [t - 1 for t in steps]])   # the same draws, the same terms
+    assert torch.equal(ve.terms, r.terms[:, [t - 1 for t in steps]])  # same draws, same terms
     before = ve.image.value
     ve.t.value, ve.digit.value = 5, 2
     assert ve.image.value != before and repr(ve) == "VLBTermExplorer(t=5, image=2)"
@@ -302,7 +303,8 @@ def test_vlb_term_explorer_shows_the_terms_of_vlb_terms():
     assert term == pytest.approx(kl, rel=1e-4)
     assert torch.allclose(sc.true_mean, q_posterior(s, x0, sc.xt, 5)[0])
     ve.t.value = 1
-    assert "L<sub>0</sub> (the decoder)" in ve.info.value and ve.values["term"] == r.terms[2, 0].item()
+    assert "L<sub>0</sub> (the decoder)" in ve.info.value
+    assert ve.values["term"] == r.terms[2, 0].item()
     assert "ddpm-edu-vlb-terms" in ve.box._dom_classes
     with pytest.raises(ValueError, match="1..100"):
         VLBTermExplorer(model, s, x0, [0, 5])
@@ -320,7 +322,8 @@ def test_ddim_explorer_redraws_samples_from_the_same_noise():
     assert de.values["kept"] == respace(s, 5).timesteps[1:].flip(0).tolist()
     de.eta.value = 1.0
     assert de.image.value != before and repr(de) == "DDIMExplorer(steps=5, eta=1)"
-    *_, last = ddim_steps(model, s, x_T, steps=5, eta=1.0, generator=torch.Generator().manual_seed(7))
+    g = torch.Generator().manual_seed(7)
+    *_, last = ddim_steps(model, s, x_T, steps=5, eta=1.0, generator=g)
     assert torch.equal(de.values["samples"], last.x.clamp(-1, 1))
     assert "<b>η = 1</b>" in de.info.value and "kept steps τ: 100, " in de.info.value
     de.steps.value = 10
@@ -351,7 +354,8 @@ def test_fast_estimator_explorer_readout_against_a_direct_computation():
     from ddpm_edu.evaluation import fast_from_terms, mean_ci95
     from ddpm_edu.viz.vlb_widgets import FastEstimatorExplorer
 
-    terms = 0.02 * torch.rand(8, 50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    terms = 0.02 * torch.rand(8, 50, generator=g, dtype=torch.float64)
     terms[:, 0] += 0.8                                          # L_0 dominates, as on MNIST
     prior = torch.full((8,), 1e-5, dtype=torch.float64)
     fe = FastEstimatorExplorer(terms, prior, k=5, seed=2, draws=50)
@@ -360,14 +364,16 @@ def test_fast_estimator_explorer_readout_against_a_direct_computation():
     assert f"{full:.3f} ± {fh:.3f} bits/dim" in fe.info.value
     before = fe.image.value
     fe.k.value = 10
-    est, half = mean_ci95(fast_from_terms(terms, prior, 10, generator=torch.Generator().manual_seed(2)))
+    g = torch.Generator().manual_seed(2)
+    est, half = mean_ci95(fast_from_terms(terms, prior, 10, generator=g))
     assert fe.image.value != before and fe.values["estimate"] == est
     assert f"<b>{est:.3f} ± {half:.3f}</b>" in fe.info.value and 0 <= fe.values["coverage"] <= 1
     fe.k.value = 50                                             # K = T: the full bound, no spread
     assert fe.values["estimate"] == pytest.approx(full) and fe.values["spread"] == pytest.approx(0)
     fe.always_decoder.value = True
     fe.k.value = 1
-    assert "K ≥ 2" in fe.info.value and repr(fe) == "FastEstimatorExplorer(k=1, always_decoder=True)"
+    assert "K ≥ 2" in fe.info.value
+    assert repr(fe) == "FastEstimatorExplorer(k=1, always_decoder=True)"
     fe.k.value = 3                                              # stratified: L_0 never missed
     assert fe.values["spread"] < FastEstimatorExplorer(terms, prior, k=3, draws=50).values["spread"]
 

@@ -92,8 +92,8 @@ class Panel:
         self.draw.text(xy, s, fill=fill, font=self.font, anchor=anchor)
 
     def axes(self, nx: int = 5, ny: int = 5, xticks=None, yticks=None):
-        """Frame, ticks and tick labels (drawn last, over the data). ``xticks``/``yticks``: a list of
-        (value, label) pairs in place of the automatic round values (e.g. 10^k on a log axis)."""
+        """Frame, ticks and tick labels (drawn last, over the data). ``xticks``/``yticks``: a list
+        of (value, label) pairs in place of the automatic round values (e.g. 10^k on a log axis)."""
         d, ink = self.draw, COLOURS["axis"]
         d.rectangle([self.left, self.top, self.left + self.w, self.top + self.h], outline=ink, width=1)
         if xticks is None:

@@ -3,9 +3,9 @@ fast estimator's K against its interval (chapter 9).
 
 Same pattern as :mod:`ddpm_edu.viz.widgets`: a class whose ``.box`` is the widget, controls and
 read-outs as attributes, pictures as PNG bytes in an ``ipywidgets.Image`` updated from ``observe``
-callbacks (drawn with Pillow, :mod:`ddpm_edu.viz._canvas`, a few ms per move), and ``.static(...)``
-drawing the same numbers with matplotlib. Everything that costs a network call is computed once, when
-the explorer is built; a slider move only looks numbers up and draws.
+callbacks (drawn with Pillow, :mod:`ddpm_edu.viz._canvas`, a few ms per move), and
+``.static(...)`` drawing the same numbers with matplotlib. Everything that costs a network call is
+computed once, when the explorer is built; a slider move only looks numbers up and draws.
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def _curve_image(ts: np.ndarray, terms: np.ndarray, i: int, width: int = 330, he
 
 
 class VLBTermExplorer(Explorer):
-    """One term of L_vlb at the t chosen with a slider, on the curve of all the terms, for one digit.
+    """One term of L_vlb at the t chosen with a slider, on the curve of all terms, for one digit.
 
     Beside the curve: x_t, the true posterior mean μ̃_t(x_t, x_0), the model's mean μ_θ(x_t, t) and
     their difference in units of σ_t (which is what the KL of two Gaussians of equal variance sees:
@@ -108,12 +108,13 @@ class VLBTermExplorer(Explorer):
         if not self.timesteps or self.timesteps[0] < 1 or self.timesteps[-1] > schedule.T:
             raise InvalidArgument(f"timesteps must be steps in 1..{schedule.T}, got {timesteps!r}.")
         gen = torch.Generator(device=x0.device).manual_seed(seed)
-        self.scenes = vlb_term_scenes(schedule, model, x0, self.timesteps, generator=gen, **p_options)
-        self.terms = torch.stack([s.term for s in self.scenes], dim=1)          # (N, len(timesteps))
+        self.scenes = vlb_term_scenes(schedule, model, x0, self.timesteps, generator=gen,
+                                      **p_options)
+        self.terms = torch.stack([s.term for s in self.scenes], dim=1)     # (N, len(timesteps))
         self.schedule, self.scale = schedule, scale
         labels = list(labels) if labels is not None else list(range(x0.shape[0]))
-        self.t = W.SelectionSlider(options=self.timesteps, value=self._nearest(t or 10), description="t",
-                                   continuous_update=True, layout=W.Layout(width="420px"))
+        self.t = W.SelectionSlider(options=self.timesteps, value=self._nearest(t or 10),
+                                   description="t", continuous_update=True, layout=W.Layout(width="420px"))
         self.digit = W.Dropdown(options=[(f"image {i} ({lab})", i) for i, lab in enumerate(labels)],
                                 value=0, description="image")
         self.image, self.info = W.Image(format="png"), W.HTML()
@@ -137,7 +138,8 @@ class VLBTermExplorer(Explorer):
         ts = np.array(self.timesteps, dtype=np.float64)
         curve = _curve_image(ts, self.terms[n].numpy(), i)
         pics = _render.side_by_side(tiles)
-        pics = np.pad(pics, ((0, curve.shape[0] - pics.shape[0]), (0, 0), (0, 0)), constant_values=255)
+        pics = np.pad(pics, ((0, curve.shape[0] - pics.shape[0]), (0, 0), (0, 0)),
+                      constant_values=255)
         return _render.side_by_side([curve, pics], gap=10)
 
     def _update(self, change=None):
@@ -182,8 +184,9 @@ def _default_ks(T: int) -> list[int]:
     return sorted({k for k in (1, 2, 3, 5, 10, 20, 50, 100, 200, 500) if k < T} | {T})
 
 
-def fast_estimate_stats(terms: torch.Tensor, prior: torch.Tensor, k: int, always_decoder: bool = False,
-                        seed: int = 0, draws: int = 200) -> dict | None:
+def fast_estimate_stats(terms: torch.Tensor, prior: torch.Tensor, k: int,
+                        always_decoder: bool = False, seed: int = 0,
+                        draws: int = 200) -> dict | None:
     """The fast estimator with K = k steps per image, resampled from every image's ``terms``
     [n, T] and ``prior`` [n] (:func:`~ddpm_edu.evaluation.fast_from_terms`), bits/dim:
 
@@ -303,7 +306,8 @@ class FastEstimatorExplorer(Explorer):
             f"{s['spread']:.3f} (sd)")
 
     def __repr__(self) -> str:
-        return f"FastEstimatorExplorer(k={self.k.value}, always_decoder={self.always_decoder.value})"
+        dec = self.always_decoder.value
+        return f"FastEstimatorExplorer(k={self.k.value}, always_decoder={dec})"
 
     @staticmethod
     def static(terms, prior, ks=None, seed: int = 0):
@@ -319,8 +323,8 @@ class FastEstimatorExplorer(Explorer):
         fig, ax = new_figure((6.4, 3.2), nrows=1, ncols=1)
         ax.axhspan(full[0] - full[1], full[0] + full[1], color="0.85", label="full bound")
         for dec, shift, name in ((False, 0.97, "plain"), (True, 1.03, "L_0 always")):
-            rows = [r for r in (fast_estimate_stats(terms, prior, k, dec, seed, draws=2) for k in ks)
-                    if r is not None]
+            rows = [fast_estimate_stats(terms, prior, k, dec, seed, draws=2) for k in ks]
+            rows = [r for r in rows if r is not None]
             ax.errorbar([r["k"] * shift for r in rows], [r["estimate"] for r in rows],
                         yerr=[r["half_width"] for r in rows], fmt="o", capsize=3, label=name)
         ax.set(xscale="log", xlabel="K (steps per image)", ylabel="bits/dim",

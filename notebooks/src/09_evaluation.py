@@ -233,10 +233,10 @@ fig
 # (`keep_terms=True`), so the fast estimator can be drawn again for any $K$ without a network call
 # (`ddpm_edu.evaluation.fast_from_terms`: the same steps and weights as `bpd_fast`). Move the slider
 # over $K$: each point is one estimate (seed 3) with its interval, the band is the full bound's
-# interval; the read-out also says, over 200 redraws, how often the interval holds the full bound and
-# how much the estimate itself moves. Things to try: find the smallest $K$ whose interval holds the
-# full bound in most redraws, first plain, then with "L_0 always". Why is the plain interval so wide
-# at small $K$ even when the estimate happens to land near the truth? And why does the interval
+# interval; the read-out also says, over 200 redraws, how often the interval holds the full bound
+# and how much the estimate itself moves. Things to try: find the smallest $K$ whose interval holds
+# the full bound in most redraws, first plain, then with "L_0 always". Why is the plain interval so
+# wide at small $K$ even when the estimate happens to land near the truth? And why does the interval
 # shrink to the full bound's own at $K = T$?
 #
 # *If the widget does not render, `FastEstimatorExplorer.static(full.terms, full.prior, seed=3)`

@@ -1,4 +1,5 @@
-"""Course chapters 1, 2, 3, 4, 8 and 9 in a real JupyterLab, in a real (headless) browser, as a learner runs them.
+"""Course chapters 1–4, 8 and 9 in a real JupyterLab, in a real (headless) browser, as a learner
+runs them.
 
 Each chapter is copied without its outputs into the temporary folder served by the shared JupyterLab
 (the ``lab`` fixture of ``conftest.py``; the tracked notebook never gets outputs), opened in headless
