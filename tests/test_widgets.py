@@ -301,6 +301,8 @@ def test_vlb_term_explorer_shows_the_terms_of_vlb_terms():
     sigma2 = s.posterior_variance[5].item()
     kl = ((sc.true_mean[2] - sc.model_mean[2]) ** 2).mean().item() / (2 * sigma2) / math.log(2)
     assert term == pytest.approx(kl, rel=1e-4)
+    assert ve.values["sigma"] == pytest.approx(math.sqrt(sigma2), rel=1e-6)
+    assert f"σ<sub>t</sub> = {ve.values['sigma']:.4g}" in ve.info.value
     assert torch.allclose(sc.true_mean, q_posterior(s, x0, sc.xt, 5)[0])
     ve.t.value = 1
     assert "L<sub>0</sub> (the decoder)" in ve.info.value

@@ -28,8 +28,8 @@ __all__ = ["TermScene", "vlb_term_scenes", "VLBTermExplorer", "fast_estimate_sta
 class TermScene(NamedTuple):
     """One step t of the bound for a batch: x_t, the two means of x_{t−1} and the term.
 
-    xt, true_mean (μ̃_t(x_t, x_0)), model_mean (μ_θ(x_t, t)): [N, C, H, W]; sigma: [N] the model's
-    σ_t; term: [N] float64, L_{t−1} in bits/dim (the decoder L_0 at t = 1), as ``vlb_term``.
+    xt, true_mean (μ̃_t(x_t, x_0)), model_mean (μ_θ(x_t, t)): [N, C, H, W]; sigma: the model's σ_t,
+    [N, 1, 1, 1] (or [N, C, H, W] for a learned variance); term: [N] float64, L_{t−1} in bits/dim (the decoder L_0 at t = 1), as ``vlb_term``.
     """
     t: int
     xt: torch.Tensor
@@ -60,7 +60,7 @@ def vlb_term_scenes(schedule: Schedule, model, x0: torch.Tensor, timesteps, mean
         p = p_mean_variance(schedule, out, xt, t, mean_type, var_type, clip_x0)
         true_mean = q_posterior(schedule, x0, xt, t)[0]
         term = vlb_term(schedule, out, x0, xt, t, mean_type, var_type, clip_x0, exact).double()
-        scenes.append(TermScene(s, xt, true_mean, p.mean, p.variance.reshape(n).sqrt(), term.cpu()))
+        scenes.append(TermScene(s, xt, true_mean, p.mean, p.variance.sqrt(), term.cpu()))
     return scenes
 
 
@@ -151,11 +151,11 @@ class VLBTermExplorer(Explorer):
         s = self.scenes[i]
         term, mean = float(s.term[n]), float(s.term.mean())
         name = "L<sub>0</sub> (the decoder)" if s.t == 1 else f"L<sub>{s.t - 1}</sub>"
-        self.values = {"t": s.t, "image": n, "term": term, "mean_term": mean,
-                       "sigma": float(s.sigma[n])}
+        sigma = float(s.sigma[n].mean())
+        self.values = {"t": s.t, "image": n, "term": term, "mean_term": mean, "sigma": sigma}
         self.info.value = (f"t = {s.t}: {name} = <b>{term:.4g}</b> bits/dim for this image "
                            f"(mean over the {self.terms.shape[0]} images: {mean:.4g}); "
-                           f"σ<sub>t</sub> = {float(s.sigma[n]):.4g}")
+                           f"σ<sub>t</sub> = {sigma:.4g}")
 
     def __repr__(self) -> str:
         return f"VLBTermExplorer(t={self.t.value}, image={self.digit.value})"
