@@ -6,8 +6,11 @@ A "move" is what a browser slider event costs in the kernel: setting ``.value`` 
 callback, which recomputes the numbers, draws the picture and encodes the PNG put into the
 ``ipywidgets.Image`` (the comm message to the browser is not included). Images of 28×28 (MNIST-like,
 greyscale) and 64×64 (Flowers-like, RGB) are timed; the KL and bucket explorers draw curves, not
-images, so their cost does not depend on an image size. Not a test: numbers vary with the machine
-and its load, which is printed beside them.
+images, so their cost does not depend on an image size. The explorers of the bound (chapters 3
+and 9) and of DDIM (chapter 8) are timed on the stand-in ε-network of ``tests/browser/fakes.py``
+(the shipped U-Net costs more per network call; the bound's explorers call it only when built, and
+the DDIM explorer's first view of a (steps, η) pair costs ``steps`` calls). Not a test: numbers vary
+with the machine and its load, which is printed beside them.
 """
 from __future__ import annotations
 
@@ -45,7 +48,8 @@ def main(argv=None) -> int:
 
     from ddpm_edu import linear_schedule
     from ddpm_edu.sampling import ddim_steps
-    from ddpm_edu.viz import BucketExplorer, ChainScrubber, ForwardExplorer, KLExplorer
+    from ddpm_edu.viz import (BucketExplorer, ChainScrubber, DDIMExplorer, FastEstimatorExplorer,
+                              ForwardExplorer, KLExplorer, VLBTermExplorer)
     from ddpm_edu.viz._render import load_image
 
     flower = load_image(REPO / "data" / "images" / "flower64.png")[0]  # (3, 64, 64)
@@ -70,6 +74,21 @@ def main(argv=None) -> int:
     bx2 = BucketExplorer(sigma=0.3)
     cases.append(("BucketExplorer, pixel slider (σ₁ = 0.3, 256 buckets in view)", bx2.pixel,
                   list(range(0, 256, 5))))
+
+    oracle = ImageOracle(s, ring, s=0.3)
+    g = torch.Generator().manual_seed(0)
+    digits = (ring + 0.2 * torch.randn(4, *ring.shape, generator=g)).clamp(-1, 1)
+    steps = sorted(set(range(1, 11)) | {round(v) for v in torch.logspace(1.05, 3, 30).tolist()})
+    ve = VLBTermExplorer(oracle, s, digits, steps)
+    cases.append(("VLBTermExplorer, t slider, first view, 4 × 28×28", ve.t, steps))
+    cases.append(("VLBTermExplorer, t slider, cached", ve.t, steps))
+    terms = 0.02 * torch.rand(8, 50, generator=g, dtype=torch.float64)
+    fe = FastEstimatorExplorer(terms, torch.zeros(8, dtype=torch.float64), draws=200)
+    cases.append(("FastEstimatorExplorer, K slider (8 images, T = 50, 200 redraws)", fe.k, fe.ks))
+    x_T = torch.randn(4, *ring.shape, generator=g)
+    de = DDIMExplorer(oracle, s, x_T, step_options=(2, 5, 10, 20, 50))
+    cases.append(("DDIMExplorer, steps slider, first view, 4 × 28×28", de.steps, [2, 5, 20, 50]))
+    cases.append(("DDIMExplorer, steps slider, cached", de.steps, [2, 5, 10, 20, 50]))
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
     print(f"torch threads: {torch.get_num_threads()}, CPUs: {os.cpu_count()}, load average: "

@@ -36,7 +36,8 @@ from .pixels import to_model_range
 from .schedules import Schedule
 from .errors import InvalidArgument, InvalidType
 
-__all__ = ["BPDEstimate", "bpd_full", "bpd_fast", "mean_ci95", "as_pixel_floats", "Z95"]
+__all__ = ["BPDEstimate", "bpd_full", "bpd_fast", "fast_from_terms", "mean_ci95", "as_pixel_floats",
+           "Z95"]
 
 Z95 = statistics.NormalDist().inv_cdf(0.975)  # 1.95996…, the "1.96" of a 95 % normal interval
 
@@ -72,6 +73,9 @@ class BPDEstimate:
         k: steps sampled per image ("fast"), None for "full"; replace: with replacement or not;
         always_decoder: L_0 computed for every image, the other K − 1 steps sampled.
         seconds: wall-clock time of the estimate.
+        terms: [n, T] float64, every term of every image (column t−1 = step t), kept by
+            ``bpd_full(..., keep_terms=True)``; None otherwise. :func:`fast_from_terms` resamples
+            the fast estimator from them without another network call.
     """
 
     estimator: str
@@ -82,6 +86,7 @@ class BPDEstimate:
     replace: bool | None
     seconds: float
     always_decoder: bool = False
+    terms: torch.Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -184,7 +189,7 @@ def _check_args(model, schedule, generator, batch_size) -> int:
 
 @torch.no_grad()
 def bpd_full(model, schedule: Schedule, x0, batch_size: int = 64, generator: torch.Generator | None = None,
-             progress: bool = False, **p_options) -> BPDEstimate:
+             progress: bool = False, keep_terms: bool = False, **p_options) -> BPDEstimate:
     """The full bound L_vlb per image, bits/dim, with every term estimated from its own x_t.
 
     Args:
@@ -194,6 +199,7 @@ def bpd_full(model, schedule: Schedule, x0, batch_size: int = 64, generator: tor
             in the layout the model takes (e.g. [N, 1, 28, 28]).
         batch_size: images per network call. generator: for x_t (reproducible with a seed).
         progress: show a bar over images (and one over steps inside each batch).
+        keep_terms: keep every image's T terms in the result's ``terms`` ([n, T], 8·n·T bytes).
         **p_options: ``mean_type``, ``var_type``, ``clip_x0``, ``exact`` of
             :func:`ddpm_edu.vlb_term` (defaults: "eps", "fixed_small", True, True).
 
@@ -204,7 +210,7 @@ def bpd_full(model, schedule: Schedule, x0, batch_size: int = 64, generator: tor
     x = as_pixel_floats(x0)  # (N, ...)
     bs = _check_args(model, schedule, generator, batch_size)
     start = time.perf_counter()
-    totals, priors = [], []
+    totals, priors, kept = [], [], []
     sums = torch.zeros(schedule.T, dtype=torch.float64)
     bar = _bar(x.shape[0], progress, "bits/dim (full)")
     for i in range(0, x.shape[0], bs):
@@ -213,12 +219,14 @@ def bpd_full(model, schedule: Schedule, x0, batch_size: int = 64, generator: tor
         totals.append(r.total.cpu())
         priors.append(r.prior.cpu())
         sums += r.terms.sum(dim=0).cpu()
+        if keep_terms:
+            kept.append(r.terms.cpu())
         if bar is not None:
             bar.update(xb.shape[0])
     if bar is not None:
         bar.close()
     return BPDEstimate("full", torch.cat(totals), torch.cat(priors), sums / x.shape[0], None, None,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, terms=torch.cat(kept) if keep_terms else None)
 
 
 def sample_timesteps(n: int, T: int, k: int, replace: bool = False,
@@ -251,6 +259,30 @@ def _fast_steps(n: int, T: int, k: int, replace: bool, always_decoder: bool, gen
     weights = torch.full((k,), (T - 1) / (k - 1), dtype=torch.float64)
     weights[0] = 1.0
     return steps, weights
+
+
+def fast_from_terms(terms: torch.Tensor, prior: torch.Tensor, k: int, replace: bool = False,
+                    always_decoder: bool = False,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """The fast estimator applied to terms already computed: [n] per-image estimates, bits/dim.
+
+    ``terms``: [n, T] every term of every image (``bpd_full(..., keep_terms=True).terms``);
+    ``prior``: [n] L_T. Each image draws its K steps and weights exactly as :func:`bpd_fast` does
+    (the same ``generator`` state draws the same steps) and gets L_T + Σ_j weight_j · term(t_j).
+    No network call, so many draws are cheap; the only randomness left is which steps are drawn
+    (bpd_fast also draws a fresh x_t per step: here each step keeps the x_t of the full run).
+    """
+    terms = torch.as_tensor(terms, dtype=torch.float64)
+    if terms.ndim != 2:
+        raise InvalidArgument(f"terms must be [n images, T steps], got shape {tuple(terms.shape)}; "
+                              "pass bpd_full(..., keep_terms=True).terms.")
+    prior = torch.as_tensor(prior, dtype=torch.float64).flatten()
+    if prior.numel() != terms.shape[0]:
+        raise InvalidArgument(f"prior has {prior.numel()} values for {terms.shape[0]} images: give "
+                              "one L_T per image (BPDEstimate.prior).")
+    n, T = terms.shape
+    steps, weights = _fast_steps(n, T, k, replace, always_decoder, generator)
+    return prior + terms.gather(1, steps.cpu() - 1) @ weights
 
 
 @torch.no_grad()

@@ -144,6 +144,26 @@ def test_fast_with_all_steps_is_the_full_bound(sched):
     torch.testing.assert_close(fast.per_t, full.per_t, atol=1e-9, rtol=0)
 
 
+def test_kept_terms_resample_the_fast_estimator_without_the_network(sched):
+    from ddpm_edu.evaluation import fast_from_terms
+
+    x0 = pixels(6, seed=4)
+    model = Blend(sched, x0)                      # an imperfect model: every term is non-zero
+    full = bpd_full(model, sched, x0, batch_size=6, keep_terms=True,
+                    generator=torch.Generator().manual_seed(0))
+    assert full.terms.shape == (6, T_SMALL) and bpd_full(Oracle(sched, x0), sched, x0).terms is None
+    torch.testing.assert_close(full.per_image, full.prior + full.terms.sum(1), atol=1e-12, rtol=0)
+    torch.testing.assert_close(full.per_t, full.terms.mean(0), atol=1e-12, rtol=0)
+    # the oracle's terms do not depend on x_t: resampled from kept terms = bpd_fast, same steps
+    exact = bpd_full(Oracle(sched, x0), sched, x0, batch_size=6, keep_terms=True)
+    for dec in (False, True):
+        fast = bpd_fast(Oracle(sched, x0), sched, x0, k=7, batch_size=6, always_decoder=dec,
+                        generator=torch.Generator().manual_seed(5))
+        again = fast_from_terms(exact.terms, exact.prior, 7, always_decoder=dec,
+                                generator=torch.Generator().manual_seed(5))
+        torch.testing.assert_close(again, fast.per_image, atol=1e-9, rtol=0)
+
+
 @pytest.mark.parametrize("replace", [False, True])
 def test_fast_estimator_weights_exactly_and_is_unbiased_for_the_oracle(sched, replace):
     # For the oracle only L_0 (the t = 1 term) is non-zero, so an image's estimate is

@@ -271,3 +271,127 @@ def test_score_field_static_figures():
     pts = points_figure({"data": _sample(50, g), "model": _sample(50, g)}, marks=_M[None])
     assert [ax.get_title() for ax in pts.axes] == ["data", "model"]
     assert len(pts.axes[0].collections) == 2 and pts.axes[0].get_xlim() == (-1.3, 1.3)
+
+
+# ---- the bound's terms (chapter 3), DDIM's knobs (chapter 8), the fast estimator (chapter 9) -----
+def _digits(n=3, size=10, seed=0):
+    """n noisy rings quantised to 8 bits, [n, 1, size, size] in [−1, 1]: stand-in test digits."""
+    g = torch.Generator().manual_seed(seed)
+    x = ring_image(size) + 0.2 * torch.randn(n, 1, size, size, generator=g)
+    return to_pixels(x.clamp(-1, 1)).float() / 127.5 - 1
+
+
+def test_vlb_term_explorer_shows_the_terms_of_vlb_terms():
+    from ddpm_edu import q_posterior, vlb_terms
+    from ddpm_edu.viz.vlb_widgets import VLBTermExplorer
+
+    s = linear_schedule(100)
+    model, x0, steps = ImageOracle(s, ring_image(10), s=0.3), _digits(), [1, 2, 5, 20, 100]
+    ve = VLBTermExplorer(model, s, x0, steps, seed=4, labels=["a", "b", "c"], t=20)
+    r = vlb_terms(s, model, x0, timesteps=steps, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(ve.terms, r.terms[:, [t - 1 for t in steps]])  # same draws, same terms
+    before = ve.image.value
+    ve.t.value, ve.digit.value = 5, 2
+    assert ve.image.value != before and repr(ve) == "VLBTermExplorer(t=5, image=2)"
+    term = r.terms[2, 4].item()
+    assert ve.values["term"] == term and f"L<sub>4</sub> = <b>{term:.4g}</b>" in ve.info.value
+    assert f"{r.terms[:, 4].mean().item():.4g}" in ve.info.value
+    # with σ_t² = β̃_t on both sides the KL is only the means': mean(((μ̃ − μ_θ)/σ_t)²)/2 nats
+    sc = ve.scenes[2]
+    sigma2 = s.posterior_variance[5].item()
+    kl = ((sc.true_mean[2] - sc.model_mean[2]) ** 2).mean().item() / (2 * sigma2) / math.log(2)
+    assert term == pytest.approx(kl, rel=1e-4)
+    assert ve.values["sigma"] == pytest.approx(math.sqrt(sigma2), rel=1e-6)
+    assert f"σ<sub>t</sub> = {ve.values['sigma']:.4g}" in ve.info.value
+    assert torch.allclose(sc.true_mean, q_posterior(s, x0, sc.xt, 5)[0])
+    ve.t.value = 1
+    assert "L<sub>0</sub> (the decoder)" in ve.info.value
+    assert ve.values["term"] == r.terms[2, 0].item()
+    assert "ddpm-edu-vlb-terms" in ve.box._dom_classes
+    with pytest.raises(ValueError, match="1..100"):
+        VLBTermExplorer(model, s, x0, [0, 5])
+
+
+def test_ddim_explorer_redraws_samples_from_the_same_noise():
+    from ddpm_edu import ddim_steps, respace
+    from ddpm_edu.viz.sampling_widgets import DDIMExplorer
+
+    s = linear_schedule(100)
+    model = ImageOracle(s, ring_image(8), s=0.3)
+    x_T = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    de = DDIMExplorer(model, s, x_T, step_options=(2, 5, 10), etas=(0.0, 1.0), steps=5, seed=7)
+    before = de.image.value
+    assert de.values["kept"] == respace(s, 5).timesteps[1:].flip(0).tolist()
+    de.eta.value = 1.0
+    assert de.image.value != before and repr(de) == "DDIMExplorer(steps=5, eta=1)"
+    g = torch.Generator().manual_seed(7)
+    *_, last = ddim_steps(model, s, x_T, steps=5, eta=1.0, generator=g)
+    assert torch.equal(de.values["samples"], last.x.clamp(-1, 1))
+    assert "<b>η = 1</b>" in de.info.value and "kept steps τ: 100, " in de.info.value
+    de.steps.value = 10
+    assert len(de.values["kept"]) == 10 and "<b>10 steps</b>" in de.info.value
+    de.steps.value = 5                                          # from the cache: the same picture
+    assert torch.equal(de.values["samples"], last.x.clamp(-1, 1))
+    with pytest.raises(ValueError, match="step_options"):
+        DDIMExplorer(model, s, x_T, step_options=(2, 5), steps=10)
+
+
+def test_fast_from_terms_is_bpd_fasts_estimator():
+    from ddpm_edu.evaluation import fast_from_terms, sample_timesteps
+
+    terms = torch.rand(4, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    prior = torch.full((4,), 1e-3, dtype=torch.float64)
+    est = fast_from_terms(terms, prior, 6, generator=torch.Generator().manual_seed(3))
+    steps = sample_timesteps(4, 30, 6, generator=torch.Generator().manual_seed(3))
+    direct = prior + torch.stack([terms[i, steps[i] - 1].sum() * 30 / 6 for i in range(4)])
+    torch.testing.assert_close(est, direct)
+    torch.testing.assert_close(fast_from_terms(terms, prior, 30), prior + terms.sum(1))  # K = T
+    dec = fast_from_terms(terms, prior, 30, always_decoder=True)
+    torch.testing.assert_close(dec, prior + terms.sum(1))
+    with pytest.raises(ValueError, match="one L_T per image"):
+        fast_from_terms(terms, prior[:2], 3)
+
+
+def test_fast_estimator_explorer_readout_against_a_direct_computation():
+    from ddpm_edu.evaluation import fast_from_terms, mean_ci95
+    from ddpm_edu.viz.vlb_widgets import FastEstimatorExplorer
+
+    g = torch.Generator().manual_seed(0)
+    terms = 0.02 * torch.rand(8, 50, generator=g, dtype=torch.float64)
+    terms[:, 0] += 0.8                                          # L_0 dominates, as on MNIST
+    prior = torch.full((8,), 1e-5, dtype=torch.float64)
+    fe = FastEstimatorExplorer(terms, prior, k=5, seed=2, draws=50)
+    assert fe.ks == [1, 2, 3, 5, 10, 20, 50] and fe.k.value == 5
+    full, fh = mean_ci95(prior + terms.sum(1))
+    assert f"{full:.3f} ± {fh:.3f} bits/dim" in fe.info.value
+    before = fe.image.value
+    fe.k.value = 10
+    g = torch.Generator().manual_seed(2)
+    est, half = mean_ci95(fast_from_terms(terms, prior, 10, generator=g))
+    assert fe.image.value != before and fe.values["estimate"] == est
+    assert f"<b>{est:.3f} ± {half:.3f}</b>" in fe.info.value and 0 <= fe.values["coverage"] <= 1
+    fe.k.value = 50                                             # K = T: the full bound, no spread
+    assert fe.values["estimate"] == pytest.approx(full) and fe.values["spread"] == pytest.approx(0)
+    fe.always_decoder.value = True
+    fe.k.value = 1
+    assert "K ≥ 2" in fe.info.value
+    assert repr(fe) == "FastEstimatorExplorer(k=1, always_decoder=True)"
+    fe.k.value = 3                                              # stratified: L_0 never missed
+    assert fe.values["spread"] < FastEstimatorExplorer(terms, prior, k=3, draws=50).values["spread"]
+
+
+def test_bound_and_ddim_static_fallbacks_are_figures():
+    from matplotlib.figure import Figure
+
+    from ddpm_edu.viz.sampling_widgets import DDIMExplorer
+    from ddpm_edu.viz.vlb_widgets import FastEstimatorExplorer, VLBTermExplorer
+
+    s = linear_schedule(100)
+    model = ImageOracle(s, ring_image(8), s=0.3)
+    figs = [VLBTermExplorer.static(model, s, _digits(2, 8), [1, 2, 10, 100], ts=(1, 10, 100)),
+            DDIMExplorer.static(model, s, torch.randn(2, 1, 8, 8), step_options=(2, 5)),
+            FastEstimatorExplorer.static(torch.rand(4, 20, dtype=torch.float64), torch.zeros(4))]
+    assert all(isinstance(f, Figure) for f in figs)
+    assert len(figs[0].axes) == 3 * 3 and figs[0].axes[3].get_title() == "x_t, t = 10"
+    assert [ax.get_title() for ax in figs[1].axes] == ["2 steps, η = 0", "5 steps, η = 0",
+                                                        "2 steps, η = 1", "5 steps, η = 1"]

@@ -16,6 +16,9 @@ module                                 what it draws
 :mod:`~ddpm_edu.viz.widgets`           ``ForwardExplorer``, ``ChainScrubber`` (ipywidgets 8)
 :mod:`~ddpm_edu.viz.likelihood_widgets`  ``KLExplorer``, ``BucketExplorer`` (ipywidgets 8)
 :mod:`~ddpm_edu.viz.score_widgets`     ``ScoreFieldExplorer`` (ipywidgets 8)
+:mod:`~ddpm_edu.viz.vlb_widgets`       ``VLBTermExplorer`` (the terms of L_vlb over t),
+                                       ``FastEstimatorExplorer`` (K against the interval)
+:mod:`~ddpm_edu.viz.sampling_widgets`  ``DDIMExplorer`` (DDIM's steps and η)
 =====================================  ==========================================================
 
 Figures are pyplot-free ``matplotlib.figure.Figure`` objects: leave one as the last expression of a
@@ -35,6 +38,9 @@ _EXPORTS = {
     "likelihood_widgets": ["KLExplorer", "BucketExplorer", "kl_monte_carlo"],
     "score_plots": ["score_field_figure", "points_figure", "eps_field", "relative_field_error"],
     "score_widgets": ["ScoreFieldExplorer"],
+    "vlb_widgets": ["VLBTermExplorer", "FastEstimatorExplorer", "vlb_term_scenes",
+                    "fast_estimate_stats"],
+    "sampling_widgets": ["DDIMExplorer"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -91,20 +91,37 @@ class Panel:
             self.draw.rectangle([left - 2, t - 1, r + 2, b + 1], fill=(255, 255, 255))
         self.draw.text(xy, s, fill=fill, font=self.font, anchor=anchor)
 
-    def axes(self, nx: int = 5, ny: int = 5):
-        """Frame, ticks and tick labels (drawn last, over the data)."""
+    def axes(self, nx: int = 5, ny: int = 5, xticks=None, yticks=None):
+        """Frame, ticks and tick labels (drawn last, over the data). ``xticks``/``yticks``: a list
+        of (value, label) pairs in place of the automatic round values (e.g. 10^k on a log axis)."""
         d, ink = self.draw, COLOURS["axis"]
         d.rectangle([self.left, self.top, self.left + self.w, self.top + self.h], outline=ink, width=1)
-        for xt in nice_ticks(self.x0, self.x1, nx):
+        if xticks is None:
+            xticks = [(v, _fmt_tick(v)) for v in nice_ticks(self.x0, self.x1, nx)]
+        if yticks is None:
+            yticks = [(v, _fmt_tick(v)) for v in nice_ticks(self.y0, self.y1, ny)]
+        for xt, label in xticks:
             u, _ = self.px([xt], [self.y0])
             d.line([(u[0], self.top + self.h), (u[0], self.top + self.h + 4)], fill=ink, width=1)
-            d.text((float(u[0]), self.top + self.h + 5), _fmt_tick(xt), fill=COLOURS["ink"], font=self.font,
+            d.text((float(u[0]), self.top + self.h + 5), label, fill=COLOURS["ink"], font=self.font,
                    anchor="mt")
-        for yt in nice_ticks(self.y0, self.y1, ny):
+        for yt, label in yticks:
             _, v = self.px([self.x0], [yt])
             d.line([(self.left - 4, v[0]), (self.left, v[0])], fill=ink, width=1)
-            d.text((self.left - 6, float(v[0])), _fmt_tick(yt), fill=COLOURS["ink"], font=self.font,
+            d.text((self.left - 6, float(v[0])), label, fill=COLOURS["ink"], font=self.font,
                    anchor="rm")
+
+    def marker(self, x: float, y: float, fill, r: int = 4):
+        """A filled dot of radius ``r`` px at data point (x, y)."""
+        u, v = self.px([x], [y])
+        self.draw.ellipse([u[0] - r, v[0] - r, u[0] + r, v[0] + r], fill=fill)
+
+    def errorbar(self, x: float, lo: float, hi: float, fill, width: int = 2):
+        """A vertical bar from ``lo`` to ``hi`` at x, with short caps."""
+        u, v = self.px([x, x], [lo, hi])
+        self.draw.line([(u[0], v[0]), (u[1], v[1])], fill=fill, width=width)
+        for vv in v:
+            self.draw.line([(u[0] - 3, vv), (u[0] + 3, vv)], fill=fill, width=width)
 
     def array(self) -> np.ndarray:
         """The picture as uint8 (H, W, 3)."""

@@ -95,6 +95,19 @@ def side_by_side(panels: list[np.ndarray], gap: int = 4, value: int = 255) -> np
     return np.concatenate(out, axis=1)
 
 
+def stack(panels: list[np.ndarray], gap: int = 6, value: int = 255) -> np.ndarray:
+    """Stack uint8 pictures (H_i, W_i, C) top to bottom, left-aligned, padded to the widest."""
+    c = max(p.shape[2] for p in panels)
+    panels = [np.repeat(p, 3, axis=2) if p.shape[2] != c else p for p in panels]
+    w = max(p.shape[1] for p in panels)
+    out = []
+    for i, p in enumerate(panels):
+        if i:
+            out.append(np.full((gap, w, c), value, np.uint8))
+        out.append(np.pad(p, ((0, 0), (0, w - p.shape[1]), (0, 0)), constant_values=value))
+    return np.concatenate(out, axis=0)
+
+
 def fit_text(options: list[str], width: int) -> int:
     """Index of the first text in ``options`` (longest first) that fits ``width`` px in :func:`caption`."""
     from PIL import Image, ImageDraw, ImageFont

@@ -389,6 +389,31 @@ rows.append(f"{'':>5}  {'L_T':<8} {r.prior.mean().item():>32.3g}")
 print("\n".join(rows))
 
 # %% [markdown]
+# ### The terms explorer
+#
+# Each term compares two Gaussians over $x_{t-1}$ that share their variance $\sigma_t^2 =
+# \tilde\beta_t$, so $L_{t-1}$ is only about their means: the true posterior mean $\tilde\mu_t(x_t,
+# x_0)$, which knows the digit, and the model's $\mu_\theta(x_t, t)$, which must guess it from
+# $x_t$. Move the slider over $t$ (the computed steps; the red dot marks the term on this digit's
+# curve) and the menu over the digits. Beside $x_t$ and the two means, the last panel is their
+# difference in units of $\sigma_t$ — the term is the mean of its square over the pixels, halved, in
+# nats. Things to try: at small $t$ the two means look identical, yet the term is largest there:
+# why? (Look at $\sigma_t$ in the read-out.) At which $t$ does the difference panel stop looking
+# like the digit? The explorer draws its $x_t$ with the same seed as `vlb_terms` above, so its terms
+# are exactly the ones plotted.
+#
+# *If the widget does not render, `VLBTermExplorer.static(model.eps, model.schedule, x0, steps,
+# seed=2, var_type=model.var_type)` draws the same pictures at a few $t$.*
+
+# %%
+from ddpm_edu.viz import VLBTermExplorer
+
+explorer = VLBTermExplorer(model.eps, model.schedule, x0, steps.tolist(), seed=2,
+                           var_type=model.var_type, labels=labels[:N_IMAGES].tolist(), t=10)
+torch.testing.assert_close(explorer.terms, terms)   # the same x_t (seed 2): the same terms as above
+explorer
+
+# %% [markdown]
 # ## 7. $L_T$ is negligible
 #
 # The prior term does not involve the network at all:

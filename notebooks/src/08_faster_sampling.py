@@ -416,7 +416,30 @@ image_grid(torch.cat([runs[10][:SHOW], again[:SHOW], ddim_eta1_10[:SHOW], other_
 # *code* for its image. Interpolating between two codes gives a smooth path of digits, and the same
 # code always reproduces the same image (try it below). With $\eta = 1$ there is no such map: the
 # last steps' noise decides the details.
+
+# %% [markdown]
+# ### The steps and η explorer
 #
+# Both knobs at once, on the first four noises $x_T$ of this chapter: the slider **steps** picks $S$
+# (the respaced chain; the read-out lists its kept steps $\tau_S > \dots > \tau_1$), the slider
+# **η** the amount of fresh noise. The top row shows the samples; the bottom row follows the first
+# of them down its chain at (up to 11 of) the kept steps. Every setting starts from the same $x_T$,
+# and for $\eta > 0$ draws the same noise sequence (seed 5). What to try: with $\eta = 0$, step from
+# 50 down to 2 — which digits keep their identity, and where do the strokes go soft? Then hold the
+# steps at 10 and raise $\eta$: at what $\eta$ do the digits stop being the $\eta = 0$ ones? Each
+# new setting costs $S$ network calls on four digits (well under a second); settings already seen
+# are cached.
+#
+# *If the widget does not render, `DDIMExplorer.static(model.eps, schedule, x_T[:4], seed=5)` draws
+# the samples of every (steps, η) pair.*
+
+# %%
+from ddpm_edu.viz import DDIMExplorer
+
+DDIMExplorer(model.eps, schedule, x_T[:4], step_options=(2, 5, 10, 20, 50),
+             etas=(0.0, 0.2, 0.5, 1.0), steps=10, eta=0.0, seed=5)
+
+# %% [markdown]
 # ## 8. DDIM in your browser
 #
 # `ddpm-edu export-web --checkpoint mnist --out site` writes the shipped network (as ONNX) and a small

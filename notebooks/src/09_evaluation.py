@@ -98,7 +98,7 @@ x0 = images[:N_IMAGES].unsqueeze(1)              # (N, 1, 28, 28) uint8: the 8-b
 opts = dict(var_type=model.var_type)             # the reverse variance the model was trained for
 
 full = bpd_full(model.eps, chain, x0, batch_size=N_IMAGES, generator=torch.Generator().manual_seed(0),
-                **opts)
+                keep_terms=True, **opts)                 # keep every digit's terms for section 2
 print(f"full bound of the {chain.T}-step chain: {full}")
 
 # %% [markdown]
@@ -224,7 +224,30 @@ fig
 # it (right, too high); they average out to the truth. Stratifying on $L_0$ leaves one narrow hump
 # around it. With the library: `bpd_fast(..., always_decoder=True)`, or
 # `ddpm-edu eval --fast K --always-decoder`.
+
+# %% [markdown]
+# ### The estimator explorer: K against the interval
 #
+# The histogram was one typical image. A real evaluation reports the mean over images with its 95 %
+# interval, and that is what the explorer shows: `bpd_full` above kept every digit's terms
+# (`keep_terms=True`), so the fast estimator can be drawn again for any $K$ without a network call
+# (`ddpm_edu.evaluation.fast_from_terms`: the same steps and weights as `bpd_fast`). Move the slider
+# over $K$: each point is one estimate (seed 3) with its interval, the band is the full bound's
+# interval; the read-out also says, over 200 redraws, how often the interval holds the full bound
+# and how much the estimate itself moves. Things to try: find the smallest $K$ whose interval holds
+# the full bound in most redraws, first plain, then with "L_0 always". Why is the plain interval so
+# wide at small $K$ even when the estimate happens to land near the truth? And why does the interval
+# shrink to the full bound's own at $K = T$?
+#
+# *If the widget does not render, `FastEstimatorExplorer.static(full.terms, full.prior, seed=3)`
+# draws every $K$, plain and stratified, in one figure.*
+
+# %%
+from ddpm_edu.viz import FastEstimatorExplorer
+
+FastEstimatorExplorer(full.terms, full.prior, k=K, seed=3, draws=200)
+
+# %% [markdown]
 # ### Exercise 9.1 — the weight when $L_0$ is always computed
 #
 # With $T = 1000$ and $K = 50$ network calls per image, one of them spent on $L_0$: what weight must

@@ -1,4 +1,5 @@
-"""Course chapters 1, 2 and 4 in a real JupyterLab, in a real (headless) browser, as a learner runs them.
+"""Course chapters 1–4, 8 and 9 in a real JupyterLab, in a real (headless) browser, as a learner
+runs them.
 
 Each chapter is copied without its outputs into the temporary folder served by the shared JupyterLab
 (the ``lab`` fixture of ``conftest.py``; the tracked notebook never gets outputs), opened in headless
@@ -29,11 +30,16 @@ from labdriver import (REPO, assert_widgets_fine, close, move_every_slider, scre
 
 # chapter → {CSS class of an explorer's box: number of sliders in it}, from notebooks/src/:
 # ForwardExplorer (t; plus the schedule drop-down), KLExplorer (μ_p, σ_p, μ_q, σ_q),
-# BucketExplorer (μ, σ_1, pixel k; plus the "exact Φ" check box, whose picture may not change).
+# BucketExplorer (μ, σ_1, pixel k; plus the "exact Φ" check box, whose picture may not change),
+# VLBTermExplorer (t; plus the image drop-down), DDIMExplorer (steps, η),
+# FastEstimatorExplorer (K; plus the "L_0 always" check box).
 CHAPTERS = {
     "01_forward_noising": {"ddpm-edu-forward": 1},
     "02_kl_of_gaussians": {"ddpm-edu-kl": 4},
+    "03_vlb_decomposition": {"ddpm-edu-vlb-terms": 1},
     "04_discretized_decoder": {"ddpm-edu-bucket": 3},
+    "08_faster_sampling": {"ddpm-edu-ddim": 2},
+    "09_evaluation": {"ddpm-edu-fast-estimator": 1},
 }
 # the class of every explorer box (ddpm_edu.viz.widgets.Explorer); the other ddpm-edu-* class names it
 EXPLORER_KINDS = """els => els.map(e => [...e.classList].filter(
