@@ -213,7 +213,6 @@ def _split(text, allowed, what):
 
 def variant_contestants(net, shape, args):
     """Our network once per (dtype, threads, memory format); the first is the fp32 baseline."""
-    import torch
     from ddpm_edu import hardware
 
     if args.dtypes == "auto":  # bf16 only where it is native: emulated it was ~60× slower
@@ -260,7 +259,6 @@ def measure_variants(variants, args):
 
 def run_variants(net, shape, args, cfg) -> int:
     """``--variants``: print (and optionally save) the table of our network's variants."""
-    import torch
     from ddpm_edu import hardware
 
     hw = hardware.describe_hardware("cpu")
