@@ -129,28 +129,32 @@ def _draw_chain_arrows(ax, xs):
             gid="label:prior")
 
 
+def _bracket(ax, a, b, y, text, gid):
+    """A thin bracket under the nodes a..b, with the term's formula under it."""
+    ax.plot([a, a, b, b], [y + 0.12, y, y, y + 0.12], color=COLOURS["grey"], lw=0.9, gid=f"{gid}:bracket")
+    ax.text((a + b) / 2, y - 0.1, text, ha="center", va="top", fontsize=11, gid=gid)
+
+
 def _draw_terms(ax, xs, top):
-    """Which distributions L_0, L_{t−1} and L_T compare (DDPM eq. 5), each under its arrows."""
-    c = COLOURS
+    """Which distributions L_0, L_{t−1} and L_T compare (DDPM eq. 5), each under its nodes."""
+    c, half, y = COLOURS, _BOX_W / 2, -1.5
     # L_{t−1}: the forward posterior, an arc from x_t back to x_{t−1} under the p_θ arrow
     _arrow(ax, (xs[4] - 0.2, -_BOX_H / 2), (xs[3] + 0.2, -_BOX_H / 2), "post:x_t→x_{t-1}", c["post"],
            ls=":", rad=-0.35, lw=1.8)
     ax.text((xs[3] + xs[4]) / 2, -0.98, r"$q(x_{t-1} \mid x_t, x_0)$", ha="center", va="top",
             fontsize=11, color=c["post"], gid="label:posterior")
-    ax.text((xs[3] + xs[4]) / 2, -1.5, r"$L_{t-1} = D_{\mathrm{KL}}(q(x_{t-1} \mid x_t, x_0)"
-            r"\,\|\,p_\theta(x_{t-1} \mid x_t))$", ha="center", va="top", fontsize=11,
-            gid="term:L_{t-1}")
+    _bracket(ax, xs[3] - half, xs[4] + half, y, r"$L_{t-1} = D_{\mathrm{KL}}(q(x_{t-1} \mid x_t, x_0)"
+             r"\,\|\,p_\theta(x_{t-1} \mid x_t))$", "term:L_{t-1}")
     # L_0: the last reverse step, scored on the data
-    ax.text((xs[0] + xs[1]) / 2, -1.5, r"$L_0 = -\log p_\theta(x_0 \mid x_1)$", ha="center",
-            va="top", fontsize=11, gid="term:L_0")
+    _bracket(ax, xs[0] - half, xs[1] + half, y, r"$L_0 = -\log p_\theta(x_0 \mid x_1)$", "term:L_0")
     # L_T: where the forward process ends, against the fixed prior
+    _bracket(ax, xs[-1] - half - 1.2, xs[-1] + half,  y,
+             r"$L_T = D_{\mathrm{KL}}(q(x_T \mid x_0)\,\|\,p(x_T))$", "term:L_T")
     y = top + 0.15
     _arrow(ax, (xs[0], y), (xs[-1], y), "q:x_0→x_T", c["q"], ls="--", rad=-0.06)
     arc_top = y + 0.03 * (xs[-1] - xs[0])
     ax.text((xs[0] + xs[-1]) / 2, arc_top + 0.05, r"$q(x_T \mid x_0)$", ha="center", va="bottom",
             fontsize=11, color=c["q"], gid="label:q_T")
-    ax.text(xs[-1] + 0.6, -1.5, r"$L_T = D_{\mathrm{KL}}(q(x_T \mid x_0)\,\|\,p(x_T))$",
-            ha="right", va="top", fontsize=11, gid="term:L_T")
     return arc_top + 0.45
 
 
@@ -184,7 +188,7 @@ def chain_diagram(images=None, t: int | None = None, T: int | None = None, terms
     _draw_chain_arrows(ax, xs)
     bottom = -0.85
     if terms:
-        top, bottom = _draw_terms(ax, xs, top), -2.0
+        top, bottom = _draw_terms(ax, xs, top), -2.1
     ax.legend(handles=[Line2D([], [], color=COLOURS["q"], ls="--", label="forward $q$: fixed, adds noise"),
                        Line2D([], [], color=COLOURS["p"], label=r"reverse $p_\theta$: learned, removes noise")]
               + ([Line2D([], [], color=COLOURS["post"], ls=":", label=r"posterior $q(x_{t-1} \mid x_t, x_0)$: exact, given $x_0$")] if terms else []),
