@@ -19,7 +19,8 @@ from ddpm_edu.viz.frames import forward_chain
 
 
 def _gids(fig, prefix):
-    return sorted(a.get_gid() for a in fig.findobj(lambda a: (a.get_gid() or "").startswith(prefix)))
+    found = fig.findobj(lambda a: (a.get_gid() or "").startswith(prefix))
+    return sorted(a.get_gid() for a in found)
 
 
 def _by_gid(fig, gid):
@@ -121,7 +122,8 @@ def test_unet_diagram_follows_the_mnist_network():
         ["attn:down:2:0", "attn:mid:0", "attn:up:2:0"]
     # every residual block's channels are the module's
     up2 = net.up_blocks[0].conv1
-    assert _res_texts(fig, "up:2") == [f"Res {up2.in_channels}→{up2.out_channels}"] == ["Res 128→64"]
+    assert _res_texts(fig, "up:2") == [f"Res {up2.in_channels}→{up2.out_channels}"] \
+        == ["Res 128→64"]
     assert _res_texts(fig, "mid") == ["Res 64→64", "Res 64→64"]
     assert len([g for g in _gids(fig, "skip:") if not g.endswith("label")]) == 3
     n_res = 2 * 3 * cfg["num_res_blocks"] + 2

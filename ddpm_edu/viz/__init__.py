@@ -11,8 +11,8 @@ module                                 what it draws
 :mod:`~ddpm_edu.viz.likelihood_plots`  the KL of two Gaussians as an area; the bucket decoder L_0
 :mod:`~ddpm_edu.viz.score_plots`       a 2-D score field (arrows of −ε over q(x_t)), exact beside
                                        learned, at several t; 2-D samples side by side
-:mod:`~ddpm_edu.viz.diagrams`          the Markov chain x_0 ⇄ x_T with q and p_θ (and the terms of
-                                       L_vlb); the U-Net drawn from its config, with shapes and skips
+:mod:`~ddpm_edu.viz.diagrams`          the Markov chain x_0 ⇄ x_T with q and p_θ (and the terms
+                                       of L_vlb); the U-Net drawn from its config, shapes and skips
 :mod:`~ddpm_edu.viz.gif`               GIFs of the forward chain and of a sampler's reverse chain
 :mod:`~ddpm_edu.viz.frames`            which steps become frames (evenly in the angle arccos √ᾱ_t)
 :mod:`~ddpm_edu.viz.widgets`           ``ForwardExplorer``, ``ChainScrubber`` (ipywidgets 8)

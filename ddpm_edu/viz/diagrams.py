@@ -70,8 +70,8 @@ def _check_chain_images(images):
     images = list(images)
     if len(images) != 5:
         raise InvalidArgument(f"images must be 5 pictures, of x_0, x_1, x_(t-1), x_t and x_T (None "
-                              f"for a node without one), got {len(images)}. forward_chain(schedule, "
-                              f"x0, keep=[0, 1, t - 1, t, T]) yields them.")
+                              f"for a node without one), got {len(images)}. "
+                              f"forward_chain(schedule, x0, keep=[0, 1, t - 1, t, T]) yields them.")
     return [None if im is None else _render.grid(im) for im in images]
 
 
@@ -131,7 +131,8 @@ def _draw_chain_arrows(ax, xs):
 
 def _bracket(ax, a, b, y, text, gid):
     """A thin bracket under the nodes a..b, with the term's formula under it."""
-    ax.plot([a, a, b, b], [y + 0.12, y, y, y + 0.12], color=COLOURS["grey"], lw=0.9, gid=f"{gid}:bracket")
+    ax.plot([a, a, b, b], [y + 0.12, y, y, y + 0.12], color=COLOURS["grey"], lw=0.9,
+            gid=f"{gid}:bracket")
     ax.text((a + b) / 2, y - 0.1, text, ha="center", va="top", fontsize=11, gid=gid)
 
 
@@ -139,16 +140,18 @@ def _draw_terms(ax, xs, top):
     """Which distributions L_0, L_{t−1} and L_T compare (DDPM eq. 5), each under its nodes."""
     c, half, y = COLOURS, _BOX_W / 2, -1.5
     # L_{t−1}: the forward posterior, an arc from x_t back to x_{t−1} under the p_θ arrow
-    _arrow(ax, (xs[4] - 0.2, -_BOX_H / 2), (xs[3] + 0.2, -_BOX_H / 2), "post:x_t→x_{t-1}", c["post"],
-           ls=":", rad=-0.35, lw=1.8)
+    _arrow(ax, (xs[4] - 0.2, -_BOX_H / 2), (xs[3] + 0.2, -_BOX_H / 2), "post:x_t→x_{t-1}",
+           c["post"], ls=":", rad=-0.35, lw=1.8)
     ax.text((xs[3] + xs[4]) / 2, -0.98, r"$q(x_{t-1} \mid x_t, x_0)$", ha="center", va="top",
             fontsize=11, color=c["post"], gid="label:posterior")
-    _bracket(ax, xs[3] - half, xs[4] + half, y, r"$L_{t-1} = D_{\mathrm{KL}}(q(x_{t-1} \mid x_t, x_0)"
-             r"\,\|\,p_\theta(x_{t-1} \mid x_t))$", "term:L_{t-1}")
+    _bracket(ax, xs[3] - half, xs[4] + half, y,
+             r"$L_{t-1} = D_{\mathrm{KL}}(q(x_{t-1} \mid x_t, x_0)"
+             r"\,\|\,p_\theta(x_{t-1} \mid x_t))$",
+             "term:L_{t-1}")
     # L_0: the last reverse step, scored on the data
     _bracket(ax, xs[0] - half, xs[1] + half, y, r"$L_0 = -\log p_\theta(x_0 \mid x_1)$", "term:L_0")
     # L_T: where the forward process ends, against the fixed prior
-    _bracket(ax, xs[-1] - half - 1.2, xs[-1] + half,  y,
+    _bracket(ax, xs[-1] - half - 1.2, xs[-1] + half, y,
              r"$L_T = D_{\mathrm{KL}}(q(x_T \mid x_0)\,\|\,p(x_T))$", "term:L_T")
     y = top + 0.15
     _arrow(ax, (xs[0], y), (xs[-1], y), "q:x_0→x_T", c["q"], ls="--", rad=-0.06)
@@ -176,8 +179,8 @@ def chain_diagram(images=None, t: int | None = None, T: int | None = None, terms
     from matplotlib.lines import Line2D
 
     if (t is None) != (T is None):
-        raise InvalidArgument(f"give both t and T (to label the nodes with their times) or neither, "
-                              f"got t = {t!r}, T = {T!r}.")
+        raise InvalidArgument(f"give both t and T (to label the nodes with their times) or "
+                              f"neither, got t = {t!r}, T = {T!r}.")
     if t is not None and not (isinstance(t, int) and isinstance(T, int) and 3 <= t < T):
         raise InvalidArgument(f"t and T must be integers with 3 ≤ t < T (so that x_1, x_(t-1), x_t "
                               f"and x_T are different nodes), got t = {t!r}, T = {T!r}.")
@@ -189,16 +192,22 @@ def chain_diagram(images=None, t: int | None = None, T: int | None = None, terms
     bottom = -0.85
     if terms:
         top, bottom = _draw_terms(ax, xs, top), -2.1
-    ax.legend(handles=[Line2D([], [], color=COLOURS["q"], ls="--", label="forward $q$: fixed, adds noise"),
-                       Line2D([], [], color=COLOURS["p"], label=r"reverse $p_\theta$: learned, removes noise")]
-              + ([Line2D([], [], color=COLOURS["post"], ls=":", label=r"posterior $q(x_{t-1} \mid x_t, x_0)$: exact, given $x_0$")] if terms else []),
-              loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=9, frameon=False)
-    left, right = xs[0] - 1.0, xs[-1] + 1.0
-    ax.set(xlim=(left, right), ylim=(bottom, top + 0.1), aspect="equal")
+    keys = [("q", "--", "forward $q$: fixed, adds noise"),
+            ("p", "-", r"reverse $p_\theta$: learned, removes noise")]
+    if terms:
+        keys.append(("post", ":", r"posterior $q(x_{t-1} \mid x_t, x_0)$: exact, given $x_0$"))
+    ax.legend(handles=[Line2D([], [], color=COLOURS[k], ls=ls, label=text) for k, ls, text in keys],
+              loc="lower center", ncol=3, fontsize=9, frameon=False)
+    return _fit(fig, ax, (xs[0] - 1.0, xs[-1] + 1.0), (bottom - 0.55, top + 0.1), 0.78, figsize)
+
+
+def _fit(fig, ax, xlim, ylim, scale, figsize):
+    """Data units drawn to scale (``scale`` inches per unit), the axes filling the figure (no
+    tight_layout pass: a drawing has no ticks to make room for)."""
+    ax.set(xlim=xlim, ylim=ylim, aspect="equal")
     ax.axis("off")
-    scale = 0.78  # inches per data unit
-    fig.set_size_inches(figsize or (scale * (right - left), scale * (top + 0.1 - bottom) + 0.5))
-    fig.tight_layout()
+    fig.set_size_inches(figsize or (scale * (xlim[1] - xlim[0]), scale * (ylim[1] - ylim[0])))
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1)
     return fig
 
 
@@ -265,7 +274,8 @@ def _level_box(ax, x, y, w, title, blocks, gid):
     """One level: a box with its title, then its residual blocks (each with a badge for the time
     embedding it receives) and the attention blocks that follow them."""
     _box(ax, x, y, w, _LEVEL_H, None, gid, COLOURS["level"])
-    ax.text(x, y + _LEVEL_H / 2 - 0.08, title, ha="center", va="top", fontsize=9, gid=f"{gid}:title")
+    ax.text(x, y + _LEVEL_H / 2 - 0.08, title, ha="center", va="top", fontsize=9,
+            gid=f"{gid}:title")
     left, yb = x - _row_width(blocks) / 2, y - 0.17
     for j, ((c_in, c_out), attn) in enumerate(blocks):
         cx = left + _SUB_W / 2
@@ -366,10 +376,5 @@ def unet_diagram(network, figsize=None):
     fig, ax = new_figure((10, 6), nrows=1, ncols=1)
     bottom = _draw_unet_levels(ax, u, xl, xr, w)
     top = _draw_unet_ends(ax, u, xl, xr)
-    left, right = xl - w / 2 - 2.8, xr + w / 2 + 2.8
-    ax.set(xlim=(left, right), ylim=(bottom - 0.2, top + 0.2), aspect="equal")
-    ax.axis("off")
-    scale = 0.7  # inches per data unit
-    fig.set_size_inches(figsize or (scale * (right - left), scale * (top - bottom + 0.4)))
-    fig.tight_layout()
-    return fig
+    return _fit(fig, ax, (xl - w / 2 - 2.8, xr + w / 2 + 2.8), (bottom - 0.2, top + 0.2), 0.7,
+                figsize)

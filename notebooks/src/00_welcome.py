@@ -22,7 +22,7 @@
 #    that took.
 #
 # **Library used:** `ddpm_edu` (data, schedules, the pretrained model, the DDIM sampler) and
-# `ddpm_edu.viz` (a picture, a GIF and a widget). Runs in well under a minute.
+# `ddpm_edu.viz` (a diagram, a picture, a GIF and a widget). Runs in well under a minute.
 
 # %%
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
@@ -81,6 +81,18 @@ print(f"FULL_SIZE = {FULL_SIZE}: the tour draws {N_TOUR} digits with {TOUR_STEPS
 # KL divergences between Gaussians (chapters 2–4), which simplifies to a remarkably plain task:
 # **predict the noise $\epsilon$ that was added to an image** (chapter 5).
 #
+# Both processes are chains over the same variables $x_0, x_1, \dots, x_T$, drawn below as in the
+# DDPM paper's Fig. 2 (data on the left, noise on the right). Follow the arrows: the dashed
+# orange ones are $q$, fixed, and point towards noise; the solid blue ones are $p_\theta$, learned,
+# and point back towards data. Each blue arrow undoes one orange step, and the whole blue chain starts from
+# $p(x_T) = \mathcal N(0, I)$, which needs no image at all.
+
+# %%
+from ddpm_edu.viz import chain_diagram
+
+chain_diagram()
+
+# %% [markdown]
 # **Our data.** MNIST ships with the course. Its pixels are whole numbers $k \in \{0, \dots, 255\}$;
 # the model sees $x = k/127.5 - 1 \in [-1, 1]$, centred on 0 and on the scale of the standard
 # Gaussian noise it will be mixed with. Here is that map written from scratch and checked against

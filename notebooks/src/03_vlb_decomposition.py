@@ -31,7 +31,7 @@
 #
 # **Library used:** `ddpm_edu.q_sample`, `q_step_sample`, `q_posterior` (the forward process),
 # `normal_kl`, `prior_bpd`, `vlb_terms` (the bound), `load_pretrained("mnist")` (the shipped model),
-# `ddpm_edu.viz.plots`. Runs in under a minute on a laptop.
+# `ddpm_edu.viz.plots` and `ddpm_edu.viz.diagrams`. Runs in under a minute on a laptop.
 
 # %%
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
@@ -150,6 +150,26 @@ print(f"FULL_SIZE = {FULL_SIZE}: {N_IMAGES} test digits, {N_CHAINS:,} simulated 
 #   \;\underbrace{-\ \mathbb E_{q(x_1 \mid x_0)}\big[\log p_\theta(x_0 \mid x_1)\big]}_{L_0}\;}
 # $$
 #
+# Here are the terms on the chain itself, with a real digit at $t = 0, 1, 299, 300, T$ (the
+# $q$ arrows point towards noise, the $p_\theta$ arrows back towards data). Look under each bracket
+# at what its term compares: $L_{t-1}$ sets the green arc, the forward posterior
+# $q(x_{t-1} \mid x_t, x_0)$ — a step *back* that knows $x_0$ — against the blue arrow
+# $p_\theta(x_{t-1} \mid x_t)$ between the same two nodes, which must do without $x_0$; $L_0$ scores
+# the last blue arrow on the data $x_0$ itself; $L_T$ sets the long jump $q(x_T \mid x_0)$ (top)
+# against the prior $p(x_T)$, and no arrow of the model enters it.
+
+# %%
+from ddpm_edu.viz import chain_diagram
+from ddpm_edu.viz.frames import forward_chain
+
+digits, _ = load_mnist("test")
+digit = to_model_range(digits[7:8]).unsqueeze(1)             # (1, 1, 28, 28) in [-1, 1]
+nodes = [0, 1, 299, 300, 1000]                               # x_0, x_1, x_{t-1}, x_t, x_T
+chain = [x for _, x in forward_chain(linear_schedule(1000), digit, torch.Generator().manual_seed(3),
+                                     keep=nodes)]
+chain_diagram(chain, t=300, T=1000, terms=True)
+
+# %% [markdown]
 # Why this is so much better than the form we started from:
 #
 # * **$L_T$** has no parameters; it only says whether the forward process really ends in noise.

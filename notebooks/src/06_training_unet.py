@@ -26,8 +26,8 @@
 #
 # **Library used:** `ddpm_edu.nets` (the U-Net and its architectures), `train` / `resume_run` /
 # `TrainConfig` and the recipes of `ddpm_edu.recipes`, `load_pretrained("mnist")`, `ddpm_steps` and
-# `sample`, `ddpm_edu.viz` (`reverse_chain_gif`, `ChainScrubber`). Runs in about a minute by default;
-# most of it is the short training run.
+# `sample`, `ddpm_edu.viz` (`unet_diagram`, `reverse_chain_gif`, `ChainScrubber`). Runs in about a
+# minute by default; most of it is the short training run.
 
 # %%
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
@@ -76,6 +76,21 @@ net = build_network(config)                     # random weights; the last layer
 print({k: v for k, v in config.items() if k != "kind"})
 print(f"{count_parameters(net):,} parameters; levels at {net.config.resolutions} pixels with "
       f"{net.config.channels} channels")
+
+# %% [markdown]
+# Here is that network, drawn from the same `config` (the diagram reads the modules of a network
+# built from it, so it is always true to the code). Read it as a U: down the left side the side
+# halves, 28 → 14 → 7, while the channels grow; the middle works at 7×7; up the right side the side
+# doubles back. Look at the horizontal arrows, the **skips**: each up block receives its level's
+# skip concatenated to what comes from below, which is why its residual block takes more channels
+# in than it gives out ("Res 128→64"). The orange **Attn** boxes sit only where
+# `attention_resolutions` puts them (7×7), and the purple **t** badge on every residual block is
+# the time embedding entering it. The rest of this section takes these pieces one by one.
+
+# %%
+from ddpm_edu.viz import unet_diagram
+
+unet_diagram(config)
 
 # %% [markdown]
 # ### The time embedding
@@ -150,9 +165,10 @@ print(net.mid_attn)
 # %% [markdown]
 # ### The U, with shapes
 #
-# Now follow a batch of two images through the whole network. Forward hooks (plain PyTorch) print
-# the shape each part returns; the up path's blocks also show what they *receive*: the decoder's
-# activations concatenated with the encoder's skip at the same resolution.
+# Now follow a batch of two images through the whole network, box by box of the diagram above.
+# Forward hooks (plain PyTorch) print the shape each part returns; the up path's blocks also show
+# what they *receive*: the decoder's activations concatenated with the encoder's skip at the same
+# resolution.
 
 # %%
 def show_shape(name):
@@ -498,7 +514,8 @@ ChainScrubber.static(chain, n=6, schedule=model.schedule, nrow=4)
 # 2. Interrupt that run with the stop button (Ctrl-C), then continue it with
 #    `resume_run("runs/mine")`.
 # 3. Change the network with `build_network({**architecture("mnist"), "attention_resolutions": []})`
-#    and train it the same way: does attention at 7×7 matter at this budget?
+#    (draw it first with `unet_diagram`: the Attn boxes are gone) and train it the same way: does
+#    attention at 7×7 matter at this budget?
 # 4. Give `LiveReport` a few more lines: also plot `state.grad_norm` and `state.lr` (both are in
 #    the training state).
 # 5. Train with `mean_type="x0"` and check that the first loss is your answer to exercise 6.2.
