@@ -150,6 +150,10 @@ def test_unet_diagram_changes_with_the_config():
     assert {g.split(":")[2] for g in _gids(flowers, "attn:down:")} == {"2", "3"}  # 16 and 8 px
     assert _by_gid(flowers, "output:text").get_text() == "output: (B, 3, 64, 64)"
     _assert_legible(flowers)
+    assert not _gids(fig, "time_embed:class")
+    conditional = unet_diagram({**architecture("mnist"), "num_classes": 10})
+    assert "(10 classes" in _by_gid(conditional, "time_embed:class").get_text()
+    _assert_legible(conditional)
 
 
 def test_unet_diagram_inputs_and_no_side_effects():

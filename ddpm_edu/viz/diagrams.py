@@ -257,6 +257,7 @@ def _read_unet(net) -> dict:
         "in": (net.in_conv.in_channels, net.in_conv.out_channels),
         "out": (net.out[-1].in_channels, net.out[-1].out_channels),
         "emb": (net.time_embed.sin_dim, net.time_embed.mlp[-1].out_features),
+        "classes": net.class_embed.num_classes if hasattr(net, "class_embed") else 0,
         "size": cfg.image_size,
     }
 
@@ -347,14 +348,19 @@ def _draw_unet_ends(ax, u, xl, xr):
     _arrow(ax, (xr, y0), (xr, y - 0.225), "out_conv", "0.25")
     _label(ax, xr + 0.12, (y + y0 - 0.225) / 2, f"GroupNorm, SiLU, conv 3×3, {c1}→{co}",
            ha="left", gid="out:label")
-    xm = (xl + xr) / 2
-    _box(ax, xm, y + 0.1, 4.0, 0.65, None, "time_embed", "white", ec=COLOURS["time"], lw=1.5)
-    ax.text(xm, y + 0.24, f"$t$ → sinusoidal ({d_sin}) → MLP → emb ({d_emb})", ha="center",
-            va="center", fontsize=8.5, gid="time_embed:text")
-    ax.text(xm, y - 0.04, "added inside every residual block", ha="center", va="center",
-            fontsize=8, color=COLOURS["time"], gid="time_embed:note")
-    _time_badge(ax, xm + 4.0 / 2, y + 0.1 + 0.65 / 2, "temb:source")
-    return y + 0.1 + 0.65 / 2
+    xm, k = (xl + xr) / 2, u["classes"]
+    lines = [(f"$t$ → sinusoidal ({d_sin}) → MLP → emb ({d_emb})", "text", "black", 8.5)]
+    if k:  # a class-conditional network adds the label's embedding to the time embedding
+        lines.append((f"+ class embedding of $y$ ({k} classes, or none)", "class", "black", 8))
+    lines.append(("added inside every residual block", "note", COLOURS["time"], 8))
+    h = 0.28 * len(lines) + 0.09
+    yc = y + 0.1 + (h - 0.65) / 2  # the box grows upwards
+    _box(ax, xm, yc, 4.0, h, None, "time_embed", "white", ec=COLOURS["time"], lw=1.5)
+    for i, (text, key, colour, size) in enumerate(lines):
+        ax.text(xm, yc + h / 2 - 0.18 - 0.28 * i, text, ha="center", va="center", fontsize=size,
+                color=colour, gid=f"time_embed:{key}")
+    _time_badge(ax, xm + 4.0 / 2, yc + h / 2, "temb:source")
+    return yc + h / 2
 
 
 def unet_diagram(network, figsize=None):
@@ -367,7 +373,8 @@ def unet_diagram(network, figsize=None):
     drawn is the code's: each level's side and channels, each residual block's input → output
     channels (an up block receives its skip concatenated, hence more channels in), the attention
     blocks where ``attention_resolutions`` puts them, the stride-2 downsampling and ×2 upsampling
-    convolutions. The purple "t" badge on every residual block is the time embedding entering it.
+    convolutions. The purple "t" badge on every residual block is the time embedding entering it
+    (for a class-conditional network, ``num_classes > 0``, with the label's embedding added).
     """
     u = _read_unet(_as_unet(network))
     rows = [lev["down"] for lev in u["levels"]] + [lev["up"] for lev in u["levels"]]
