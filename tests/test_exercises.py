@@ -12,15 +12,17 @@ import torch
 
 from ddpm_edu import exercises
 from ddpm_edu.exercises import check, evaluate, exercise, exercise_ids, solution
-from exercise_helpers import right as _right, wrong as _wrong
+from ddpm_edu.errors import InvalidArgument
+from exercise_helpers import MEASURED, right as _right, wrong as _wrong
 
 EXPECTED_IDS = {
     0: ["0.1", "0.2"], 1: ["1.1", "1.2", "1.3"], 2: ["2.1", "2.2", "2.3"], 3: ["3.1", "3.2", "3.3"],
     4: ["4.1", "4.2", "4.3"], 5: ["5.1", "5.2", "5.3"], 6: ["6.1", "6.2", "6.3"], 7: ["7.1", "7.2"],
-    8: ["8.1", "8.2"], 9: ["9.1", "9.2", "9.3"], 10: ["10.1", "10.2", "10.3"],
+    8: ["8.1", "8.2", "8.3"], 9: ["9.1", "9.2", "9.3"], 10: ["10.1", "10.2", "10.3", "10.4"],
 }
 ALL_IDS = [i for ch in range(20) for i in exercise_ids(ch)]
 FUNCTION_IDS = [i for i in ALL_IDS if exercise(i).answer_name != "answer"]
+PREDICTION_IDS = [i for i in ALL_IDS if exercise(i).measured]
 
 
 def _solution_answer(ex_id):
@@ -51,9 +53,12 @@ def test_solution_passes_its_own_check(ex_id):
 
 @pytest.mark.parametrize("ex_id", ALL_IDS)
 def test_a_slightly_wrong_answer_fails(ex_id):
-    """The solution's answer (or its function's result) × 1.1 + 0.1, or a word spelt backwards."""
+    """The solution's answer (or its function's result) × 1.1 + 0.1, or a word spelt backwards; for
+    a prediction (accepted in a range around the measurement), one far off: × 10 + 10."""
     good = _solution_answer(ex_id)
-    if isinstance(good, str):
+    if exercise(ex_id).measured:
+        bad = good * 10 + 10
+    elif isinstance(good, str):
         bad = good[::-1]
     elif callable(good):
         bad = _named(lambda *a: good(*a) * 1.1 + 0.1, exercise(ex_id).answer_name)
@@ -90,7 +95,7 @@ def test_unwritten_function_is_not_attempted(ex_id, fn):
 @pytest.mark.parametrize("junk", ["0.5", True, [1.0, [2.0]], object(), 1 + 2j, float("nan"),
                                   np.zeros((3, 3)), np.zeros(3), lambda *a: 1 / 0, lambda: 0])
 def test_junk_gets_a_hint_not_a_traceback(ex_id, junk):
-    v = evaluate(ex_id, junk)
+    v = evaluate(ex_id, junk, **MEASURED.get(ex_id, {}))
     assert v.status == "not yet" and v.message
     assert "0x" not in v.message  # no memory addresses
 
@@ -170,3 +175,36 @@ def test_unknown_exercise_is_a_clear_error(bad):
 
 def test_package_exports():
     assert set(exercises.__all__) >= {"check", "evaluate", "solution"}
+
+
+# ---- "predict, then run and compare": the measurement is passed in --------------------------
+def test_every_chapter_with_a_prediction_has_its_ci_measurement_here():
+    assert set(PREDICTION_IDS) == set(MEASURED)
+    assert {"3.3", "5.2", "8.3", "9.1", "10.3"} <= set(PREDICTION_IDS)
+
+
+@pytest.mark.parametrize("ex_id", PREDICTION_IDS)
+def test_a_prediction_without_its_measurement_says_how_to_pass_it(ex_id):
+    v = evaluate(ex_id, _solution_answer(ex_id))
+    assert v.status == "not yet"
+    names = exercise(ex_id).measured
+    assert f'check("{ex_id}", answer, ' in v.message and all(f"{n}=..." in v.message for n in names)
+
+
+@pytest.mark.parametrize("ex_id", PREDICTION_IDS)
+def test_a_prediction_verdict_quotes_the_measurement(ex_id):
+    """Right or wrong, the verdict says what was measured (here for the solution's answer)."""
+    v = _right(ex_id, _solution_answer(ex_id))
+    assert "measure" in v.message.lower()
+
+
+def test_a_measurement_an_exercise_does_not_take_is_a_usage_error():
+    with pytest.raises(InvalidArgument, match="1.3 has no measurement called measured"):
+        evaluate("1.3", 260, measured=3)
+    with pytest.raises(InvalidArgument, match="it takes measured=..."):
+        check("3.3", 50, share=3)
+
+
+def test_a_junk_measurement_gets_a_hint():
+    v = evaluate("3.3", 50, measured="77 %")
+    assert v.status == "not yet" and "the measurement you passed as measured=" in v.message

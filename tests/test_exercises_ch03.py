@@ -1,7 +1,7 @@
 """Chapter 3's exercise checks (the L_vlb decomposition): each accepts right answers in the forms a
 learner may give them and rejects the typical wrong ones with the hint that names the mistake. The
 right answers are recomputed here from numpy/math alone (the linear schedule rebuilt from its
-definition), independently of the library."""
+definition), independently of the library; the prediction 3.3 is compared with a measurement."""
 import math
 
 import numpy as np
@@ -24,42 +24,44 @@ def test_reference_values_from_the_math_reference():
     assert abs(ALPHA_BAR[-1] - 4.0358e-5) < 1e-9
 
 
-# ---- 3.1 β̃_t ---------------------------------------------------------------------------------------
-def _posterior_variance(b, ab, abp):
-    return b * (1 - abp) / (1 - ab)
+# ---- 3.1 the posterior mean written with ε ---------------------------------------------------------
+def _mean_eps(xt, e, b, ab):
+    return (xt - b / torch.sqrt(1 - ab) * e) / torch.sqrt(1 - b)
+
+
+def _via_x0(xt, e, b, ab):
+    """c1·x_0 + c2·x_t with x_0 from (x_t, ε): the route the exercise asks the learner to simplify."""
+    abp = ab / (1 - b)
+    x0 = (xt - torch.sqrt(1 - ab) * e) / torch.sqrt(ab)
+    return (torch.sqrt(abp) * b * x0 + torch.sqrt(1 - b) * (1 - abp) * xt) / (1 - ab)
 
 
 @pytest.mark.parametrize("fn", [
-    _posterior_variance,
-    lambda b, ab, abp: 1 / ((1 - b) / b + 1 / (1 - abp)),                 # via the precisions
-    lambda b, ab, abp: (b * (1 - abp) / (1 - ab)).float(),                # float32 is fine
-    lambda b, ab, abp: (b * (1 - abp) / (1 - ab)).tolist(),               # a list is fine
-    lambda b, ab, abp: (b * (1 - abp) / (1 - ab)).numpy(),                # so is numpy
+    _mean_eps,
+    _via_x0,                                                              # not simplified: fine
+    lambda xt, e, b, ab: _mean_eps(xt, e, b, ab).float(),                 # float32 is fine
+    lambda xt, e, b, ab: _mean_eps(xt, e, b, ab).tolist(),                # a list is fine
 ])
 def test_3_1_accepts(fn):
     _right("3.1", fn)
 
 
 @pytest.mark.parametrize("fn, fragment", [
-    (lambda b, ab, abp: b * (1 - ab) / (1 - abp), "upside down"),
-    (lambda b, ab, abp: b.clone(), "fixed large"),
-    (lambda b, ab, abp: _posterior_variance(b, ab, abp).sqrt(), "standard deviation"),
-    (lambda b, ab, abp: (1 - abp) / (1 - ab), "factor β_t is missing"),
-    (lambda b, ab, abp: b * abp / ab, "not ᾱ"),
-    (lambda b, ab, abp: (1 - b) / b + 1 / (1 - abp), "precision"),
-    (lambda b, ab, abp: b * abp.sqrt() / (1 - ab), "coefficient of x_0"),
-    (lambda b, ab, abp: (1 - abp) * (1 - b).sqrt() / (1 - ab), "coefficient of x_t"),
-    (lambda b, ab, abp: b * (1 - abp), "denominator"),
-    (lambda b, ab, abp: torch.where(abp == 1, b, _posterior_variance(b, ab, abp)), "t = 1"),
-    (lambda b, ab, abp: _posterior_variance(b, ab, abp) * 1.1, "β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t)"),
-    (lambda b, ab, abp: _posterior_variance(b, ab, abp)[:3], "shape"),
+    (lambda xt, e, b, ab: xt - b / torch.sqrt(1 - ab) * e, "1/√α_t is missing"),
+    (lambda xt, e, b, ab: (xt - b / torch.sqrt(1 - ab) * e) / torch.sqrt(ab), "divided by √ᾱ_t"),
+    (lambda xt, e, b, ab: (xt - b / (1 - ab) * e) / torch.sqrt(1 - b), "square root"),
+    (lambda xt, e, b, ab: (xt + b / torch.sqrt(1 - ab) * e) / torch.sqrt(1 - b), "sign"),
+    (lambda xt, e, b, ab: (xt - torch.sqrt(1 - ab) * e) / torch.sqrt(ab), "x̂_0"),
+    (lambda xt, e, b, ab: (xt - torch.sqrt(1 - ab) * e) / torch.sqrt(1 - b), "last step"),
+    (lambda xt, e, b, ab: _mean_eps(xt, e, b, ab) * 1.1, "substitute x_0"),
+    (lambda xt, e, b, ab: _mean_eps(xt, e, b, ab)[:3], "shape"),
 ])
 def test_3_1_names_the_mistake(fn, fragment):
     _wrong("3.1", fn, fragment)
 
 
 def test_3_1_reports_a_crash_as_a_hint():
-    def broken(b, ab, abp):
+    def broken(xt, e, b, ab):
         return b / undefined_name  # noqa: F821
     _wrong("3.1", broken, "NameError")
 
@@ -94,38 +96,26 @@ def test_3_2_names_the_mistake(answer, fragment):
     _wrong("3.2", answer, fragment)
 
 
-# ---- 3.3 the prior term of a black image --------------------------------------------------------------
-AB = ALPHA_BAR[-1]
-
-
-def _prior_bits(x0, ab=AB):
-    mean, var = math.sqrt(ab) * x0, 1 - ab
-    return 0.5 * (-math.log(var) + var + mean ** 2 - 1) / LN2
-
-
-BLACK = _prior_bits(-1.0)  # 2.9113e−5
-
-
-def test_3_3_oracle_value():
-    assert abs(BLACK - 2.9113e-5) < 1e-8
-
-
-@pytest.mark.parametrize("answer", [BLACK, 2.91e-5, 2.911e-5, torch.tensor([BLACK]), AB / (2 * LN2)])
-def test_3_3_accepts(answer):
-    _right("3.3", answer)
+# ---- 3.3 predict, then measure: the share of the bound carried by t ≤ 10 ---------------------------
+@pytest.mark.parametrize("answer, share", [(75, 77.4), (60, 77.4), (95, 77.4), (77.4, 77.4),
+                                           (torch.tensor(70.0), 80.0), (50, 65.0)])
+def test_3_3_accepts_a_prediction_near_the_measurement(answer, share):
+    v = _right("3.3", answer, measured={"measured": share})
+    assert f"carry {share:.0f} % of the bound" in v.message
 
 
 @pytest.mark.parametrize("answer, fragment", [
-    (BLACK * LN2, "nats"),
-    (BLACK * 784, "bits per image"),
-    (BLACK * LN2 * 784, "nats per image"),
-    (_prior_bits(0.0), "x_0 = 0"),
-    (0.5 * (-math.log(1 - AB) + (1 - AB) - 1) / LN2, "without its mean term"),  # = the x_0 = 0 value
-    (_prior_bits(-255.0), "x_0 = −1"),
-    (0.5 * (-math.log(1 - AB) + (1 - AB) + AB ** 2 - 1) / LN2, "√ᾱ_T·x_0"),
-    (-BLACK, "never negative"),
-    (3.0, "far too much"),
-    (1e-3, "is not it"),
+    (1, "10 of 1000 steps = 1 %"),          # the uniform intuition
+    (0.77, "looks like a fraction"),
+    (30, "far too little"),
+    (100, "too much"),
+    (150, "between 0 and 100"),
+    (-5, "between 0 and 100"),
 ])
-def test_3_3_names_the_mistake(answer, fragment):
-    _wrong("3.3", answer, fragment)
+def test_3_3_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("3.3", answer, fragment)
+    assert "carry 77 % of the bound" in v.message
+
+
+def test_3_3_a_measurement_that_is_not_a_share_gets_a_hint():
+    _wrong("3.3", 75, "not a share in percent", measured={"measured": 0.774 * 1000})

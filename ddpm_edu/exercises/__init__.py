@@ -61,14 +61,30 @@ def exercise(exercise_id: str) -> Exercise:
     return mod.EXERCISES[exercise_id.strip()]
 
 
-def evaluate(exercise_id: str, answer) -> Verdict:
-    """Check ``answer`` against exercise ``exercise_id`` and return the :class:`Verdict` (no display)."""
+def evaluate(exercise_id: str, answer, **measured) -> Verdict:
+    """Check ``answer`` against exercise ``exercise_id`` and return the :class:`Verdict` (no display).
+
+    A "predict, then run and compare" exercise also takes what the experiment cell measured, as the
+    keyword arguments its text names (``measured=...``); the verdict compares the two.
+    """
     ex = exercise(exercise_id)
+    unknown = sorted(set(measured) - set(ex.measured))
+    if unknown:
+        takes = (f"it takes {', '.join(n + '=...' for n in ex.measured)}" if ex.measured
+                 else "it compares your answer with its own reference, so pass only the answer")
+        raise InvalidArgument(f"exercise {ex.id} has no measurement called {', '.join(unknown)}: "
+                              f"{takes}.")
     if answer is Ellipsis or answer is None:
         return Verdict(ex.id, NOT_ATTEMPTED, "Replace the `...` with your answer and run the cell "
                                              "again.")
+    missing = [n for n in ex.measured if n not in measured]
+    if missing:
+        given = ", ".join(f"{n}=..." for n in ex.measured)
+        return Verdict(ex.id, NOT_YET, f"This exercise compares your prediction with the "
+                                       f"experiment: run the experiment cell, then call "
+                                       f'check("{ex.id}", answer, {given}) with what it measured.')
     try:
-        note = ex.check(answer)
+        note = ex.check(answer, **measured)
     except NotAttempted as e:
         return Verdict(ex.id, NOT_ATTEMPTED, _sentence(str(e)))
     except Hint as e:
@@ -93,14 +109,17 @@ def _sentence(msg: str) -> str:
     return msg[:1].upper() + msg[1:] if _WORD.match(msg) else msg
 
 
-def check(exercise_id: str, answer) -> None:
+def check(exercise_id: str, answer, **measured) -> None:
     """Check ``answer`` for exercise ``exercise_id`` and show the verdict.
+
+    ``measured``: for a "predict, then run and compare" exercise, what the experiment measured
+    (e.g. ``check("3.3", answer, measured=share)``); the verdict compares your prediction with it.
 
     In a notebook the verdict is shown as a coloured box (plain text elsewhere). Returns None, so
     the verdict is shown once wherever the call sits in the cell; use :func:`evaluate` to get it as
     a value.
     """
-    _show(evaluate(exercise_id, answer))
+    _show(evaluate(exercise_id, answer, **measured))
 
 
 def solution(exercise_id: str) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 __all__ = ["Verdict", "Exercise", "Hint", "NotAttempted", "as_tensor", "as_number", "call",
-           "expect_shape", "describe", "fmt", "close", "near", "first_mismatch",
+           "measurement", "expect_shape", "describe", "fmt", "close", "near", "first_mismatch",
            "name_slip"]
 
 CORRECT, NOT_YET, NOT_ATTEMPTED = "correct", "not yet", "not attempted yet"
@@ -74,13 +74,18 @@ class Exercise:
     ``check(answer) -> str | None`` returns a note for a right answer and raises :class:`Hint` or
     :class:`NotAttempted` otherwise. ``solution`` is self-contained code that defines the variable
     (or function) named ``answer_name``; the tests run it and check that it passes.
+
+    A "predict, then run and compare" exercise names in ``measured`` the keyword arguments that
+    carry what the chapter's experiment cell measured (``check("3.3", answer, measured=share)``);
+    its check is called as ``check(answer, **measured)`` and compares the prediction with them.
     """
 
     id: str
     title: str
     answer_name: str
-    check: Callable[[Any], "str | None"]
+    check: Callable[..., "str | None"]
     solution: str
+    measured: tuple[str, ...] = ()
 
 
 # ---- answers → tensors -------------------------------------------------------------------------
@@ -123,6 +128,11 @@ def as_tensor(value, what: str = "your answer") -> torch.Tensor:
         raise Hint(f"{what} contains NaN (not a number): look for 0/0, the log of a negative number "
                    "or the square root of one.")
     return t
+
+
+def measurement(value, name: str = "measured") -> float:
+    """The number an experiment cell measured, passed to ``check`` as ``name=...``, or :class:`Hint`."""
+    return as_number(value, f"the measurement you passed as {name}=")
 
 
 def as_number(value, what: str = "your answer") -> float:

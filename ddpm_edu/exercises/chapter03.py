@@ -1,10 +1,10 @@
-"""Chapter 3 (the L_vlb decomposition): the posterior variance β̃_t, one KL term L_{t−1} in bits/dim,
-and the prior term L_T of an all-black image.
+"""Chapter 3 (the L_vlb decomposition): the posterior mean written with the noise ε (derived, not
+shown), one KL term L_{t−1} in bits/dim, and a prediction of the share of the bound that the steps
+t ≤ 10 carry, compared with the chapter's measurement.
 
-The checks compare with the library's schedule tables and :func:`ddpm_edu.losses.normal_kl`, and for
-a wrong answer with the usual slips: ᾱ_t and ᾱ_{t−1} swapped, β_t ("fixed large") in place of β̃_t,
-a standard deviation where a variance belongs, nats in place of bits, per image in place of per
-dimension, black taken as x_0 = 0.
+The checks compare with the library's schedule tables, and for a wrong answer with the usual slips:
+1/√α_t forgotten or replaced by 1/√ᾱ_t, a missing square root, ε's sign flipped, x̂_0 in place of
+μ̃_t, nats in place of bits, per image in place of per dimension, a uniform share per step.
 """
 from __future__ import annotations
 
@@ -12,79 +12,77 @@ import math
 
 import torch
 
-from ..losses import normal_kl
 from ..schedules import cosine_schedule, linear_schedule
-from ._core import Exercise, Hint, as_number, call, close, expect_shape, fmt, name_slip, near
+from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
+                    measurement, name_slip, near)
 
 __all__ = ["EXERCISES"]
 
 _RTOL, _ATOL = 1e-3, 1e-12  # forgiving in relative terms; β̃_t is as small as 1e-5
 
 
-# ---- 3.1 the posterior variance β̃_t ----------------------------------------------------------------
+# ---- 3.1 the posterior mean written with the noise ε ------------------------------------------------
 _STEPS = (1, 2, 10, 100, 500, 1000)
 
 
 def _table_inputs():
-    """(β_t, ᾱ_t, ᾱ_{t−1}) at some steps of the linear and cosine schedules (T = 1000), shape (12,)."""
-    cols = [[], [], []]
+    """(x_t, ε, β_t, ᾱ_t) at some steps of the linear and cosine schedules (T = 1000), shape (12,)."""
+    cols = [[], []]
     for s in (linear_schedule(1000), cosine_schedule(1000)):
         t = torch.tensor(_STEPS)
-        for col, table in zip(cols, (s.beta, s.alpha_bar, s.alpha_bar_prev)):
+        for col, table in zip(cols, (s.beta, s.alpha_bar)):
             col.append(table[t])
-    return tuple(torch.cat(c) for c in cols)
+    beta, ab = (torch.cat(c) for c in cols)
+    g = torch.Generator().manual_seed(31)
+    xt, eps = torch.randn(2, beta.numel(), generator=g, dtype=torch.float64)
+    return xt, eps, beta, ab
 
 
-def _check_posterior_variance(fn) -> str:
-    beta, ab, ab_prev = _table_inputs()
+def _check_posterior_mean_eps(fn) -> str:
+    xt, eps, beta, ab = _table_inputs()
     alpha = 1 - beta
-    want = beta * (1 - ab_prev) / (1 - ab)  # β̃_t, (12,); 0 at t = 1 (ᾱ_0 = 1)
-    got = call(fn, beta, ab, ab_prev, what="posterior_variance(beta_t, alpha_bar_t, alpha_bar_prev)")
-    expect_shape(got, want.shape, "your β̃_t", like="the inputs: one β̃_t per step")
-    if close(got, want, _RTOL, _ATOL):
-        return ("β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t): a little less than β_t, and exactly 0 at t = 1, "
-                "where x_0 is known and the posterior is a point.")
+    want = (xt - beta / (1 - ab).sqrt() * eps) / alpha.sqrt()      # (12,)
+    got = call(fn, xt, eps, beta, ab, what="posterior_mean_eps(xt, eps, beta_t, alpha_bar_t)")
+    expect_shape(got, want.shape, "your μ̃_t", like="the inputs: one mean per step")
+    if close(got, want, _RTOL, 1e-9):
+        return ("μ̃_t = (x_t − β_t/√(1 − ᾱ_t)·ε)/√α_t: take a little of the noise out of x_t and "
+                "scale up by 1/√α_t. Chapter 5 calls this eq. 11 and gives the network ε to predict.")
+    x0 = (xt - (1 - ab).sqrt() * eps) / ab.sqrt()
     wrong = [
-        (beta * (1 - ab) / (1 - ab_prev), "the ratio is upside down: β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t), "
-                                          "with ᾱ_{t−1} (the earlier step) on top. Yours is larger "
-                                          "than β_t and infinite at t = 1."),
-        (beta, "that is β_t itself, the variance of one forward step (DDPM's 'fixed large' choice "
-               "for σ_t²). The posterior, which also knows x_0, is narrower by the factor "
-               "(1 − ᾱ_{t−1})/(1 − ᾱ_t)."),
-        (want.sqrt(), "that is √β̃_t, the standard deviation; the exercise asks for the variance."),
-        ((1 - ab_prev) / (1 - ab), "the factor β_t is missing: β̃_t = β_t · (1 − ᾱ_{t−1})/(1 − ᾱ_t)."),
-        (beta * ab_prev / ab, "use 1 − ᾱ (the noise variances of q(x_{t−1} | x_0) and q(x_t | x_0)), "
-                              "not ᾱ: β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t)."),
-        (alpha / beta + 1 / (1 - ab_prev), "that is the precision 1/β̃_t (the sum of the two "
-                                           "precisions after completing the square); invert it."),
-        (beta * ab_prev.sqrt() / (1 - ab), "that is c1_t = β_t √ᾱ_{t−1}/(1 − ᾱ_t), the coefficient "
-                                           "of x_0 in the posterior mean, not its variance."),
-        ((1 - ab_prev) * alpha.sqrt() / (1 - ab), "that is c2_t = (1 − ᾱ_{t−1}) √α_t/(1 − ᾱ_t), the "
-                                                  "coefficient of x_t in the posterior mean, not its "
-                                                  "variance."),
-        (beta * (1 - ab_prev), "the denominator 1 − ᾱ_t is missing: β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t)."),
+        (xt - beta / (1 - ab).sqrt() * eps, "the factor 1/√α_t is missing: after substituting x_0, "
+                                            "c1/√ᾱ_t + c2 simplifies to 1/√α_t, the coefficient "
+                                            "of x_t."),
+        ((xt - beta / (1 - ab).sqrt() * eps) / ab.sqrt(), "you divided by √ᾱ_t; the x_t "
+                                                           "coefficient c1/√ᾱ_t + c2 simplifies "
+                                                           "to 1/√α_t (one step's α, not the "
+                                                           "product ᾱ_t)."),
+        ((xt - beta / (1 - ab) * eps) / alpha.sqrt(), "the ε coefficient is β_t/√(1 − ᾱ_t), with a "
+                                                      "square root: x_0 carries √(1 − ᾱ_t)·ε, and "
+                                                      "c1/√ᾱ_t · √(1 − ᾱ_t) = β_t/(√α_t √(1 − ᾱ_t))."),
+        ((xt + beta / (1 - ab).sqrt() * eps) / alpha.sqrt(), "the sign of ε is flipped: x_0 = "
+                                                             "(x_t − √(1 − ᾱ_t) ε)/√ᾱ_t removes "
+                                                             "noise, so ε enters with a minus."),
+        (x0, "that is x̂_0 = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t, the clean image the noise implies; put it "
+             "into μ̃_t = c1·x_0 + c2·x_t and simplify."),
+        ((xt - (1 - ab).sqrt() * eps) / alpha.sqrt(), "the ε coefficient should be β_t/√(1 − ᾱ_t): "
+                                                      "only the part of the noise added in the last "
+                                                      "step is removed, not all of √(1 − ᾱ_t)·ε."),
     ]
-    name_slip(got, wrong, _RTOL, _ATOL)
-    bad = ~torch.isclose(got, want, rtol=_RTOL, atol=_ATOL)
-    i = int(bad.nonzero()[0])
+    name_slip(got, wrong, _RTOL, 1e-9)
+    i = first_mismatch(got, want, _RTOL, 1e-9)
     which = "linear" if i < len(_STEPS) else "cosine"
-    t = _STEPS[i % len(_STEPS)]
-    at_one = torch.tensor([s == 1 for s in _STEPS] * 2)
-    if bool(bad[at_one].all()) and not bool(bad[~at_one].any()):
-        raise Hint("right for t ≥ 2 but not at t = 1: there ᾱ_0 = 1, so β̃_1 = 0 exactly. Compute it "
-                   "from the formula, without a floor or a special case.")
-    raise Hint(f"for the {which} schedule at t = {t}: β_t = {fmt(beta[i].item())}, ᾱ_t = "
-               f"{fmt(ab[i].item())}, ᾱ_{{t−1}} = {fmt(ab_prev[i].item())}, β̃_t should be "
-               f"{fmt(want[i].item())} but yours is {fmt(got[i].item())}. "
-               "β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t).")
+    raise Hint(f"for the {which} schedule at t = {_STEPS[i % len(_STEPS)]} (x_t = "
+               f"{fmt(xt[i].item())}, ε = {fmt(eps[i].item())}) μ̃_t should be "
+               f"{fmt(want[i].item())} but yours is {fmt(got[i].item())}. Substitute x_0 = "
+               "(x_t − √(1 − ᾱ_t) ε)/√ᾱ_t into c1·x_0 + c2·x_t and simplify each coefficient.")
 
 
-_SOLUTION_3_1 = '''
-def posterior_variance(beta_t, alpha_bar_t, alpha_bar_prev):
-    """β̃_t = β_t (1 - ᾱ_{t-1}) / (1 - ᾱ_t), the variance of q(x_{t-1} | x_t, x_0), elementwise."""
-    # from completing the square: 1/β̃_t = α_t/β_t + 1/(1 - ᾱ_{t-1}) = (1 - ᾱ_t) / (β_t (1 - ᾱ_{t-1}))
-    return beta_t * (1 - alpha_bar_prev) / (1 - alpha_bar_t)
-'''
+_SOLUTION_3_1 = """
+def posterior_mean_eps(xt, eps, beta_t, alpha_bar_t):
+    \"\"\"μ̃_t(x_t, x_0) with x_0 = (x_t - √(1 - ᾱ_t) ε)/√ᾱ_t substituted, elementwise.\"\"\"
+    # c1/√ᾱ_t + c2 = 1/√α_t (the x_t coefficient); c1 √(1 - ᾱ_t)/√ᾱ_t = β_t/(√α_t √(1 - ᾱ_t))
+    return (xt - beta_t / (1 - alpha_bar_t).sqrt() * eps) / (1 - beta_t).sqrt()
+"""
 
 
 # ---- 3.2 one KL term ----------------------------------------------------------------------------------
@@ -142,62 +140,48 @@ answer = kl_nats / math.log(2)                      # bits/dim (every pixel has 
 '''
 
 
-# ---- 3.3 the prior term of an all-black image ---------------------------------------------------------
-def _prior_bits(alpha_bar_T: float, x0: float) -> float:
-    """KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)) in bits for one pixel."""
-    ab = torch.tensor(alpha_bar_T, dtype=torch.float64)
-    kl = normal_kl(ab.sqrt() * x0, torch.log1p(-ab), 0.0, 0.0)
-    return float(kl) / math.log(2)
+# ---- 3.3 predict, then measure: the share of the bound carried by t ≤ 10 ----------------------------
+_WITHIN = 20.0  # percentage points: a prediction this close is a good one
 
 
-def _check_black_prior(answer) -> str:
-    ab = linear_schedule(1000).alpha_bar[-1].item()  # ᾱ_T = 4.0358e−5
-    want = _prior_bits(ab, -1.0)                     # 2.9113e−5 bits/dim
-    got = as_number(answer, "your L_T")
-    if near(got, want, 1e-2):
-        return (f"L_T = ½(−log(1 − ᾱ_T) + (1 − ᾱ_T) + ᾱ_T·1 − 1)/ln 2 ≈ ᾱ_T/(2 ln 2) = {want:.3g} "
-                f"bits/dim — {want * _D:.3g} bits for the whole image. No image can do much worse "
-                "(|x_0| ≤ 1), so L_T is negligible and has no parameters to train.")
-    wrong = [
-        (want * math.log(2), "that is in nats; divide by ln 2 for bits."),
-        (want * _D, f"that is bits per image (× {_D} pixels); bits/dim is the mean per pixel."),
-        (want * math.log(2) * _D, f"that is nats per image; bits/dim is per pixel ({_D} of them) "
-                                  "and in bits (÷ ln 2)."),
-        (_prior_bits(ab, 0.0), "that is L_T without its mean term, i.e. for x_0 = 0, a grey image. "
-                               "Black is pixel value 0, which the model range maps to "
-                               "x_0 = 0/127.5 − 1 = −1, and the mean √ᾱ_T·x_0 then contributes "
-                               "(√ᾱ_T · (−1))² = ᾱ_T."),
-        (_prior_bits(ab, -255.0), "that is x_0 = −255; black is pixel 0, i.e. x_0 = −1 in the model "
-                                  "range [−1, 1]."),
-        (float(normal_kl(torch.tensor(ab, dtype=torch.float64) * -1.0, math.log1p(-ab), 0.0, 0.0))
-         / math.log(2), "the mean of q(x_T | x_0) is √ᾱ_T·x_0, not ᾱ_T·x_0."),
-    ]
-    name_slip(got, wrong, same=lambda a, b: b > 0 and near(a, b, 1e-2))
-    if got < 0:
-        raise Hint("a KL divergence is never negative.")
-    if got > 1:
-        raise Hint(f"{fmt(got)} bits/dim is far too much: q(x_T | x_0) is almost N(0, I) because "
-                   f"ᾱ_T = {ab:.4g} ≈ 0. Compute KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)) with x_0 = −1.")
-    raise Hint(f"{fmt(got)} is not it. For x_0 = −1 and ᾱ_T = {ab:.5g}: "
-               "L_T = KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)) per pixel, in bits.")
+def _check_small_t_share(answer, measured) -> str:
+    got = as_number(answer, "your prediction")
+    share = measurement(measured)
+    if not 0 <= share <= 100:
+        raise Hint(f"the measurement you passed is {fmt(share)}, not a share in percent: pass the "
+                   "share that the cell above computed (a number from 0 to 100).")
+    said = (f"The measurement: t ≤ 10, 1 % of the steps, carry {share:.0f} % of the bound. At small "
+            "t the posterior pins x_{t−1} to a pixel level or two (β̃_t is tiny), so every error "
+            "of the model is expensive there; at large t any model that knows the noise "
+            "statistics matches the posterior.")
+    if abs(got - share) <= _WITHIN:
+        return f"you predicted {fmt(got)} %. {said}"
+    if 0 < got <= 1 and abs(100 * got - share) <= _WITHIN:
+        raise Hint(f"your {fmt(got)} looks like a fraction; give the share in percent "
+                   f"({fmt(100 * got)}). {said}")
+    if got < 0 or got > 100:
+        raise Hint(f"a share of the bound is between 0 and 100 %, and {fmt(got)} is not. {said}")
+    if got <= 2:
+        raise Hint(f"you predicted {fmt(got)} %: as if every step carried the same share "
+                   f"(10 of 1000 steps = 1 %). {said} The terms fall by orders of magnitude "
+                   "with t (the log-scale plot above).")
+    if got < share:
+        raise Hint(f"you predicted {fmt(got)} %, far too little. {said}")
+    raise Hint(f"you predicted {fmt(got)} %, too much: the other 990 steps are cheap one by one, "
+               f"but there are many of them. {said}")
 
 
-_SOLUTION_3_3 = '''
-import math
-import torch
-from ddpm_edu import linear_schedule, normal_kl
-
-ab = linear_schedule(1000).alpha_bar[-1]            # ᾱ_T = 4.04e-5
-x0 = torch.tensor(-1.0, dtype=torch.float64)        # black: pixel 0 -> 0/127.5 - 1 = -1
-kl = normal_kl(ab.sqrt() * x0, torch.log(1 - ab), 0.0, 0.0)   # nats per pixel
-answer = kl.item() / math.log(2)                    # bits/dim (all pixels equal): 2.91e-5
-'''
+_SOLUTION_3_3 = """
+# The terms fall by orders of magnitude with t (the log-log plot of the terms): the decoder L_0
+# and the KL terms at t = 2..10, where β̃_t is tiny, carry most of the bound.
+answer = 75        # percent; anything from about 55 to 95 counts as a good prediction
+"""
 
 
 EXERCISES = {
-    "3.1": Exercise("3.1", "the posterior variance β̃_t", "posterior_variance", _check_posterior_variance,
-                    _SOLUTION_3_1),
+    "3.1": Exercise("3.1", "the posterior mean written with the noise ε", "posterior_mean_eps",
+                    _check_posterior_mean_eps, _SOLUTION_3_1),
     "3.2": Exercise("3.2", "one KL term L_{t−1} in bits/dim", "answer", _check_kl_term, _SOLUTION_3_2),
-    "3.3": Exercise("3.3", "the prior term L_T of an all-black image", "answer", _check_black_prior,
-                    _SOLUTION_3_3),
+    "3.3": Exercise("3.3", "predict, then measure: the share of the bound from t ≤ 10", "answer",
+                    _check_small_t_share, _SOLUTION_3_3, measured=("measured",)),
 }

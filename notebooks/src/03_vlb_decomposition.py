@@ -260,19 +260,22 @@ print(f"posterior mean and variance agree with q_posterior for 64 random (x_0, t
       f"β̃_1 = {mine_var[0].item():g} (x_0 known), β̃_1000 = {mine_var[1].item():.4f} ≈ β_1000 = 0.02")
 
 # %% [markdown]
-# ### Exercise 3.1 — $\tilde\beta_t$ from the schedule
+# ### Exercise 3.1 — the posterior mean, written with the noise
 #
-# Write `posterior_variance(beta_t, alpha_bar_t, alpha_bar_prev)` returning $\tilde\beta_t$ elementwise
-# (the three arguments are tensors of the same shape: $\beta_t$, $\bar\alpha_t$ and $\bar\alpha_{t-1}$).
-# The check tries it at several steps of two schedules, including $t = 1$.
+# The boxed mean uses $x_0$, which a sampler does not have. Chapter 5 will need it written with the
+# noise $\epsilon$ instead. Solve $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$ for
+# $x_0$, put it into $\tilde\mu_t = c_{1,t}\,x_0 + c_{2,t}\,x_t$, and simplify both coefficients until
+# only $\beta_t$, $\alpha_t = 1 - \beta_t$ and $\bar\alpha_t$ are left (on paper first: the result is
+# short). Then write `posterior_mean_eps(xt, eps, beta_t, alpha_bar_t)`, elementwise on tensors of the
+# same shape. The check tries it at several steps of two schedules, including $t = 1$.
 
 # %%
-def posterior_variance(beta_t, alpha_bar_t, alpha_bar_prev):
-    """β̃_t, the variance of q(x_{t-1} | x_t, x_0), elementwise."""
+def posterior_mean_eps(xt, eps, beta_t, alpha_bar_t):
+    """μ̃_t(x_t, x_0) with x_0 written through x_t and the noise ε, elementwise."""
     ...
 
 
-check("3.1", posterior_variance)
+check("3.1", posterior_mean_eps)
 
 # %% [markdown]
 # ### The posterior by regression
@@ -450,16 +453,15 @@ print(f"L_T per digit: {', '.join(f'{v:.2e}' for v in L_T.tolist())} bits/dim "
 # A few hundred-thousandths of a bit per pixel: far below anything we will measure. A schedule that
 # did *not* reach noise (chapter 1's geometric one) would show up right here.
 #
-# ### Exercise 3.3 — the prior term of an all-black image
+# ### Exercise 3.3 — predict, then measure: where do the bits go?
 #
-# What is $L_T$ in bits/dim for an image whose every pixel is black (pixel value 0), under DDPM's
-# linear schedule with $T = 1000$? Compute it from the closed form of chapter 2; three significant
-# digits are enough. Then convince yourself that no 8-bit image can have a much larger $L_T$.
+# The next section adds the terms up and measures which steps carry the bound. Before you run it,
+# **predict**: what share of the whole bound (in %) do the ten smallest steps, $t \le 10$ (the
+# decoder $L_0$ and $L_1 \dots L_9$), carry, out of $T = 1000$? Write your number down here; the
+# check after the measurement compares it with what the model's digits give.
 
 # %%
-answer = ...
-
-check("3.3", answer)
+answer = ...     # your prediction, in percent
 
 # %% [markdown]
 # ## 8. Bits per dimension, and where the bits go
@@ -493,6 +495,13 @@ for name, lo, hi in ranges:
 rows.append(f"  {'L_T (the prior)':<26} {r.prior.mean().item():>7.1e} bits/dim  "
             f"{100 * r.prior.mean().item() / total:>5.1f} %")
 print("where the bits go:\n" + "\n".join(rows))
+
+# %% [markdown]
+# Your prediction from exercise 3.3 against the measurement (the first two rows above together):
+
+# %%
+small_t_share = 100 * mean_per_t[torch.from_numpy(steps <= 10)].sum().item() / total  # % from t ≤ 10
+check("3.3", answer, measured=small_t_share)
 
 # %% [markdown]
 # The decoder and the first handful of steps carry most of the bound, while the 900 steps above
