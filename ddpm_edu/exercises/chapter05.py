@@ -1,13 +1,13 @@
-"""Chapter 5 (what the network predicts: ε, x_0 or μ): the ε-weight w_t of L_vlb under "fixed
-large" variances, the L_vlb weight of an x_0-predicting network, and the ε̂ implied by a predicted
-mean μ (the inverse of DDPM's eq. 11).
+"""Chapter 5 (what the network predicts: ε, x_0 or μ): the ε̂ implied by a predicted mean μ (the
+inverse of DDPM's eq. 11), a prediction of how "fixed large" variances change the ε-weight w_2
+(compared with the chapter's measurement), and the L_vlb weight of an x_0-predicting network.
 
-The right answers come from the library (:func:`ddpm_edu.reverse.eps_vlb_weight`,
-:func:`ddpm_edu.training.loss_weights`, :func:`ddpm_edu.forward.predict_x0_from_mean` followed by
-:func:`ddpm_edu.forward.predict_eps_from_x0`). A wrong answer is compared with the usual slips: the
-"fixed small" β̃_t where β_t was asked for, the ½ of the KL dropped, a coefficient not squared, c2 in
-place of c1, √ᾱ_t in place of √ᾱ_{t−1}, a neighbouring t, √α_t forgotten, ᾱ_t in place of α_t, x̂_0
-returned in place of ε̂.
+The right answers come from the library (:func:`ddpm_edu.training.loss_weights`,
+:func:`ddpm_edu.forward.predict_x0_from_mean` followed by
+:func:`ddpm_edu.forward.predict_eps_from_x0`). A wrong answer is compared with the usual slips:
+√α_t forgotten, ᾱ_t in place of α_t, x̂_0 returned in place of ε̂, a ratio upside down or of
+standard deviations, the ½ of the KL dropped, a coefficient not squared, c2 in place of c1,
+√ᾱ_t in place of √ᾱ_{t−1}.
 """
 from __future__ import annotations
 
@@ -16,76 +16,106 @@ import math
 import torch
 
 from ..forward import predict_eps_from_x0, predict_x0_from_mean
-from ..reverse import eps_vlb_weight
 from ..schedules import cosine_schedule, linear_schedule
 from ..training import loss_weights
 from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
-                    name_slip, near)
+                    measurement, name_slip, near)
 
 __all__ = ["EXERCISES"]
 
 _RTOL, _ATOL = 1e-3, 1e-12  # forgiving in relative terms: float32 arithmetic and 4 digits pass
 
 
-# ---- 5.1 the ε-weight w_2 with σ_t² = β_t ------------------------------------------------------------
-def _w(beta, alpha, one_minus_ab, var) -> float:
-    """β_t² / (2 σ_t² α_t (1 − ᾱ_t)), the factor between the ε-MSE and the KL term (nats/dim)."""
-    return float(beta ** 2 / (2 * var * alpha * one_minus_ab))
-
-
-def _check_w2_fixed_large(answer) -> str:
+# ---- 5.1 ε̂ from a predicted mean μ ---------------------------------------------------------------------
+def _mu_inputs():
+    """x_t, μ, t and the per-example coefficients (α_t, ᾱ_t, β_t) as [N, 1] columns, float64."""
+    g = torch.Generator().manual_seed(5)
     s = linear_schedule(1000)
-    want = float(eps_vlb_weight(s, 2, "fixed_large"))            # 0.27269
-    got = as_number(answer, "your w_2")
-    if near(got, want, 2e-3):
-        return (f"w_2 = β_2²/(2 β_2 α_2 (1 − ᾱ_2)) = β_2/(2 α_2 (1 − ᾱ_2)) ≈ {want:.4f}. With β̃_2 (fixed "
-                f"small) it is {float(eps_vlb_weight(s, 2)):.4f}; at t = 1000 both are about 0.0102, so "
-                "L_vlb weights step 2 some 27 to 60 times more than the last step, and L_simple "
-                "weights them all alike.")
-    b, a, om, bt = (float(x[2]) for x in (s.beta, s.alpha, s.one_minus_alpha_bar, s.posterior_variance))
+    t = torch.tensor([2, 7, 40, 150, 400, 700, 999, 1000])
+    xt = torch.randn(8, 6, generator=g, dtype=torch.float64)                     # (N, D)
+    x0 = torch.rand(8, 6, generator=g, dtype=torch.float64) * 2 - 1
+    c1, c2 = s.posterior_mean_coef1[t][:, None], s.posterior_mean_coef2[t][:, None]
+    mu = c1 * x0 + c2 * xt                                                       # a plausible mean
+    cols = tuple(table[t][:, None].clone() for table in (s.alpha, s.alpha_bar, s.beta))  # each (N, 1)
+    return s, t, xt, mu, cols
+
+
+def _check_eps_from_mu(fn) -> str:
+    s, t, xt, mu, (alpha, ab, beta) = _mu_inputs()
+    want = predict_eps_from_x0(s, xt, t, predict_x0_from_mean(s, xt, t, mu))   # (N, D)
+    got = call(fn, xt, mu, alpha, ab, beta, what="eps_from_mu(xt, mu, alpha_t, alpha_bar_t, beta_t)")
+    expect_shape(got, want.shape, "your ε̂", like="xt")
+    if close(got, want, 1e-3, 1e-6):
+        return ("ε̂ = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t: eq. 11 solved for ε. A sampler can run DDIM on a "
+                "μ-predicting network this way (ddpm_edu does, through x̂_0).")
+    om = (1 - ab).sqrt()
+    x0_hat = predict_x0_from_mean(s, xt, t, mu)
     wrong = [
-        (_w(b, a, om, bt), "that is the weight with σ_t² = β̃_t (fixed small), which equals "
-                           "β_2/(2 α_2 (1 − ᾱ_1)); here σ_t² = β_t (fixed large), and the last factor is "
-                           "1 − ᾱ_2 = 1 − α_1 α_2, not 1 − ᾱ_1."),
-        (2 * want, "you dropped the 2 of 2σ_t²: the KL of two Gaussians with the same variance is "
-                   "(μ̃ − μ_θ)²/(2σ_t²)."),
-        (want / 2, "your weight is half the right one: the KL is (μ̃ − μ_θ)²/(2σ_t²), one factor 2, "
-                   "not two."),
-        (1 / want, "that is 1/w_2: the weight multiplies the ε-MSE to give the KL term, "
-                   "w_t = β_t²/(2σ_t² α_t (1 − ᾱ_t)), a number below 1 here."),
-        (want / math.log(2), "that is w_2 / ln 2, bits in place of nats; w_t is a plain factor "
-                             "(nats per dimension per unit of ε-MSE): do not convert it."),
-        (b / (2 * a * b * om), "the numerator is β_t², not β_t: with σ_t² = β_t one β_t cancels and "
-                               "w_2 = β_2/(2 α_2 (1 − ᾱ_2))."),
-        (float(eps_vlb_weight(s, 3, "fixed_large")), "that is the weight at t = 3; use t = 2, "
-                                                     "β_2 = 1e-4 + (0.02 − 1e-4)/999."),
-        (1 / (2 * float(s.alpha[1])), "that is β_1/(2 α_1 β_1) = 1/(2α_1): the weight at t = 1 with "
-                                      "σ_1² = β_1. Use t = 2."),
-        (float(eps_vlb_weight(s, 1, "fixed_large")), "that is the weight at t = 1 (where the library uses "
-                                                     "σ_1² = β̃_2). Use t = 2."),
-        (b ** 2 / (2 * b * a * float(s.alpha_bar[2])), "the last factor is 1 − ᾱ_t (the noise "
-                                                       "variance of x_t), not ᾱ_t."),
+        (om * (xt - mu) / beta, "√α_t is missing: eq. 11 says √α_t μ = x_t − β_t/√(1 − ᾱ_t) ε, so "
+                                "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
+        (-want, "the sign is flipped: ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t (x_t minus the scaled mean)."),
+        (om * (xt - ab.sqrt() * mu) / beta, "you used ᾱ_t where α_t belongs: one step back from x_t "
+                                            "scales by √α_t = √(1 − β_t), not √ᾱ_t."),
+        ((xt - alpha.sqrt() * mu) / (beta * om), "√(1 − ᾱ_t) belongs in the numerator: "
+                                                 "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
+        ((xt - alpha.sqrt() * mu) / beta, "the factor √(1 − ᾱ_t) is missing: "
+                                          "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
+        (om * (xt - alpha.sqrt() * mu) / beta.sqrt(), "divide by β_t, not √β_t: eq. 11 has "
+                                                      "β_t/√(1 − ᾱ_t) in front of ε."),
+        (x0_hat, "that is x̂_0, the clean image the mean implies; the question asks for ε̂."),
     ]
-    name_slip(got, wrong, same=lambda a, b: near(a, b, 2e-3))
-    if got <= 0:
-        raise Hint("a weight that turns a squared error into a KL divergence is positive.")
-    raise Hint(f"w_2 = {fmt(got)} is not it. With σ_t² = β_t: w_t = β_t²/(2 β_t α_t (1 − ᾱ_t)); for "
-               "t = 2, β_1 = 1e-4, β_2 = 1e-4 + (0.02 − 1e-4)/999, α_t = 1 − β_t, "
-               "1 − ᾱ_2 = 1 − α_1 α_2.")
+    name_slip(got, wrong, 1e-3, 1e-6)
+    bad = ~torch.isclose(got, want, rtol=1e-3, atol=1e-6)
+    i = int(bad.any(dim=1).nonzero()[0])
+    raise Hint(f"at t = {int(t[i])} your ε̂ differs from √(1 − ᾱ_t)(x_t − √α_t μ)/β_t (first row "
+               f"that differs: element 0 should be {fmt(want[i, 0].item())}, yours is "
+               f"{fmt(got[i, 0].item())}). Start from μ = (x_t − β_t/√(1 − ᾱ_t) ε)/√α_t and solve "
+               "for ε.")
 
 
 _SOLUTION_5_1 = '''
-beta_1 = 1e-4
-beta_2 = 1e-4 + (0.02 - 1e-4) / 999                 # linear schedule, T = 1000
-alpha_2 = 1 - beta_2
-one_minus_alpha_bar_2 = 1 - (1 - beta_1) * (1 - beta_2)
-sigma2 = beta_2                                       # "fixed large": σ_t² = β_t
-answer = beta_2 ** 2 / (2 * sigma2 * alpha_2 * one_minus_alpha_bar_2)   # 0.2727
-# or: ddpm_edu.eps_vlb_weight(linear_schedule(1000), 2, "fixed_large")
+def eps_from_mu(xt, mu, alpha, alpha_bar, beta):
+    """ε̂ implied by a predicted mean μ: DDPM eq. 11, μ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t, solved for ε."""
+    return (1 - alpha_bar).sqrt() * (xt - alpha.sqrt() * mu) / beta
 '''
 
 
-# ---- 5.2 the L_vlb weight of an x_0-predicting network ------------------------------------------------
+# ---- 5.2 predict, then measure: w_2 with "fixed large" σ_t² = β_t, relative to "fixed small" ---------
+def _check_fixed_large_ratio(answer, measured) -> str:
+    got = as_number(answer, "your predicted ratio")
+    ratio = measurement(measured)
+    if ratio <= 0:
+        raise Hint(f"the measurement you passed is {fmt(ratio)}; a ratio of two weights is positive. "
+                   "Pass the ratio that the cell above printed for t = 2.")
+    said = (f"The measurement: w_2(fixed large)/w_2(fixed small) = {ratio:.4f}. σ_t² enters "
+            "w_t = β_t²/(2σ_t² α_t (1 − ᾱ_t)) only through 1/σ_t², so the ratio is β̃_2/β_2 = "
+            "(1 − ᾱ_1)/(1 − ᾱ_2) ≈ β_1/(β_1 + β_2), about ½: at t = 2 the posterior, which knows x_0, "
+            "has about half the variance of the forward step. By t = 1000 the ratio is 1.")
+    if near(got, ratio, 0.1):
+        return f"you predicted {fmt(got)}. {said}"
+    slips = [
+        (1 / ratio, f"you predicted {fmt(got)}, the ratio upside down: the larger variance "
+                    "β_2 > β̃_2 divides, so it makes the weight smaller. "),
+        (math.sqrt(ratio), f"you predicted {fmt(got)}, the ratio of the standard deviations: w_t "
+                           "divides by the variance σ_t², not by σ_t. "),
+        (1.0, "you predicted no change, as if β̃_t ≈ β_t everywhere: true at large t, but not at "
+              "t = 2, where 1 − ᾱ_1 = β_1 is about half of 1 − ᾱ_2. "),
+    ]
+    name_slip(got, [(v, h + said) for v, h in slips], same=lambda a, b: near(a, b, 0.05))
+    if got <= 0:
+        raise Hint(f"a ratio of two positive weights is positive; you predicted {fmt(got)}. {said}")
+    raise Hint(f"you predicted {fmt(got)}. {said}")
+
+
+_SOLUTION_5_2 = """
+# w_t = β_t² / (2 σ_t² α_t (1 - ᾱ_t)): only σ_t² changes, so the ratio is β̃_2 / β_2
+#     = (1 - ᾱ_1) / (1 - ᾱ_2) = β_1 / (1 - (1 - β_1)(1 - β_2)) ≈ β_1 / (β_1 + β_2)
+beta_1, beta_2 = 1e-4, 1e-4 + (0.02 - 1e-4) / 999
+answer = beta_1 / (1 - (1 - beta_1) * (1 - beta_2))        # 0.4547
+"""
+
+
+# ---- 5.3 the L_vlb weight of an x_0-predicting network ------------------------------------------------
 _STEPS = (2, 3, 10, 100, 500, 999, 1000)
 
 
@@ -138,7 +168,7 @@ def _check_x0_weight(fn) -> str:
                "c1_t = β_t √ᾱ_{t−1}/(1 − ᾱ_t) and β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t).")
 
 
-_SOLUTION_5_2 = '''
+_SOLUTION_5_3 = '''
 def x0_weight(beta, alpha_bar, alpha_bar_prev):
     """λ_t with L_{t-1} = λ_t · mean((x_0 - x̂_0)²) for σ_t² = β̃_t (fixed small), t ≥ 2."""
     c1 = beta * alpha_bar_prev.sqrt() / (1 - alpha_bar)              # coefficient of x_0 in μ̃_t
@@ -147,65 +177,11 @@ def x0_weight(beta, alpha_bar, alpha_bar_prev):
 '''
 
 
-# ---- 5.3 ε̂ from a predicted mean μ ---------------------------------------------------------------------
-def _mu_inputs():
-    """x_t, μ, t and the per-example coefficients (α_t, ᾱ_t, β_t) as [N, 1] columns, float64."""
-    g = torch.Generator().manual_seed(5)
-    s = linear_schedule(1000)
-    t = torch.tensor([2, 7, 40, 150, 400, 700, 999, 1000])
-    xt = torch.randn(8, 6, generator=g, dtype=torch.float64)                     # (N, D)
-    x0 = torch.rand(8, 6, generator=g, dtype=torch.float64) * 2 - 1
-    c1, c2 = s.posterior_mean_coef1[t][:, None], s.posterior_mean_coef2[t][:, None]
-    mu = c1 * x0 + c2 * xt                                                       # a plausible mean
-    cols = tuple(table[t][:, None].clone() for table in (s.alpha, s.alpha_bar, s.beta))  # each (N, 1)
-    return s, t, xt, mu, cols
-
-
-def _check_eps_from_mu(fn) -> str:
-    s, t, xt, mu, (alpha, ab, beta) = _mu_inputs()
-    want = predict_eps_from_x0(s, xt, t, predict_x0_from_mean(s, xt, t, mu))   # (N, D)
-    got = call(fn, xt, mu, alpha, ab, beta, what="eps_from_mu(xt, mu, alpha_t, alpha_bar_t, beta_t)")
-    expect_shape(got, want.shape, "your ε̂", like="xt")
-    if close(got, want, 1e-3, 1e-6):
-        return ("ε̂ = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t: eq. 11 solved for ε. A sampler can run DDIM on a "
-                "μ-predicting network this way (ddpm_edu does, through x̂_0).")
-    om = (1 - ab).sqrt()
-    x0_hat = predict_x0_from_mean(s, xt, t, mu)
-    wrong = [
-        (om * (xt - mu) / beta, "√α_t is missing: eq. 11 says √α_t μ = x_t − β_t/√(1 − ᾱ_t) ε, so "
-                                "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
-        (-want, "the sign is flipped: ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t (x_t minus the scaled mean)."),
-        (om * (xt - ab.sqrt() * mu) / beta, "you used ᾱ_t where α_t belongs: one step back from x_t "
-                                            "scales by √α_t = √(1 − β_t), not √ᾱ_t."),
-        ((xt - alpha.sqrt() * mu) / (beta * om), "√(1 − ᾱ_t) belongs in the numerator: "
-                                                 "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
-        ((xt - alpha.sqrt() * mu) / beta, "the factor √(1 − ᾱ_t) is missing: "
-                                          "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
-        (om * (xt - alpha.sqrt() * mu) / beta.sqrt(), "divide by β_t, not √β_t: eq. 11 has "
-                                                      "β_t/√(1 − ᾱ_t) in front of ε."),
-        (x0_hat, "that is x̂_0, the clean image the mean implies; the question asks for ε̂."),
-    ]
-    name_slip(got, wrong, 1e-3, 1e-6)
-    bad = ~torch.isclose(got, want, rtol=1e-3, atol=1e-6)
-    i = int(bad.any(dim=1).nonzero()[0])
-    raise Hint(f"at t = {int(t[i])} your ε̂ differs from √(1 − ᾱ_t)(x_t − √α_t μ)/β_t (first row "
-               f"that differs: element 0 should be {fmt(want[i, 0].item())}, yours is "
-               f"{fmt(got[i, 0].item())}). Start from μ = (x_t − β_t/√(1 − ᾱ_t) ε)/√α_t and solve "
-               "for ε.")
-
-
-_SOLUTION_5_3 = '''
-def eps_from_mu(xt, mu, alpha, alpha_bar, beta):
-    """ε̂ implied by a predicted mean μ: DDPM eq. 11, μ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t, solved for ε."""
-    return (1 - alpha_bar).sqrt() * (xt - alpha.sqrt() * mu) / beta
-'''
-
-
 EXERCISES = {
-    "5.1": Exercise("5.1", "the ε-weight w_2 with σ_t² = β_t", "answer", _check_w2_fixed_large,
+    "5.1": Exercise("5.1", "ε̂ from a predicted mean μ", "eps_from_mu", _check_eps_from_mu,
                     _SOLUTION_5_1),
-    "5.2": Exercise("5.2", "the L_vlb weight of an x_0-predicting network", "x0_weight",
-                    _check_x0_weight, _SOLUTION_5_2),
-    "5.3": Exercise("5.3", "ε̂ from a predicted mean μ", "eps_from_mu", _check_eps_from_mu,
-                    _SOLUTION_5_3),
+    "5.2": Exercise("5.2", "predict, then measure: w_2 with σ_t² = β_t against σ_t² = β̃_t", "answer",
+                    _check_fixed_large_ratio, _SOLUTION_5_2, measured=("measured",)),
+    "5.3": Exercise("5.3", "the L_vlb weight of an x_0-predicting network", "x0_weight",
+                    _check_x0_weight, _SOLUTION_5_3),
 }

@@ -148,7 +148,7 @@ for mean_type, output in (("x0", x0_hat), ("mu", mine)):
 # network is given: which quantity it must output, on what scale, and (next section) how much each
 # of its errors costs.
 #
-# ### Exercise 5.3 — ε̂ from a predicted mean
+# ### Exercise 5.1 — ε̂ from a predicted mean
 #
 # The converse is useful too: DDIM (chapter 8) needs $\hat\epsilon$, so a sampler that runs a
 # $\mu$-predicting network must turn its $\mu$ back into $\hat\epsilon$. Solve eq. 11 for
@@ -162,7 +162,7 @@ def eps_from_mu(xt, mu, alpha, alpha_bar, beta):
     ...
 
 
-check("5.3", eps_from_mu)
+check("5.1", eps_from_mu)
 
 # %% [markdown]
 # ## 2. Each bound term is a weighted squared error
@@ -252,18 +252,30 @@ fig
 # the network's regression target, $\epsilon \sim \mathcal N(0, I)$, has the same scale at every
 # $t$, and the bound's weights on it are the closest to uniform.
 #
-# ### Exercise 5.1 — the ε weight with "fixed large" variances
+# ### Exercise 5.2 — predict, then measure: "fixed large" variances
 #
-# DDPM also tried $\sigma_t^2 = \beta_t$ ("fixed large"). What is $w_2$ then, for the linear schedule
-# with $T = 1000$? Four significant digits. ($\beta_1 = 10^{-4}$, $\beta_2 = 10^{-4} + (0.02 - 10^{-4})/999$.)
+# DDPM also tried $\sigma_t^2 = \beta_t$ ("fixed large"). Before you run the next cell, **predict**
+# by what factor that changes the ε weight at $t = 2$: $w_2(\text{fixed large}) / w_2(\text{fixed
+# small})$, for the linear schedule with $T = 1000$. Think about where $\sigma_t^2$ enters $w_t$, and
+# how $\tilde\beta_2$ compares with $\beta_2$ (chapter 3: $\tilde\beta_t = \beta_t(1-\bar\alpha_{t-1})/(1-\bar\alpha_t)$;
+# $\beta_1 = 10^{-4}$, $\beta_2 \approx 1.2 \times 10^{-4}$). A rough number is fine.
 
 # %%
-answer = ...
-
-check("5.1", answer)
+answer = ...     # your prediction: w_2(fixed large) / w_2(fixed small)
 
 # %% [markdown]
-# ### Exercise 5.2 — the weight of an $x_0$-predicting network
+# The measurement, with the library's `eps_vlb_weight`, at $t = 2$ and at $t = 1000$:
+
+# %%
+w_large = eps_vlb_weight(schedule, torch.tensor([2, 1000]), "fixed_large")   # (2,)
+w_small = eps_vlb_weight(schedule, torch.tensor([2, 1000]))                  # fixed small
+ratio = w_large / w_small
+print(f"w_2: fixed large {w_large[0].item():.4f}, fixed small {w_small[0].item():.4f}; ratio "
+      f"{ratio[0].item():.4f} at t = 2, {ratio[1].item():.4f} at t = 1000")
+check("5.2", answer, measured=ratio[0].item())
+
+# %% [markdown]
+# ### Exercise 5.3 — the weight of an $x_0$-predicting network
 #
 # Write `x0_weight(beta, alpha_bar, alpha_bar_prev)`: given $\beta_t$, $\bar\alpha_t$ and
 # $\bar\alpha_{t-1}$ at some steps $t \ge 2$ (1-D tensors of the same length), return the weight
@@ -276,7 +288,7 @@ def x0_weight(beta, alpha_bar, alpha_bar_prev):
     ...
 
 
-check("5.2", x0_weight)
+check("5.3", x0_weight)
 
 # %% [markdown]
 # ## 3. $L_{\mathrm{simple}}$ is $L_{\mathrm{vlb}}$ with every weight set to 1
