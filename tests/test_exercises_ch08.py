@@ -124,3 +124,28 @@ def test_8_2_names_the_mistake(fn, fragment):
 def test_8_1_other_exceptions_are_reported_plainly():
     v = _wrong("8.1", lambda a, p, e: a + "x", "TypeError")
     assert "torch.sqrt" not in v.message
+
+
+# ---- 8.3 predict, then measure: η = 1, same x_T, two seeds ----------------------------------------
+@pytest.mark.parametrize("answer, measured", [(240, 249.0), (200, 249.0), (255, 249.0),
+                                              (torch.tensor(230.0), 253.0), (150, 200.0)])
+def test_8_3_accepts_a_prediction_near_the_measurement(answer, measured):
+    v = _right("8.3", answer, measured={"measured": measured})
+    assert f"at least {measured:.0f} of the 255 grey levels" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (5, "holds for η = 0"),                  # the intuition: x_T fixes the digit
+    (0, "holds for η = 0"),
+    (1.9, "model range"),
+    (100, "too little"),
+    (300, "between 0 and 255"),
+    (-3, "between 0 and 255"),
+])
+def test_8_3_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("8.3", answer, fragment)
+    assert "at least 249 of the 255 grey levels" in v.message and "β̃'" in v.message
+
+
+def test_8_3_a_measurement_that_is_not_grey_levels_gets_a_hint():
+    _wrong("8.3", 240, "not a difference of grey levels", measured={"measured": 1000.0})

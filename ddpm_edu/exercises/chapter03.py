@@ -154,13 +154,13 @@ def _check_small_t_share(answer, measured) -> str:
             "t the posterior pins x_{t−1} to a pixel level or two (β̃_t is tiny), so every error "
             "of the model is expensive there; at large t any model that knows the noise "
             "statistics matches the posterior.")
-    if abs(got - share) <= _WITHIN:
-        return f"you predicted {fmt(got)} %. {said}"
     if 0 < got <= 1 and abs(100 * got - share) <= _WITHIN:
         raise Hint(f"your {fmt(got)} looks like a fraction; give the share in percent "
                    f"({fmt(100 * got)}). {said}")
     if got < 0 or got > 100:
         raise Hint(f"a share of the bound is between 0 and 100 %, and {fmt(got)} is not. {said}")
+    if abs(got - share) <= _WITHIN:
+        return f"you predicted {fmt(got)} %. {said}"
     if got <= 2:
         raise Hint(f"you predicted {fmt(got)} %: as if every step carried the same share "
                    f"(10 of 1000 steps = 1 %). {said} The terms fall by orders of magnitude "

@@ -1,5 +1,6 @@
-"""Chapter 8 (faster sampling, DDIM): the noise scale σ_t(η) of a DDIM step, and the β' of a
-respaced (shorter) schedule.
+"""Chapter 8 (faster sampling, DDIM): the noise scale σ_t(η) of a DDIM step, the β' of a
+respaced (shorter) schedule, and a prediction of how different two η = 1 runs from the same x_T
+are (compared with the chapter's measurement).
 
 The right answers come from the library: σ² is the variance :func:`ddpm_edu.reverse.ddim_step`
 adds, written out (Song et al. 2020, eq. 16), and β' is ``respace(schedule, kept).beta``. A wrong
@@ -15,7 +16,8 @@ import math
 import torch
 
 from ..schedules import linear_schedule, respace
-from ._core import Exercise, Hint, call, close, expect_shape, first_mismatch, fmt, name_slip
+from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
+                    measurement, name_slip)
 
 __all__ = ["EXERCISES"]
 
@@ -153,8 +155,48 @@ def respaced_betas(alpha_bar, kept):
 '''
 
 
+# ---- 8.3 predict, then measure: η = 1 from the same x_T with two seeds -------------------------------
+_WITHIN = 60.0  # grey levels: a prediction this close is a good one
+
+
+def _check_eta1_difference(answer, measured) -> str:
+    got = as_number(answer, "your prediction")
+    diff = measurement(measured)
+    if not 0 <= diff <= 255.5:
+        raise Hint(f"the measurement you passed is {fmt(diff)}, not a difference of grey levels "
+                   "(0 to 255): pass the smallest of the per-digit differences the cell printed.")
+    said = (f"The measurement: every digit has a pixel that differs by at least {diff:.0f} of the "
+            "255 grey levels, black against white: the two seeds drew different strokes, often "
+            "different digits. With η = 1 each step adds fresh noise of variance σ_t² = β̃'_t, and "
+            "the first jump of a 10-step schedule (t = 1000 → 889) has β̃' close to 0.9: the noise "
+            "it draws is nearly as large as the signal, so the seed, not x_T, decides the digit.")
+    if 0 < got <= 2 and abs(127.5 * got - diff) <= _WITHIN:
+        raise Hint(f"your {fmt(got)} looks like a difference in the model range [−1, 1]; the "
+                   f"question asks for grey levels (× 127.5 = {fmt(127.5 * got)}). {said}")
+    if got < 0 or got > 255:
+        raise Hint(f"a difference of grey levels is between 0 and 255, and {fmt(got)} is not. "
+                   f"{said}")
+    if abs(got - diff) <= _WITHIN:
+        return f"you predicted {fmt(got)} grey levels. {said}"
+    if got <= 20:
+        raise Hint(f"you predicted {fmt(got)}: as if x_T fixed the digit and the seed only added "
+                   "a little grain. That holds for η = 0, where the sampler is a fixed map of "
+                   f"x_T. {said}")
+    raise Hint(f"you predicted {fmt(got)} grey levels, too little. {said}")
+
+
+_SOLUTION_8_3 = """
+# With η = 1 each step draws fresh noise of variance β̃'_t; the first jump of the 10-step schedule
+# (t = 1000 -> 889) has β̃' ≈ 0.9, so x_T barely survives it and the seed picks the strokes:
+# somewhere in each digit one run has ink where the other has none.
+answer = 240       # grey levels; anything from about 190 to 255 counts as a good prediction
+"""
+
+
 EXERCISES = {
     "8.1": Exercise("8.1", "DDIM's noise scale σ_t(η)", "ddim_sigma", _check_sigma, _SOLUTION_8_1),
     "8.2": Exercise("8.2", "the β' of a respaced schedule", "respaced_betas", _check_respaced_betas,
                     _SOLUTION_8_2),
+    "8.3": Exercise("8.3", "predict, then measure: η = 1 from the same x_T with two seeds", "answer",
+                    _check_eta1_difference, _SOLUTION_8_3, measured=("measured",)),
 }

@@ -399,6 +399,15 @@ image_grid(torch.cat([runs[S][:SHOW] for S in STEP_COUNTS] + [ddpm_10[:SHOW]]), 
 # With $\eta = 0$ the same $x_T$ always gives the same image: the sampler is a fixed function of the
 # noise. With $\eta = 1$ every step also draws fresh noise, so the same $x_T$ gives different images
 # for different seeds. We run each twice on the same $x_T$ with 10 steps.
+#
+# ### Exercise 8.3 — predict, then measure: how different?
+#
+# Before you run the next cell, **predict**: the two $\eta = 1$ runs start from the same $x_T$ and
+# differ only in the seed of the noise their steps draw. By how many grey levels (0 to 255) does the
+# most different pixel of a digit differ between the two runs? A few levels of grain, or more?
+
+# %%
+answer = ...     # your prediction, in grey levels
 
 # %%
 again = final(ddim_steps(model.eps, schedule, x_T, steps=10, eta=0.0))
@@ -410,6 +419,9 @@ print(f"η = 1, same x_T, two seeds: largest pixel difference per digit "
       f"{diff.min().item():.0f}–{diff.max().item():.0f} grey levels")
 image_grid(torch.cat([runs[10][:SHOW], again[:SHOW], ddim_eta1_10[:SHOW], other_seed[:SHOW]]), nrow=SHOW,
            title="same x_T, 10 steps; rows: η = 0, η = 0 again, η = 1 (seed 3), η = 1 (seed 4)")
+
+# %%
+check("8.3", answer, measured=diff.min().item())     # your prediction against the measurement
 
 # %% [markdown]
 # Determinism is useful beyond speed: because $x_T \mapsto x_0$ is a fixed map, $x_T$ works as a
