@@ -1,22 +1,56 @@
-"""Chapter 9 (evaluation): the weight of the fast bits/dim estimator, nats per image → bits/dim, and
-how many images a confidence interval of a given width needs.
+"""Chapter 9 (evaluation): a prediction of how noisy the plain fast bits/dim estimator is (compared
+with the chapter's measurement), the weight of the stratified estimator, and how many images a
+confidence interval of a given width needs.
 
 The checks recompute each answer from its definition (the estimator of
 :func:`ddpm_edu.evaluation.bpd_fast`, the interval of :func:`ddpm_edu.evaluation.mean_ci95`) and
-name the usual slips: T/K where the decoder is not drawn, ln 2 or the number of pixels forgotten,
-the square root of n forgotten, 2 in place of 1.96.
+name the usual slips: the noise of an average of similar terms expected, T/K where the decoder is
+not drawn, the square root of n forgotten, 2 in place of 1.96.
 """
 from __future__ import annotations
 
 import math
 
 from ..evaluation import Z95
-from ._core import Exercise, Hint, as_number, fmt, name_slip, near
+from ._core import Exercise, Hint, as_number, fmt, measurement, name_slip, near
 
 __all__ = ["EXERCISES"]
 
 
-# ---- 9.1 the weight of the sampled steps when L_0 is always computed ----------------------------------
+# ---- 9.1 predict, then measure: the spread of one plain fast estimate ---------------------------------
+def _check_plain_spread(answer, measured) -> str:
+    got = as_number(answer, "your prediction")
+    spread = measurement(measured)
+    if spread <= 0:
+        raise Hint(f"the measurement you passed is {fmt(spread)}; a standard deviation is positive: "
+                   "pass the spread of the plain estimates that the cell above printed.")
+    said = (f"The measurement: one plain estimate scatters by {spread:.2f} bits/dim (standard "
+            "deviation). Nearly all of it is one coin flip: L_0, about "
+            "half of a bound near 1.6 bits/dim, is drawn with probability p = K/T and then counted "
+            "T/K times. That alone gives (T/K)·L_0·√(p(1 − p)): 10 × 0.8 × 0.3 ≈ 2.4 for K = 5 "
+            "of T = 50 (20 × 0.8 × 0.22 ≈ 3.5 for 50 of 1000).")
+    if got <= 0:
+        raise Hint(f"a spread (standard deviation) is positive; you predicted {fmt(got)}. {said}")
+    if spread / 1.5 <= got <= spread * 1.5:
+        return f"you predicted {fmt(got)} bits/dim. {said}"
+    if got < spread / 1.5:
+        raise Hint(f"you predicted {fmt(got)} bits/dim, far too little: as if K = 5 similar terms "
+                   "were averaged. The terms are not similar, and the one that matters is drawn "
+                   f"or not. {said}")
+    raise Hint(f"you predicted {fmt(got)} bits/dim, too much. {said}")
+
+
+_SOLUTION_9_1 = """
+# One coin flip dominates: L_0 ≈ 0.8 bits/dim (about half the bound) is drawn with p = K/T = 0.1
+# and then weighted T/K = 10; its contribution 10·L_0·B (B ~ Bernoulli(0.1)) has standard
+# deviation 10 · L_0 · √(0.1 · 0.9). The other 49 terms add little.
+T, K, L_0 = 50, 5, 0.8
+p = K / T
+answer = (T / K) * L_0 * (p * (1 - p)) ** 0.5      # 2.4 bits/dim
+"""
+
+
+# ---- 9.2 the weight of the sampled steps when L_0 is always computed ----------------------------------
 _T, _K = 1000, 50
 _REL = 2.5e-4  # 20.39 passes; T/(K − 1) = 20.408, 0.1 % off, is a different (biased) answer
 
@@ -52,45 +86,11 @@ def _check_decoder_weight(answer) -> str:
                f"T − 1 = {_T - 1} steps 2..T; what weight makes weight × (chance of being drawn) = 1?")
 
 
-_SOLUTION_9_1 = '''
+_SOLUTION_9_2 = '''
 T, K = 1000, 50
 # L_0 is computed every time (weight 1); the other K - 1 calls draw steps from 2..T (T - 1 of them).
 # Each step is drawn with probability (K - 1)/(T - 1): weight it by the inverse.
 answer = (T - 1) / (K - 1)      # 20.388
-'''
-
-
-# ---- 9.2 nats per image → bits/dim ---------------------------------------------------------------------
-_NATS, _D = 700.0, 784
-
-
-def _check_bits_per_dim(answer) -> str:
-    want = _NATS / (_D * math.log(2))  # 1.2881
-    got = as_number(answer, "your bits/dim")
-    if near(got, want, 2e-3):
-        return (f"{_NATS:.0f} nats / (784 · ln 2) = {want:.4f} bits/dim: divide by the number of "
-                "dimensions (28·28·1 = 784) and by ln 2 (nats → bits).")
-    wrong = [
-        (_NATS / _D, "that is nats per dimension; divide also by ln 2 to get bits."),
-        (_NATS / math.log(2), "that is bits per image; divide by the 784 dimensions (pixels) too."),
-        (_NATS * math.log(2) / _D, "you multiplied by ln 2; nats → bits is a division by ln 2 "
-                                   "(one bit is ln 2 ≈ 0.693 nats)."),
-        (_NATS / (_D * math.log(10)), "that uses log₁₀ (decimal digits); bits are log₂: divide "
-                                      "nats by ln 2."),
-        (_NATS / (28 * math.log(2)), "an MNIST image has 28 × 28 = 784 dimensions, not 28."),
-        (_NATS / (_D * 3 * math.log(2)), "MNIST is greyscale: 28 × 28 × 1 = 784 dimensions, not × 3."),
-        (_NATS / (_D * math.log(2)) + 8, "no offset is needed: the decoder already gives discrete "
-                                         "probabilities of 8-bit values."),
-    ]
-    name_slip(got, wrong, same=lambda a, b: near(a, b, 2e-3))
-    raise Hint(f"{fmt(got)} is not it. bits/dim = (nats per image) / (number of dimensions · ln 2).")
-
-
-_SOLUTION_9_2 = '''
-import math
-
-nats_per_image, D = 700.0, 28 * 28 * 1
-answer = nats_per_image / (D * math.log(2))     # 1.288 bits/dim
 '''
 
 
@@ -134,9 +134,10 @@ answer = math.ceil((z * sd / h) ** 2)  # 3458
 
 
 EXERCISES = {
-    "9.1": Exercise("9.1", "the weight of a sampled step when L_0 is always computed", "answer",
-                    _check_decoder_weight, _SOLUTION_9_1),
-    "9.2": Exercise("9.2", "nats per image to bits/dim", "answer", _check_bits_per_dim, _SOLUTION_9_2),
+    "9.1": Exercise("9.1", "predict, then measure: the spread of one plain fast estimate", "answer",
+                    _check_plain_spread, _SOLUTION_9_1, measured=("measured",)),
+    "9.2": Exercise("9.2", "the weight of a sampled step when L_0 is always computed", "answer",
+                    _check_decoder_weight, _SOLUTION_9_2),
     "9.3": Exercise("9.3", "how many images for a ±0.01 interval", "answer", _check_images_needed,
                     _SOLUTION_9_3),
 }

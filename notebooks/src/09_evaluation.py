@@ -176,7 +176,17 @@ for name, est in [("full", full), ("fast", fast), ("L_0 alw.", fast_dec)]:
 #
 # We can watch the step-sampling noise without another network call. `full.per_t` holds the mean
 # term of each step over our digits — call it one "typical" image's terms. Draw the steps ourselves
-# many times, apply the weights, and look at the spread of the estimates around the true sum:
+# many times, apply the weights, and look at the spread of the estimates around the true sum.
+#
+# ### Exercise 9.1 — predict, then measure: how noisy is one plain estimate?
+#
+# Before you run the next cell, **predict** the spread (standard deviation, in bits/dim) of one plain
+# fast estimate of a typical digit's bound: $K$ of the $T$ steps, each drawn term weighted $T/K$
+# ($K = 5$ of $T = 50$ here; 50 of 1000 with `FULL_SIZE = True`). You know the bound is about 1.6 bits/dim (the full bound above) and that $L_0$ is about half
+# of it. A rough number is fine; think about what one draw does with $L_0$.
+
+# %%
+answer = ...     # your prediction: the standard deviation of one plain estimate, bits/dim
 
 # %%
 # NBVAL_APPROX
@@ -205,6 +215,9 @@ for name, est in [("plain T/K weights", plain), ("L_0 always", strat)]:
           f"spread of one estimate {est.std().item():.3f} bits/dim")
 print(f"L_0 is {100 * terms[0].item() / exact_sum:.0f} % of the sum; the plain estimator draws it "
       f"with probability K/T = {K}/{chain.T}")
+
+# %%
+check("9.1", answer, measured=plain.std().item())     # your prediction against the measurement
 
 # %%
 from ddpm_edu.viz.plots import new_figure
@@ -248,21 +261,10 @@ from ddpm_edu.viz import FastEstimatorExplorer
 FastEstimatorExplorer(full.terms, full.prior, k=K, seed=3, draws=200)
 
 # %% [markdown]
-# ### Exercise 9.1 — the weight when $L_0$ is always computed
+# ### Exercise 9.2 — the weight when $L_0$ is always computed
 #
 # With $T = 1000$ and $K = 50$ network calls per image, one of them spent on $L_0$: what weight must
 # each of the other terms get so that the estimate stays unbiased? (Four significant digits.)
-
-# %%
-answer = ...
-
-check("9.1", answer)
-
-# %% [markdown]
-# ### Exercise 9.2 — nats per image to bits/dim
-#
-# Papers and code report the bound in different units. A model's bound on an MNIST digit is 700 nats
-# per image. What is it in bits/dim?
 
 # %%
 answer = ...
