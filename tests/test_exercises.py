@@ -207,4 +207,4 @@ def test_a_measurement_an_exercise_does_not_take_is_a_usage_error():
 
 def test_a_junk_measurement_gets_a_hint():
     v = evaluate("3.3", 50, measured="77 %")
-    assert v.status == "not yet" and "the measurement you passed as measured=" in v.message
+    assert v.status == "not yet" and "the measurement you passed as measured=" in v.message.lower()

@@ -5,6 +5,8 @@ torch.distributions' log-density, Tweedie's formula from the ε-form x̂_0 = (x_
 the ODE step from DDIM's update written out."""
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -90,7 +92,44 @@ def test_10_2_names_the_mistake(fn, fragment):
     _wrong("10.2", fn, fragment)
 
 
-# ---- 10.3 one Euler step of the probability-flow ODE ----------------------------------------------------------
+# ---- 10.3 predict, then measure: where the learned score field is worst -------------------------------
+TS, ERRORS = (2, 10, 20, 40, 80), (0.173, 0.077, 0.036, 0.002, 0.001)   # the chapter's CI run
+
+
+@pytest.mark.parametrize("answer", [2, 2.0, torch.tensor(2), np.int64(2)])
+def test_10_3_accepts_the_measured_worst_step(answer):
+    v = _right("10.3", answer)
+    assert "0.173 at t = 2 and 0.001 at t = 80" in v.message
+
+
+def test_10_3_follows_the_measurement_not_a_fixed_answer():
+    _right("10.3", 10, measured={"ts": TS, "errors": (0.1, 0.2, 0.05, 0.01, 0.01)})
+    _wrong("10.3", 2, "at t = 10", measured={"ts": TS, "errors": (0.1, 0.2, 0.05, 0.01, 0.01)})
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (80, "the noisiest step"),                 # the intuition: more noise, harder
+    (20, "you predicted t = 20."),
+])
+def test_10_3_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("10.3", answer, fragment)
+    assert "0.173 at t = 2" in v.message
+
+
+def test_10_3_a_step_that_was_not_measured_is_not_a_choice():
+    _wrong("10.3", 5, "choose one of the steps measured: 2, 10, 20, 40, 80")
+
+
+@pytest.mark.parametrize("measured, fragment", [
+    ({"ts": TS, "errors": ERRORS[:3]}, "ts has 5 steps but errors has 3"),
+    ({"ts": TS, "errors": 0.1}, "two lists of the same length"),
+    ({"ts": TS, "errors": ("a",) * 5}, "the measurement you passed as errors="),
+])
+def test_10_3_a_measurement_in_the_wrong_form_gets_a_hint(measured, fragment):
+    _wrong("10.3", 2, fragment, measured=measured)
+
+
+# ---- 10.4 one Euler step of the probability-flow ODE ----------------------------------------------------------
 def _ddim_by_hand(x, eps, ab_t, ab_s):
     """DDIM η = 0 (Song, Meng, Ermon 2020, eq. 12): x_s = √ᾱ_s x̂_0 + √(1−ᾱ_s) ε̂."""
     ab_t, ab_s = float(ab_t), float(ab_s)
@@ -106,10 +145,10 @@ def _euler(x, eps, ab_t, ab_s, sigma=lambda a: math.sqrt((1 - a) / a), rescale_i
     return math.sqrt(ab_s) * xs if rescale_out else xs
 
 
-def test_10_3_accepts_the_ode_form_the_ddim_form_and_numpy():
-    _right("10.3", _euler)
-    _right("10.3", _ddim_by_hand)
-    _right("10.3", lambda x, e, a, b: _euler(x, e, a, b).float().numpy())
+def test_10_4_accepts_the_ode_form_the_ddim_form_and_numpy():
+    _right("10.4", _euler)
+    _right("10.4", _ddim_by_hand)
+    _right("10.4", lambda x, e, a, b: _euler(x, e, a, b).float().numpy())
 
 
 @pytest.mark.parametrize("fn, fragment", [
@@ -123,16 +162,16 @@ def test_10_3_accepts_the_ode_form_the_ddim_form_and_numpy():
     (lambda x, e, a, b: _ddim_by_hand(x, e, a, b) + 0.01 * x, "yours is"),
     (lambda x, e, a, b: _ddim_by_hand(x, e, a, b).T, "has shape"),
 ])
-def test_10_3_names_the_mistake(fn, fragment):
-    _wrong("10.3", fn, fragment)
+def test_10_4_names_the_mistake(fn, fragment):
+    _wrong("10.4", fn, fragment)
 
 
-def test_10_3_reference_equals_ddim_by_hand():
+def test_10_4_reference_equals_ddim_by_hand():
     """The check's truth (the library's ddim_step on a two-step schedule) equals DDIM written out."""
-    from ddpm_edu.exercises.chapter10 import _PAIRS_10_3, _ddim_eta0
+    from ddpm_edu.exercises.chapter10 import _PAIRS_10_4, _ddim_eta0
 
     g = torch.Generator().manual_seed(0)
     x, e = torch.randn(5, 2, generator=g, dtype=torch.float64), torch.randn(5, 2, generator=g, dtype=torch.float64)
-    for ab_t, ab_s in _PAIRS_10_3:
+    for ab_t, ab_s in _PAIRS_10_4:
         torch.testing.assert_close(_ddim_eta0(x, e, ab_t, ab_s), _ddim_by_hand(x, e, ab_t, ab_s))
         torch.testing.assert_close(_euler(x, e, ab_t, ab_s), _ddim_by_hand(x, e, ab_t, ab_s))

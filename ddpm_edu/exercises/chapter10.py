@@ -1,13 +1,14 @@
 """Chapter 10 (the score-based view): the score of a noisy Gaussian, Tweedie's denoiser from a
-score, and one Euler step of the probability-flow ODE (which is a DDIM η = 0 step).
+score, a prediction of where a learned score field is worst (compared with the chapter's
+measurement), and one Euler step of the probability-flow ODE (which is a DDIM η = 0 step).
 
 The right answers are written from the closed forms:
 
     10.1  ∇ log q(x_t) = −(x_t − √ᾱ_t m) / (ᾱ_t s² + 1 − ᾱ_t)            for data x_0 ~ N(m, s²)
     10.2  E[x_0 | x_t] = (x_t + (1 − ᾱ_t) ∇ log q(x_t)) / √ᾱ_t            (Tweedie's formula)
-    10.3  x_s = √ᾱ_s (x_t/√ᾱ_t + (σ_s − σ_t) ε̂),  σ = √((1−ᾱ)/ᾱ)        (= DDIM's η = 0 update)
+    10.4  x_s = √ᾱ_s (x_t/√ᾱ_t + (σ_s − σ_t) ε̂),  σ = √((1−ᾱ)/ᾱ)        (= DDIM's η = 0 update)
 
-and 10.3 is also compared with the library's :func:`ddpm_edu.reverse.ddim_step`. A wrong answer
+and 10.4 is also compared with the library's :func:`ddpm_edu.reverse.ddim_step`. A wrong answer
 is compared with the usual slips: a flipped sign, the conditional score q(x_t | x_0) for the
 marginal one, the data's variance not scaled by ᾱ_t, a standard deviation where a variance belongs,
 ε̂ taken for the score, σ² for σ, an Euler step in x rather than in x̄ = x/√ᾱ.
@@ -18,7 +19,8 @@ import math
 
 import torch
 
-from ._core import Exercise, Hint, call, close, expect_shape, first_mismatch, fmt, name_slip
+from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
+                    measurement, name_slip)
 
 __all__ = ["EXERCISES"]
 
@@ -140,8 +142,45 @@ def tweedie_x0(x_t, score, alpha_bar):
 '''
 
 
-# ---- 10.3 one Euler step of the probability-flow ODE ---------------------------------------------
-_PAIRS_10_3 = ((0.2, 0.6), (0.01, 0.1), (0.9, 0.97))  # (ᾱ_t, ᾱ_s), s < t so ᾱ_s > ᾱ_t
+# ---- 10.3 predict, then measure: where the learned score field is worst ----------------------------
+def _check_worst_t(answer, ts, errors) -> str:
+    got = as_number(answer, "your prediction")
+    try:
+        ts = [int(t) for t in ts]
+        errs = [measurement(e, "errors") for e in errors]
+    except (TypeError, ValueError):
+        raise Hint("pass the steps and their measured errors as ts=FIELD_TS, errors=errors (two "
+                   "lists of the same length).") from None
+    if len(ts) != len(errs) or not ts:
+        raise Hint(f"ts has {len(ts)} steps but errors has {len(errs)} values: pass ts=FIELD_TS, "
+                   "errors=errors.")
+    worst = ts[max(range(len(ts)), key=errs.__getitem__)]
+    best = ts[min(range(len(ts)), key=errs.__getitem__)]
+    said = (f"The measurement: the relative error is {max(errs):.3f} at t = {worst} and "
+            f"{min(errs):.3f} at t = {best}. At large t the blobs have melted into one broad "
+            "Gaussian whose score is a plain linear pull to the middle, easy for any network; at "
+            "small t the field is sharp near the data and turns over short distances (it grows "
+            "like 1/√(1 − ᾱ_t)), and a short training run has not learnt that detail yet.")
+    if got not in ts:
+        raise Hint(f"choose one of the steps measured: {', '.join(map(str, ts))}; {fmt(got)} is "
+                   "not among them.")
+    if got == worst:
+        return f"you predicted t = {int(got)}. {said}"
+    if got == max(ts):
+        raise Hint(f"you predicted t = {int(got)}, the noisiest step, as if more noise made the "
+                   f"field harder to learn. It is the other way round. {said}")
+    raise Hint(f"you predicted t = {int(got)}. {said}")
+
+
+_SOLUTION_10_3 = """
+# Near the data, at the smallest t, the score is sharp and turns over short distances; at large
+# t q(x_t) is almost one Gaussian and its score a linear pull, which the MLP learns first.
+answer = 2
+"""
+
+
+# ---- 10.4 one Euler step of the probability-flow ODE ---------------------------------------------
+_PAIRS_10_4 = ((0.2, 0.6), (0.01, 0.1), (0.9, 0.97))  # (ᾱ_t, ᾱ_s), s < t so ᾱ_s > ᾱ_t
 
 
 def _ddim_eta0(x, eps, ab_t, ab_s) -> torch.Tensor:
@@ -159,7 +198,7 @@ def _ddim_eta0(x, eps, ab_t, ab_s) -> torch.Tensor:
 
 def _check_ode_euler_step(fn) -> str:
     g = torch.Generator().manual_seed(103)
-    for ab_t, ab_s in _PAIRS_10_3:
+    for ab_t, ab_s in _PAIRS_10_4:
         x = torch.randn(6, 2, generator=g, dtype=torch.float64)               # (6, 2) x_t
         eps = torch.randn(6, 2, generator=g, dtype=torch.float64)             # (6, 2) ε̂(x_t, t)
         want = _ddim_eta0(x, eps, ab_t, ab_s)
@@ -196,7 +235,7 @@ def _check_ode_euler_step(fn) -> str:
             "DDIM's η = 0 update (checked against ddpm_edu's ddim_step).")
 
 
-_SOLUTION_10_3 = '''
+_SOLUTION_10_4 = '''
 import torch
 
 def ode_euler_step(x_t, eps, alpha_bar_t, alpha_bar_s):
@@ -214,6 +253,8 @@ EXERCISES = {
                      _check_noisy_gaussian_score, _SOLUTION_10_1),
     "10.2": Exercise("10.2", "Tweedie's denoiser from a score", "tweedie_x0", _check_tweedie,
                      _SOLUTION_10_2),
-    "10.3": Exercise("10.3", "one Euler step of the probability-flow ODE", "ode_euler_step",
-                     _check_ode_euler_step, _SOLUTION_10_3),
+    "10.3": Exercise("10.3", "predict, then measure: where the learned score field is worst", "answer",
+                     _check_worst_t, _SOLUTION_10_3, measured=("ts", "errors")),
+    "10.4": Exercise("10.4", "one Euler step of the probability-flow ODE", "ode_euler_step",
+                     _check_ode_euler_step, _SOLUTION_10_4),
 }

@@ -398,6 +398,15 @@ print(f"a network that always says ε̂ = 0:           1.000")
 # The numbers printed first measure the error where it matters, under $q(x_t)$:
 # $\mathbb E_{q(x_t)}\|\epsilon_\theta - \epsilon^*\|^2 / \mathbb E_{q(x_t)}\|\epsilon^*\|^2$, the share of the exact
 # field that the network gets wrong.
+#
+# ### Exercise 10.3 — predict, then measure: where is the learned field worst?
+#
+# Before you run the next cell, **predict**: at which of the steps $t = 2, 10, 20, 40, 80$ does the
+# MLP, after its short training run, get the largest share of the score field wrong? Think about
+# what $q(x_t)$ looks like at each end: a few sharp blobs, or one broad Gaussian.
+
+# %%
+answer = ...     # your prediction: one of 2, 10, 20, 40, 80
 
 # %%
 # NBVAL_APPROX
@@ -407,6 +416,9 @@ FIELD_TS = (2, 10, 20, 40, 80)
 errors = [relative_field_error(learned_eps, eps_star, schedule, sample_mixture, t) for t in FIELD_TS]
 print("t:              " + "".join(f"{t:>8}" for t in FIELD_TS))
 print("relative error: " + "".join(f"{e:>8.3f}" for e in errors))
+
+# %%
+check("10.3", answer, ts=FIELD_TS, errors=errors)     # your prediction against the measurement
 
 # %%
 ScoreFieldExplorer.static(schedule, eps_star, learned_eps, log_q, ts=FIELD_TS,
@@ -495,7 +507,7 @@ print(f"probability-flow ODE (Euler) and DDIM η = 0 agree at all {len(ode_run)}
       f"t = {ode_run[0].t} … {ode_run[-1].t}")
 
 # %% [markdown]
-# ### Exercise 10.3 — one Euler step of the probability-flow ODE
+# ### Exercise 10.4 — one Euler step of the probability-flow ODE
 #
 # Write `ode_euler_step(x_t, eps, alpha_bar_t, alpha_bar_s)` that takes one Euler step of the ODE above
 # from level $t$ to a less noisy level $s$ ($\bar\alpha_s > \bar\alpha_t$), given $\hat\epsilon$ = `eps` at
@@ -508,7 +520,7 @@ def ode_euler_step(x_t, eps, alpha_bar_t, alpha_bar_s):
     ...
 
 
-check("10.3", ode_euler_step)
+check("10.4", ode_euler_step)
 
 # %% [markdown]
 # ### The three samplers on the toy, with the exact and the learned score
