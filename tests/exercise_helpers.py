@@ -5,6 +5,7 @@ from ddpm_edu.exercises import evaluate
 # compare" exercises (their verdict compares the prediction with the measurement).
 MEASURED = {
     "3.3": {"measured": 77.4},     # % of the bound carried by t ≤ 10 (ch. 3, section 8)
+    "4.4": {"measured": 80.72},    # % of MNIST test pixels that are exactly black (ch. 4, section 7)
     "5.2": {"measured": 0.45474},  # w_2 fixed large / w_2 fixed small (ch. 5, section 2)
     "8.3": {"measured": 249.0},    # η = 1, same x_T, two seeds: largest pixel difference, grey levels
     "9.1": {"measured": 2.529},    # spread of one plain fast estimate, K = 5 of T = 50 (ch. 9)

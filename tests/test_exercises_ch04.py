@@ -159,3 +159,26 @@ def test_4_3_accepts(answer):
 ])
 def test_4_3_names_the_mistake(answer, fragment):
     _wrong("4.3", answer, fragment)
+
+
+# ---- 4.4 predict, then measure: the share of black pixels ----------------------------------------------
+@pytest.mark.parametrize("answer, measured", [(80, 80.72), (70, 80.72), (95, 80.72),
+                                              (torch.tensor(85.0), 80.72), (50, 60.0)])
+def test_4_4_accepts_a_prediction_near_the_measurement(answer, measured):
+    v = _right("4.4", answer, measured={"measured": measured})
+    assert f"{measured:.1f} % of the test digits' pixels are exactly black" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (50, "too few"),                  # the intuition: about half ink, half background
+    (0.8, "looks like a fraction"),
+    (99, "too many"),
+    (120, "between 0 and 100"),
+])
+def test_4_4_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("4.4", answer, fragment)
+    assert "80.7 % of the test digits' pixels" in v.message
+
+
+def test_4_4_a_measurement_that_is_not_a_share_gets_a_hint():
+    _wrong("4.4", 80, "not a share in percent", measured={"measured": 807.2})

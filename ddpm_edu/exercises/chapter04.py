@@ -1,5 +1,6 @@
-"""Chapter 4 (the discretized decoder L_0): an edge bucket's probability, the bits of a pixel, and
-the decoder width σ_1 at which an interior pixel costs 8 bits.
+"""Chapter 4 (the discretized decoder L_0): an edge bucket's probability, the bits of a pixel, the
+decoder width σ_1 at which an interior pixel costs 8 bits, and a prediction of the share of MNIST
+pixels that are exactly black (compared with the chapter's measurement).
 
 The right answers come from :func:`ddpm_edu.losses.discretized_gaussian_log_likelihood` (the
 library's bucket decoder, exact normal CDF). A wrong answer is compared with the usual slips: the
@@ -14,7 +15,8 @@ import math
 import torch
 
 from ..losses import BUCKET_HALF_WIDTH, discretized_gaussian_log_likelihood, standard_normal_cdf
-from ._core import Exercise, Hint, as_number, call, close, expect_shape, fmt, name_slip
+from ._core import (Exercise, Hint, as_number, call, close, expect_shape, fmt, measurement,
+                    name_slip)
 
 __all__ = ["EXERCISES"]
 
@@ -252,6 +254,40 @@ answer = (lo + hi) / 2   # 0.8010; the density approximation (2/255) N(0; 0, sig
 '''
 
 
+# ---- 4.4 predict, then measure: the share of MNIST pixels that are exactly black -------------------
+_WITHIN = 15.0  # percentage points: a prediction this close is a good one
+
+
+def _check_black_share(answer, measured) -> str:
+    got = as_number(answer, "your prediction")
+    black = measurement(measured)
+    if not 0 <= black <= 100:
+        raise Hint(f"the measurement you passed is {fmt(black)}, not a share in percent: pass "
+                   "100 * black, the share the cell above printed (a number from 0 to 100).")
+    said = (f"The measurement: {black:.1f} % of the test digits' pixels are exactly black (k = 0). "
+            "A digit is a thin stroke on a black page, so most pixels sit in the −1 edge bucket, "
+            "which reaches to −∞ and costs the oracle decoder about half a bit; that is why its "
+            "bits/dim is far below an interior pixel's 1.3.")
+    if got < 0 or got > 100:
+        raise Hint(f"a share of the pixels is between 0 and 100 %, and {fmt(got)} is not. {said}")
+    if abs(got - black) <= _WITHIN:
+        return f"you predicted {fmt(got)} %. {said}"
+    if 0 < got <= 1 and abs(100 * got - black) <= _WITHIN:
+        raise Hint(f"your {fmt(got)} looks like a fraction; give the share in percent "
+                   f"({fmt(100 * got)}). {said}")
+    if got < black:
+        raise Hint(f"you predicted {fmt(got)} %, too few: the strokes look bold on screen, but "
+                   f"they cover little of the 28 × 28 page. {said}")
+    raise Hint(f"you predicted {fmt(got)} %, too many: the anti-aliased edges of every stroke are "
+               f"grey, not black. {said}")
+
+
+_SOLUTION_4_4 = """
+# A digit is a thin stroke on a black 28 × 28 page: most of the page is background, exactly 0.
+answer = 80        # percent; anything from about 66 to 95 counts as a good prediction
+"""
+
+
 EXERCISES = {
     "4.1": Exercise("4.1", "the probability of an edge bucket", "answer", _check_edge_probability,
                     _SOLUTION_4_1),
@@ -259,4 +295,6 @@ EXERCISES = {
                     _SOLUTION_4_2),
     "4.3": Exercise("4.3", "the decoder width σ_1 at which a pixel costs 8 bits", "answer",
                     _check_sigma_for_8_bits, _SOLUTION_4_3),
+    "4.4": Exercise("4.4", "predict, then measure: the share of MNIST pixels that are black",
+                    "answer", _check_black_share, _SOLUTION_4_4, measured=("measured",)),
 }

@@ -499,7 +499,18 @@ print(f"oracle decoder on {N_DIGITS:,} test digits: L_0 = {bpd_library.mean().it
 # About two thirds of a bit per pixel, far below the 1.3054 bits of an interior pixel. The reason is the
 # edges. With the mean on the pixel, the cost depends only on whether the pixel is interior or an
 # edge. So the oracle's bits/dim is a weighted average of the two numbers from section 4, weighted
-# by the share of edge pixels. Counting on all 10,000 test digits:
+# by the share of edge pixels.
+#
+# ### Exercise 4.4 — predict, then measure: how much of MNIST is black?
+#
+# Before the count below, **predict**: what share (in %) of all the pixels of the MNIST test digits
+# are exactly black, pixel value 0? Picture a digit on its 28 × 28 page.
+
+# %%
+answer = ...     # your prediction, in percent
+
+# %% [markdown]
+# Counting on all 10,000 test digits:
 
 # %%
 # NBVAL_APPROX
@@ -521,6 +532,9 @@ print(f"{'digit':>5} {'edge pixels':>12} {'oracle bits/dim':>16}")
 for d in range(10):
     e = edge[labels == d].double().mean().item()
     print(f"{d:>5} {e:>12.1%} {e * edge_bits + (1 - e) * interior_bits:>16.4f}")
+
+# %%
+check("4.4", answer, measured=100 * black)     # your prediction against the measurement
 
 # %% [markdown]
 # Four pixels in five are pure black background, in the $-1$ edge bucket, where a well-placed mean
