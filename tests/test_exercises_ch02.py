@@ -58,11 +58,33 @@ def test_2_2_names_the_mistake(answer, fragment):
     _wrong("2.2", answer, fragment)
 
 
-# ---- 2.3 the prior term --------------------------------------------------------------------------------
-def test_2_3_accepts_right_answers_including_the_library():
+# ---- 2.3 predict, then measure: the asymmetry ----------------------------------------------------------
+RATIO = (0.5 * (math.log(0.01) + 100 - 1)) / (0.5 * (math.log(100) + 0.01 - 1))   # 26.1
+
+
+@pytest.mark.parametrize("answer", [RATIO, 26, 20, 35, torch.tensor(25.0)])
+def test_2_3_accepts_a_prediction_near_the_measurement(answer):
+    v = _right("2.3", answer)
+    assert "KL(wide ‖ narrow)/KL(narrow ‖ wide) = 26.1" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (1, "symmetric"),                 # the intuition: a KL is a distance
+    (1 / RATIO, "upside down"),
+    (100, "ratio of the variances"),
+    (5, "too little"),
+    (-2, "positive"),
+])
+def test_2_3_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("2.3", answer, fragment)
+    assert "= 26.1" in v.message and "47 nats" in v.message
+
+
+# ---- 2.4 the prior term --------------------------------------------------------------------------------
+def test_2_4_accepts_right_answers_including_the_library():
     from ddpm_edu.losses import normal_kl
-    _right("2.3", lambda x0, ab: normal_kl(ab.sqrt() * x0, torch.log(1 - ab), 0.0, 0.0))
-    _right("2.3", lambda x0, ab: 0.5 * (ab * x0 ** 2 + (1 - ab) - 1 - torch.log(1 - ab)))
+    _right("2.4", lambda x0, ab: normal_kl(ab.sqrt() * x0, torch.log(1 - ab), 0.0, 0.0))
+    _right("2.4", lambda x0, ab: 0.5 * (ab * x0 ** 2 + (1 - ab) - 1 - torch.log(1 - ab)))
 
 
 def _prior(x0, mean_scale, var):
@@ -80,14 +102,14 @@ def _prior(x0, mean_scale, var):
     (lambda x0, ab: _prior(x0, ab.sqrt(), 1 - ab).mean(), "did you sum or average"),
     (lambda x0, ab: _prior(x0, ab.sqrt(), 1 - ab) * 1.1, "but yours is"),
 ])
-def test_2_3_names_the_mistake(fn, fragment):
-    _wrong("2.3", fn, fragment)
+def test_2_4_names_the_mistake(fn, fragment):
+    _wrong("2.4", fn, fragment)
 
 
-def test_2_3_value_matches_math_reference():
+def test_2_4_value_matches_math_reference():
     # math-reference.md: prior L_T for x_0 = 1, linear T=1000: 2.91e−5 bits per dimension
     ns = {}
-    exec(exercise("2.3").solution, ns)
+    exec(exercise("2.4").solution, ns)
     from ddpm_edu import linear_schedule
     ab = linear_schedule(1000).alpha_bar[-1]
     bits = ns["prior_kl"](torch.tensor([1.0], dtype=torch.float64), ab) / math.log(2)

@@ -1,4 +1,5 @@
-"""Chapter 2 (KL of Gaussians): the closed form, one value by hand, and the prior term L_T.
+"""Chapter 2 (KL of Gaussians): the closed form, one value by hand, a prediction of how asymmetric
+the KL is (compared with the chapter's table), and the prior term L_T.
 
 The checks compare with :func:`ddpm_edu.losses.normal_kl` (the library's closed form) and, for a
 wrong answer, with the usual slips: arguments swapped (the KL is not symmetric), a missing ½ or
@@ -12,7 +13,7 @@ import torch
 
 from ..losses import normal_kl
 from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
-                    name_slip)
+                    measurement, name_slip, near)
 
 __all__ = ["EXERCISES"]
 
@@ -129,7 +130,44 @@ answer = 0.5 * (math.log(4 / 1) + (1 + (0 - 1) ** 2) / 4 - 1)   # 0.4431 nats
 '''
 
 
-# ---- 2.3 the prior term L_T ------------------------------------------------------------------------
+# ---- 2.3 predict, then measure: how asymmetric is the KL? -------------------------------------------
+def _check_asymmetry(answer, measured) -> str:
+    got = as_number(answer, "your predicted ratio")
+    ratio = measurement(measured)
+    if ratio <= 0:
+        raise Hint(f"the measurement you passed is {fmt(ratio)}; a ratio of two KL divergences is "
+                   "positive. Pass the ratio the cell above printed.")
+    said = (f"The measurement: KL(wide ‖ narrow)/KL(narrow ‖ wide) = {ratio:.1f}. Sampling from the "
+            "wide q, the points land where the narrow p is vanishingly small and log(q/p) is huge: "
+            "½(ln 0.01 + 100 − 1) ≈ 47 nats. From the narrow one, every point is where the wide "
+            "one is still reasonable: ½(ln 100 + 0.01 − 1) ≈ 1.8 nats.")
+    if got <= 0:
+        raise Hint(f"a ratio of two positive KL divergences is positive; you predicted {fmt(got)}. "
+                   f"{said}")
+    if ratio / 1.5 <= got <= ratio * 1.5:
+        return f"you predicted {fmt(got)}. {said}"
+    slips = [
+        (1.0, f"you predicted {fmt(got)}, as if the KL were symmetric like a distance. "),
+        (1 / ratio, f"you predicted {fmt(got)}, the ratio upside down: the wide q in front is the "
+                    "expensive direction. "),
+        (100.0, f"you predicted {fmt(got)}, about the ratio of the variances: it enters one "
+                "direction as σ_q²/σ_p² = 100 but is offset by the log and the −1, and halved. "),
+    ]
+    name_slip(got, [(v, h + said) for v, h in slips], same=lambda a, b: near(a, b, 0.1))
+    word = "too little" if got < ratio else "too much"
+    raise Hint(f"you predicted {fmt(got)}, {word}. {said}")
+
+
+_SOLUTION_2_3 = """
+import math
+# ½(ln(σ_p²/σ_q²) + σ_q²/σ_p² − 1) for equal means, both ways round:
+wide_narrow = 0.5 * (math.log(0.01 / 1) + 1 / 0.01 - 1)     # 47.2 nats
+narrow_wide = 0.5 * (math.log(1 / 0.01) + 0.01 / 1 - 1)     # 1.80 nats
+answer = wide_narrow / narrow_wide                           # 26.1
+"""
+
+
+# ---- 2.4 the prior term L_T ------------------------------------------------------------------------
 def _check_prior_kl(fn) -> str:
     g = torch.Generator().manual_seed(23)
     x0 = torch.cat([torch.tensor([-1.0, 0.0, 1.0]), torch.rand(5, generator=g) * 2 - 1]).double()
@@ -165,7 +203,7 @@ def _check_prior_kl(fn) -> str:
             "can ignore it.")
 
 
-_SOLUTION_2_3 = '''
+_SOLUTION_2_4 = '''
 import torch
 
 def prior_kl(x0, alpha_bar_T):
@@ -180,5 +218,7 @@ EXERCISES = {
     "2.1": Exercise("2.1", "the KL of two Gaussians in closed form", "kl_gauss", _check_kl,
                     _SOLUTION_2_1),
     "2.2": Exercise("2.2", "KL(N(0, 1) ‖ N(1, 4)) by hand", "answer", _check_kl_value, _SOLUTION_2_2),
-    "2.3": Exercise("2.3", "the prior term L_T", "prior_kl", _check_prior_kl, _SOLUTION_2_3),
+    "2.3": Exercise("2.3", "predict, then measure: how asymmetric the KL is", "answer",
+                    _check_asymmetry, _SOLUTION_2_3, measured=("measured",)),
+    "2.4": Exercise("2.4", "the prior term L_T", "prior_kl", _check_prior_kl, _SOLUTION_2_4),
 }

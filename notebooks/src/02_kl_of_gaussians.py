@@ -199,7 +199,17 @@ fig
 # ## 4. The KL is not symmetric
 #
 # Swap the arguments and the value changes. The asymmetry is easiest to see with two Gaussians of
-# the same mean and very different widths:
+# the same mean and very different widths.
+#
+# ### Exercise 2.3 — predict, then measure: how asymmetric?
+#
+# Before you run the next cell, **predict** for the first pair, a wide $q = \mathcal N(0, 1)$ and a
+# narrow $p = \mathcal N(0, 0.1^2)$: how many times larger is $D_{\mathrm{KL}}(q\,\|\,p)$ than
+# $D_{\mathrm{KL}}(p\,\|\,q)$? (1 would mean symmetric; below 1, the other way round.) Reason about
+# where each distribution's samples land, or use the closed form on paper.
+
+# %%
+answer = ...     # your prediction: KL(wide ‖ narrow) / KL(narrow ‖ wide)
 
 # %%
 def kl(mu1, var1, mu2, var2):
@@ -214,6 +224,9 @@ pairs = [("wide N(0, 1)", 0.0, 1.0, "narrow N(0, 0.1²)", 0.0, 0.01),
 print(f"{'q':<13} {'p':<18} {'KL(q ‖ p)':>10} {'KL(p ‖ q)':>10}")
 for nq, mq, vq, n_p, mp, vp in pairs:
     print(f"{nq:<13} {n_p:<18} {kl(mq, vq, mp, vp):>10.4f} {kl(mp, vp, mq, vq):>10.4f}")
+
+# %%
+check("2.3", answer, measured=kl(0.0, 1.0, 0.0, 0.01) / kl(0.0, 0.01, 0.0, 1.0))   # vs the table
 
 # %% [markdown]
 # $D_{\mathrm{KL}}(q\,\|\,p)$ averages $\log(q/p)$ **where $q$ puts its mass**. If $q$ is wide and $p$
@@ -320,7 +333,7 @@ print(f"for a 1 % standard error Monte Carlo would need about {float(f'{needed:.
 # closed form is what makes the bound something we can compute, report in bits/dim (chapter 3) and
 # train on.
 #
-# ### Exercise 2.3 — the prior term $L_T$
+# ### Exercise 2.4 — the prior term $L_T$
 #
 # Write `prior_kl(x0, alpha_bar_T)` returning $L_T = D_{\mathrm{KL}}\big(q(x_T \mid x_0)\,\|\,\mathcal N(0, 1)\big)$
 # per element of `x0`, in nats, where $q(x_T \mid x_0) = \mathcal N(\sqrt{\bar\alpha_T}\,x_0, 1 - \bar\alpha_T)$.
@@ -334,7 +347,7 @@ def prior_kl(x0, alpha_bar_T):
     ...
 
 
-check("2.3", prior_kl)
+check("2.4", prior_kl)
 
 # %% [markdown]
 # ## Summary
