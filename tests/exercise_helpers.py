@@ -6,9 +6,9 @@ from ddpm_edu.exercises import evaluate
 MEASURED = {
     "2.3": {"measured": 26.111},   # KL(wide ‖ narrow) / KL(narrow ‖ wide), ch. 2 section 4
     "3.3": {"measured": 77.4},     # % of the bound carried by t ≤ 10 (ch. 3, section 8)
-    "4.4": {"measured": 80.72},    # % of MNIST test pixels that are exactly black (ch. 4, section 7)
+    "4.4": {"measured": 80.72},    # % of MNIST test pixels that are exactly black (ch. 4)
     "5.2": {"measured": 0.45474},  # w_2 fixed large / w_2 fixed small (ch. 5, section 2)
-    "8.3": {"measured": 249.0},    # η = 1, same x_T, two seeds: largest pixel difference, grey levels
+    "8.3": {"measured": 249.0},    # η = 1, same x_T, two seeds: largest pixel difference (grey)
     "9.1": {"measured": 2.529},    # spread of one plain fast estimate, K = 5 of T = 50 (ch. 9)
     "10.3": {"ts": (2, 10, 20, 40, 80), "errors": (0.173, 0.077, 0.036, 0.002, 0.001)},
 }

@@ -11,7 +11,7 @@ from ddpm_edu.exercises import exercise
 from exercise_helpers import right as _right, wrong as _wrong
 
 
-# ---- 2.1 the closed form ---------------------------------------------------------------------------
+# ---- 2.1 the closed form -------------------------------------------------------------------------
 def test_2_1_accepts_right_answers():
     _right("2.1", lambda m1, v1, m2, v2: 0.5 * (torch.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / v2 - 1))
     _right("2.1", lambda m1, v1, m2, v2: torch.distributions.kl_divergence(
@@ -42,7 +42,7 @@ def test_2_1_names_the_mistake(fn, fragment):
     _wrong("2.1", fn, fragment)
 
 
-# ---- 2.2 one value -------------------------------------------------------------------------------------
+# ---- 2.2 one value -------------------------------------------------------------------------------
 @pytest.mark.parametrize("answer", [0.4431471805599453, 0.443, 0.4445, torch.tensor(0.4431), np.float32(0.4431)])
 def test_2_2_accepts(answer):
     _right("2.2", answer)
@@ -58,7 +58,7 @@ def test_2_2_names_the_mistake(answer, fragment):
     _wrong("2.2", answer, fragment)
 
 
-# ---- 2.3 predict, then measure: the asymmetry ----------------------------------------------------------
+# ---- 2.3 predict, then measure: the asymmetry ----------------------------------------------------
 RATIO = (0.5 * (math.log(0.01) + 100 - 1)) / (0.5 * (math.log(100) + 0.01 - 1))   # 26.1
 
 
@@ -80,7 +80,7 @@ def test_2_3_names_the_slip_and_quotes_the_measurement(answer, fragment):
     assert "= 26.1" in v.message and "47 nats" in v.message
 
 
-# ---- 2.4 the prior term --------------------------------------------------------------------------------
+# ---- 2.4 the prior term --------------------------------------------------------------------------
 def test_2_4_accepts_right_answers_including_the_library():
     from ddpm_edu.losses import normal_kl
     _right("2.4", lambda x0, ab: normal_kl(ab.sqrt() * x0, torch.log(1 - ab), 0.0, 0.0))

@@ -24,7 +24,7 @@ def test_reference_values_from_the_math_reference():
     assert abs(ALPHA_BAR[-1] - 4.0358e-5) < 1e-9
 
 
-# ---- 3.1 the posterior mean written with ε ---------------------------------------------------------
+# ---- 3.1 the posterior mean written with ε -------------------------------------------------------
 def _mean_eps(xt, e, b, ab):
     return (xt - b / torch.sqrt(1 - ab) * e) / torch.sqrt(1 - b)
 
@@ -66,7 +66,7 @@ def test_3_1_reports_a_crash_as_a_hint():
     _wrong("3.1", broken, "NameError")
 
 
-# ---- 3.2 one KL term -------------------------------------------------------------------------------
+# ---- 3.2 one KL term -----------------------------------------------------------------------------
 BT10 = BETA[10] * (1 - ALPHA_BAR[9]) / (1 - ALPHA_BAR[10])
 KL_BITS = 0.01 ** 2 / (2 * BT10) / LN2   # 0.30286
 
@@ -96,7 +96,7 @@ def test_3_2_names_the_mistake(answer, fragment):
     _wrong("3.2", answer, fragment)
 
 
-# ---- 3.3 predict, then measure: the share of the bound carried by t ≤ 10 ---------------------------
+# ---- 3.3 predict, then measure: the share of the bound carried by t ≤ 10 -------------------------
 @pytest.mark.parametrize("answer, share", [(75, 77.4), (60, 77.4), (95, 77.4), (77.4, 77.4),
                                            (torch.tensor(70.0), 80.0), (50, 65.0)])
 def test_3_3_accepts_a_prediction_near_the_measurement(answer, share):

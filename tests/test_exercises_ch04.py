@@ -16,7 +16,7 @@ def Phi(y):
     return 0.5 * (1 + math.erf(y / math.sqrt(2)))
 
 
-# ---- 4.1 the edge bucket ---------------------------------------------------------------------------
+# ---- 4.1 the edge bucket -------------------------------------------------------------------------
 EDGE = Phi((-1 + H + 0.99) / 0.01)  # independent oracle: 0.27165
 
 
@@ -46,7 +46,7 @@ def test_4_1_names_the_mistake(answer, fragment):
     _wrong("4.1", answer, fragment)
 
 
-# ---- 4.2 the bits of a pixel ---------------------------------------------------------------------------
+# ---- 4.2 the bits of a pixel ---------------------------------------------------------------------
 def _p(x, mu, s, h=H, edges=True, swap=False):
     """Bucket probability with math.erf, elementwise over Python floats (an independent oracle)."""
     plus, minus = Phi((x + h - mu) / s), Phi((x - h - mu) / s)
@@ -125,7 +125,7 @@ def test_4_2_only_the_edges_wrong_is_named_even_when_off_by_another_amount():
     _wrong("4.2", fn, "wrong at the edges")
 
 
-# ---- 4.3 σ for 8 bits ---------------------------------------------------------------------------------
+# ---- 4.3 σ for 8 bits ----------------------------------------------------------------------------
 def _sigma_for(bits, h=H):
     lo, hi = 1e-3, 100.0
     for _ in range(200):
@@ -161,7 +161,7 @@ def test_4_3_names_the_mistake(answer, fragment):
     _wrong("4.3", answer, fragment)
 
 
-# ---- 4.4 predict, then measure: the share of black pixels ----------------------------------------------
+# ---- 4.4 predict, then measure: the share of black pixels ----------------------------------------
 @pytest.mark.parametrize("answer, measured", [(80, 80.72), (70, 80.72), (95, 80.72),
                                               (torch.tensor(85.0), 80.72), (50, 60.0)])
 def test_4_4_accepts_a_prediction_near_the_measurement(answer, measured):

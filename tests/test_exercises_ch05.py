@@ -11,7 +11,7 @@ import torch
 from exercise_helpers import right as _right, wrong as _wrong
 
 
-# ---- an independent oracle: the linear schedule from its definition --------------------------------
+# ---- an independent oracle: the linear schedule from its definition ------------------------------
 def _linear(T=1000, b0=1e-4, b1=0.02):
     """β_t, α_t, ᾱ_t for t = 0..T as Python floats (index 0 = data)."""
     beta = [0.0] + [b0 + (b1 - b0) * i / (T - 1) for i in range(T)]
@@ -35,7 +35,7 @@ def _beta_tilde(t):
 W2_LARGE = _w(2, BETA[2])
 
 
-# ---- 5.1 ------------------------------------------------------------------------------------------
+# ---- 5.1 -----------------------------------------------------------------------------------------
 def _eps_from_mu(xt, mu, a, ab, b):
     return (1 - ab).sqrt() * (xt - a.sqrt() * mu) / b
 
@@ -69,7 +69,7 @@ def test_5_1_accepts_float32_and_numpy():
 ])
 def test_5_1_names_the_mistake(fn, fragment):
     _wrong("5.1", fn, fragment)
-# ---- 5.2 predict, then measure: w_2(fixed large) / w_2(fixed small) -----------------------------------
+# ---- 5.2 predict, then measure: w_2(fixed large) / w_2(fixed small) ------------------------------
 RATIO = W2_LARGE / _w(2, _beta_tilde(2))   # = β̃_2/β_2 = (1 − ᾱ_1)/(1 − ᾱ_2)
 
 
@@ -79,8 +79,8 @@ def test_5_2_oracle_matches_the_pinned_values():
     assert abs(RATIO - _beta_tilde(2) / BETA[2]) < 1e-12 and abs(RATIO - 0.45474) < 1e-5
 
 
-@pytest.mark.parametrize("answer", [RATIO, 0.4547, 0.5, 0.45, torch.tensor(RATIO), np.float32(RATIO),
-                                    [RATIO]])
+@pytest.mark.parametrize("answer", [RATIO, 0.4547, 0.5, 0.45, torch.tensor(RATIO),
+                                    np.float32(RATIO), [RATIO]])
 def test_5_2_accepts_a_prediction_near_the_measurement(answer):
     v = _right("5.2", answer, measured={"measured": RATIO})
     assert "The measurement: w_2(fixed large)/w_2(fixed small) = 0.4547" in v.message
@@ -102,7 +102,7 @@ def test_5_2_a_measurement_that_is_not_a_ratio_gets_a_hint():
     _wrong("5.2", 0.45, "a ratio of two weights is positive", measured={"measured": -1.0})
 
 
-# ---- 5.3 ------------------------------------------------------------------------------------------
+# ---- 5.3 -----------------------------------------------------------------------------------------
 def _x0_weight(beta, ab, ab_prev):
     c1 = beta * ab_prev.sqrt() / (1 - ab)
     return c1 ** 2 / (2 * beta * (1 - ab_prev) / (1 - ab))

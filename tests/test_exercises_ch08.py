@@ -78,7 +78,7 @@ def test_8_1_math_sqrt_on_a_tensor_is_a_hint_that_names_torch_sqrt():
     assert "Traceback" not in v.message
 
 
-# ---- 8.2 β' of a respaced schedule ---------------------------------------------------------------------
+# ---- 8.2 β' of a respaced schedule ---------------------------------------------------------------
 def _betas(ab, kept):
     prev = torch.cat([torch.zeros(1, dtype=torch.long), kept[:-1]])
     return 1 - ab[kept] / ab[prev]
@@ -126,7 +126,7 @@ def test_8_1_other_exceptions_are_reported_plainly():
     assert "torch.sqrt" not in v.message
 
 
-# ---- 8.3 predict, then measure: η = 1, same x_T, two seeds ----------------------------------------
+# ---- 8.3 predict, then measure: η = 1, same x_T, two seeds ---------------------------------------
 @pytest.mark.parametrize("answer, measured", [(240, 249.0), (200, 249.0), (255, 249.0),
                                               (torch.tensor(230.0), 253.0), (150, 200.0)])
 def test_8_3_accepts_a_prediction_near_the_measurement(answer, measured):

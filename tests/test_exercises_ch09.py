@@ -15,7 +15,7 @@ from exercise_helpers import right as _right, wrong as _wrong
 Z = statistics.NormalDist().inv_cdf(0.975)
 
 
-# ---- 9.1 predict, then measure: the spread of one plain fast estimate -----------------------------------
+# ---- 9.1 predict, then measure: the spread of one plain fast estimate ----------------------------
 def test_9_1_the_coin_flip_explains_the_measured_spread():
     """The spread the chapter measures (2.529 bits/dim, K = 5 of T = 50) is within 10 % of the
     Bernoulli estimate (T/K)·L_0·√(p(1 − p)) with L_0 = 0.85 (54 % of 1.573)."""
@@ -23,8 +23,8 @@ def test_9_1_the_coin_flip_explains_the_measured_spread():
     assert abs(10 * 0.85 * math.sqrt(p * (1 - p)) / 2.529 - 1) < 0.1
 
 
-@pytest.mark.parametrize("answer, measured", [(2.4, 2.529), (2.529, 2.529), (1.8, 2.529), (3.7, 2.529),
-                                              (torch.tensor(2.0), 2.2)])
+@pytest.mark.parametrize("answer, measured", [(2.4, 2.529), (2.529, 2.529), (1.8, 2.529),
+                                              (3.7, 2.529), (torch.tensor(2.0), 2.2)])
 def test_9_1_accepts_a_prediction_near_the_measurement(answer, measured):
     v = _right("9.1", answer, measured={"measured": measured})
     assert f"scatters by {measured:.2f} bits/dim" in v.message
@@ -45,7 +45,7 @@ def test_9_1_a_measurement_that_is_not_a_spread_gets_a_hint():
     _wrong("9.1", 2.4, "a standard deviation is positive", measured={"measured": 0.0})
 
 
-# ---- 9.2 the weight with L_0 always computed ------------------------------------------------------------
+# ---- 9.2 the weight with L_0 always computed -----------------------------------------------------
 W = 999 / 49  # 20.388
 
 
@@ -81,7 +81,7 @@ def test_9_2_names_the_mistake(answer, fragment):
     _wrong("9.2", answer, fragment)
 
 
-# ---- 9.3 images for a ±0.01 interval ---------------------------------------------------------------------
+# ---- 9.3 images for a ±0.01 interval -------------------------------------------------------------
 N = math.ceil((Z * 0.3 / 0.01) ** 2)  # 3458
 
 

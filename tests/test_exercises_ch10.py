@@ -13,7 +13,7 @@ import torch
 from exercise_helpers import right as _right, wrong as _wrong
 
 
-# ---- 10.1 the score of a noisy Gaussian --------------------------------------------------------------
+# ---- 10.1 the score of a noisy Gaussian ----------------------------------------------------------
 def _autograd_score(x_t, alpha_bar, m, s):
     """∇ log N(x; √ᾱ m, ᾱ s² + 1 − ᾱ) by autograd of torch.distributions (an independent oracle)."""
     ab = float(alpha_bar)
@@ -55,7 +55,7 @@ def test_10_1_names_the_mistake(fn, fragment):
     _wrong("10.1", fn, fragment)
 
 
-# ---- 10.2 Tweedie's denoiser ----------------------------------------------------------------------------
+# ---- 10.2 Tweedie's denoiser ---------------------------------------------------------------------
 def _tweedie_via_eps(x_t, score, alpha_bar):
     """x̂_0 = (x_t − √(1−ᾱ) ε̂)/√ᾱ with ε̂ = −√(1−ᾱ) score: the ε-form, written independently."""
     ab = float(alpha_bar)
@@ -92,7 +92,7 @@ def test_10_2_names_the_mistake(fn, fragment):
     _wrong("10.2", fn, fragment)
 
 
-# ---- 10.3 predict, then measure: where the learned score field is worst -------------------------------
+# ---- 10.3 predict, then measure: where the learned score field is worst --------------------------
 TS, ERRORS = (2, 10, 20, 40, 80), (0.173, 0.077, 0.036, 0.002, 0.001)   # the chapter's CI run
 
 
@@ -129,7 +129,7 @@ def test_10_3_a_measurement_in_the_wrong_form_gets_a_hint(measured, fragment):
     _wrong("10.3", 2, fragment, measured=measured)
 
 
-# ---- 10.4 one Euler step of the probability-flow ODE ----------------------------------------------------------
+# ---- 10.4 one Euler step of the probability-flow ODE ---------------------------------------------
 def _ddim_by_hand(x, eps, ab_t, ab_s):
     """DDIM η = 0 (Song, Meng, Ermon 2020, eq. 12): x_s = √ᾱ_s x̂_0 + √(1−ᾱ_s) ε̂."""
     ab_t, ab_s = float(ab_t), float(ab_s)

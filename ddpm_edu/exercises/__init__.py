@@ -62,7 +62,7 @@ def exercise(exercise_id: str) -> Exercise:
 
 
 def evaluate(exercise_id: str, answer, **measured) -> Verdict:
-    """Check ``answer`` against exercise ``exercise_id`` and return the :class:`Verdict` (no display).
+    """Check ``answer`` against exercise ``exercise_id``; the :class:`Verdict` (no display).
 
     A "predict, then run and compare" exercise also takes what the experiment cell measured, as the
     keyword arguments its text names (``measured=...``); the verdict compares the two.

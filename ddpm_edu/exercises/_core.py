@@ -131,7 +131,7 @@ def as_tensor(value, what: str = "your answer") -> torch.Tensor:
 
 
 def measurement(value, name: str = "measured") -> float:
-    """The number an experiment cell measured, passed to ``check`` as ``name=...``, or :class:`Hint`."""
+    """The number an experiment cell measured (``check(..., name=value)``), or :class:`Hint`."""
     return as_number(value, f"the measurement you passed as {name}=")
 
 

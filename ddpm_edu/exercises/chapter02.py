@@ -89,7 +89,7 @@ def kl_gauss(mu1, var1, mu2, var2):
 '''
 
 
-# ---- 2.2 one value by hand ------------------------------------------------------------------------
+# ---- 2.2 one value by hand -----------------------------------------------------------------------
 def _check_kl_value(answer) -> str:
     want = 0.5 * (math.log(4.0) + (1.0 + 1.0) / 4.0 - 1.0)  # KL(N(0, 1) ‖ N(1, 4)) = 0.4431
     got = as_number(answer, "your KL")
@@ -130,15 +130,15 @@ answer = 0.5 * (math.log(4 / 1) + (1 + (0 - 1) ** 2) / 4 - 1)   # 0.4431 nats
 '''
 
 
-# ---- 2.3 predict, then measure: how asymmetric is the KL? -------------------------------------------
+# ---- 2.3 predict, then measure: how asymmetric is the KL? ----------------------------------------
 def _check_asymmetry(answer, measured) -> str:
     got = as_number(answer, "your predicted ratio")
     ratio = measurement(measured)
     if ratio <= 0:
         raise Hint(f"the measurement you passed is {fmt(ratio)}; a ratio of two KL divergences is "
                    "positive. Pass the ratio the cell above printed.")
-    said = (f"The measurement: KL(wide ‖ narrow)/KL(narrow ‖ wide) = {ratio:.1f}. Sampling from the "
-            "wide q, the points land where the narrow p is vanishingly small and log(q/p) is huge: "
+    said = (f"The measurement: KL(wide ‖ narrow)/KL(narrow ‖ wide) = {ratio:.1f}. Sampling from "
+            "the wide q, the points land where the narrow p is vanishingly small and log(q/p) is huge: "
             "½(ln 0.01 + 100 − 1) ≈ 47 nats. From the narrow one, every point is where the wide "
             "one is still reasonable: ½(ln 100 + 0.01 − 1) ≈ 1.8 nats.")
     if got <= 0:
@@ -167,7 +167,7 @@ answer = wide_narrow / narrow_wide                           # 26.1
 """
 
 
-# ---- 2.4 the prior term L_T ------------------------------------------------------------------------
+# ---- 2.4 the prior term L_T ----------------------------------------------------------------------
 def _check_prior_kl(fn) -> str:
     g = torch.Generator().manual_seed(23)
     x0 = torch.cat([torch.tensor([-1.0, 0.0, 1.0]), torch.rand(5, generator=g) * 2 - 1]).double()

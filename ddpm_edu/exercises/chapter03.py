@@ -21,12 +21,12 @@ __all__ = ["EXERCISES"]
 _RTOL, _ATOL = 1e-3, 1e-12  # forgiving in relative terms; β̃_t is as small as 1e-5
 
 
-# ---- 3.1 the posterior mean written with the noise ε ------------------------------------------------
+# ---- 3.1 the posterior mean written with the noise ε ---------------------------------------------
 _STEPS = (1, 2, 10, 100, 500, 1000)
 
 
 def _table_inputs():
-    """(x_t, ε, β_t, ᾱ_t) at some steps of the linear and cosine schedules (T = 1000), shape (12,)."""
+    """(x_t, ε, β_t, ᾱ_t) at some steps of the linear and cosine schedules (T = 1000): (12,)."""
     cols = [[], []]
     for s in (linear_schedule(1000), cosine_schedule(1000)):
         t = torch.tensor(_STEPS)
@@ -46,7 +46,7 @@ def _check_posterior_mean_eps(fn) -> str:
     expect_shape(got, want.shape, "your μ̃_t", like="the inputs: one mean per step")
     if close(got, want, _RTOL, 1e-9):
         return ("μ̃_t = (x_t − β_t/√(1 − ᾱ_t)·ε)/√α_t: take a little of the noise out of x_t and "
-                "scale up by 1/√α_t. Chapter 5 calls this eq. 11 and gives the network ε to predict.")
+                "scale up by 1/√α_t. Chapter 5 calls this eq. 11 and lets the network predict ε.")
     x0 = (xt - (1 - ab).sqrt() * eps) / ab.sqrt()
     wrong = [
         (xt - beta / (1 - ab).sqrt() * eps, "the factor 1/√α_t is missing: after substituting x_0, "
@@ -56,17 +56,17 @@ def _check_posterior_mean_eps(fn) -> str:
                                                            "coefficient c1/√ᾱ_t + c2 simplifies "
                                                            "to 1/√α_t (one step's α, not the "
                                                            "product ᾱ_t)."),
-        ((xt - beta / (1 - ab) * eps) / alpha.sqrt(), "the ε coefficient is β_t/√(1 − ᾱ_t), with a "
-                                                      "square root: x_0 carries √(1 − ᾱ_t)·ε, and "
-                                                      "c1/√ᾱ_t · √(1 − ᾱ_t) = β_t/(√α_t √(1 − ᾱ_t))."),
+        ((xt - beta / (1 - ab) * eps) / alpha.sqrt(),
+         "the ε coefficient is β_t/√(1 − ᾱ_t), with a square root: x_0 carries √(1 − ᾱ_t)·ε, and "
+         "c1/√ᾱ_t · √(1 − ᾱ_t) = β_t/(√α_t √(1 − ᾱ_t))."),
         ((xt + beta / (1 - ab).sqrt() * eps) / alpha.sqrt(), "the sign of ε is flipped: x_0 = "
                                                              "(x_t − √(1 − ᾱ_t) ε)/√ᾱ_t removes "
                                                              "noise, so ε enters with a minus."),
         (x0, "that is x̂_0 = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t, the clean image the noise implies; put it "
              "into μ̃_t = c1·x_0 + c2·x_t and simplify."),
-        ((xt - (1 - ab).sqrt() * eps) / alpha.sqrt(), "the ε coefficient should be β_t/√(1 − ᾱ_t): "
-                                                      "only the part of the noise added in the last "
-                                                      "step is removed, not all of √(1 − ᾱ_t)·ε."),
+        ((xt - (1 - ab).sqrt() * eps) / alpha.sqrt(),
+         "the ε coefficient should be β_t/√(1 − ᾱ_t): only the part of the noise added in the last "
+         "step is removed, not all of √(1 − ᾱ_t)·ε."),
     ]
     name_slip(got, wrong, _RTOL, 1e-9)
     i = first_mismatch(got, want, _RTOL, 1e-9)
@@ -85,7 +85,7 @@ def posterior_mean_eps(xt, eps, beta_t, alpha_bar_t):
 """
 
 
-# ---- 3.2 one KL term ----------------------------------------------------------------------------------
+# ---- 3.2 one KL term -----------------------------------------------------------------------------
 _DELTA = 0.01  # the two means differ by this in every pixel
 _T_KL = 10
 _D = 784       # 28 × 28 pixels
@@ -140,7 +140,7 @@ answer = kl_nats / math.log(2)                      # bits/dim (every pixel has 
 '''
 
 
-# ---- 3.3 predict, then measure: the share of the bound carried by t ≤ 10 ----------------------------
+# ---- 3.3 predict, then measure: the share of the bound carried by t ≤ 10 -------------------------
 _WITHIN = 20.0  # percentage points: a prediction this close is a good one
 
 
@@ -150,8 +150,8 @@ def _check_small_t_share(answer, measured) -> str:
     if not 0 <= share <= 100:
         raise Hint(f"the measurement you passed is {fmt(share)}, not a share in percent: pass the "
                    "share that the cell above computed (a number from 0 to 100).")
-    said = (f"The measurement: t ≤ 10, 1 % of the steps, carry {share:.0f} % of the bound. At small "
-            "t the posterior pins x_{t−1} to a pixel level or two (β̃_t is tiny), so every error "
+    said = (f"The measurement: t ≤ 10, 1 % of the steps, carry {share:.0f} % of the bound. At "
+            "small t the posterior pins x_{t−1} to a pixel level or two (β̃_t is tiny), so every error "
             "of the model is expensive there; at large t any model that knows the noise "
             "statistics matches the posterior.")
     if 0 < got <= 1 and abs(100 * got - share) <= _WITHIN:

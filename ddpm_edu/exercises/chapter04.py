@@ -114,7 +114,7 @@ answer = 0.5 * (1 + math.erf(y / math.sqrt(2)))   # Phi(y) = 0.2716
 '''
 
 
-# ---- 4.2 the bits of a pixel --------------------------------------------------------------------------
+# ---- 4.2 the bits of a pixel ---------------------------------------------------------------------
 def _pixel_inputs():
     """Test inputs (k, μ, σ), shape (12,): both edges, interior pixels, means up to ±2 buckets off,
     σ from 0.004 to 0.05. Every probability is above 1e−6, so plain CDF differences are accurate."""
@@ -198,7 +198,7 @@ def pixel_bits(k, mu, sigma):
 '''
 
 
-# ---- 4.3 the σ_1 at which a pixel costs 8 bits -----------------------------------------------------
+# ---- 4.3 the σ_1 at which a pixel costs 8 bits ---------------------------------------------------
 def _sigma_for_bits(bits: float, half: float = BUCKET_HALF_WIDTH) -> float:
     """σ such that the centred interior bucket [−half, half] has mass 2^−bits under N(0, σ²):
     2Φ(half/σ) − 1 = 2^−bits, solved by bisection on the library's Φ (monotone in σ)."""
@@ -254,7 +254,7 @@ answer = (lo + hi) / 2   # 0.8010; the density approximation (2/255) N(0; 0, sig
 '''
 
 
-# ---- 4.4 predict, then measure: the share of MNIST pixels that are exactly black -------------------
+# ---- 4.4 predict, then measure: the share of MNIST pixels that are exactly black -----------------
 _WITHIN = 15.0  # percentage points: a prediction this close is a good one
 
 

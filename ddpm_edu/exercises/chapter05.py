@@ -26,7 +26,7 @@ __all__ = ["EXERCISES"]
 _RTOL, _ATOL = 1e-3, 1e-12  # forgiving in relative terms: float32 arithmetic and 4 digits pass
 
 
-# ---- 5.1 ε̂ from a predicted mean μ ---------------------------------------------------------------------
+# ---- 5.1 ε̂ from a predicted mean μ --------------------------------------------------------------
 def _mu_inputs():
     """x_t, μ, t and the per-example coefficients (α_t, ᾱ_t, β_t) as [N, 1] columns, float64."""
     g = torch.Generator().manual_seed(5)
@@ -80,17 +80,17 @@ def eps_from_mu(xt, mu, alpha, alpha_bar, beta):
 '''
 
 
-# ---- 5.2 predict, then measure: w_2 with "fixed large" σ_t² = β_t, relative to "fixed small" ---------
+# ---- 5.2 predict, then measure: w_2 with "fixed large" σ_t² = β_t, relative to "fixed small" -----
 def _check_fixed_large_ratio(answer, measured) -> str:
     got = as_number(answer, "your predicted ratio")
     ratio = measurement(measured)
     if ratio <= 0:
-        raise Hint(f"the measurement you passed is {fmt(ratio)}; a ratio of two weights is positive. "
-                   "Pass the ratio that the cell above printed for t = 2.")
+        raise Hint(f"the measurement you passed is {fmt(ratio)}; a ratio of two weights is "
+                   "positive. Pass the ratio that the cell above printed for t = 2.")
     said = (f"The measurement: w_2(fixed large)/w_2(fixed small) = {ratio:.4f}. σ_t² enters "
             "w_t = β_t²/(2σ_t² α_t (1 − ᾱ_t)) only through 1/σ_t², so the ratio is β̃_2/β_2 = "
-            "(1 − ᾱ_1)/(1 − ᾱ_2) ≈ β_1/(β_1 + β_2), about ½: at t = 2 the posterior, which knows x_0, "
-            "has about half the variance of the forward step. By t = 1000 the ratio is 1.")
+            "(1 − ᾱ_1)/(1 − ᾱ_2) ≈ β_1/(β_1 + β_2), about ½: at t = 2 the posterior, which knows "
+            "x_0, has about half the variance of the forward step. By t = 1000 the ratio is 1.")
     if near(got, ratio, 0.1):
         return f"you predicted {fmt(got)}. {said}"
     slips = [
@@ -115,7 +115,7 @@ answer = beta_1 / (1 - (1 - beta_1) * (1 - beta_2))        # 0.4547
 """
 
 
-# ---- 5.3 the L_vlb weight of an x_0-predicting network ------------------------------------------------
+# ---- 5.3 the L_vlb weight of an x_0-predicting network -------------------------------------------
 _STEPS = (2, 3, 10, 100, 500, 999, 1000)
 
 
@@ -180,8 +180,8 @@ def x0_weight(beta, alpha_bar, alpha_bar_prev):
 EXERCISES = {
     "5.1": Exercise("5.1", "ε̂ from a predicted mean μ", "eps_from_mu", _check_eps_from_mu,
                     _SOLUTION_5_1),
-    "5.2": Exercise("5.2", "predict, then measure: w_2 with σ_t² = β_t against σ_t² = β̃_t", "answer",
-                    _check_fixed_large_ratio, _SOLUTION_5_2, measured=("measured",)),
+    "5.2": Exercise("5.2", "predict, then measure: w_2 with σ_t² = β_t against σ_t² = β̃_t",
+                    "answer", _check_fixed_large_ratio, _SOLUTION_5_2, measured=("measured",)),
     "5.3": Exercise("5.3", "the L_vlb weight of an x_0-predicting network", "x0_weight",
                     _check_x0_weight, _SOLUTION_5_3),
 }

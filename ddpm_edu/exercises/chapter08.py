@@ -24,7 +24,7 @@ __all__ = ["EXERCISES"]
 _RTOL, _ATOL = 1e-3, 1e-6  # forgiving: float32 arithmetic passes
 
 
-# ---- 8.1 the noise scale σ_t(η) -------------------------------------------------------------------
+# ---- 8.1 the noise scale σ_t(η) ------------------------------------------------------------------
 def _sigma(ab_t: torch.Tensor, ab_prev: torch.Tensor, eta: float) -> torch.Tensor:
     """σ = η √((1−ᾱ_prev)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev), float64 (DDIM eq. 16 on any pair of steps)."""
     return eta * ((1 - ab_prev) / (1 - ab_t)).sqrt() * (1 - ab_t / ab_prev).sqrt()
@@ -96,7 +96,7 @@ def ddim_sigma(alpha_bar_t, alpha_bar_prev, eta):
 '''
 
 
-# ---- 8.2 the β' of a respaced schedule ------------------------------------------------------------
+# ---- 8.2 the β' of a respaced schedule -----------------------------------------------------------
 def _cases():
     """(original schedule, kept steps τ_1 < … < τ_S): even and uneven gaps, τ_1 = 1 and τ_1 > 1."""
     lin = linear_schedule(1000)
@@ -155,7 +155,7 @@ def respaced_betas(alpha_bar, kept):
 '''
 
 
-# ---- 8.3 predict, then measure: η = 1 from the same x_T with two seeds -------------------------------
+# ---- 8.3 predict, then measure: η = 1 from the same x_T with two seeds ---------------------------
 _WITHIN = 60.0  # grey levels: a prediction this close is a good one
 
 
@@ -197,6 +197,6 @@ EXERCISES = {
     "8.1": Exercise("8.1", "DDIM's noise scale σ_t(η)", "ddim_sigma", _check_sigma, _SOLUTION_8_1),
     "8.2": Exercise("8.2", "the β' of a respaced schedule", "respaced_betas", _check_respaced_betas,
                     _SOLUTION_8_2),
-    "8.3": Exercise("8.3", "predict, then measure: η = 1 from the same x_T with two seeds", "answer",
-                    _check_eta1_difference, _SOLUTION_8_3, measured=("measured",)),
+    "8.3": Exercise("8.3", "predict, then measure: η = 1 from the same x_T with two seeds",
+                    "answer", _check_eta1_difference, _SOLUTION_8_3, measured=("measured",)),
 }

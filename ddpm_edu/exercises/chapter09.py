@@ -17,13 +17,13 @@ from ._core import Exercise, Hint, as_number, fmt, measurement, name_slip, near
 __all__ = ["EXERCISES"]
 
 
-# ---- 9.1 predict, then measure: the spread of one plain fast estimate ---------------------------------
+# ---- 9.1 predict, then measure: the spread of one plain fast estimate ----------------------------
 def _check_plain_spread(answer, measured) -> str:
     got = as_number(answer, "your prediction")
     spread = measurement(measured)
     if spread <= 0:
-        raise Hint(f"the measurement you passed is {fmt(spread)}; a standard deviation is positive: "
-                   "pass the spread of the plain estimates that the cell above printed.")
+        raise Hint(f"the measurement you passed is {fmt(spread)}; a standard deviation is "
+                   "positive: pass the spread of the plain estimates that the cell above printed.")
     said = (f"The measurement: one plain estimate scatters by {spread:.2f} bits/dim (standard "
             "deviation). Nearly all of it is one coin flip: L_0, about "
             "half of a bound near 1.6 bits/dim, is drawn with probability p = K/T and then counted "
@@ -50,7 +50,7 @@ answer = (T / K) * L_0 * (p * (1 - p)) ** 0.5      # 2.4 bits/dim
 """
 
 
-# ---- 9.2 the weight of the sampled steps when L_0 is always computed ----------------------------------
+# ---- 9.2 the weight of the sampled steps when L_0 is always computed -----------------------------
 _T, _K = 1000, 50
 _REL = 2.5e-4  # 20.39 passes; T/(K − 1) = 20.408, 0.1 % off, is a different (biased) answer
 
@@ -94,7 +94,7 @@ answer = (T - 1) / (K - 1)      # 20.388
 '''
 
 
-# ---- 9.3 images for a narrow interval ---------------------------------------------------------------
+# ---- 9.3 images for a narrow interval ------------------------------------------------------------
 _SD, _HALF = 0.3, 0.01
 
 

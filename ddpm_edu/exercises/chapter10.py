@@ -142,7 +142,7 @@ def tweedie_x0(x_t, score, alpha_bar):
 '''
 
 
-# ---- 10.3 predict, then measure: where the learned score field is worst ----------------------------
+# ---- 10.3 predict, then measure: where the learned score field is worst --------------------------
 def _check_worst_t(answer, ts, errors) -> str:
     got = as_number(answer, "your prediction")
     try:
@@ -253,8 +253,8 @@ EXERCISES = {
                      _check_noisy_gaussian_score, _SOLUTION_10_1),
     "10.2": Exercise("10.2", "Tweedie's denoiser from a score", "tweedie_x0", _check_tweedie,
                      _SOLUTION_10_2),
-    "10.3": Exercise("10.3", "predict, then measure: where the learned score field is worst", "answer",
-                     _check_worst_t, _SOLUTION_10_3, measured=("ts", "errors")),
+    "10.3": Exercise("10.3", "predict, then measure: where the learned score field is worst",
+                     "answer", _check_worst_t, _SOLUTION_10_3, measured=("ts", "errors")),
     "10.4": Exercise("10.4", "one Euler step of the probability-flow ODE", "ode_euler_step",
                      _check_ode_euler_step, _SOLUTION_10_4),
 }

@@ -263,11 +263,12 @@ print(f"posterior mean and variance agree with q_posterior for 64 random (x_0, t
 # ### Exercise 3.1 — the posterior mean, written with the noise
 #
 # The boxed mean uses $x_0$, which a sampler does not have. Chapter 5 will need it written with the
-# noise $\epsilon$ instead. Solve $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$ for
-# $x_0$, put it into $\tilde\mu_t = c_{1,t}\,x_0 + c_{2,t}\,x_t$, and simplify both coefficients until
-# only $\beta_t$, $\alpha_t = 1 - \beta_t$ and $\bar\alpha_t$ are left (on paper first: the result is
-# short). Then write `posterior_mean_eps(xt, eps, beta_t, alpha_bar_t)`, elementwise on tensors of the
-# same shape. The check tries it at several steps of two schedules, including $t = 1$.
+# noise $\epsilon$ instead. Solve $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\epsilon$
+# for $x_0$, put it into $\tilde\mu_t = c_{1,t}\,x_0 + c_{2,t}\,x_t$, and simplify both coefficients
+# until only $\beta_t$, $\alpha_t = 1 - \beta_t$ and $\bar\alpha_t$ are left (on paper first: the
+# result is short). Then write `posterior_mean_eps(xt, eps, beta_t, alpha_bar_t)`, elementwise on
+# tensors of the same shape. The check tries it at several steps of two schedules, including
+# $t = 1$.
 
 # %%
 def posterior_mean_eps(xt, eps, beta_t, alpha_bar_t):
@@ -500,7 +501,7 @@ print("where the bits go:\n" + "\n".join(rows))
 # Your prediction from exercise 3.3 against the measurement (the first two rows above together):
 
 # %%
-small_t_share = 100 * mean_per_t[torch.from_numpy(steps <= 10)].sum().item() / total  # % from t ≤ 10
+small_t_share = 100 * mean_per_t[torch.from_numpy(steps <= 10)].sum().item() / total  # t ≤ 10, %
 check("3.3", answer, measured=small_t_share)
 
 # %% [markdown]

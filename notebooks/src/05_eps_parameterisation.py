@@ -256,9 +256,10 @@ fig
 #
 # DDPM also tried $\sigma_t^2 = \beta_t$ ("fixed large"). Before you run the next cell, **predict**
 # by what factor that changes the ε weight at $t = 2$: $w_2(\text{fixed large}) / w_2(\text{fixed
-# small})$, for the linear schedule with $T = 1000$. Think about where $\sigma_t^2$ enters $w_t$, and
-# how $\tilde\beta_2$ compares with $\beta_2$ (chapter 3: $\tilde\beta_t = \beta_t(1-\bar\alpha_{t-1})/(1-\bar\alpha_t)$;
-# $\beta_1 = 10^{-4}$, $\beta_2 \approx 1.2 \times 10^{-4}$). A rough number is fine.
+# small})$, for the linear schedule with $T = 1000$. Think about where $\sigma_t^2$ enters $w_t$,
+# and how $\tilde\beta_2$ compares with $\beta_2$ (chapter 3: $\tilde\beta_t =
+# \beta_t(1-\bar\alpha_{t-1})/(1-\bar\alpha_t)$; $\beta_1 = 10^{-4}$, $\beta_2 \approx 1.2 \times
+# 10^{-4}$). A rough number is fine.
 
 # %%
 answer = ...     # your prediction: w_2(fixed large) / w_2(fixed small)

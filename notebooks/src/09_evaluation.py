@@ -180,10 +180,11 @@ for name, est in [("full", full), ("fast", fast), ("L_0 alw.", fast_dec)]:
 #
 # ### Exercise 9.1 — predict, then measure: how noisy is one plain estimate?
 #
-# Before you run the next cell, **predict** the spread (standard deviation, in bits/dim) of one plain
-# fast estimate of a typical digit's bound: $K$ of the $T$ steps, each drawn term weighted $T/K$
-# ($K = 5$ of $T = 50$ here; 50 of 1000 with `FULL_SIZE = True`). You know the bound is about 1.6 bits/dim (the full bound above) and that $L_0$ is about half
-# of it. A rough number is fine; think about what one draw does with $L_0$.
+# Before you run the next cell, **predict** the spread (standard deviation, in bits/dim) of one
+# plain fast estimate of a typical digit's bound: $K$ of the $T$ steps, each drawn term weighted
+# $T/K$ ($K = 5$ of $T = 50$ here; 50 of 1000 with `FULL_SIZE = True`). You know the bound is about
+# 1.6 bits/dim (the full bound above) and that $L_0$ is about half of it. A rough number is fine;
+# think about what one draw does with $L_0$.
 
 # %%
 answer = ...     # your prediction: the standard deviation of one plain estimate, bits/dim
