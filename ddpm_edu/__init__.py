@@ -3,9 +3,9 @@
 Notation (one table, used everywhere in the code and the notebooks)
 ===================================================================
 
-================================  ==============================  ===================================
+================================  ==============================  ==================================
 paper                             ddpm_edu                        diffusers / improved-diffusion
-================================  ==============================  ===================================
+================================  ==============================  ==================================
 t = 1..T                          ``t`` (LongTensor, 1..T)        diffusers ``timesteps`` = t − 1;
                                                                   improved-diffusion ``t`` = t − 1
 β_t                               ``schedule.beta[t]``            ``betas[t-1]``
@@ -19,12 +19,12 @@ p_θ(x_{t−1} | x_t)                ``p_mean_variance``             ``step`` / 
 L_vlb terms, L_0 decoder          ``vlb_terms``,                  ``_vb_terms_bpd``,
                                   ``discretized_gaussian_log_     ``discretized_gaussian_log_
                                   likelihood``                    likelihood``
-================================  ==============================  ===================================
+================================  ==============================  ==================================
 
 Time indexing: t runs 1..T as in the paper. Every schedule table has length T+1 and index 0 is the
 data (β_0 = 0, ᾱ_0 = 1), so ``schedule.alpha_bar[t]`` is ᾱ_t. diffusers and improved-diffusion count
-0..T−1: their t is ours − 1 (their ``alphas_cumprod[0]`` is our ``alpha_bar[1]``). That shift is made
-here and nowhere else; a network trained by this library is called with paper indices.
+0..T−1: their t is ours − 1 (their ``alphas_cumprod[0]`` is our ``alpha_bar[1]``). That shift is
+made here and nowhere else; a network trained by this library is called with paper indices.
 
 Units: ``*_bpd`` and the L_vlb functions return bits per dimension; ``normal_kl`` and
 ``discretized_gaussian_log_likelihood`` return nats per element.
@@ -40,18 +40,56 @@ __version__ = "0.1.0"
 
 # public name → submodule that defines it
 _EXPORTS = {
-    "schedules": ["Schedule", "linear_schedule", "cosine_schedule", "geometric_schedule",
-                  "schedule_from_betas", "schedule_from_config", "respace"],
-    "forward": ["q_step_sample", "q_mean_variance", "q_sample", "q_posterior",
-                "predict_x0_from_eps", "predict_eps_from_x0", "predict_x0_from_mean"],
-    "reverse": ["MeanType", "VarianceType", "model_eps_x0", "p_mean_variance", "ddim_step",
-                "eps_vlb_weight"],
-    "losses": ["normal_kl", "standard_normal_cdf", "approx_standard_normal_cdf",
-               "discretized_gaussian_log_likelihood", "mean_flat", "nats_to_bits", "bits_to_nats",
-               "prior_bpd", "vlb_term", "vlb_terms", "VLBTerms", "simple_loss"],
+    "schedules": [
+        "Schedule",
+        "linear_schedule",
+        "cosine_schedule",
+        "geometric_schedule",
+        "schedule_from_betas",
+        "schedule_from_config",
+        "respace",
+    ],
+    "forward": [
+        "q_step_sample",
+        "q_mean_variance",
+        "q_sample",
+        "q_posterior",
+        "predict_x0_from_eps",
+        "predict_eps_from_x0",
+        "predict_x0_from_mean",
+    ],
+    "reverse": [
+        "MeanType",
+        "VarianceType",
+        "model_eps_x0",
+        "p_mean_variance",
+        "ddim_step",
+        "eps_vlb_weight",
+    ],
+    "losses": [
+        "normal_kl",
+        "standard_normal_cdf",
+        "approx_standard_normal_cdf",
+        "discretized_gaussian_log_likelihood",
+        "mean_flat",
+        "nats_to_bits",
+        "bits_to_nats",
+        "prior_bpd",
+        "vlb_term",
+        "vlb_terms",
+        "VLBTerms",
+        "simple_loss",
+    ],
     "pixels": ["to_model_range", "to_pixels"],
     "sampling": ["Step", "ddpm_steps", "ddim_steps", "sample", "keep_frames"],
-    "training": ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "resume_run", "loss_weights"],
+    "training": [
+        "TrainConfig",
+        "TrainResult",
+        "TrainingDiverged",
+        "train",
+        "resume_run",
+        "loss_weights",
+    ],
     "recipes": ["get_recipe", "recipe_names"],
     "pretrained": ["load_pretrained", "PretrainedModel"],
     "checkpoints": ["load_model", "read_metadata"],

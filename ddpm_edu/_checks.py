@@ -32,7 +32,9 @@ def check_float(x, name: str) -> torch.Tensor:
                         "If these are 8-bit pixels, map them to [-1, 1] first "
                         "(ddpm_edu.to_model_range).")
     if x.ndim == 0:
-        raise InvalidArgument(f"{name} must have a batch dimension first, shape [N, ...]; got a scalar.")
+        raise InvalidArgument(
+            f"{name} must have a batch dimension first, shape [N, ...]; got a scalar."
+        )
     if not torch.isfinite(x).all():
         n = int((~torch.isfinite(x)).sum())
         raise InvalidArgument(f"{name} contains {n} NaN or inf value(s); the math would silently "
@@ -50,10 +52,14 @@ def as_batch(x, what: str, items: str = "") -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(x))
     of = f" of {items}" if items else ""
     if not isinstance(x, torch.Tensor):
-        raise InvalidType(f"{what} must be a torch.Tensor or numpy array{of}, got {type(x).__name__}.")
+        raise InvalidType(
+            f"{what} must be a torch.Tensor or numpy array{of}, got {type(x).__name__}."
+        )
     if x.ndim < 2 or x.shape[0] == 0:
-        raise InvalidArgument(f"{what} must have shape [N, ...] with N ≥ 1{' ' + items if items else ''}, "
-                              f"got {tuple(x.shape)}.")
+        raise InvalidArgument(
+            f"{what} must have shape [N, ...] with N ≥ 1{' ' + items if items else ''}, "
+            f"got {tuple(x.shape)}."
+        )
     return x
 
 
@@ -75,8 +81,10 @@ def check_t(t, T: int, batch: int, *, allow_zero: bool = False) -> torch.Tensor:
         t = torch.full((batch,), int(t), dtype=torch.long)
     elif isinstance(t, torch.Tensor):
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise InvalidType(f"t must be an integer tensor (torch.long) of paper time indices "
-                            f"{lo}..{T}, got dtype {t.dtype}. Use torch.randint({lo or 1}, T + 1, (N,)).")
+            raise InvalidType(
+                f"t must be an integer tensor (torch.long) of paper time indices "
+                f"{lo}..{T}, got dtype {t.dtype}. Use torch.randint({lo or 1}, T + 1, (N,))."
+            )
         if t.ndim == 0:
             t = t.expand(batch)
         elif t.ndim != 1 or t.shape[0] != batch:
@@ -84,8 +92,10 @@ def check_t(t, T: int, batch: int, *, allow_zero: bool = False) -> torch.Tensor:
                              f"{tuple(t.shape)}.")
         t = t.long()
     else:
-        raise InvalidType(f"t must be an int or an integer tensor of paper time indices {lo}..{T}, "
-                        f"got {type(t).__name__} {t!r}. Use an int, or torch.tensor([...]) of ints.")
+        raise InvalidType(
+            f"t must be an int or an integer tensor of paper time indices {lo}..{T}, "
+            f"got {type(t).__name__} {t!r}. Use an int, or torch.tensor([...]) of ints."
+        )
     if t.numel() and (t.min() < lo or t.max() > T):
         bad = t[(t < lo) | (t > T)][0].item()
         hint = (" t = 0 is the data itself: the paper's steps run 1..T (diffusers counts 0..T-1; "
@@ -193,12 +203,15 @@ def image_range_verdict(x: torch.Tensor, who: str) -> RangeVerdict:
     span = f"[{lo:.4g}, {hi:.4g}]"
     if lo < -1 - RANGE_TOL or hi > 1 + RANGE_TOL:
         if lo >= -RANGE_TOL and 1.5 < hi <= 255 + RANGE_TOL:
-            return RangeVerdict("error", f"{who} lie in {span}: these look like 8-bit pixels "
-                                "0..255 stored as floats, not the model range [-1, 1]: the forward process "
-                                "never reaches noise (√ᾱ_T·255 ≫ 1), and the sampler, which starts "
-                                "from N(0, I), asks the network about inputs it never saw",
-                                "pass them as uint8 (.to(torch.uint8)) or map them with "
-                                "x / 127.5 - 1 (ddpm_edu.to_model_range)")
+            return RangeVerdict(
+                "error",
+                f"{who} lie in {span}: these look like 8-bit pixels "
+                "0..255 stored as floats, not the model range [-1, 1]: the forward process "
+                "never reaches noise (√ᾱ_T·255 ≫ 1), and the sampler, which starts "
+                "from N(0, I), asks the network about inputs it never saw",
+                "pass them as uint8 (.to(torch.uint8)) or map them with "
+                "x / 127.5 - 1 (ddpm_edu.to_model_range)",
+            )
         m, s = x.mean().item(), x.std().item() if x.numel() > 1 else 0.0
         why = (" (mean ≈ 0, std ≈ 1: standardised with a mean and std, e.g. torchvision's "
                "Normalize)" if abs(m) < 0.3 and 0.7 < s < 1.3 else "")

@@ -91,14 +91,17 @@ def save_run(out_dir, *, net: nn.Module, ema_net: nn.Module, optimizer, step: in
 # ---------------------------------------------------------------------------------------------
 
 def model_path(path) -> Path:
-    """A run folder → its ``model.safetensors``; a file path stays as it is. Missing → clear error."""
+    """A run folder → its ``model.safetensors``; a file path stays as it is. Missing → clear
+    error."""
     path = Path(path)
     if path.is_dir():
         path = path / MODEL_FILE
         if not path.exists():
-            raise CheckpointError(f"{path.parent} has no {MODEL_FILE}: is it a training run folder? "
-                                  "Train one with: ddpm-edu train --recipe tiny --out "
-                                  f"{path.parent}")
+            raise CheckpointError(
+                f"{path.parent} has no {MODEL_FILE}: is it a training run folder? "
+                "Train one with: ddpm-edu train --recipe tiny --out "
+                f"{path.parent}"
+            )
     elif not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; give a run folder or a "
                               ".safetensors file written by ddpm-edu train.")
@@ -106,14 +109,17 @@ def model_path(path) -> Path:
 
 
 def _corrupted(path: Path, err: Exception, fix: str) -> CheckpointError:
-    return CheckpointError(f"{path} is corrupted or truncated ({type(err).__name__}: "
-                           f"{str(err).splitlines()[0][:120] if str(err) else 'no details'}); {fix}")
+    return CheckpointError(
+        f"{path} is corrupted or truncated ({type(err).__name__}: "
+        f"{str(err).splitlines()[0][:120] if str(err) else 'no details'}); {fix}"
+    )
 
 
 def read_metadata(path) -> dict:
     """The run description stored in a ``.safetensors`` checkpoint, JSON values decoded.
 
-    Keys: network, schedule, mean_type, var_type, train, data, extra, step, format, ddpm_edu_version.
+    Keys: network, schedule, mean_type, var_type, train, data, extra, step, format,
+    ddpm_edu_version.
     """
     from safetensors import safe_open
     path = model_path(path)
@@ -124,9 +130,11 @@ def read_metadata(path) -> dict:
         raise _corrupted(path, e, "delete it and copy or train it again (a shipped model: "
                                   f"git checkout {path}).") from None
     if raw.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a ddpm_edu checkpoint (format {raw.get('format')!r}, "
-                              f"expected {FORMAT!r}); load it with the version of ddpm_edu that wrote "
-                              "it, or retrain.")
+        raise CheckpointError(
+            f"{path} is not a ddpm_edu checkpoint (format {raw.get('format')!r}, "
+            f"expected {FORMAT!r}); load it with the version of ddpm_edu that wrote "
+            "it, or retrain."
+        )
     meta = {}
     for key, value in raw.items():
         if key in ("format", "ddpm_edu_version", "weights"):
@@ -137,14 +145,18 @@ def read_metadata(path) -> dict:
             try:
                 meta[key] = json.loads(value)
             except json.JSONDecodeError as e:
-                raise _corrupted(path, e, "its metadata is not valid JSON; retrain or restore it.") from None
+                raise _corrupted(
+                    path, e, "its metadata is not valid JSON; retrain or restore it."
+                ) from None
     return meta
 
 
 def build_model(network_config: dict | None, build: Callable | None = None) -> nn.Module:
     """A fresh network from its saved config: ``build(config)`` if given, else ddpm_edu.nets."""
     if network_config is None:
-        raise CheckpointError("this checkpoint has no network config, so it cannot rebuild its network.")
+        raise CheckpointError(
+            "this checkpoint has no network config, so it cannot rebuild its network."
+        )
     # the random initial weights are overwritten at once: do not let them use up the caller's RNG
     with torch.random.fork_rng(devices=[]):
         if build is not None:
@@ -153,15 +165,18 @@ def build_model(network_config: dict | None, build: Callable | None = None) -> n
         try:
             return build_network(dict(network_config))
         except ValueError as e:
-            raise CheckpointError(f"cannot rebuild the network {network_config.get('kind')!r} of this "
-                                  f"checkpoint ({e}); for your own network class pass build=... .") from None
+            raise CheckpointError(
+                f"cannot rebuild the network {network_config.get('kind')!r} of this "
+                f"checkpoint ({e}); for your own network class pass build=... ."
+            ) from None
 
 
 def load_model(path, build: Callable | None = None, device="cpu") -> tuple[nn.Module, dict]:
     """Rebuild the network of a checkpoint with its EMA weights, in eval mode.
 
     ``path``: a run folder or a ``.safetensors`` file. Returns (network, metadata) where metadata
-    is :func:`read_metadata`'s dict (so ``schedule_from_config(meta["schedule"])`` gives the schedule).
+    is :func:`read_metadata`'s dict (so ``schedule_from_config(meta["schedule"])`` gives the
+    schedule).
     """
     from safetensors.torch import load_file
     path = model_path(path)
@@ -207,14 +222,17 @@ def prepare_run_dir(out_dir, resume: bool = False) -> Path:
 
 
 def load_resume_state(out_dir) -> dict:
-    """Read ``resume.pt`` of a run folder (weights_only: no code runs). ``description`` is decoded."""
+    """Read ``resume.pt`` of a run folder (weights_only: no code runs). ``description`` is
+    decoded."""
     out_dir = Path(out_dir)
     path = out_dir / RESUME_FILE
     if not path.exists():
         hint = (f" (it has {MODEL_FILE}, which can be sampled from but not resumed)"
                 if (out_dir / MODEL_FILE).exists() else "")
-        raise CheckpointError(f"nothing to resume in {out_dir}: {RESUME_FILE} is missing{hint}. Start "
-                              "a new run with --out instead of --resume.")
+        raise CheckpointError(
+            f"nothing to resume in {out_dir}: {RESUME_FILE} is missing{hint}. Start "
+            "a new run with --out instead of --resume."
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -231,7 +249,9 @@ def _differences(saved, given, prefix: str) -> list[str]:
     if isinstance(saved, dict) and isinstance(given, dict):
         out = []
         for key in sorted(set(saved) | set(given), key=str):
-            out += _differences(saved.get(key), given.get(key), f"{prefix}.{key}" if prefix else str(key))
+            out += _differences(
+                saved.get(key), given.get(key), f"{prefix}.{key}" if prefix else str(key)
+            )
         return out
     return [] if saved == given else [f"{prefix} (saved {_short(saved)}, now {_short(given)})"]
 
@@ -252,6 +272,8 @@ def check_same_run(out_dir, saved: dict, given: dict, allowed_train_changes=()) 
         d.pop("extra", None)
     diff = _differences(saved, given, "")
     if diff:
-        raise CheckpointError(f"cannot resume {out_dir}: the run now differs from the saved one in "
-                              f"{'; '.join(diff)}. Resume with the saved settings, or start a new run "
-                              "in another folder.")
+        raise CheckpointError(
+            f"cannot resume {out_dir}: the run now differs from the saved one in "
+            f"{'; '.join(diff)}. Resume with the saved settings, or start a new run "
+            "in another folder."
+        )

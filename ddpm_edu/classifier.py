@@ -64,11 +64,14 @@ class ClassifierConfig:
             raise InvalidArgument(f"ClassifierConfig.features must be a positive int, got "
                              f"{self.features}.")
         if not 0.0 <= self.dropout < 1.0:
-            raise InvalidArgument(f"ClassifierConfig.dropout must lie in [0, 1), got {self.dropout}.")
+            raise InvalidArgument(
+                f"ClassifierConfig.dropout must lie in [0, 1), got {self.dropout}."
+            )
 
 
 class DigitClassifier(nn.Module):
-    """(N, 1, 28, 28) images in [−1, 1] → (N, 10) logits; ``features`` gives the (N, F) layer below."""
+    """(N, 1, 28, 28) images in [−1, 1] → (N, 10) logits; ``features`` gives the (N, F) layer
+    below."""
 
     def __init__(self, config: ClassifierConfig = ClassifierConfig()):
         super().__init__()
@@ -95,7 +98,8 @@ class DigitClassifier(nn.Module):
 
 
 def as_classifier_input(images) -> torch.Tensor:
-    """uint8 pixels or floats in [−1, 1], shaped (N, 28, 28) or (N, 1, 28, 28) → float32 (N, 1, 28, 28)."""
+    """uint8 pixels or floats in [−1, 1], shaped (N, 28, 28) or (N, 1, 28, 28) → float32
+    (N, 1, 28, 28)."""
     if not isinstance(images, torch.Tensor):
         import numpy as np
 
@@ -114,11 +118,15 @@ def as_classifier_input(images) -> torch.Tensor:
 
         return to_model_range(images)
     if not images.is_floating_point():
-        raise InvalidType(f"digit images must be uint8 pixels 0..255 or floats in [-1, 1], got dtype "
-                        f"{images.dtype}.")
+        raise InvalidType(
+            f"digit images must be uint8 pixels 0..255 or floats in [-1, 1], got dtype "
+            f"{images.dtype}."
+        )
     images = images.detach().float()
     if not torch.isfinite(images).all():
-        raise InvalidArgument("digit images contain NaN or inf; a diverged sampler? Check the model.")
+        raise InvalidArgument(
+            "digit images contain NaN or inf; a diverged sampler? Check the model."
+        )
     check_image_range(images, "float digit images", stacklevel=3)
     return images.clamp(-1.0, 1.0)
 
@@ -198,7 +206,9 @@ def train_classifier(epochs: int = 5, batch_size: int = 128, lr: float = 3e-3, s
     net = DigitClassifier(config)
     steps_per_epoch = len(x) // batch_size
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=epochs * steps_per_epoch
+    )
     t0 = time.perf_counter()
     net.train()
     for epoch in range(epochs):
@@ -231,7 +241,8 @@ def train_classifier(epochs: int = 5, batch_size: int = 128, lr: float = 3e-3, s
 
 
 def save_classifier(net: DigitClassifier, path, info: dict | None = None) -> str:
-    """Write the weights as safetensors, config and ``info`` in the metadata; returns the SHA-256."""
+    """Write the weights as safetensors, config and ``info`` in the metadata; returns the
+    SHA-256."""
     from safetensors.torch import save_file
 
     from .datasets.download import file_digest
@@ -270,9 +281,11 @@ def load_classifier(path=None, sha256: str | None = CLASSIFIER_SHA256) -> DigitC
     if sha256 is not None:
         digest = file_digest(path, "sha256")
         if digest != sha256:
-            raise InvalidArgument(f"{path} has SHA-256 {digest[:12]}…, expected {sha256[:12]}…: the file "
-                             f"is damaged or not the shipped classifier. Restore it (git checkout -- "
-                             f"data/checkpoints/{_FILE}), or pass sha256=None for your own weights.")
+            raise InvalidArgument(
+                f"{path} has SHA-256 {digest[:12]}…, expected {sha256[:12]}…: the file "
+                f"is damaged or not the shipped classifier. Restore it (git checkout -- "
+                f"data/checkpoints/{_FILE}), or pass sha256=None for your own weights."
+            )
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}

@@ -16,7 +16,8 @@ bug in the library and is shown as a bug, with its traceback, never disguised as
 
 
 class UserError(Exception):
-    """Something the user gave (an argument, a file, a setting) is wrong; the message says the fix."""
+    """Something the user gave (an argument, a file, a setting) is wrong; the message says the
+    fix."""
 
 
 class InvalidArgument(UserError, ValueError):

@@ -148,8 +148,9 @@ def as_pixel_floats(x0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     if x0.dtype == torch.uint8:
         return to_model_range(x0, dtype)
     if not x0.is_floating_point():
-        raise InvalidType(f"x0 has dtype {x0.dtype}: give uint8 pixels 0..255 or floats k/127.5 − 1 "
-                        "in [-1, 1].")
+        raise InvalidType(
+            f"x0 has dtype {x0.dtype}: give uint8 pixels 0..255 or floats k/127.5 − 1 in [-1, 1]."
+        )
     if not torch.isfinite(x0).all():
         raise InvalidArgument("x0 contains NaN or inf values.")
     check_image_range(x0, "x0 (8-bit pixels mapped to [-1, 1])", stacklevel=4)  # past no_grad
@@ -188,8 +189,16 @@ def _check_args(model, schedule, generator, batch_size) -> int:
 
 
 @torch.no_grad()
-def bpd_full(model, schedule: Schedule, x0, batch_size: int = 64, generator: torch.Generator | None = None,
-             progress: bool = False, keep_terms: bool = False, **p_options) -> BPDEstimate:
+def bpd_full(
+    model,
+    schedule: Schedule,
+    x0,
+    batch_size: int = 64,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    keep_terms: bool = False,
+    **p_options,
+) -> BPDEstimate:
     """The full bound L_vlb per image, bits/dim, with every term estimated from its own x_t.
 
     Args:
@@ -250,10 +259,14 @@ def sample_timesteps(n: int, T: int, k: int, replace: bool = False,
 def _fast_steps(n: int, T: int, k: int, replace: bool, always_decoder: bool, generator):
     """(steps [n, K] in 1..T, weights [K]) so that L_T + Σ_j weight_j · term(step_j) is unbiased."""
     if not always_decoder:
-        return sample_timesteps(n, T, k, replace, generator), torch.full((k,), T / k, dtype=torch.float64)
+        return sample_timesteps(n, T, k, replace, generator), torch.full(
+            (k,), T / k, dtype=torch.float64
+        )
     if isinstance(k, bool) or not isinstance(k, int) or k < 2 or T < 2:
-        raise InvalidArgument(f"always_decoder=True needs k ≥ 2 (the decoder plus at least one sampled "
-                         f"step) and T ≥ 2, got k = {k!r}, T = {T}.")
+        raise InvalidArgument(
+            f"always_decoder=True needs k ≥ 2 (the decoder plus at least one sampled "
+            f"step) and T ≥ 2, got k = {k!r}, T = {T}."
+        )
     rest = sample_timesteps(n, T - 1, k - 1, replace, generator) + 1          # (n, K−1) in 2..T
     steps = torch.cat([torch.ones(n, 1, dtype=torch.long, device=rest.device), rest], dim=1)
     weights = torch.full((k,), (T - 1) / (k - 1), dtype=torch.float64)
@@ -286,9 +299,18 @@ def fast_from_terms(terms: torch.Tensor, prior: torch.Tensor, k: int, replace: b
 
 
 @torch.no_grad()
-def bpd_fast(model, schedule: Schedule, x0, k: int = 50, batch_size: int = 64,
-             generator: torch.Generator | None = None, progress: bool = False, replace: bool = False,
-             always_decoder: bool = False, **p_options) -> BPDEstimate:
+def bpd_fast(
+    model,
+    schedule: Schedule,
+    x0,
+    k: int = 50,
+    batch_size: int = 64,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    replace: bool = False,
+    always_decoder: bool = False,
+    **p_options,
+) -> BPDEstimate:
     """An unbiased estimate of L_vlb per image from K sampled steps: L_T + T · mean_j L_{t_j − 1}.
 
     Each image draws its own K steps t_1..t_K uniformly from 1..T (``sample_timesteps``) and one
@@ -310,7 +332,9 @@ def bpd_fast(model, schedule: Schedule, x0, k: int = 50, batch_size: int = 64,
     x = as_pixel_floats(x0)  # (N, ...)
     bs = _check_args(model, schedule, generator, batch_size)
     T = schedule.T
-    steps_all, weights = _fast_steps(x.shape[0], T, k, replace, always_decoder, generator)  # (N, K), (K,)
+    steps_all, weights = _fast_steps(
+        x.shape[0], T, k, replace, always_decoder, generator
+    )  # (N, K), (K,)
     start = time.perf_counter()
     totals, priors = [], []
     sums = torch.zeros(T, dtype=torch.float64)

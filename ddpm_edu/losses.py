@@ -51,14 +51,18 @@ def normal_kl(mean1, logvar1, mean2, logvar2) -> torch.Tensor:
     """
     tensors = [a for a in (mean1, logvar1, mean2, logvar2) if isinstance(a, torch.Tensor)]
     if not tensors:
-        raise InvalidType("normal_kl needs at least one torch.Tensor argument (the others may be floats).")
+        raise InvalidType(
+            "normal_kl needs at least one torch.Tensor argument (the others may be floats)."
+        )
     # the result has the promoted floating dtype of the tensor arguments (float32 stays float32)
     dtype = tensors[0].dtype
     for a in tensors[1:]:
         dtype = torch.promote_types(dtype, a.dtype)
     if not dtype.is_floating_point:
         dtype = torch.get_default_dtype()
-    logvar1, logvar2 = (torch.as_tensor(v, dtype=dtype, device=tensors[0].device) for v in (logvar1, logvar2))
+    logvar1, logvar2 = (
+        torch.as_tensor(v, dtype=dtype, device=tensors[0].device) for v in (logvar1, logvar2)
+    )
     d = logvar1 - logvar2
     return 0.5 * (torch.expm1(d) - d + (mean1 - mean2) ** 2 * torch.exp(-logvar2))
 
@@ -85,7 +89,8 @@ def _log_cdf_exact(y):
 
 
 def _log_cdf_tanh(y):
-    # ½(1 + tanh z) = sigmoid(2z), so log Φ̃ = logsigmoid(2z): exact for the tanh CDF, no cancellation.
+    # ½(1 + tanh z) = sigmoid(2z), so log Φ̃ = logsigmoid(2z): exact for the tanh CDF, no
+    # cancellation.
     return torch.nn.functional.logsigmoid(2.0 * _TANH_C * (y + 0.044715 * y ** 3))
 
 
@@ -107,9 +112,11 @@ def _log_interval_mass(lo: torch.Tensor, hi: torch.Tensor, log_cdf: Callable) ->
     return lb + _log1mexp(la - lb)
 
 
-def discretized_gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor,
-                                        exact: bool = True) -> torch.Tensor:
-    """log p(x) for 8-bit data under a Gaussian N(mean, e^{2·log_scale}) discretised into 256 buckets.
+def discretized_gaussian_log_likelihood(
+    x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor, exact: bool = True
+) -> torch.Tensor:
+    """log p(x) for 8-bit data under a Gaussian N(mean, e^{2·log_scale}) discretised into 256
+    buckets.
 
     Elementwise, in nats. ``x`` must lie on the bucket centres k/127.5 − 1 (k = 0..255). The bucket
     of x is [x − 1/255, x + 1/255], except that the bucket at x = −1 extends to −∞ and the one at
@@ -122,14 +129,18 @@ def discretized_gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log
     """
     check_float(x, "x")
     if x.min() < -1.0 - 1e-6 or x.max() > 1.0 + 1e-6:
-        raise InvalidArgument(f"x must be 8-bit pixels mapped to [-1, 1] (k/127.5 - 1), got values in "
-                         f"[{x.min().item():.4g}, {x.max().item():.4g}]. Use ddpm_edu.to_model_range.")
+        raise InvalidArgument(
+            f"x must be 8-bit pixels mapped to [-1, 1] (k/127.5 - 1), got values in "
+            f"[{x.min().item():.4g}, {x.max().item():.4g}]. Use ddpm_edu.to_model_range."
+        )
     mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
     log_scale = torch.as_tensor(log_scale, dtype=x.dtype, device=x.device)
     for v, name in ((mean, "mean"), (log_scale, "log_scale")):
         if not torch.isfinite(v).all():
-            raise InvalidArgument(f"the decoder's {name} contains NaN or inf; it would give a meaningless "
-                             "likelihood. Check the model output (a diverged model?).")
+            raise InvalidArgument(
+                f"the decoder's {name} contains NaN or inf; it would give a meaningless "
+                "likelihood. Check the model output (a diverged model?)."
+            )
     inv_std = torch.exp(-log_scale)
     lo = (x - mean - BUCKET_HALF_WIDTH) * inv_std
     hi = (x - mean + BUCKET_HALF_WIDTH) * inv_std
@@ -153,12 +164,22 @@ def prior_bpd(schedule: Schedule, x0: torch.Tensor) -> torch.Tensor:
     return nats_to_bits(mean_flat(normal_kl(mean, log_var, 0.0, 0.0)))
 
 
-def vlb_term(schedule: Schedule, model_output: torch.Tensor, x0: torch.Tensor, xt: torch.Tensor, t,
-             mean_type="eps", var_type="fixed_small", clip_x0: bool = True, exact: bool = True) -> torch.Tensor:
+def vlb_term(
+    schedule: Schedule,
+    model_output: torch.Tensor,
+    x0: torch.Tensor,
+    xt: torch.Tensor,
+    t,
+    mean_type="eps",
+    var_type="fixed_small",
+    clip_x0: bool = True,
+    exact: bool = True,
+) -> torch.Tensor:
     """The bound's term at step t for each example, bits/dim, shape [N].
 
     t ≥ 2: L_{t−1} = KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)).
-    t = 1: L_0 = −log p_θ(x_0 | x_1), the discretised decoder with mean μ_θ(x_1, 1) and variance β̃_2.
+    t = 1: L_0 = −log p_θ(x_0 | x_1), the discretised decoder with mean μ_θ(x_1, 1) and variance
+    β̃_2.
     """
     check_same_shape(x0, xt, "x0", "xt")
     t = check_t(t, schedule.T, x0.shape[0])
@@ -168,7 +189,9 @@ def vlb_term(schedule: Schedule, model_output: torch.Tensor, x0: torch.Tensor, x
     is_one = t.to(x0.device) == 1
     if not bool(is_one.any()):  # no decoder term in this batch: skip its (costlier) evaluation
         return nats_to_bits(kl)
-    nll = -mean_flat(discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance, exact=exact))
+    nll = -mean_flat(
+        discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance, exact=exact)
+    )
     return nats_to_bits(torch.where(is_one, nll, kl))
 
 
@@ -184,9 +207,18 @@ class VLBTerms(NamedTuple):
 
 
 @torch.no_grad()
-def vlb_terms(schedule: Schedule, model: Callable, x0: torch.Tensor, mean_type="eps",
-              var_type="fixed_small", clip_x0: bool = True, exact: bool = True,
-              generator: torch.Generator | None = None, timesteps=None, progress: bool = False) -> VLBTerms:
+def vlb_terms(
+    schedule: Schedule,
+    model: Callable,
+    x0: torch.Tensor,
+    mean_type="eps",
+    var_type="fixed_small",
+    clip_x0: bool = True,
+    exact: bool = True,
+    generator: torch.Generator | None = None,
+    timesteps=None,
+    progress: bool = False,
+) -> VLBTerms:
     """Every term of L_vlb for a batch of images, each with its own fresh x_t ~ q(x_t | x_0).
 
     ``model(x_t, t)`` returns the prediction named by ``mean_type`` (ε̂ by default), with t paper
@@ -206,7 +238,9 @@ def vlb_terms(schedule: Schedule, model: Callable, x0: torch.Tensor, mean_type="
         t = torch.full((n,), s, dtype=torch.long, device=x0.device)
         xt = q_sample(schedule, x0, t, generator=generator)
         out = model(xt, schedule.timesteps[t.cpu()].to(x0.device))
-        terms[:, s - 1] = vlb_term(schedule, out, x0, xt, t, mean_type, var_type, clip_x0, exact).double()
+        terms[:, s - 1] = vlb_term(
+            schedule, out, x0, xt, t, mean_type, var_type, clip_x0, exact
+        ).double()
     prior = prior_bpd(schedule, x0).double()
     return VLBTerms(terms, prior, prior + terms.nansum(dim=1))
 

@@ -16,14 +16,17 @@ def to_model_range(pixels, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """
     t = torch.as_tensor(np.asarray(pixels) if not isinstance(pixels, torch.Tensor) else pixels)
     if t.dtype != torch.uint8:
-        raise InvalidType(f"to_model_range expects uint8 pixels 0..255, got dtype {t.dtype}. If your "
-                        "images are floats in [0, 1], convert with (img * 255).round().to(torch.uint8); "
-                        "if they are already in [-1, 1], use them as they are.")
+        raise InvalidType(
+            f"to_model_range expects uint8 pixels 0..255, got dtype {t.dtype}. If your "
+            "images are floats in [0, 1], convert with (img * 255).round().to(torch.uint8); "
+            "if they are already in [-1, 1], use them as they are."
+        )
     return t.to(dtype) / 127.5 - 1.0
 
 
 def to_pixels(x: torch.Tensor) -> torch.Tensor:
-    """x ∈ [−1, 1] → uint8 pixels round((x + 1)·127.5), clipped to 0..255 (values outside are clipped)."""
+    """x ∈ [−1, 1] → uint8 pixels round((x + 1)·127.5), clipped to 0..255 (values outside are
+    clipped)."""
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(x)
     if not x.is_floating_point():

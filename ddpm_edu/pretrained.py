@@ -41,17 +41,24 @@ DEFAULT_GUIDANCE = 2.0
 # name → file (relative to the repository) and its SHA-256. A None hash means "not released yet";
 # "released": False marks a model whose file is not shipped yet (drop it when the file is added).
 REGISTRY: dict[str, dict] = {
-    "mnist": {"file": "data/checkpoints/mnist.safetensors", "sha256": "12beaeeaf9744bc6b6115238f2208f10098532b0775900cd5dd84c3b10055399",
-              "about": "U-Net trained on MNIST with the 'mnist' recipe "
-                       "(ddpm-edu train --recipe mnist)"},
-    "single-image": {"file": "data/checkpoints/single_image.safetensors",
-                     "sha256": "1b2a6fe584be18b7fe6b74a05ffe7a881f13cc201cc491e645b0971cab0056eb",
-                     "about": "small U-Net that generates data/images/flower64.png at 32×32 "
-                              "(ddpm-edu train --recipe single-image)"},
-    "mnist-cond": {"file": "data/checkpoints/mnist_cond.safetensors", "sha256": None,
-                   "released": False,
-                   "about": "class-conditional U-Net on MNIST (labels 0..9, trained with label "
-                            "dropout for classifier-free guidance)"},
+    "mnist": {
+        "file": "data/checkpoints/mnist.safetensors",
+        "sha256": "12beaeeaf9744bc6b6115238f2208f10098532b0775900cd5dd84c3b10055399",
+        "about": "U-Net trained on MNIST with the 'mnist' recipe (ddpm-edu train --recipe mnist)",
+    },
+    "single-image": {
+        "file": "data/checkpoints/single_image.safetensors",
+        "sha256": "1b2a6fe584be18b7fe6b74a05ffe7a881f13cc201cc491e645b0971cab0056eb",
+        "about": "small U-Net that generates data/images/flower64.png at 32×32 "
+        "(ddpm-edu train --recipe single-image)",
+    },
+    "mnist-cond": {
+        "file": "data/checkpoints/mnist_cond.safetensors",
+        "sha256": None,
+        "released": False,
+        "about": "class-conditional U-Net on MNIST (labels 0..9, trained with label "
+        "dropout for classifier-free guidance)",
+    },
 }
 
 
@@ -113,8 +120,10 @@ class PretrainedModel:
         """
         check_float(x_t, "x_t")
         if tuple(x_t.shape[1:]) != tuple(self.shape):
-            raise InvalidArgument(f"x_t must have shape [N, {', '.join(map(str, self.shape))}] for this "
-                             f"model, got {tuple(x_t.shape)}.")
+            raise InvalidArgument(
+                f"x_t must have shape [N, {', '.join(map(str, self.shape))}] for this "
+                f"model, got {tuple(x_t.shape)}."
+            )
         t = check_t(t, self.schedule.T, x_t.shape[0]).to(x_t.device)
         with torch.no_grad():
             if y is None:
@@ -205,9 +214,10 @@ def load_pretrained(name_or_path="mnist", device="cpu", build=None) -> Pretraine
         path = Path(name_or_path)
         if not path.exists():
             raise MissingFile(
-                f"no pretrained model named {str(name_or_path)!r} and no such file or folder; named "
-                f"models: {', '.join(REGISTRY)}; or give a run folder (with {MODEL_FILE}) or a "
-                ".safetensors file.")
+                f"no pretrained model named {str(name_or_path)!r} and no such file or folder; "
+                f"named models: {', '.join(REGISTRY)}; or give a run folder (with {MODEL_FILE}) "
+                "or a .safetensors file."
+            )
     net, meta = load_model(path, build=build, device=device)
     try:
         schedule = schedule_from_config(meta["schedule"])

@@ -3,7 +3,8 @@
 ``sample_quality(images)`` returns a :class:`QualityReport` with
 
 - **confident share**: the share of images whose top class probability exceeds 0.9 — "does it look
-  like *some* digit?" (real MNIST test digits: ≈ 0.99, see ``data/checkpoints/digit_classifier.md``);
+  like *some* digit?" (real MNIST test digits: ≈ 0.99, see
+  ``data/checkpoints/digit_classifier.md``);
 - **class histogram**: counts and shares of the argmax class over *all* images, and the smallest
   share — "are all ten digits there?" (mode collapse shows up as a share near 0; uniform is 0.1);
 - **classifier-feature Fréchet distance** ("FID" in the report, but NOT the Inception FID of
@@ -185,9 +186,15 @@ class ConditionalReport:
     diversity: float         # within-class feature spread relative to real digits' (1 = as varied)
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "accuracy": self.accuracy, "min_class_accuracy": self.min_class_accuracy,
-                "confident_share": self.confident_share, "fid": self.fid, "fid_kind": _FID_NAME,
-                "diversity": self.diversity}
+        return {
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "min_class_accuracy": self.min_class_accuracy,
+            "confident_share": self.confident_share,
+            "fid": self.fid,
+            "fid_kind": _FID_NAME,
+            "diversity": self.diversity,
+        }
 
     def __str__(self) -> str:
         return (f"{self.n} digits: {100 * self.accuracy:.1f} % the requested digit (worst class "
@@ -209,11 +216,12 @@ _REAL_SPREAD: dict = {}
 
 def conditional_quality(images, labels, classifier: DigitClassifier | None = None,
                         threshold: float = 0.9) -> ConditionalReport:
-    """Judge digits drawn for requested classes ``labels`` (int [N], 0..9) by the shipped classifier:
-    accuracy (argmax = requested digit), its worst class, confident share, classifier-feature
-    Fréchet distance to MNIST test, and **diversity**: the mean within-class feature variance
-    (tr Σ of each requested class's features) divided by the same for the real test digits —
-    guidance that is too strong gives near-copies of one prototype per class, diversity → 0.
+    """Judge digits drawn for requested classes ``labels`` (int [N], 0..9) by the shipped
+    classifier: accuracy (argmax = requested digit), its worst class, confident share,
+    classifier-feature Fréchet distance to MNIST test, and **diversity**: the mean within-class
+    feature variance (tr Σ of each requested class's features) divided by the same for the real
+    test digits — guidance that is too strong gives near-copies of one prototype per class,
+    diversity → 0.
     """
     net = classifier if classifier is not None else default_classifier()
     labels = torch.as_tensor(labels).long().flatten()
@@ -228,8 +236,15 @@ def conditional_quality(images, labels, classifier: DigitClassifier | None = Non
     if key not in _REAL_SPREAD or _REAL_SPREAD[key][0] is not net:
         from .datasets.mnist import load_mnist
         real, real_labels = load_mnist("test")
-        spread = _within_class_spread(classifier_outputs(real, net)[1], torch.as_tensor(real_labels).long())
+        spread = _within_class_spread(
+            classifier_outputs(real, net)[1], torch.as_tensor(real_labels).long()
+        )
         _REAL_SPREAD[key] = (net, spread)
-    return ConditionalReport(n=report.n, accuracy=float(right.mean()), min_class_accuracy=min(per_class),
-                             confident_share=report.confident_share, fid=report.fid,
-                             diversity=_within_class_spread(feats, labels) / _REAL_SPREAD[key][1])
+    return ConditionalReport(
+        n=report.n,
+        accuracy=float(right.mean()),
+        min_class_accuracy=min(per_class),
+        confident_share=report.confident_share,
+        fid=report.fid,
+        diversity=_within_class_spread(feats, labels) / _REAL_SPREAD[key][1],
+    )

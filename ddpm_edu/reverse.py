@@ -55,7 +55,8 @@ class PMeanVariance(NamedTuple):
 
 def reverse_log_variance(schedule: Schedule, t: torch.Tensor, like: torch.Tensor,
                          var_type="fixed_small") -> torch.Tensor:
-    """log σ_t² for p_θ, [N, 1, …]. fixed_small: log β̃_t; fixed_large: log β_t; both log β̃_2 at t = 1."""
+    """log σ_t² for p_θ, [N, 1, …]. fixed_small: log β̃_t; fixed_large: log β_t; both log β̃_2 at
+    t = 1."""
     var_type = check_choice(VarianceType, var_type, "var_type")
     small = extract(schedule.posterior_log_variance_clipped, t, like)
     if var_type is VarianceType.FIXED_SMALL:
@@ -166,7 +167,8 @@ def p_mean_variance(schedule: Schedule, model_output: torch.Tensor, xt: torch.Te
 
 def ddim_step(schedule: Schedule, xt: torch.Tensor, eps: torch.Tensor, t, t_prev, eta: float = 0.0,
               noise=None, generator=None, clip_x0: bool = True):
-    """One DDIM update from x_t to x_{t_prev} (Song et al. 2020, eq. 12), t_prev < t (t_prev may be 0).
+    """One DDIM update from x_t to x_{t_prev} (Song et al. 2020, eq. 12), t_prev < t (t_prev may
+    be 0).
 
     x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t (clipped if asked, then ε̂ re-derived from it),
     σ = η √((1−ᾱ_prev)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev),
@@ -182,7 +184,9 @@ def ddim_step(schedule: Schedule, xt: torch.Tensor, eps: torch.Tensor, t, t_prev
     t = check_t(t, schedule.T, n)
     t_prev = check_t(t_prev, schedule.T, n, allow_zero=True)
     if (t_prev >= t).any():
-        raise InvalidArgument("t_prev must be smaller than t: DDIM steps go from noise (large t) to data.")
+        raise InvalidArgument(
+            "t_prev must be smaller than t: DDIM steps go from noise (large t) to data."
+        )
     eps, x0 = model_eps_x0(schedule, eps, xt, t, MeanType.EPS, clip_x0=clip_x0)
     # Coefficients in float64 from the accurate tables (1 − ᾱ_t and 1 − ᾱ_t/ᾱ_prev without
     # cancellation, see one_minus_ratio), cast once to the dtype of x_t.
@@ -205,10 +209,12 @@ def ddim_step(schedule: Schedule, xt: torch.Tensor, eps: torch.Tensor, t, t_prev
 
 
 def eps_vlb_weight(schedule: Schedule, t, var_type="fixed_small") -> torch.Tensor:
-    """w_t with KL(q(x_{t−1}|x_t,x_0) ‖ p_θ) = w_t · mean((ε − ε̂)²) (nats per dimension), float64 [N].
+    """w_t with KL(q(x_{t−1}|x_t,x_0) ‖ p_θ) = w_t · mean((ε − ε̂)²) (nats per dimension), float64
+    [N].
 
     w_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t)). L_simple drops these weights: it is L_vlb with every w_t
-    set to 1, which down-weights the small-t terms (w_2 ≈ 0.60 against w_100 ≈ 0.010, linear T=1000).
+    set to 1, which down-weights the small-t terms (w_2 ≈ 0.60 against w_100 ≈ 0.010, linear
+    T=1000).
     """
     if isinstance(t, int):
         t = torch.tensor([t])
@@ -216,4 +222,6 @@ def eps_vlb_weight(schedule: Schedule, t, var_type="fixed_small") -> torch.Tenso
     ref = torch.empty(t.shape[0], dtype=torch.float64)
     var = reverse_log_variance(schedule, t, ref, var_type).exp()
     beta = extract(schedule.beta, t, ref)
-    return beta ** 2 / (2 * var * extract(schedule.alpha, t, ref) * extract(schedule.one_minus_alpha_bar, t, ref))
+    return beta**2 / (
+        2 * var * extract(schedule.alpha, t, ref) * extract(schedule.one_minus_alpha_bar, t, ref)
+    )

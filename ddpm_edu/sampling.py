@@ -5,7 +5,8 @@ indices) and yield :class:`Step` tuples, so a loop, a plot, a widget or a GIF wr
 same iterator::
 
     Step(T, x_T, None)                  the initial noise
-    Step(t_next, x_{t_next}, x̂_0)      after each update; x̂_0 is the prediction made at the previous t
+    Step(t_next, x_{t_next}, x̂_0)      after each update; x̂_0 is the prediction made at the
+                                        previous t
     ...
     Step(0, x_0, x̂_0)                  the sample
 
@@ -14,8 +15,8 @@ same iterator::
 - :func:`ddim_steps`: DDIM (Song et al. 2020, eq. 12) on a respaced chain; η = 0 is deterministic,
   η = 1 on the full chain is DDPM's ancestral step with σ_t² = β̃_t.
 - :func:`sample`: batches, seeding, eval mode, progress bar; returns x_0 in [−1, 1].
-- :func:`keep_frames`: keep only some steps of a run (for figures), so memory grows with the number of
-  frames kept, not with T.
+- :func:`keep_frames`: keep only some steps of a run (for figures), so memory grows with the number
+  of frames kept, not with T.
 
 The update math lives in :mod:`ddpm_edu.reverse` (``p_mean_variance``, ``ddim_step``, and
 ``model_eps_x0``, the one conversion of a model output to (ε̂, x̂_0)); what all samplers share (the
@@ -49,12 +50,12 @@ def ddpm_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps=None,
                spacing: str = "linspace", var_type="fixed_small", mean_type="eps",
                clip_x0: bool = True, generator=None, dtype=None, device=None, labels=None,
                guidance: float = 0.0) -> Iterator[Step]:
-    """Ancestral sampling (DDPM Algorithm 2): x_{t−1} = μ_θ(x_t, t) + σ_t z, z ~ N(0, I), no noise at
-    the last step. Yields :class:`Step` tuples (see the module docstring).
+    """Ancestral sampling (DDPM Algorithm 2): x_{t−1} = μ_θ(x_t, t) + σ_t z, z ~ N(0, I), no noise
+    at the last step. Yields :class:`Step` tuples (see the module docstring).
 
     Args:
-        model: ``model(x_t, t)`` with t a LongTensor [N] of original indices; its output is ε̂, x̂_0 or
-            μ per ``mean_type``.
+        model: ``model(x_t, t)`` with t a LongTensor [N] of original indices; its output is ε̂, x̂_0
+            or μ per ``mean_type``.
         schedule: the schedule the model was trained with.
         x_T: initial noise [N, ...]; or give ``shape`` = (N, ...) and it is drawn with ``generator``
             (``dtype``/``device`` choose its type and place; default float32 on the CPU).
@@ -69,7 +70,8 @@ def ddpm_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps=None,
 
     A "mu" model predicts the posterior mean of ``schedule``'s own chain; on a respaced chain its
     output is turned into x̂_0 first (μ is chain-specific, x̂_0 and ε̂ are not).
-    The network is called under ``torch.no_grad()``; put it in eval mode yourself (:func:`sample` does).
+    The network is called under ``torch.no_grad()``; put it in eval mode yourself (:func:`sample`
+    does).
     """
     schedule = check_schedule(schedule)
     mean_type = check_choice(MeanType, mean_type, "mean_type")
@@ -96,9 +98,23 @@ def _ddpm_gen(model, base, chain, x, var_type, mean_type, clip_x0, generator):
 
 
 # ---- DDIM -------------------------------------------------------------------------------------
-def ddim_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 50, eta: float = 0.0,
-               spacing: str = "linspace", mean_type="eps", clip_x0: bool = True, generator=None,
-               dtype=None, device=None, labels=None, guidance: float = 0.0) -> Iterator[Step]:
+def ddim_steps(
+    model,
+    schedule: Schedule,
+    x_T=None,
+    *,
+    shape=None,
+    steps: int = 50,
+    eta: float = 0.0,
+    spacing: str = "linspace",
+    mean_type="eps",
+    clip_x0: bool = True,
+    generator=None,
+    dtype=None,
+    device=None,
+    labels=None,
+    guidance: float = 0.0,
+) -> Iterator[Step]:
     """DDIM sampling (Song et al. 2020, eq. 12) on ``respace(schedule, steps, spacing)``.
 
     Each update goes from kept step k to k−1 (original indices ``τ_k → τ_{k−1}``, ending at 0):
@@ -164,7 +180,8 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
         model: ``model(x_t, t)`` (an ``nn.Module`` is put in eval mode and restored afterwards).
         shape: one sample's shape, e.g. (1, 28, 28).
         sampler: "ddim" (default, ``steps`` network calls, noise set by ``eta``) or "ddpm"
-            (ancestral; ``steps=None`` runs DDPM's full chain of T steps, an int the respaced chain).
+            (ancestral; ``steps=None`` runs DDPM's full chain of T steps, an int the respaced
+            chain).
         steps: number of network calls per sample; None means T. The default 50 applies to both
             samplers: ``sample(..., sampler="ddpm")`` is the respaced 50-step ancestral sampler.
         eta: DDIM only; var_type: DDPM only (giving either to the other sampler is an error).
@@ -181,17 +198,19 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
             split by ``batch_size`` like any other), see :func:`ddpm_edu.chain.guided_model`.
 
     Reproducibility: all noise (x_T, then each step's z for all n at once) is drawn from the one
-    generator on its own device (the CPU for ``seed``) and moved to ``device``. The chain runs on all
-    n examples together and only the network is called in chunks, so the same seed gives the same
-    samples whatever ``batch_size`` is, up to floating-point differences the network itself may have
-    between batch sizes (none for element-wise models; last-bit ones for some conv kernels). The
-    noise is also the same on CPU and GPU (only the network's arithmetic differs; not yet checked
-    on a GPU). Runs under ``torch.inference_mode()``; the model dtype (of its first floating
+    generator on its own device (the CPU for ``seed``) and moved to ``device``. The chain runs on
+    all n examples together and only the network is called in chunks, so the same seed gives the
+    same samples whatever ``batch_size`` is, up to floating-point differences the network itself may
+    have between batch sizes (none for element-wise models; last-bit ones for some conv kernels).
+    The noise is also the same on CPU and GPU (only the network's arithmetic differs; not yet
+    checked on a GPU). Runs under ``torch.inference_mode()``; the model dtype (of its first floating
     parameter, else float32) sets the dtype of the chain.
     """
     if sampler not in SAMPLERS:
-        raise InvalidArgument(f"unknown sampler {sampler!r}; choose one of {', '.join(map(repr, SAMPLERS))} "
-                         "('ddim' for few steps, 'ddpm' for the paper's ancestral chain).")
+        raise InvalidArgument(
+            f"unknown sampler {sampler!r}; choose one of {', '.join(map(repr, SAMPLERS))} "
+            "('ddim' for few steps, 'ddpm' for the paper's ancestral chain)."
+        )
     n = check_positive_int(n, "n (the number of samples)")
     shape = check_shape(shape, "shape (one sample's shape, without n)")
     if batch_size is not None:
@@ -209,7 +228,9 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
                          "Use sampler='ddim' with eta=1.0 for DDPM-like noise on a short chain.")
     var_type = check_choice(VarianceType, var_type, "var_type")
     if sampler == "ddim" and var_type is not VarianceType.FIXED_SMALL:
-        raise InvalidArgument("var_type applies to sampler='ddpm' only; DDIM's noise is set by eta.")
+        raise InvalidArgument(
+            "var_type applies to sampler='ddpm' only; DDIM's noise is set by eta."
+        )
     if seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
 
@@ -252,7 +273,9 @@ def keep_frames(steps_iter: Iterable[Step], ts, strict: bool = True) -> Iterator
         if isinstance(t, torch.Tensor) and t.numel() == 1:
             t = t.item()
         if isinstance(t, bool) or not isinstance(t, int) or t < 0:
-            raise InvalidArgument(f"keep_frames: ts must hold ints ≥ 0 (original time indices), got {t!r}.")
+            raise InvalidArgument(
+                f"keep_frames: ts must hold ints ≥ 0 (original time indices), got {t!r}."
+            )
         wanted.add(t)
     return _keep(steps_iter, wanted, strict)
 
@@ -265,5 +288,7 @@ def _keep(steps_iter, wanted, strict):
             yield step
     missing = sorted(wanted - seen)
     if strict and missing:
-        raise InvalidArgument(f"keep_frames: the run never reached t = {missing}; a respaced run visits "
-                         "only the kept steps (see respace(schedule, steps).timesteps).")
+        raise InvalidArgument(
+            f"keep_frames: the run never reached t = {missing}; a respaced run visits "
+            "only the kept steps (see respace(schedule, steps).timesteps)."
+        )

@@ -38,9 +38,10 @@ class Schedule:
         log ᾱ_t → ``log_alpha_bar`` (both accurate to full precision even where ᾱ_t ≈ 1, unlike
         ``1 - alpha_bar``); β̃_t → ``posterior_variance``;
         log β̃_t with β̃_1 replaced by β̃_2 → ``posterior_log_variance_clipped``;
-        the posterior mean coefficients c1_t, c2_t → ``posterior_mean_coef1``, ``posterior_mean_coef2``.
-        ``timesteps[t]`` is the time index of the *original* schedule that step t stands for: the
-        identity, except for schedules made by :func:`respace`, whose model must be called with it.
+        the posterior mean coefficients c1_t, c2_t → ``posterior_mean_coef1``,
+        ``posterior_mean_coef2``. ``timesteps[t]`` is the time index of the *original* schedule that
+        step t stands for: the identity, except for schedules made by :func:`respace`, whose model
+        must be called with it.
     """
 
     beta: torch.Tensor
@@ -51,9 +52,11 @@ class Schedule:
     def __post_init__(self):
         beta = self.beta
         if not isinstance(beta, torch.Tensor) or beta.ndim != 1 or beta.numel() < 2 or beta[0] != 0:
-            raise InvalidArgument("Schedule(beta=...) expects the table β_0..β_T as a 1-D tensor with "
-                             "β_0 = 0 (index 0 is the data). To build a schedule from β_1..β_T use "
-                             "schedule_from_betas(betas).")
+            raise InvalidArgument(
+                "Schedule(beta=...) expects the table β_0..β_T as a 1-D tensor with "
+                "β_0 = 0 (index 0 is the data). To build a schedule from β_1..β_T use "
+                "schedule_from_betas(betas)."
+            )
         _validate_betas(beta[1:])  # β_1..β_T finite and in (0, 1)
         if beta.dtype != torch.float64:
             beta = beta.double()  # every table is float64; see the module docstring
@@ -124,7 +127,8 @@ class Schedule:
         return self.T == other.T and bool(torch.allclose(self.beta, other.beta, rtol=rtol, atol=0))
 
     def to_config(self) -> dict:
-        """A JSON-able description from which :func:`schedule_from_config` rebuilds this schedule."""
+        """A JSON-able description from which :func:`schedule_from_config` rebuilds this
+        schedule."""
         if self.config:
             return dict(self.config)
         if not torch.equal(self.timesteps, torch.arange(self.T + 1)):
@@ -146,9 +150,11 @@ def _validate_betas(betas) -> torch.Tensor:
                          "Check the array for NaN or inf.")
     if not ((b > 0) & (b < 1)).all():
         bad = int((~((b > 0) & (b < 1))).nonzero()[0]) + 1
-        raise InvalidArgument(f"every β_t must lie in (0, 1), but β_{bad} = {b[bad - 1].item():.6g}. "
-                         "β_t is the variance of the noise added at step t: 0 adds none, 1 erases the "
-                         "signal. Give β_1..β_T only (β_0 = 0 is added for you).")
+        raise InvalidArgument(
+            f"every β_t must lie in (0, 1), but β_{bad} = {b[bad - 1].item():.6g}. "
+            "β_t is the variance of the noise added at step t: 0 adds none, 1 erases the "
+            "signal. Give β_1..β_T only (β_0 = 0 is added for you)."
+        )
     return b
 
 
@@ -272,12 +278,16 @@ def respace(schedule: Schedule, steps_or_timesteps, spacing: str = "linspace") -
         if given.numel() == 0:
             raise InvalidArgument("the list of timesteps to keep is empty.")
         if given.is_floating_point() and not torch.equal(given, given.round()):
-            raise InvalidArgument("timesteps to keep must be whole numbers (paper indices 1..T), got "
-                             f"{given[given != given.round()][0].item()}.")
+            raise InvalidArgument(
+                "timesteps to keep must be whole numbers (paper indices 1..T), got "
+                f"{given[given != given.round()][0].item()}."
+            )
         kept = given.long()
     kept = torch.unique(kept)  # sorted, no repeats
     if kept.min() < 1 or kept.max() > T:
-        raise InvalidArgument(f"timesteps to keep must lie in 1..{T}, got {kept.min().item()}..{kept.max().item()}.")
+        raise InvalidArgument(
+            f"timesteps to keep must lie in 1..{T}, got {kept.min().item()}..{kept.max().item()}."
+        )
     orig = schedule.timesteps[kept]
     prev = torch.cat([torch.zeros(1, dtype=torch.long), kept[:-1]])
     betas = _validate_betas(one_minus_ratio(schedule, kept, prev))  # β'_k = 1 − ᾱ'_k/ᾱ'_{k−1}
@@ -321,7 +331,8 @@ def _integer_count(value) -> int:
 
 
 def extract(table: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """table[t] reshaped to broadcast against ``like`` ([N] → [N, 1, 1, …]) in its dtype and device."""
+    """table[t] reshaped to broadcast against ``like`` ([N] → [N, 1, 1, …]) in its dtype and
+    device."""
     vals = table[t.cpu()].to(device=like.device, dtype=like.dtype)
     return vals.reshape(vals.shape + (1,) * (like.ndim - vals.ndim))
 

@@ -1,4 +1,6 @@
-"""``ddpm-edu diagnose``: why are my samples noise? Checks a model (and samples) for the usual causes."""
+"""``ddpm-edu diagnose``: why are my samples noise? Checks a model (and samples) for the usual
+causes."""
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", default=None, metavar="FILE.npy",
                         help="samples to check: floats in [-1, 1] (best) or uint8 pixels, as "
                              "written by ddpm-edu sample --out FILE.npy")
-    parser.add_argument("--n", type=int, default=64, help="held-out images for the model probes (default 64)")
+    parser.add_argument(
+        "--n", type=int, default=64, help="held-out images for the model probes (default 64)"
+    )
     parser.add_argument("--seed", type=_common.seed, default=0,
                         help="seed of the probes' noise (default 0)")
     parser.add_argument("--json", action="store_true", help="print the findings as one JSON object")
@@ -62,7 +66,9 @@ def _probe_data(model, n: int):
 
 def run(args) -> int:
     if args.checkpoint is None and args.samples is None:
-        raise UserError("nothing to diagnose: give --checkpoint NAME|PATH and/or --samples FILE.npy.")
+        raise UserError(
+            "nothing to diagnose: give --checkpoint NAME|PATH and/or --samples FILE.npy."
+        )
     if args.n < 1:
         raise UserError(f"--n must be at least 1, got {args.n}.")
     _common.at_most("--n", args.n, 10_000, "held-out images for the probes")
@@ -79,7 +85,9 @@ def run(args) -> int:
         try:
             samples = np.load(path)
         except (ValueError, OSError) as e:
-            raise UserError(f"--samples {args.samples} is not a readable .npy array ({e}).") from None
+            raise UserError(
+                f"--samples {args.samples} is not a readable .npy array ({e})."
+            ) from None
 
     report = Diagnosis()
     model = data = curve = None

@@ -8,7 +8,9 @@ import time
 from ..errors import UserError
 from . import _common
 
-HELP = "bits/dim of a trained model on test images (the variational bound) with a 95-percent interval"
+HELP = (
+    "bits/dim of a trained model on test images (the variational bound) with a 95-percent interval"
+)
 
 DESCRIPTION = """\
 Score a model by the variational bound L_vlb on -log2 p(x_0), in bits per dimension (bits/dim):
@@ -32,7 +34,8 @@ examples:
   ddpm-edu eval --checkpoint mnist --bpd --n 100 --fast 50
   ddpm-edu eval --checkpoint mnist --bpd --n 100 --fast 50 --always-decoder
   ddpm-edu eval --checkpoint runs/my-first-model --bpd --n 256 --json
-  ddpm-edu eval --checkpoint mnist --bpd --n 64 --per-t --json > terms.json   # full bound per step"""
+  ddpm-edu eval --checkpoint mnist --bpd --n 64 --per-t --json > terms.json   \
+# full bound per step"""
 
 # Published test-set numbers (bits/dim) for context; the course's CPU models are far smaller.
 CONTEXT = ("published, for scale: MNIST: RealNVP 1.06, Glow 1.05, FFJORD 0.99 (normalising flows, "
@@ -47,12 +50,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bpd", action="store_true",
                         help="compute bits/dim (the only metric so far, also the default)")
     parser.add_argument("--n", type=int, default=100, help="number of test images (default 100)")
-    parser.add_argument("--fast", type=int, default=None, metavar="K",
-                        help="unbiased fast estimate from K random steps per image instead of all T")
-    parser.add_argument("--always-decoder", action="store_true",
-                        help="with --fast: compute the decoder term L_0 for every image and draw the "
-                             "other K-1 steps (still unbiased, usually a much narrower interval)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per network call (default 64)")
+    parser.add_argument(
+        "--fast",
+        type=int,
+        default=None,
+        metavar="K",
+        help="unbiased fast estimate from K random steps per image instead of all T",
+    )
+    parser.add_argument(
+        "--always-decoder",
+        action="store_true",
+        help="with --fast: compute the decoder term L_0 for every image and draw the "
+        "other K-1 steps (still unbiased, usually a much narrower interval)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="images per network call (default 64)"
+    )
     parser.add_argument("--seed", type=_common.seed, default=0,
                         help="seed of the noise and of the drawn steps")
     parser.add_argument("--var-type", choices=("fixed_small", "fixed_large"), default=None,
@@ -60,8 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tanh-cdf", action="store_true",
                         help="DDPM's tanh approximation of the normal CDF in the decoder, to "
                              "reproduce published numbers (default: the exact CDF)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object (bpd, ci95, n, estimator, k, ...) and nothing else")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (bpd, ci95, n, estimator, k, ...) and nothing else",
+    )
     parser.add_argument("--per-t", action="store_true",
                         help="with --json: add per_t, the mean term at each step t = 1..T")
     parser.add_argument("--threads", type=_common.threads, default=None,
@@ -79,14 +95,17 @@ def _check(args) -> None:
     if args.always_decoder and args.fast is None:
         raise UserError("--always-decoder belongs to the fast estimator: add --fast K (K ≥ 2).")
     if args.always_decoder and args.fast < 2:
-        raise UserError("--always-decoder needs --fast K with K ≥ 2 (the decoder plus a drawn step).")
+        raise UserError(
+            "--always-decoder needs --fast K with K ≥ 2 (the decoder plus a drawn step)."
+        )
     if args.per_t and not args.json:
         raise UserError("--per-t adds the per-step curve to the JSON output: use it with --json.")
 
 
 def held_out_images(shape, n: int):
-    """The first ``n`` held-out images for a model taking one example of ``shape``: uint8 [n, *shape],
-    and a description. (1, 28, 28) → MNIST test set; (3, S, S) → Flowers 102 validation split at S px."""
+    """The first ``n`` held-out images for a model taking one example of ``shape``: uint8
+    [n, *shape], and a description. (1, 28, 28) → MNIST test set; (3, S, S) → Flowers 102
+    validation split at S px."""
     import torch
     shape = tuple(shape)
     if shape == (1, 28, 28):
@@ -168,7 +187,9 @@ def run(args) -> int:
     else:
         print(f"  bits/dim  {est.bpd:.3f}   (one image: no interval; use --n 30 or more)")
     if est.n > 1 and est.half_width > 0.05 * abs(est.bpd):
-        more = "more images (--n)" + (" or more steps per image (--fast K)" if est.k is not None else "")
+        more = "more images (--n)" + (
+            " or more steps per image (--fast K)" if est.k is not None else ""
+        )
         print(f"            the interval is wide: use {more} for a sharper estimate")
     if est.k is None:
         for name, value in _breakdown(est.per_t, est.prior.mean().item()):

@@ -9,7 +9,8 @@ from . import _common
 HELP = "write a web page that runs a trained model in the browser (offline, on any device)"
 
 DESCRIPTION = """\
-Write a self-contained static site into --out: the network as ONNX (float32 and two 8-bit versions), a
+Write a self-contained static site into --out: the network as ONNX (float32 and two 8-bit \
+versions), a
 manifest (schedule, image size, sampler defaults, normalisation), ONNX Runtime Web (wasm, ~14 MB,
 so the page works offline) and index.html + JavaScript that run DDIM or DDPM in the page and draw
 x_t and the prediction x0_hat at every step. Serve it with `ddpm-edu serve DIR` and open the
@@ -38,9 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtime", choices=("copy", "cdn"), default="copy",
                         help="copy: put ONNX Runtime Web beside the page (works offline; default); "
                              "cdn: load it from a public CDN (smaller folder, needs internet)")
-    parser.add_argument("--steps", type=int, default=50, help="the page's initial number of steps (default 50)")
-    parser.add_argument("--n", type=int, default=16, help="the page's initial number of images: 1, 4, 9, "
-                                                          "16, 25, 36 or 64 (default 16)")
+    parser.add_argument(
+        "--steps", type=int, default=50, help="the page's initial number of steps (default 50)"
+    )
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=16,
+        help="the page's initial number of images: 1, 4, 9, 16, 25, 36 or 64 (default 16)",
+    )
     parser.add_argument("--title", default=None, help="heading of the page")
 
 
@@ -49,8 +56,15 @@ def run(args) -> int:
 
     _common.writable_dir(args.out)
 
-    result = export_site(args.checkpoint, args.out, precisions=args.precision, runtime_mode=args.runtime,
-                         steps=args.steps, n=args.n, title=args.title)
+    result = export_site(
+        args.checkpoint,
+        args.out,
+        precisions=args.precision,
+        runtime_mode=args.runtime,
+        steps=args.steps,
+        n=args.n,
+        title=args.title,
+    )
     print(result.summary())
     print(f"serve it with: ddpm-edu serve {args.out}")
     return 0

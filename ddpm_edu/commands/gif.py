@@ -1,4 +1,6 @@
-"""``ddpm-edu gif``: animate the reverse chain of a trained model, or the forward noising of an image."""
+"""``ddpm-edu gif``: animate the reverse chain of a trained model, or the forward noising of an
+image."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,28 +29,55 @@ SPACINGS = ("angle", "sqrt_alpha_bar", "log_snr", "t")
 
 def add_arguments(p) -> None:
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", metavar="NAME", help="pretrained name (e.g. 'mnist') or checkpoint path")
-    src.add_argument("--forward", action="store_true", help="animate the forward noising of --image instead")
+    src.add_argument(
+        "--checkpoint", metavar="NAME", help="pretrained name (e.g. 'mnist') or checkpoint path"
+    )
+    src.add_argument(
+        "--forward", action="store_true", help="animate the forward noising of --image instead"
+    )
     p.add_argument("--out", required=True, metavar="FILE.gif", help="output GIF file")
-    p.add_argument("--image", metavar="PATH", help="image to noise (with --forward), e.g. data/images/flower64.png")
-    p.add_argument("--n", type=int, default=16, help="samples per frame, shown as a grid (default 16)")
-    p.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim", help="sampler (default ddim)")
+    p.add_argument(
+        "--image",
+        metavar="PATH",
+        help="image to noise (with --forward), e.g. data/images/flower64.png",
+    )
+    p.add_argument(
+        "--n", type=int, default=16, help="samples per frame, shown as a grid (default 16)"
+    )
+    p.add_argument(
+        "--sampler", choices=("ddim", "ddpm"), default="ddim", help="sampler (default ddim)"
+    )
     p.add_argument("--steps", type=int, default=50,
                    help="sampling steps (default 50; for ddpm, the model's T runs the full chain)")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM noise: 0 deterministic, 1 DDPM-like (default 0)")
+    p.add_argument(
+        "--eta",
+        type=float,
+        default=0.0,
+        help="DDIM noise: 0 deterministic, 1 DDPM-like (default 0)",
+    )
     p.add_argument("--seed", type=_common.seed, default=0, help="random seed (default 0)")
     p.add_argument("--frames", type=int, default=24, help="frames to keep (default 24)")
-    p.add_argument("--spacing", choices=SPACINGS, default="angle", help="how frames are spread over t")
-    p.add_argument("--duration", type=float, default=80, metavar="MS", help="ms per frame (default 80)")
+    p.add_argument(
+        "--spacing", choices=SPACINGS, default="angle", help="how frames are spread over t"
+    )
+    p.add_argument(
+        "--duration", type=float, default=80, metavar="MS", help="ms per frame (default 80)"
+    )
     p.add_argument("--hold", type=float, default=1500, metavar="MS",
                    help="extra ms on the last frame (default 1500)")
-    p.add_argument("--scale", type=int, default=None, help="integer upscaling (default: to about 192 px)")
+    p.add_argument(
+        "--scale", type=int, default=None, help="integer upscaling (default: to about 192 px)"
+    )
     p.add_argument("--no-x0", action="store_true", help="reverse chain: hide the x0_hat panel")
     add_condition_arguments(p)
     p.add_argument("--schedule", choices=("linear", "cosine"), default="linear",
                    help="forward chain: noise schedule (default DDPM's linear)")
-    p.add_argument("--T", type=int, default=1000, help="forward chain: number of steps (default 1000)")
-    p.add_argument("--size", type=int, default=None, help="forward chain: resize the image to SIZE px first")
+    p.add_argument(
+        "--T", type=int, default=1000, help="forward chain: number of steps (default 1000)"
+    )
+    p.add_argument(
+        "--size", type=int, default=None, help="forward chain: resize the image to SIZE px first"
+    )
 
 
 def _check_out(out: str) -> Path:
@@ -56,7 +85,9 @@ def _check_out(out: str) -> Path:
     if path.suffix.lower() != ".gif":
         raise UserError(f"--out must name a .gif file, got {out!r}.")
     if not path.parent.exists():
-        raise UserError(f"the folder of --out, {str(path.parent)!r}, does not exist; create it first.")
+        raise UserError(
+            f"the folder of --out, {str(path.parent)!r}, does not exist; create it first."
+        )
     return _common.writable_file(out)
 
 
@@ -112,8 +143,17 @@ def run(args) -> int:
 
         schedule = (linear_schedule if args.schedule == "linear" else cosine_schedule)(args.T)
         x0 = load_image(args.image, size=args.size)
-        forward_chain_gif(x0, out, schedule, n_frames=args.frames, spacing=args.spacing,
-                          duration_ms=args.duration, hold_ms=args.hold, scale=args.scale, generator=generator)
+        forward_chain_gif(
+            x0,
+            out,
+            schedule,
+            n_frames=args.frames,
+            spacing=args.spacing,
+            duration_ms=args.duration,
+            hold_ms=args.hold,
+            scale=args.scale,
+            generator=generator,
+        )
     else:
         if args.image:
             raise UserError("--image is for --forward; a checkpoint's chain starts from noise.")
@@ -140,5 +180,8 @@ def run(args) -> int:
 
     with Image.open(out) as im:
         frames, (w, h) = im.n_frames, im.size
-    print(f"wrote {out}: {frames} frames, {w}×{h} px, {out.stat().st_size / 1024:.0f} KiB, loops forever")
+    print(
+        f"wrote {out}: {frames} frames, {w}×{h} px, {out.stat().st_size / 1024:.0f} KiB, "
+        "loops forever"
+    )
     return 0

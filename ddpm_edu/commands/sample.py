@@ -208,7 +208,9 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     model = load_pretrained(args.checkpoint)
     if args.steps > model.schedule.T:
-        raise UserError(f"--steps must be at most T = {model.schedule.T} for this model, got {args.steps}.")
+        raise UserError(
+            f"--steps must be at most T = {model.schedule.T} for this model, got {args.steps}."
+        )
     cond = condition(model, args)                                # (labels, guidance)
     images = len(model.shape) == 3
     if out.suffix.lower() == ".npy":

@@ -81,15 +81,17 @@ class DownloadError(UserError):
             where += (f" or any folder listed under 'Looked in' (data/README.md explains "
                       f"{DATA_ENV}, an extra data folder searched first)")
         lines.append(
-            f"Offline? Copy {self.filename} from a machine that has it (or that can open one of the "
-            f"URLs above) into {where}. Set {OFFLINE_ENV}=1 to skip download attempts.")
+            f"Offline? Copy {self.filename} from a machine that has it (or that can open one of "
+            f"the URLs above) into {where}. Set {OFFLINE_ENV}=1 to skip download attempts."
+        )
         return "\n".join(lines)
 
 
 class CorruptFileError(UserError):
     """A file exists but its bytes are wrong (truncated, damaged, another file under this name).
 
-    Attributes: ``path`` (the file) and ``problem`` (what is wrong). The message names both and the fix.
+    Attributes: ``path`` (the file) and ``problem`` (what is wrong). The message names both and
+    the fix.
     """
 
     def __init__(self, path, problem: str, fix: str):
@@ -151,8 +153,10 @@ def _hasher(algo: str):
     try:
         return hashlib.new(algo)
     except (ValueError, TypeError):
-        raise InvalidArgument(f"unknown hash algorithm {algo!r}; use one of "
-                         f"{sorted(hashlib.algorithms_guaranteed)}, e.g. 'sha256' or 'md5'.") from None
+        raise InvalidArgument(
+            f"unknown hash algorithm {algo!r}; use one of "
+            f"{sorted(hashlib.algorithms_guaranteed)}, e.g. 'sha256' or 'md5'."
+        ) from None
 
 
 def file_digest(path, algo: str = "sha256") -> str:

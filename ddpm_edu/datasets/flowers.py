@@ -75,8 +75,10 @@ def _check_args(split, size):
     if split not in SPLITS:
         raise InvalidArgument(f"split must be one of {', '.join(SPLITS)}, got {split!r}.")
     if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 512:
-        raise InvalidArgument(f"size must be an int number of pixels between 8 and 512 (the course uses "
-                         f"64, or 32 for speed), got {size!r}.")
+        raise InvalidArgument(
+            f"size must be an int number of pixels between 8 and 512 (the course uses "
+            f"64, or 32 for speed), got {size!r}."
+        )
 
 
 def _verify(path: Path, md5, sha256) -> None:
@@ -96,7 +98,9 @@ def _find_archive(root, download: bool, progress: bool, md5, sha256) -> Path:
     dest = (Path(root).expanduser() if root is not None else _dl.user_cache_dir() / NAME) / ARCHIVE
     what = "Oxford Flowers 102 archive"
     if not download:
-        raise FlowersNotAvailable(ARCHIVE, [(URL, "not tried: download=False")], dest.parent, dirs, what)
+        raise FlowersNotAvailable(
+            ARCHIVE, [(URL, "not tried: download=False")], dest.parent, dirs, what
+        )
     try:
         return _dl.download(URL, dest, md5=md5, sha256=sha256, progress=progress, what=what,
                             looked_in=dirs)
@@ -111,7 +115,9 @@ def _square(data: bytes, size: int) -> np.ndarray:
     from PIL import Image
     with Image.open(io.BytesIO(data)) as img:
         w, h = img.size  # the geometry follows the original size, whatever the draft scale
-        img.draft("RGB", (2 * size, 2 * size))  # decode at 1/2, 1/4 or 1/8 scale when that is ≥ 2·size
+        img.draft(
+            "RGB", (2 * size, 2 * size)
+        )  # decode at 1/2, 1/4 or 1/8 scale when that is ≥ 2·size
         img = img.convert("RGB")
         scale = size / min(w, h)
         nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
@@ -143,22 +149,31 @@ def _decode(archive: Path, size: int, expected_count: int, progress: bool) -> np
                 try:
                     found[m.group(1)] = _square(data, size)
                 except Exception as e:  # PIL raises several types for a broken JPEG
-                    raise CorruptFileError(archive, f"{member.name} is not a readable JPEG ({e})",
-                                           f"Delete it and run again to download it afresh from {URL}.") from None
+                    raise CorruptFileError(
+                        archive,
+                        f"{member.name} is not a readable JPEG ({e})",
+                        f"Delete it and run again to download it afresh from {URL}.",
+                    ) from None
                 if bar is not None:
                     bar.update(1)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise CorruptFileError(archive, f"it is not a complete .tgz archive ({e})",
-                               f"Delete it and run again to download it afresh from {URL}.") from None
+        raise CorruptFileError(
+            archive,
+            f"it is not a complete .tgz archive ({e})",
+            f"Delete it and run again to download it afresh from {URL}.",
+        ) from None
     finally:
         if bar is not None:
             bar.close()
     names = _names(expected_count)
     if len(found) != expected_count or set(found) != set(names):
-        raise CorruptFileError(archive, f"it holds {len(found)} images jpg/image_NNNNN.jpg, not the "
-                                        f"{expected_count} (image_00001.jpg … image_{expected_count:05d}"
-                                        ".jpg) of Oxford Flowers 102",
-                               f"Delete it and run again to download the official archive from {URL}.")
+        raise CorruptFileError(
+            archive,
+            f"it holds {len(found)} images jpg/image_NNNNN.jpg, not the "
+            f"{expected_count} (image_00001.jpg … image_{expected_count:05d}"
+            ".jpg) of Oxford Flowers 102",
+            f"Delete it and run again to download the official archive from {URL}.",
+        )
     return np.stack([found[n] for n in names])  # (N, 3, S, S), name order
 
 
@@ -216,7 +231,9 @@ def load_flowers(split: str = "train", size: int = 64, root=None, *, download: b
         order = split_order(_names(expected_count))
         n_train = int(TRAIN_FRACTION * expected_count)
         idx = order[:n_train] if split == "train" else order[n_train:]
-    out = torch.from_numpy(np.ascontiguousarray(images[idx]))  # (N, 3, S, S), a copy the caller owns
+    out = torch.from_numpy(
+        np.ascontiguousarray(images[idx])
+    )  # (N, 3, S, S), a copy the caller owns
     if return_ids:
         return out, torch.tensor(idx, dtype=torch.long) + 1  # image_00001.jpg is id 1
     return out

@@ -104,9 +104,12 @@ def _load_file(path: Path, root) -> torch.Tensor:
     try:
         return _parse_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
     except ValueError as e:
-        again = (f"a fresh copy is then downloaded into {Path(root).expanduser()}" if root is not None
-                 else "the next folder in the search order is used, or a fresh copy is downloaded "
-                      f"into {_dl.user_cache_dir() / 'mnist'}")
+        again = (
+            f"a fresh copy is then downloaded into {Path(root).expanduser()}"
+            if root is not None
+            else "the next folder in the search order is used, or a fresh copy is downloaded "
+            f"into {_dl.user_cache_dir() / 'mnist'}"
+        )
         raise _dl.CorruptFileError(
             path, str(e),
             f"Delete it and run again ({again}), or replace it with an intact copy, e.g. from the "
@@ -127,7 +130,11 @@ def _read_bytes(path: Path) -> bytes:
         return data
     try:
         return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError; truncation is EOFError
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+    ) as e:  # BadGzipFile is an OSError; truncation is EOFError
         raise InvalidArgument(f"not a valid gzip file ({e})") from None
 
 

@@ -31,8 +31,8 @@ DEFAULT_IMAGE = "data/images/flower64.png"  # relative to the repository (see re
 
 # A sample counts as "recognisable" when its PSNR to the image is at least 20 dB: a root-mean-square
 # error of at most 10 % of the pixel range (25.5 of 255 levels). For flower64.png at 32×32, a flat
-# image of the picture's mean colour scores about 12 dB, the picture shifted by 2 pixels about 17 dB,
-# and the picture blurred with a 3×3 box about 23 dB (see tests/test_single_image.py): 20 dB
+# image of the picture's mean colour scores about 12 dB, the picture shifted by 2 pixels about 17
+# dB, and the picture blurred with a 3×3 box about 23 dB (see tests/test_single_image.py): 20 dB
 # separates "the flower, slightly soft" from "some other picture with similar colours".
 RECOGNISABLE_PSNR_DB = 20.0
 
@@ -54,7 +54,9 @@ def resolve_image_path(path) -> Path:
                             f"{DEFAULT_IMAGE!r}.")
 
 
-def load_single_image(path=DEFAULT_IMAGE, size: int | None = None, channels: int = 3) -> torch.Tensor:
+def load_single_image(
+    path=DEFAULT_IMAGE, size: int | None = None, channels: int = 3
+) -> torch.Tensor:
     """One image file as uint8 pixels, shape (1, C, S, S), C = ``channels``.
 
     Args:
@@ -74,16 +76,22 @@ def load_single_image(path=DEFAULT_IMAGE, size: int | None = None, channels: int
 
     if channels not in (1, 3):
         raise InvalidArgument(f"channels must be 3 (RGB) or 1 (greyscale), got {channels!r}.")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= 1024):
-        raise InvalidArgument(f"size must be None (keep the image's size) or an int number of pixels "
-                         f"between 4 and 1024 (the course uses 32 or 64), got {size!r}.")
+    if size is not None and (
+        isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= 1024
+    ):
+        raise InvalidArgument(
+            f"size must be None (keep the image's size) or an int number of pixels "
+            f"between 4 and 1024 (the course uses 32 or 64), got {size!r}."
+        )
     file = resolve_image_path(path)
     data = file.read_bytes()
     try:
         with Image.open(file) as im:
             side = min(im.size)
     except UnidentifiedImageError:
-        raise InvalidArgument(f"{file.name} is not an image Pillow can read; give a PNG or JPEG.") from None
+        raise InvalidArgument(
+            f"{file.name} is not an image Pillow can read; give a PNG or JPEG."
+        ) from None
     rgb = _square(data, size or side)  # numpy uint8 (3, S, S)
     if channels == 1:
         grey = Image.fromarray(rgb.transpose(1, 2, 0), "RGB").convert("L")
@@ -98,8 +106,10 @@ def with_flips(images: torch.Tensor) -> torch.Tensor:
     doubled set is training with random horizontal flips (each copy mirrored with probability ½).
     """
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise InvalidArgument(f"with_flips expects images (N, C, H, W), got "
-                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}.")
+        raise InvalidArgument(
+            f"with_flips expects images (N, C, H, W), got "
+            f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}."
+        )
     return torch.cat([images, images.flip(-1)])
 
 
@@ -114,14 +124,18 @@ def psnr_to_nearest(samples: torch.Tensor, references: torch.Tensor) -> torch.Te
     """
     for name, x in (("samples", samples), ("references", references)):
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
-            raise InvalidArgument(f"{name} must be a tensor (N, C, H, W), got "
-                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
+            raise InvalidArgument(
+                f"{name} must be a tensor (N, C, H, W), got "
+                f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}."
+            )
     if samples.shape[1:] != references.shape[1:]:
         raise InvalidArgument(f"samples {tuple(samples.shape[1:])} and references "
                          f"{tuple(references.shape[1:])} must have the same (C, H, W).")
     if (samples.dtype == torch.uint8) != (references.dtype == torch.uint8):
-        raise InvalidType("samples and references must both be uint8 pixels or both floats in [-1, 1] "
-                        "(convert with ddpm_edu.to_model_range or ddpm_edu.to_pixels).")
+        raise InvalidType(
+            "samples and references must both be uint8 pixels or both floats in [-1, 1] "
+            "(convert with ddpm_edu.to_model_range or ddpm_edu.to_pixels)."
+        )
     peak = 255.0 if samples.dtype == torch.uint8 else 2.0
     a = samples.double().flatten(1)                                   # (N, D)
     b = references.double().flatten(1)                                # (K, D)

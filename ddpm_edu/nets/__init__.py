@@ -1,4 +1,5 @@
-"""Networks only: ``forward(x, t) -> tensor`` shaped like x, with t a LongTensor [N] of paper indices.
+"""Networks only: ``forward(x, t) -> tensor`` shaped like x, with t a LongTensor [N] of paper
+indices.
 
 A class-conditional network (``config.num_classes = K > 0``) is ``forward(x, t, y=None)``: y a
 LongTensor [N] of labels 0..K−1, or K, the "no label" token of classifier-free guidance (y = None:
@@ -59,14 +60,17 @@ ARCHITECTURES: dict[str, dict] = {
 
 def _config_to_dict(kind: str, config) -> dict:
     # tuples → lists so the dict equals its own JSON round trip
-    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    fields = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+    }
     if fields.get("num_classes") == 0:
         del fields["num_classes"]  # unconditional: the dict (and checkpoints) as before
     return {"kind": kind, **fields}
 
 
 def build_network(cfg: dict) -> nn.Module:
-    """Build a network from ``{"kind": "unet" | "mlp", **fields}`` (the fields of UNetConfig/MLPConfig).
+    """Build a network from ``{"kind": "unet" | "mlp", **fields}`` (the fields of
+    UNetConfig/MLPConfig).
 
     Missing fields take the dataclass defaults; unknown fields are an error (a typo would otherwise
     silently give a different network).
@@ -75,8 +79,9 @@ def build_network(cfg: dict) -> nn.Module:
         raise InvalidType(f"build_network expects a dict like architecture('mnist'), got "
                         f"{type(cfg).__name__}.")
     if "kind" not in cfg:
-        raise InvalidArgument(f"network config needs a 'kind' entry, one of {sorted(_KINDS)}; got keys "
-                         f"{sorted(cfg)}.")
+        raise InvalidArgument(
+            f"network config needs a 'kind' entry, one of {sorted(_KINDS)}; got keys {sorted(cfg)}."
+        )
     kind = cfg["kind"]
     if kind not in _KINDS:
         raise InvalidArgument(f"unknown network kind {kind!r}; choose one of {sorted(_KINDS)}.")

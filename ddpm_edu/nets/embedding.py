@@ -1,8 +1,9 @@
 """Time embedding: paper index t ↦ sinusoid (Transformer positional encoding) ↦ small MLP.
 
-DDPM (Ho et al. 2020, Appendix B) feeds t to every residual block through "the Transformer sinusoidal
-position embedding"; this is that embedding, with the cos half first as in improved-diffusion's
-``timestep_embedding`` and diffusers' ``get_timestep_embedding(flip_sin_to_cos=True)``.
+DDPM (Ho et al. 2020, Appendix B) feeds t to every residual block through "the Transformer
+sinusoidal position embedding"; this is that embedding, with the cos half first as in
+improved-diffusion's ``timestep_embedding`` and diffusers'
+``get_timestep_embedding(flip_sin_to_cos=True)``.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ __all__ = ["check_time_input", "check_labels", "sinusoidal_embedding", "TimeEmbe
 
 
 def check_time_input(t, batch: int) -> torch.Tensor:
-    """A network's t: an integer tensor of shape [batch] (paper indices t ≥ 0). Returns it as long."""
+    """A network's t: an integer tensor of shape [batch] (paper indices t ≥ 0). Returns it as
+    long."""
     if not isinstance(t, torch.Tensor):
         raise InvalidType(f"t must be a LongTensor of shape [{batch}] (one paper time index per "
                         f"example), got {type(t).__name__}. For one shared t use "
@@ -73,7 +75,9 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0)
     if dim < 2:
         raise InvalidArgument(f"embedding dim must be at least 2, got {dim}.")
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)  # (half,)
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, dtype=torch.float32) / half
+    )  # (half,)
     args = t.float()[:, None] * freqs[None, :].to(t.device)  # (N, half)
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)  # (N, 2·half)
     if dim % 2:
@@ -87,7 +91,9 @@ class TimeEmbedding(nn.Module):
     def __init__(self, sin_dim: int, out_dim: int):
         super().__init__()
         self.sin_dim = sin_dim
-        self.mlp = nn.Sequential(nn.Linear(sin_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(sin_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim)
+        )
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return self.mlp(sinusoidal_embedding(t, self.sin_dim))  # (N, out_dim)

@@ -69,15 +69,19 @@ class MLP(nn.Module):
     def __init__(self, config: MLPConfig = MLPConfig()):
         super().__init__()
         if not isinstance(config, MLPConfig):
-            raise InvalidType(f"MLP expects an MLPConfig, got {type(config).__name__}; build from a "
-                            f"dict with ddpm_edu.nets.build_network.")
+            raise InvalidType(
+                f"MLP expects an MLPConfig, got {type(config).__name__}; build from a "
+                f"dict with ddpm_edu.nets.build_network."
+            )
         self.config = cfg = config
         self.time_embed = TimeEmbedding(cfg.time_embed_dim, cfg.hidden)
         if cfg.num_classes:
             self.class_embed = ClassEmbedding(cfg.num_classes, cfg.hidden)
         self.inp = nn.Linear(cfg.dim, cfg.hidden)
         self.blocks = nn.ModuleList(_Block(cfg.hidden, cfg.dropout) for _ in range(cfg.num_blocks))
-        self.out = nn.Sequential(nn.LayerNorm(cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.dim))
+        self.out = nn.Sequential(
+            nn.LayerNorm(cfg.hidden), nn.SiLU(), nn.Linear(cfg.hidden, cfg.dim)
+        )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor,
                 y: torch.Tensor | None = None) -> torch.Tensor:

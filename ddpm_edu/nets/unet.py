@@ -69,28 +69,34 @@ class UNetConfig:
                 raise InvalidArgument(f"UNetConfig.{name} must be a positive int, got {value!r}.")
         if not self.channel_mult or any(isinstance(m, bool) or not isinstance(m, int) or m < 1
                                         for m in self.channel_mult):
-            raise InvalidArgument(f"UNetConfig.channel_mult must be a non-empty list of positive ints "
-                             f"(one per resolution level), got {list(self.channel_mult)}.")
+            raise InvalidArgument(
+                f"UNetConfig.channel_mult must be a non-empty list of positive ints "
+                f"(one per resolution level), got {list(self.channel_mult)}."
+            )
         if not 0.0 <= float(self.dropout) < 1.0:
             raise InvalidArgument(f"UNetConfig.dropout must lie in [0, 1), got {self.dropout}.")
         # each level halves the side: the image side must divide evenly all the way down
         factor = 2 ** (len(self.channel_mult) - 1)
         if self.image_size % factor:
-            chain = " → ".join(f"{self.image_size / 2 ** i:g}" for i in range(len(self.channel_mult)))
+            chain = " → ".join(f"{self.image_size / 2**i:g}" for i in range(len(self.channel_mult)))
             raise InvalidArgument(
                 f"image_size {self.image_size} cannot be halved {len(self.channel_mult) - 1} times "
                 f"cleanly ({chain}); with {len(self.channel_mult)} levels it must be a multiple of "
                 f"{factor}. Use fewer levels (shorter channel_mult) or pad/resize the images.")
         for ch in self.channels:
             if ch % self.norm_groups:
-                raise InvalidArgument(f"every level's channel count must be divisible by norm_groups = "
-                                 f"{self.norm_groups} (GroupNorm), but one level has {ch} channels "
-                                 f"({self.base_channels} × mult). Change base_channels or "
-                                 f"norm_groups.")
+                raise InvalidArgument(
+                    f"every level's channel count must be divisible by norm_groups = "
+                    f"{self.norm_groups} (GroupNorm), but one level has {ch} channels "
+                    f"({self.base_channels} × mult). Change base_channels or "
+                    f"norm_groups."
+                )
         bad = sorted(set(self.attention_resolutions) - set(self.resolutions))
         if bad:
-            raise InvalidArgument(f"attention_resolutions {bad} are not resolutions of this U-Net; its "
-                             f"levels work at {list(self.resolutions)} pixels.")
+            raise InvalidArgument(
+                f"attention_resolutions {bad} are not resolutions of this U-Net; its "
+                f"levels work at {list(self.resolutions)} pixels."
+            )
         for res, ch in zip(self.resolutions, self.channels):
             if res in self.attention_resolutions and ch % self.num_heads:
                 raise InvalidArgument(f"the attention level at {res}×{res} has {ch} channels, not "
@@ -115,7 +121,8 @@ def _zero(module: nn.Module) -> nn.Module:
 
 class ResBlock(nn.Module):
     """x + F(x, emb): GroupNorm → SiLU → conv3×3, add the projected time embedding (per channel),
-    GroupNorm → SiLU → dropout → conv3×3 (zero-initialised). A 1×1 conv matches channels on the skip."""
+    GroupNorm → SiLU → dropout → conv3×3 (zero-initialised). A 1×1 conv matches channels on the
+    skip."""
 
     def __init__(self, in_ch: int, out_ch: int, emb_dim: int, groups: int, dropout: float):
         super().__init__()
@@ -187,15 +194,21 @@ class UNet(nn.Module):
     def __init__(self, config: UNetConfig = UNetConfig()):
         super().__init__()
         if not isinstance(config, UNetConfig):
-            raise InvalidType(f"UNet expects a UNetConfig, got {type(config).__name__}; build from a "
-                            f"dict with ddpm_edu.nets.build_network.")
+            raise InvalidType(
+                f"UNet expects a UNetConfig, got {type(config).__name__}; build from a "
+                f"dict with ddpm_edu.nets.build_network."
+            )
         self.config = cfg = config
         chans, res = cfg.channels, cfg.resolutions
         emb_dim = cfg.time_embed_mult * cfg.base_channels
         g, p = cfg.norm_groups, cfg.dropout
 
         def attention(ch: int, r: int) -> nn.Module:
-            return SelfAttention(ch, cfg.num_heads, g) if r in cfg.attention_resolutions else nn.Identity()
+            return (
+                SelfAttention(ch, cfg.num_heads, g)
+                if r in cfg.attention_resolutions
+                else nn.Identity()
+            )
 
         self.time_embed = TimeEmbedding(cfg.base_channels, emb_dim)
         if cfg.num_classes:
@@ -203,7 +216,11 @@ class UNet(nn.Module):
         self.in_conv = nn.Conv2d(cfg.in_channels, chans[0], 3, padding=1)
 
         # down path: level i = num_res_blocks × (ResBlock, attention?), then halve (except the last)
-        self.down_blocks, self.down_attn, self.downsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        self.down_blocks, self.down_attn, self.downsample = (
+            nn.ModuleList(),
+            nn.ModuleList(),
+            nn.ModuleList(),
+        )
         skip_chans, ch = [], chans[0]
         for i, (level_ch, r) in enumerate(zip(chans, res)):
             for _ in range(cfg.num_res_blocks):
@@ -213,13 +230,19 @@ class UNet(nn.Module):
                 skip_chans.append(ch)
             self.downsample.append(Downsample(ch) if i < len(chans) - 1 else nn.Identity())
 
-        # middle, at the lowest resolution: ResBlock, attention (if that resolution has it), ResBlock
+        # middle, at the lowest resolution: ResBlock, attention (if that resolution has it),
+        # ResBlock
         self.mid_block1 = ResBlock(ch, ch, emb_dim, g, p)
         self.mid_attn = attention(ch, res[-1])
         self.mid_block2 = ResBlock(ch, ch, emb_dim, g, p)
 
-        # up path, mirror image: each ResBlock takes the concatenation [h, skip], then double the side
-        self.up_blocks, self.up_attn, self.upsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        # up path, mirror image: each ResBlock takes the concatenation [h, skip], then double the
+        # side
+        self.up_blocks, self.up_attn, self.upsample = (
+            nn.ModuleList(),
+            nn.ModuleList(),
+            nn.ModuleList(),
+        )
         for i in reversed(range(len(chans))):
             for _ in range(cfg.num_res_blocks):
                 self.up_blocks.append(ResBlock(ch + skip_chans.pop(), chans[i], emb_dim, g, p))
@@ -238,9 +261,11 @@ class UNet(nn.Module):
                 y: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
-            raise InvalidArgument(f"x must be a tensor of shape (B, {cfg.in_channels}, {cfg.image_size}, "
-                             f"{cfg.image_size}), got "
-                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
+            raise InvalidArgument(
+                f"x must be a tensor of shape (B, {cfg.in_channels}, {cfg.image_size}, "
+                f"{cfg.image_size}), got "
+                f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}."
+            )
         if tuple(x.shape[1:]) != (cfg.in_channels, cfg.image_size, cfg.image_size):
             raise InvalidArgument(f"this U-Net was built for inputs (B, {cfg.in_channels}, "
                              f"{cfg.image_size}, {cfg.image_size}), got {tuple(x.shape)}.")
@@ -256,7 +281,9 @@ class UNet(nn.Module):
                 skips.append(h)
             h = down(h)  # (B, C_i, S/2^(i+1), ...) except after the last level
 
-        h = self.mid_block2(self.mid_attn(self.mid_block1(h, emb)), emb)  # (B, C_last, S_min, S_min)
+        h = self.mid_block2(
+            self.mid_attn(self.mid_block1(h, emb)), emb
+        )  # (B, C_last, S_min, S_min)
 
         for i, up in enumerate(self.upsample):
             for j in range(i * n, (i + 1) * n):

@@ -40,7 +40,9 @@ def _fmt_tick(v: float) -> str:
 class Panel:
     """One plot area of ``width`` × ``height`` px mapping [x0, x1] × [y0, y1] into a framed box."""
 
-    def __init__(self, width: int, height: int, xlim, ylim, margin=(46, 10, 18, 22), title: str = ""):
+    def __init__(
+        self, width: int, height: int, xlim, ylim, margin=(46, 10, 18, 22), title: str = ""
+    ):
         from PIL import Image, ImageDraw, ImageFont
 
         self.img = Image.new("RGB", (width, height), (255, 255, 255))
@@ -82,7 +84,9 @@ class Panel:
         u, _ = self.px([x], [self.y0])
         self.draw.line([(u[0], self.top), (u[0], self.top + self.h)], fill=fill, width=1)
 
-    def text(self, x: float, y: float, s: str, fill=COLOURS["ink"], anchor: str = "mb", box: bool = False):
+    def text(
+        self, x: float, y: float, s: str, fill=COLOURS["ink"], anchor: str = "mb", box: bool = False
+    ):
         """Text at data point (x, y); ``box`` paints a white background so it stays readable."""
         u, v = self.px([x], [y])
         xy = (float(u[0]), float(v[0]))
@@ -95,7 +99,9 @@ class Panel:
         """Frame, ticks and tick labels (drawn last, over the data). ``xticks``/``yticks``: a list
         of (value, label) pairs in place of the automatic round values (e.g. 10^k on a log axis)."""
         d, ink = self.draw, COLOURS["axis"]
-        d.rectangle([self.left, self.top, self.left + self.w, self.top + self.h], outline=ink, width=1)
+        d.rectangle(
+            [self.left, self.top, self.left + self.w, self.top + self.h], outline=ink, width=1
+        )
         if xticks is None:
             xticks = [(v, _fmt_tick(v)) for v in nice_ticks(self.x0, self.x1, nx)]
         if yticks is None:

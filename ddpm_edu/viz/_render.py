@@ -30,8 +30,10 @@ def to_uint8_batch(x) -> np.ndarray:
         elif a.ndim == 3:
             a = a[None] if a.shape[-1] in (1, 3, 4) else a[..., None]
         if a.ndim != 4 or a.shape[-1] not in (1, 3, 4):
-            raise InvalidArgument(f"uint8 images must be (H, W), (H, W, C) or (N, H, W, C) with C in "
-                             f"{{1, 3}}, got shape {tuple(np.asarray(x).shape)}.")
+            raise InvalidArgument(
+                f"uint8 images must be (H, W), (H, W, C) or (N, H, W, C) with C in "
+                f"{{1, 3}}, got shape {tuple(np.asarray(x).shape)}."
+            )
         return np.ascontiguousarray(a[..., :3])
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(np.asarray(x))
@@ -48,8 +50,10 @@ def to_uint8_batch(x) -> np.ndarray:
                              "axis: x[:, None].")
         x = x[None]
     if x.ndim != 4 or x.shape[1] not in (1, 3):
-        raise InvalidArgument(f"float images must be (H, W), (C, H, W) or (N, C, H, W) with C = 1 or 3, "
-                         f"got shape {tuple(x.shape)}.")
+        raise InvalidArgument(
+            f"float images must be (H, W), (C, H, W) or (N, C, H, W) with C = 1 or 3, "
+            f"got shape {tuple(x.shape)}."
+        )
     return to_pixels(x).permute(0, 2, 3, 1).contiguous().numpy()
 
 
@@ -63,7 +67,9 @@ def grid(x, nrow: int | None = None, pad: int = 1, pad_value: int = 255) -> np.n
         return a[0]
     nrow = min(nrow or math.ceil(math.sqrt(n)), n)
     rows = math.ceil(n / nrow)
-    out = np.full((rows * h + (rows - 1) * pad, nrow * w + (nrow - 1) * pad, c), pad_value, np.uint8)
+    out = np.full(
+        (rows * h + (rows - 1) * pad, nrow * w + (nrow - 1) * pad, c), pad_value, np.uint8
+    )
     for i in range(n):
         r, q = divmod(i, nrow)
         out[r * (h + pad): r * (h + pad) + h, q * (w + pad): q * (w + pad) + w] = a[i]
@@ -88,7 +94,9 @@ def side_by_side(panels: list[np.ndarray], gap: int = 4, value: int = 255) -> np
     panels = [np.repeat(p, 3, axis=2) if p.shape[2] != c else p for p in panels]
     h = panels[0].shape[0]
     if any(p.shape[0] != h for p in panels):
-        raise InvalidArgument(f"panels must have equal heights, got {[p.shape[0] for p in panels]}.")
+        raise InvalidArgument(
+            f"panels must have equal heights, got {[p.shape[0] for p in panels]}."
+        )
     out = [panels[0]]
     for p in panels[1:]:
         out += [np.full((h, gap, c), value, np.uint8), p]
@@ -109,7 +117,8 @@ def stack(panels: list[np.ndarray], gap: int = 6, value: int = 255) -> np.ndarra
 
 
 def fit_text(options: list[str], width: int) -> int:
-    """Index of the first text in ``options`` (longest first) that fits ``width`` px in :func:`caption`."""
+    """Index of the first text in ``options`` (longest first) that fits ``width`` px in
+    :func:`caption`."""
     from PIL import Image, ImageDraw, ImageFont
 
     font, draw = ImageFont.load_default(), ImageDraw.Draw(Image.new("L", (1, 1)))
@@ -118,12 +127,15 @@ def fit_text(options: list[str], width: int) -> int:
 
 
 def caption(a: np.ndarray, text: str, height: int = 14, value: int = 255) -> np.ndarray:
-    """Add a strip of ``height`` px above ``a`` with ``text`` in black (Pillow's own font, ASCII)."""
+    """Add a strip of ``height`` px above ``a`` with ``text`` in black (Pillow's own font,
+    ASCII)."""
     from PIL import Image, ImageDraw, ImageFont
 
     grey = a.shape[2] == 1
     strip = Image.new("L" if grey else "RGB", (a.shape[1], height), value if grey else (value,) * 3)
-    ImageDraw.Draw(strip).text((2, 1), text, fill=0 if grey else (0, 0, 0), font=ImageFont.load_default())
+    ImageDraw.Draw(strip).text(
+        (2, 1), text, fill=0 if grey else (0, 0, 0), font=ImageFont.load_default()
+    )
     s = np.asarray(strip)
     s = s[..., None] if s.ndim == 2 else s
     return np.concatenate([s, a], axis=0)
@@ -166,20 +178,25 @@ def figure_png(fig, compress_level: int = 1) -> bytes:
 
 
 def load_image(image, size: int | None = None, keep_batch: bool = False) -> torch.Tensor:
-    """An image as a model-range tensor (1, C, H, W): from a path, a PIL image, uint8 pixels (H, W[, C])
-    or a float tensor already in [−1, 1]. ``size`` resizes (Lanczos) so the larger side is ``size``.
-    ``keep_batch`` keeps every image of an (N, C, H, W) float tensor instead of the first."""
+    """An image as a model-range tensor (1, C, H, W): from a path, a PIL image, uint8 pixels
+    (H, W[, C]) or a float tensor already in [−1, 1]. ``size`` resizes (Lanczos) so the larger side
+    is ``size``. ``keep_batch`` keeps every image of an (N, C, H, W) float tensor instead of the
+    first."""
     from ..pixels import to_model_range
 
     if isinstance(image, torch.Tensor) and image.is_floating_point():
         x = image.detach().float()
         x = x[None, None] if x.ndim == 2 else x[None] if x.ndim == 3 else x
         if x.ndim != 4 or x.shape[1] not in (1, 3):
-            raise InvalidArgument(f"a float image must be (H, W), (C, H, W) or (N, C, H, W) with C = 1 or "
-                             f"3, got shape {tuple(image.shape)}.")
+            raise InvalidArgument(
+                f"a float image must be (H, W), (C, H, W) or (N, C, H, W) with C = 1 or "
+                f"3, got shape {tuple(image.shape)}."
+            )
         if x.min() < -1.001 or x.max() > 1.001:
-            raise InvalidArgument(f"a float image must lie in [-1, 1], got [{x.min():.3g}, {x.max():.3g}]. "
-                             "Map 8-bit pixels with ddpm_edu.to_model_range.")
+            raise InvalidArgument(
+                f"a float image must lie in [-1, 1], got [{x.min():.3g}, {x.max():.3g}]. "
+                "Map 8-bit pixels with ddpm_edu.to_model_range."
+            )
         return x if keep_batch else x[:1]
     from PIL import Image
 
@@ -205,7 +222,9 @@ def load_image(image, size: int | None = None, keep_batch: bool = False) -> torc
         if size is not None:
             w, h = image.size
             f = size / max(w, h)
-            image = image.resize((max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.LANCZOS)
+            image = image.resize(
+                (max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.LANCZOS
+            )
         image = np.asarray(image)
     a = to_uint8_batch(image)[:1]  # (1, H, W, C)
     return to_model_range(torch.from_numpy(a.copy()).permute(0, 3, 1, 2).contiguous())

@@ -3,13 +3,13 @@
 A picture x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε changes with ᾱ_t, not with t. Under DDPM's linear schedule
 (T = 1000) ᾱ_t has already fallen below 0.01 by t ≈ 550, so frames evenly spaced in t spend almost
 half of an animation on pure noise and rush through the steps where the image appears. Writing
-x_t = cos φ_t · x_0 + sin φ_t · ε with the angle φ_t = arccos √ᾱ_t ∈ [0, π/2], the chain turns x_0 into
-noise by a rotation; spacing frames evenly in a quantity the eye follows fixes the pacing:
+x_t = cos φ_t · x_0 + sin φ_t · ε with the angle φ_t = arccos √ᾱ_t ∈ [0, π/2], the chain turns x_0
+into noise by a rotation; spacing frames evenly in a quantity the eye follows fixes the pacing:
 
-``"angle"`` (default) — φ_t: signal amplitude cos φ and noise amplitude sin φ change at matched rates,
-    so neither end is rushed. Linear T=1000, 12 frames: t = 1000, 600, 478, 392, 322, 260, 203, 149,
-    98, 48, 1, 0. (The cosine schedule is by construction almost linear in φ: its frames come out
-    nearly evenly spaced in t, which is the point of that schedule.)
+``"angle"`` (default) — φ_t: signal amplitude cos φ and noise amplitude sin φ change at matched
+    rates, so neither end is rushed. Linear T=1000, 12 frames: t = 1000, 600, 478, 392, 322, 260,
+    203, 149, 98, 48, 1, 0. (The cosine schedule is by construction almost linear in φ: its frames
+    come out nearly evenly spaced in t, which is the point of that schedule.)
 ``"sqrt_alpha_bar"`` — √ᾱ_t, the amplitude of the signal left in x_t: equal losses of the picture,
     but the clean end is rushed (√ᾱ = 0.9 already means noise of standard deviation 0.44).
 ``"log_snr"`` — log(ᾱ_t / (1−ᾱ_t)): equal ratios of signal to noise; lingers at both ends.
@@ -34,12 +34,15 @@ SPACINGS = ("angle", "sqrt_alpha_bar", "log_snr", "t")
 
 
 def step_time(step) -> int:
-    """The time index t of a step (a ``Step(t, x, x0_hat)`` or any (t, x, x0_hat) tuple) as an int."""
+    """The time index t of a step (a ``Step(t, x, x0_hat)`` or any (t, x, x0_hat) tuple) as an
+    int."""
     t = step[0]
     if isinstance(t, torch.Tensor):
         if t.numel() != 1 and not bool((t == t.flatten()[0]).all()):
-            raise InvalidArgument("a step's t holds different times for different samples; the chain "
-                             "visualisations need one time per step.")
+            raise InvalidArgument(
+                "a step's t holds different times for different samples; the chain "
+                "visualisations need one time per step."
+            )
         t = t.flatten()[0].item()
     return int(t)
 
@@ -60,8 +63,10 @@ def coordinate(schedule: Schedule, spacing: str = "angle"):
 
     def c(t: int) -> float:
         if not 0 <= t <= schedule.T:
-            raise InvalidArgument(f"step time t = {t} is outside 0..{schedule.T} of the schedule given; "
-                             "pass the schedule the chain was sampled with (original indices).")
+            raise InvalidArgument(
+                f"step time t = {t} is outside 0..{schedule.T} of the schedule given; "
+                "pass the schedule the chain was sampled with (original indices)."
+            )
         return float(table[t])
     return c
 
@@ -78,7 +83,9 @@ def pick_steps(steps: Iterable, schedule: Schedule, n_frames: int = 24,
     reading, so memory does not grow with the chain's length.
     """
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 2:
-        raise InvalidArgument(f"n_frames must be an integer ≥ 2 (the first and the last picture), got {n_frames!r}.")
+        raise InvalidArgument(
+            f"n_frames must be an integer ≥ 2 (the first and the last picture), got {n_frames!r}."
+        )
     c = coordinate(schedule, spacing)
     T = schedule.T
     if math.isfinite(c(0)):   # the data end itself is a target
@@ -103,7 +110,8 @@ def pick_steps(steps: Iterable, schedule: Schedule, n_frames: int = 24,
 
 
 def frame_times(schedule: Schedule, n_frames: int = 24, spacing: str = "angle") -> list[int]:
-    """The times t (decreasing, from T to 0) that :func:`pick_steps` keeps from a full chain T, …, 0."""
+    """The times t (decreasing, from T to 0) that :func:`pick_steps` keeps from a full chain
+    T, …, 0."""
     chain = ((t, None, None) for t in range(schedule.T, -1, -1))
     return [step_time(s) for s in pick_steps(chain, schedule, n_frames, spacing)]
 
@@ -111,7 +119,8 @@ def frame_times(schedule: Schedule, n_frames: int = 24, spacing: str = "angle") 
 @torch.no_grad()
 def forward_chain(schedule: Schedule, x0: torch.Tensor, generator: torch.Generator | None = None,
                   keep: Iterable[int] | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-    """Run the forward Markov chain x_t ~ q(x_t | x_{t−1}) = N(√(1−β_t) x_{t−1}, β_t I) for t = 1..T.
+    """Run the forward Markov chain x_t ~ q(x_t | x_{t−1}) = N(√(1−β_t) x_{t−1}, β_t I) for
+    t = 1..T.
 
     Yields (t, x_t) for t = 0 (x_0 itself) .. T, or only for the times in ``keep``. One sample path
     of the chain: the noise accumulates step by step (each x_t is still an exact sample of

@@ -34,8 +34,10 @@ GIF_TIME_UNIT_MS = 10  # GIF stores delays in hundredths of a second
 
 def _check_ms(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
-        raise InvalidArgument(f"{name} must be a number of milliseconds ≥ {minimum}, got {value!r}. "
-                         "Browsers slow down GIF delays of 10 ms or less; 40–100 ms per frame is typical.")
+        raise InvalidArgument(
+            f"{name} must be a number of milliseconds ≥ {minimum}, got {value!r}. "
+            "Browsers slow down GIF delays of 10 ms or less; 40–100 ms per frame is typical."
+        )
     return int(round(value / GIF_TIME_UNIT_MS) * GIF_TIME_UNIT_MS)
 
 
@@ -48,8 +50,11 @@ def _check_chain_args(schedule, scale) -> None:
 
 
 def _is_grey(frames: list[np.ndarray]) -> bool:
-    return all(f.shape[2] == 1 or (np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 0], f[..., 2]))
-               for f in frames)
+    return all(
+        f.shape[2] == 1
+        or (np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 0], f[..., 2]))
+        for f in frames
+    )
 
 
 def _shared_palette(frames: list[np.ndarray], max_pixels: int = 1 << 18):
@@ -63,7 +68,9 @@ def _shared_palette(frames: list[np.ndarray], max_pixels: int = 1 << 18):
     mosaic = np.zeros((side * side, 3), np.uint8)
     mosaic[: len(pix)] = pix
     mosaic[len(pix):] = pix[-1]
-    return Image.fromarray(mosaic.reshape(side, side, 3)).quantize(256, method=Image.Quantize.MEDIANCUT)
+    return Image.fromarray(mosaic.reshape(side, side, 3)).quantize(
+        256, method=Image.Quantize.MEDIANCUT
+    )
 
 
 def save_gif(frames: list[np.ndarray], path, duration_ms: float = 80, hold_ms: float = 1500,
@@ -80,15 +87,23 @@ def save_gif(frames: list[np.ndarray], path, duration_ms: float = 80, hold_ms: f
     if len(frames) == 0:
         raise InvalidArgument("no frames to write: the chain was empty.")
     frames = [f[..., None] if f.ndim == 2 else f for f in frames]
-    if any(f.shape != frames[0].shape for f in frames) or frames[0].ndim != 3 or frames[0].shape[2] not in (1, 3):
+    if (
+        any(f.shape != frames[0].shape for f in frames)
+        or frames[0].ndim != 3
+        or frames[0].shape[2] not in (1, 3)
+    ):
         raise InvalidArgument(f"frames must all have one shape (H, W) or (H, W, 3); got "
                          f"{sorted({tuple(f.shape) for f in frames})}.")
     if any(f.dtype != np.uint8 for f in frames):
-        raise InvalidType("frames must be uint8 arrays (0..255); use ddpm_edu.viz._render.grid for tensors.")
+        raise InvalidType(
+            "frames must be uint8 arrays (0..255); use ddpm_edu.viz._render.grid for tensors."
+        )
     d = _check_ms(duration_ms, "duration_ms", 20)
     hold = _check_ms(hold_ms, "hold_ms", 0)
     if isinstance(loop, bool) or not isinstance(loop, int) or loop < 0:
-        raise InvalidArgument(f"loop must be 0 (forever) or a positive number of repeats, got {loop!r}.")
+        raise InvalidArgument(
+            f"loop must be 0 (forever) or a positive number of repeats, got {loop!r}."
+        )
     path = Path(path)
     if path.suffix.lower() != ".gif":
         raise InvalidArgument(f"the output file must end in .gif, got {str(path)!r}.")
@@ -103,16 +118,30 @@ def save_gif(frames: list[np.ndarray], path, duration_ms: float = 80, hold_ms: f
         from PIL import Image
 
         pal = _shared_palette(frames)
-        idx = np.stack([np.asarray(Image.fromarray(f).quantize(palette=pal, dither=Image.Dither.NONE))
-                        for f in frames])  # (F, H, W) palette indices
-        iio.imwrite(path, idx, extension=".gif", plugin="pillow", mode="P", is_batch=True,
-                    palette=bytes(pal.getpalette()[:768]), duration=durations, loop=loop, optimize=False)
+        idx = np.stack(
+            [
+                np.asarray(Image.fromarray(f).quantize(palette=pal, dither=Image.Dither.NONE))
+                for f in frames
+            ]
+        )  # (F, H, W) palette indices
+        iio.imwrite(
+            path,
+            idx,
+            extension=".gif",
+            plugin="pillow",
+            mode="P",
+            is_batch=True,
+            palette=bytes(pal.getpalette()[:768]),
+            duration=durations,
+            loop=loop,
+            optimize=False,
+        )
     return path
 
 
 def read_gif(path) -> dict:
-    """Read a GIF back: ``frames`` (F, H, W, 3) uint8, ``durations`` (ms per frame), ``loop``, ``size``
-    ((width, height)), ``bytes`` (file size). For tests and for checking an export."""
+    """Read a GIF back: ``frames`` (F, H, W, 3) uint8, ``durations`` (ms per frame), ``loop``,
+    ``size`` ((width, height)), ``bytes`` (file size). For tests and for checking an export."""
     import imageio.v3 as iio
     from PIL import Image
 
@@ -136,8 +165,12 @@ class _Labels:
 
     def _forms(self, t: int) -> list[str]:
         r = self.schedule.sqrt_alpha_bar[t].item()
-        return [f"t = {t}   sqrt(alpha_bar) = {r:.3f}   {self.what}", f"t = {t}   sqrt(alpha_bar) = {r:.3f}",
-                f"t = {t}  sqrt(abar) = {r:.2f}", f"t={t}"]
+        return [
+            f"t = {t}   sqrt(alpha_bar) = {r:.3f}   {self.what}",
+            f"t = {t}   sqrt(alpha_bar) = {r:.3f}",
+            f"t = {t}  sqrt(abar) = {r:.2f}",
+            f"t={t}",
+        ]
 
     def __call__(self, t: int) -> str | None:
         return self._forms(t)[self.form] if self.enabled else None
@@ -148,7 +181,8 @@ def forward_chain_gif(x0, path, schedule: Schedule | None = None, n_frames: int 
                       spacing: str = "angle", duration_ms: float = 80, hold_ms: float = 1500,
                       scale: int | None = None, nrow: int | None = None,
                       generator: torch.Generator | None = None, label: bool = True) -> Path:
-    """Animate the forward chain q(x_t | x_{t−1}) of an image (or a batch, as a grid) from t = 0 to T.
+    """Animate the forward chain q(x_t | x_{t−1}) of an image (or a batch, as a grid) from
+    t = 0 to T.
 
     ``x0``: a path, a PIL image, uint8 pixels, or a float tensor in [−1, 1] ((C, H, W) or
     (N, C, H, W)). ``schedule`` defaults to DDPM's linear schedule (T = 1000). One sample path of

@@ -29,12 +29,20 @@ BUCKET_WIDTH = 2.0 / 255.0  # pixel k ↦ k/127.5 − 1: centres 2/255 apart
 
 def gaussian_log_pdf(x: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     """log N(x; μ, σ²), elementwise (float64)."""
-    return -0.5 * math.log(2 * math.pi) - math.log(sigma) - 0.5 * ((np.asarray(x) - mu) / sigma) ** 2
+    return (
+        -0.5 * math.log(2 * math.pi) - math.log(sigma) - 0.5 * ((np.asarray(x) - mu) / sigma) ** 2
+    )
 
 
 def _check_sigma(sigma, name: str) -> float:
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not (sigma > 0 and math.isfinite(sigma)):
-        raise InvalidArgument(f"{name} is a standard deviation and must be a positive number, got {sigma!r}.")
+    if (
+        isinstance(sigma, bool)
+        or not isinstance(sigma, (int, float))
+        or not (sigma > 0 and math.isfinite(sigma))
+    ):
+        raise InvalidArgument(
+            f"{name} is a standard deviation and must be a positive number, got {sigma!r}."
+        )
     return float(sigma)
 
 
@@ -46,8 +54,8 @@ def _check_number(v, name: str) -> float:
 
 # ---- KL of two Gaussians -------------------------------------------------------------------------
 class KLScene(NamedTuple):
-    """KL(P ‖ Q) for P = N(μ_p, σ_p²), Q = N(μ_q, σ_q²): the curves on a grid ``x`` (densities ``p``,
-    ``q`` and the integrand p·log(p/q)) and the value in nats, closed form and numeric."""
+    """KL(P ‖ Q) for P = N(μ_p, σ_p²), Q = N(μ_q, σ_q²): the curves on a grid ``x`` (densities
+    ``p``, ``q`` and the integrand p·log(p/q)) and the value in nats, closed form and numeric."""
     mu_p: float
     sigma_p: float
     mu_q: float
@@ -110,8 +118,11 @@ def kl_figure(mu_p: float = 0.3, sigma_p: float = math.sqrt(0.2), mu_q: float = 
     ax_i.plot(s.x, f, color="k", lw=1)
     ax_i.axhline(0.0, color="grey", lw=0.6)
     ax_i.set(xlim=(s.x[0], s.x[-1]), ylim=_integrand_ylim(f), xlabel="x")
-    ax_i.set_title(f"p·log(p/q): green − red area = KL(P‖Q)\nclosed form {s.closed_form:.4f} nats  |  "
-                   f"numeric ∫ {s.numeric:.4f} nats", fontsize=10)
+    ax_i.set_title(
+        f"p·log(p/q): green − red area = KL(P‖Q)\nclosed form {s.closed_form:.4f} nats  |  "
+        f"numeric ∫ {s.numeric:.4f} nats",
+        fontsize=10,
+    )
     ax_d.title.set_fontsize(10)
     fig.tight_layout()
     return fig
@@ -137,7 +148,7 @@ def kl_image(scene: KLScene, width: int = 760, height: int = 250) -> np.ndarray:
     return np.concatenate([dens.array(), integ.array()], axis=1)
 
 
-# ---- the bucket decoder ----------------------------------------------------------------------------
+# ---- the bucket decoder --------------------------------------------------------------------------
 class BucketScene(NamedTuple):
     """The decoder N(mean, σ²) of one pixel cut into the 256 buckets of 8-bit values.
 
@@ -168,7 +179,8 @@ def bucket_centres() -> torch.Tensor:
 
 
 def bucket_probabilities(mean: float, sigma: float, exact: bool = True) -> np.ndarray:
-    """p(x = x_k) for all 256 pixel values under the decoder N(mean, σ²) (edge buckets to ±∞), [256].
+    """p(x = x_k) for all 256 pixel values under the decoder N(mean, σ²) (edge buckets to ±∞),
+    [256].
 
     Computed by :func:`ddpm_edu.discretized_gaussian_log_likelihood` (exp of its log-probabilities);
     ``exact=False`` uses DDPM's tanh CDF with its 1e−12 floor.
@@ -177,8 +189,9 @@ def bucket_probabilities(mean: float, sigma: float, exact: bool = True) -> np.nd
 
     mean, sigma = _check_number(mean, "mean"), _check_sigma(sigma, "sigma")
     x = bucket_centres()
-    logp = discretized_gaussian_log_likelihood(x, torch.full_like(x, mean), torch.full_like(x, math.log(sigma)),
-                                               exact=exact)
+    logp = discretized_gaussian_log_likelihood(
+        x, torch.full_like(x, mean), torch.full_like(x, math.log(sigma)), exact=exact
+    )
     return logp.exp().numpy()
 
 
@@ -212,7 +225,9 @@ def bucket_scene(mean: float = 0.0, sigma: float = 0.01, pixel: int | None = 128
     b = np.where(ks == 255, hi, np.minimum(c + w / 2, hi))
     keep = b > a
     ks, a, b = ks[keep], a[keep], b[keep]
-    xs = a[:, None] + (b - a)[:, None] * np.linspace(0.0, 1.0, 12)[None, :]  # (K, 12) outline abscissae
+    xs = (
+        a[:, None] + (b - a)[:, None] * np.linspace(0.0, 1.0, 12)[None, :]
+    )  # (K, 12) outline abscissae
     ys = np.exp(gaussian_log_pdf(xs, mean, sigma))
     buckets = [(int(k), xs[i], ys[i]) for i, k in enumerate(ks)]
     x = np.linspace(lo, hi, 600)
@@ -244,8 +259,13 @@ def _bucket_title(s: BucketScene, ascii_only: bool) -> str:
     return head
 
 
-def bucket_figure(mean: float = 0.0, sigma: float = 0.01, pixel: int | None = 128, exact: bool = True,
-                  figsize=(8.0, 3.3)):
+def bucket_figure(
+    mean: float = 0.0,
+    sigma: float = 0.01,
+    pixel: int | None = 128,
+    exact: bool = True,
+    figsize=(8.0, 3.3),
+):
     """The decoder p(x_0 | x_1) of one pixel: the Gaussian N(mean, σ²) cut into the 256 buckets of
     8-bit values, each bucket's area shaded (the chosen pixel's in red), the edge buckets k = 0 and
     255 running to −∞ and +∞, and the probabilities written above the chosen bucket and above every
@@ -269,7 +289,9 @@ def bucket_figure(mean: float = 0.0, sigma: float = 0.01, pixel: int | None = 12
             ax.text((xs[0] + xs[-1]) / 2, 1.04 * top, f"{s.probs[k]:.3g}", ha="center", va="bottom",
                     fontsize=8, color="tab:red" if k == pixel else "k")
     if s.edge_left:
-        ax.text(s.lo, 0.5 * top, " ← k = 0 runs to −∞", fontsize=8, va="center", backgroundcolor="white")
+        ax.text(
+            s.lo, 0.5 * top, " ← k = 0 runs to −∞", fontsize=8, va="center", backgroundcolor="white"
+        )
     if s.edge_right:
         ax.text(s.hi, 0.5 * top, "k = 255 runs to +∞ → ", fontsize=8, va="center", ha="right",
                 backgroundcolor="white")
@@ -288,7 +310,9 @@ def bucket_image(scene: BucketScene, width: int = 700, height: int = 260) -> np.
         xs = np.stack([x for _, x, _ in s.buckets])
         ys = np.stack([y for _, _, y in s.buckets])
         zero = np.zeros((len(xs), 1))
-        u, v = panel.px(np.hstack([xs[:, :1], xs, xs[:, -1:]]), np.hstack([zero, ys, zero]))  # all at once
+        u, v = panel.px(
+            np.hstack([xs[:, :1], xs, xs[:, -1:]]), np.hstack([zero, ys, zero])
+        )  # all at once
         for (k, _, _), ui, vi in zip(s.buckets, u.tolist(), v.tolist()):
             panel.draw.polygon(list(zip(ui, vi)), fill=COLOURS[_bucket_colour(k, s.pixel)])
         if len(s.buckets) <= 60:

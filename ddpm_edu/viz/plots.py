@@ -1,10 +1,11 @@
-"""Static figures: image grids, schedules side by side, the forward chain as a strip, the L_vlb terms.
+"""Static figures: image grids, schedules side by side, the forward chain as a strip, the L_vlb
+terms.
 
-Every function returns a ``matplotlib.figure.Figure`` made without pyplot (so nothing is shown twice,
-no global figure list grows, and it works under Agg on a headless machine). In a notebook, leave the
-figure as the last expression of a cell (or ``display(fig)``); elsewhere, ``fig.savefig(path)``.
-matplotlib is imported inside the functions. The bucket-decoder and KL pictures are in
-:mod:`ddpm_edu.viz.likelihood_plots`.
+Every function returns a ``matplotlib.figure.Figure`` made without pyplot (so nothing is shown
+twice, no global figure list grows, and it works under Agg on a headless machine). In a notebook,
+leave the figure as the last expression of a cell (or ``display(fig)``); elsewhere,
+``fig.savefig(path)``. matplotlib is imported inside the functions. The bucket-decoder and KL
+pictures are in :mod:`ddpm_edu.viz.likelihood_plots`.
 """
 from __future__ import annotations
 
@@ -71,8 +72,11 @@ def image_grid(x, nrow: int | None = None, title: str | None = None, ax=None, fi
     picture = _render.grid(x, nrow)
     if ax is None:
         h, w = picture.shape[:2]
-        fig, ax = new_figure(figsize or (min(8, 1 + 5 * w / max(h, w)), min(8, 1 + 5 * h / max(h, w))),
-                             nrows=1, ncols=1)
+        fig, ax = new_figure(
+            figsize or (min(8, 1 + 5 * w / max(h, w)), min(8, 1 + 5 * h / max(h, w))),
+            nrows=1,
+            ncols=1,
+        )
     _imshow(ax, picture, title)
     return ax.figure
 
@@ -88,7 +92,9 @@ def default_schedules(T: int = 1000) -> dict[str, Schedule]:
     }
 
 
-def schedules_figure(schedules: dict[str, Schedule] | None = None, T: int = 1000, figsize=(13, 3.6)):
+def schedules_figure(
+    schedules: dict[str, Schedule] | None = None, T: int = 1000, figsize=(13, 3.6)
+):
     """β_t, ᾱ_t and SNR_t = ᾱ_t/(1−ᾱ_t) (log scale) against t, one line per schedule.
 
     ``schedules``: name → Schedule (default :func:`default_schedules`). The ᾱ_T of each schedule is
@@ -118,9 +124,10 @@ def forward_strip(x0, schedule: Schedule | None = None, n: int = 8, ts=None, spa
                   generator: torch.Generator | None = None, figsize=None):
     """The forward chain x_0 → x_T of one image as a strip of ``n`` panels, titled with t and ᾱ_t.
 
-    One sample path of the Markov chain q(x_t | x_{t−1}) (see :func:`ddpm_edu.viz.frames.forward_chain`),
-    shown at ``ts`` (default: ``n`` times spaced by ``spacing``, see :mod:`ddpm_edu.viz.frames`).
-    ``x0``: a path, PIL image, uint8 pixels, or a float image in [−1, 1].
+    One sample path of the Markov chain q(x_t | x_{t−1}) (see
+    :func:`ddpm_edu.viz.frames.forward_chain`), shown at ``ts`` (default: ``n`` times spaced by
+    ``spacing``, see :mod:`ddpm_edu.viz.frames`). ``x0``: a path, PIL image, uint8 pixels, or a
+    float image in [−1, 1].
     """
     from .frames import forward_chain, frame_times
 
@@ -153,8 +160,10 @@ def vlb_terms_figure(terms, ax=None, figsize=(7, 3.6), title: str | None = None)
     else:
         per_t = np.asarray(torch.as_tensor(terms, dtype=torch.float64).cpu()).astype(np.float64)
         if per_t.ndim != 1:
-            raise InvalidArgument(f"terms must be a VLBTerms or a 1-D array of T per-step terms, got shape "
-                             f"{per_t.shape}. For a batch, pass the VLBTerms or terms.mean(0).")
+            raise InvalidArgument(
+                f"terms must be a VLBTerms or a 1-D array of T per-step terms, got shape "
+                f"{per_t.shape}. For a batch, pass the VLBTerms or terms.mean(0)."
+            )
     T = per_t.shape[0]
     t = np.arange(1, T + 1)
     ok = np.isfinite(per_t) & (per_t > 0)

@@ -28,7 +28,8 @@ def _run(model, schedule: Schedule, x_T: torch.Tensor, steps: int, eta: float, s
 
 
 def _kept_frames(chain: list, most: int) -> list:
-    """At most ``most`` steps of a chain, evenly by index, keeping the first (x_T) and last (x_0)."""
+    """At most ``most`` steps of a chain, evenly by index, keeping the first (x_T) and last
+    (x_0)."""
     idx = sorted(set(np.linspace(0, len(chain) - 1, min(most, len(chain))).round().astype(int)))
     return [chain[i] for i in idx]
 
@@ -49,9 +50,20 @@ class DDIMExplorer(Explorer):
 
     css_class = "ddpm-edu-ddim"
 
-    def __init__(self, model, schedule: Schedule, x_T: torch.Tensor,
-                 step_options=(2, 5, 10, 20, 50), etas=(0.0, 0.5, 1.0), steps: int = 10, eta: float = 0.0, seed: int = 0,
-                 nrow: int | None = None, frames: int = 11, scale: int = 2):
+    def __init__(
+        self,
+        model,
+        schedule: Schedule,
+        x_T: torch.Tensor,
+        step_options=(2, 5, 10, 20, 50),
+        etas=(0.0, 0.5, 1.0),
+        steps: int = 10,
+        eta: float = 0.0,
+        seed: int = 0,
+        nrow: int | None = None,
+        frames: int = 11,
+        scale: int = 2,
+    ):
         import ipywidgets as W
 
         self.step_options = sorted({int(s) for s in step_options})

@@ -29,7 +29,8 @@ class TermScene(NamedTuple):
     """One step t of the bound for a batch: x_t, the two means of x_{t−1} and the term.
 
     xt, true_mean (μ̃_t(x_t, x_0)), model_mean (μ_θ(x_t, t)): [N, C, H, W]; sigma: the model's σ_t,
-    [N, 1, 1, 1] (or [N, C, H, W] for a learned variance); term: [N] float64, L_{t−1} in bits/dim (the decoder L_0 at t = 1), as ``vlb_term``.
+    [N, 1, 1, 1] (or [N, C, H, W] for a learned variance); term: [N] float64, L_{t−1} in bits/dim
+    (the decoder L_0 at t = 1), as ``vlb_term``.
     """
     t: int
     xt: torch.Tensor
@@ -113,8 +114,13 @@ class VLBTermExplorer(Explorer):
         self.terms = torch.stack([s.term for s in self.scenes], dim=1)     # (N, len(timesteps))
         self.schedule, self.scale = schedule, scale
         labels = list(labels) if labels is not None else list(range(x0.shape[0]))
-        self.t = W.SelectionSlider(options=self.timesteps, value=self._nearest(t or 10),
-                                   description="t", continuous_update=True, layout=W.Layout(width="420px"))
+        self.t = W.SelectionSlider(
+            options=self.timesteps,
+            value=self._nearest(t or 10),
+            description="t",
+            continuous_update=True,
+            layout=W.Layout(width="420px"),
+        )
         self.digit = W.Dropdown(options=[(f"image {i} ({lab})", i) for i, lab in enumerate(labels)],
                                 value=0, description="image")
         self.image, self.info = W.Image(format="png"), W.HTML()

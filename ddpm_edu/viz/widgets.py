@@ -42,7 +42,9 @@ class Explorer:
 
     def _repr_mimebundle_(self, **kwargs):
         data = self.box._repr_mimebundle_(**kwargs)
-        data["text/plain"] = repr(self)  # the widget's own repr holds PNG bytes and changes with them
+        data["text/plain"] = repr(
+            self
+        )  # the widget's own repr holds PNG bytes and changes with them
         return data
 
     def __repr__(self) -> str:
@@ -56,7 +58,8 @@ def show_picture(image_widget, picture: np.ndarray) -> None:
 
 
 def show_png(image_widget, png: bytes, size: tuple[int, int]) -> None:
-    """Put PNG bytes of ``size`` = (height, width) px into an ``ipywidgets.Image`` (see show_picture)."""
+    """Put PNG bytes of ``size`` = (height, width) px into an ``ipywidgets.Image`` (see
+    show_picture)."""
     h, w = size
     if image_widget.layout.width != f"{w}px" or image_widget.layout.height != f"{h}px":
         image_widget.layout.width, image_widget.layout.height = f"{w}px", f"{h}px"
@@ -70,13 +73,16 @@ def _fmt(v: float) -> str:
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
-    cells = "".join(f"<tr><td style='padding-right:1em'>{k}</td><td style='font-family:monospace'>{v}</td></tr>"
-                    for k, v in rows)
+    cells = "".join(
+        f"<tr><td style='padding-right:1em'>{k}</td><td style='font-family:monospace'>{v}</td></tr>"
+        for k, v in rows
+    )
     return f"<table>{cells}</table>"
 
 
 class ForwardExplorer(Explorer):
-    """x_t ~ q(x_t | x_0) = N(√ᾱ_t x_0, (1−ᾱ_t) I) for one image, as you move t and switch schedules.
+    """x_t ~ q(x_t | x_0) = N(√ᾱ_t x_0, (1−ᾱ_t) I) for one image, as you move t and switch
+    schedules.
 
     Shows x_0 beside x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, and ᾱ_t, √ᾱ_t, √(1−ᾱ_t), SNR_t = ᾱ_t/(1−ᾱ_t) and
     log SNR_t. One ε is drawn once (``seed``) and reused for every t, so the slider moves smoothly;
@@ -88,8 +94,15 @@ class ForwardExplorer(Explorer):
 
     css_class = "ddpm-edu-forward"
 
-    def __init__(self, image, schedules: dict[str, Schedule] | None = None, T: int = 1000, t: int = 250,
-                 seed: int = 0, scale: int | None = None):
+    def __init__(
+        self,
+        image,
+        schedules: dict[str, Schedule] | None = None,
+        T: int = 1000,
+        t: int = 250,
+        seed: int = 0,
+        scale: int | None = None,
+    ):
         import ipywidgets as W
 
         from .plots import default_schedules
@@ -108,8 +121,14 @@ class ForwardExplorer(Explorer):
                                    layout=W.Layout(width="330px"))
         self.image = W.Image(format="png")
         self.info = W.HTML()
-        self._finish(W.VBox([W.HBox([self.t, self.schedule]),
-                             W.HBox([self.image, self.info], layout=W.Layout(align_items="center"))]))
+        self._finish(
+            W.VBox(
+                [
+                    W.HBox([self.t, self.schedule]),
+                    W.HBox([self.image, self.info], layout=W.Layout(align_items="center")),
+                ]
+            )
+        )
         self.t.observe(self._update, names="value")
         self.schedule.observe(self._on_schedule, names="value")
         self.values: dict = {}
@@ -122,7 +141,9 @@ class ForwardExplorer(Explorer):
 
         s = self.schedules[schedule_name]
         xt = self.x0 if t == 0 else q_sample(s, self.x0, t, noise=self.noise)
-        return _render.upscale(_render.side_by_side([_render.grid(self.x0), _render.grid(xt)]), self.scale)
+        return _render.upscale(
+            _render.side_by_side([_render.grid(self.x0), _render.grid(xt)]), self.scale
+        )
 
     def _on_schedule(self, change=None):
         T = self.schedules[self.schedule.value].T
@@ -140,13 +161,20 @@ class ForwardExplorer(Explorer):
                        "log_snr": math.log(snr) if snr > 0 else -math.inf}
         show_picture(self.image, self.picture(t, name))
         v = self.values
-        self.info.value = ("<b>left</b> x<sub>0</sub>, <b>right</b> x<sub>t</sub> = √ᾱ<sub>t</sub> "
-                           "x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε<br>" + _table([
-                               ("t", str(t)), ("ᾱ<sub>t</sub>", _fmt(ab)),
-                               ("√ᾱ<sub>t</sub> (signal)", _fmt(v["sqrt_alpha_bar"])),
-                               ("√(1−ᾱ<sub>t</sub>) (noise)", _fmt(v["sqrt_one_minus_alpha_bar"])),
-                               ("SNR<sub>t</sub>", _fmt(snr)), ("log SNR<sub>t</sub>", _fmt(v["log_snr"])),
-                           ]))
+        self.info.value = (
+            "<b>left</b> x<sub>0</sub>, <b>right</b> x<sub>t</sub> = √ᾱ<sub>t</sub> "
+            "x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε<br>"
+            + _table(
+                [
+                    ("t", str(t)),
+                    ("ᾱ<sub>t</sub>", _fmt(ab)),
+                    ("√ᾱ<sub>t</sub> (signal)", _fmt(v["sqrt_alpha_bar"])),
+                    ("√(1−ᾱ<sub>t</sub>) (noise)", _fmt(v["sqrt_one_minus_alpha_bar"])),
+                    ("SNR<sub>t</sub>", _fmt(snr)),
+                    ("log SNR<sub>t</sub>", _fmt(v["log_snr"])),
+                ]
+            )
+        )
 
     def __repr__(self) -> str:
         return f"ForwardExplorer(t={self.t.value}, schedule={self.schedule.value!r})"
@@ -177,7 +205,8 @@ class ForwardExplorer(Explorer):
 
 
 class ChainScrubber(Explorer):
-    """Scrub through a precomputed reverse chain: x_t (left) and the x̂_0 predicted on the way (right).
+    """Scrub through a precomputed reverse chain: x_t (left) and the x̂_0 predicted on the way
+    (right).
 
     ``steps``: a list of ``Step(t, x, x0_hat)`` (e.g. ``list(ddim_steps(...))``), from t = T to 0;
     x of shape (N, C, H, W) shows as a grid. ``schedule`` (optional, the original schedule) adds
@@ -250,12 +279,18 @@ class ChainScrubber(Explorer):
         if schedule is not None:
             chosen = list(pick_steps(steps, schedule, n, spacing))
         else:
-            chosen = [steps[i] for i in sorted(set(np.linspace(0, len(steps) - 1, n).round().astype(int)))]
+            chosen = [
+                steps[i] for i in sorted(set(np.linspace(0, len(steps) - 1, n).round().astype(int)))
+            ]
         fig, axes = new_figure((1.8 * len(chosen), 3.8), nrows=2, ncols=len(chosen), squeeze=False)
         for j, step in enumerate(chosen):
             _, x, x0_hat = step
             _imshow(axes[0, j], _render.grid(x, nrow), f"t = {step_time(step)}")
-            g = _render.grid(x0_hat, nrow) if x0_hat is not None else np.full_like(_render.grid(x, nrow), 128)
+            g = (
+                _render.grid(x0_hat, nrow)
+                if x0_hat is not None
+                else np.full_like(_render.grid(x, nrow), 128)
+            )
             _imshow(axes[1, j], g)
         axes[0, 0].set_ylabel("x_t")
         axes[1, 0].set_ylabel("x̂_0")

@@ -17,8 +17,15 @@ __all__ = ["CHROMIUM", "FLAGS", "launch", "time_versions"]
 
 CHROMIUM = os.environ.get("DDPM_EDU_CHROMIUM", "/usr/bin/chromium")
 # without the networking flags Chromium keeps trying to reach the internet
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def launch(playwright):
@@ -49,8 +56,11 @@ def time_versions(site_dir, reps: int = 12, n: int = 16, steps: int = 10, seed: 
             for version in versions:
                 page.select_option("#precision", version)
                 page.click("#generate")
-                page.wait_for_function("v => { const r = window.ddpmEdu.lastRun; return r && r.done && "
-                                       "r.options.precision === v; }", arg=version)
+                page.wait_for_function(
+                    "v => { const r = window.ddpmEdu.lastRun; return r && r.done && "
+                    "r.options.precision === v; }",
+                    arg=version,
+                )
                 step, net = page.evaluate("() => [window.ddpmEdu.lastRun.msPerStep, "
                                           "window.ddpmEdu.lastRun.netMsPerStep]")
                 t = times.setdefault(version, {"step": [], "net": []})

@@ -41,8 +41,15 @@ def onnx_model(path, threads: int = 1):
     return model
 
 
-def compare_precisions(site_dir, n: int = 1000, steps: int = 50, seed: int = 0, batch_size: int = 250,
-                       classifier=None, threads: int = 1) -> dict:
+def compare_precisions(
+    site_dir,
+    n: int = 1000,
+    steps: int = 50,
+    seed: int = 0,
+    batch_size: int = 250,
+    classifier=None,
+    threads: int = 1,
+) -> dict:
     """Sample ``n`` images with each model version of ``site_dir`` (DDIM, η = 0, ``steps`` steps,
     the same x_T from ``seed``) and judge them. Returns a JSON-able dict per version: file bytes,
     seconds of sampling, the :class:`~ddpm_edu.quality.QualityReport` as a dict, and for the 8-bit

@@ -1,4 +1,5 @@
-"""Noise files for the page (``index.html?noise=FILE``): the same noise in PyTorch and in the browser.
+"""Noise files for the page (``index.html?noise=FILE``): the same noise in PyTorch and in the
+browser.
 
 A noise file is raw float32, little-endian, no header: x_T (N·C·H·W numbers, the network's layout)
 followed by the z of every step that draws noise, in the order the sampler draws them (DDPM: steps
@@ -41,8 +42,10 @@ def write_noise_file(path, x_T, step_noise=()) -> Path:
     parts = [x_T, *[torch.as_tensor(z) for z in step_noise]]
     for i, z in enumerate(parts[1:], 1):
         if tuple(z.shape) != tuple(x_T.shape):
-            raise InvalidArgument(f"step noise {i} has shape {tuple(z.shape)}, but every z must have "
-                             f"x_T's shape {tuple(x_T.shape)}.")
+            raise InvalidArgument(
+                f"step noise {i} has shape {tuple(z.shape)}, but every z must have "
+                f"x_T's shape {tuple(x_T.shape)}."
+            )
     data = np.concatenate([p.detach().cpu().float().numpy().ravel() for p in parts]).astype("<f4")
     path = Path(path)
     path.write_bytes(data.tobytes())

@@ -38,10 +38,20 @@ from torch import nn
 
 from ..errors import UserError
 
-__all__ = ["OPSET", "INPUT_NAMES", "OUTPUT_NAME", "require_onnx", "export_onnx", "quantize_weights_int8",
-           "quantize_dynamic_int8", "check_onnx"]
+__all__ = [
+    "OPSET",
+    "INPUT_NAMES",
+    "OUTPUT_NAME",
+    "require_onnx",
+    "export_onnx",
+    "quantize_weights_int8",
+    "quantize_dynamic_int8",
+    "check_onnx",
+]
 
-OPSET = 17  # every op the U-Net needs exists there, and onnxruntime-web's wasm build runs all of them
+OPSET = (
+    17  # every op the U-Net needs exists there, and onnxruntime-web's wasm build runs all of them
+)
 INPUT_NAMES = ("x", "t")
 OUTPUT_NAME = "out"
 QUANTIZED_OPS = {"Conv": 1, "Gemm": 1}  # op type → input index of its weight
@@ -96,7 +106,8 @@ def _int8_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def quantize_weights_int8(src, dst) -> dict:
-    """Copy the ONNX model ``src`` to ``dst`` with int8 Conv/Gemm weights (see the module docstring).
+    """Copy the ONNX model ``src`` to ``dst`` with int8 Conv/Gemm weights (see the module
+    docstring).
 
     Returns {"tensors": number quantized, "float_bytes": bytes of those weights as float32,
     "int8_bytes": bytes as int8 + scales}.
@@ -111,7 +122,9 @@ def quantize_weights_int8(src, dst) -> dict:
     for node in graph.node:
         i = QUANTIZED_OPS.get(node.op_type)
         if i is not None and len(node.input) > i and node.input[i] in inits:
-            if node.op_type == "Gemm" and not any(a.name == "transB" and a.i == 1 for a in node.attribute):
+            if node.op_type == "Gemm" and not any(
+                a.name == "transB" and a.i == 1 for a in node.attribute
+            ):
                 continue  # axis 0 is an output channel only for B stored as (N, K), i.e. transB = 1
             if node.input[i] not in weight_names:
                 weight_names.append(node.input[i])
@@ -150,8 +163,10 @@ def quantize_dynamic_int8(src, dst) -> None:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError:
-        raise UserError("the int8-dynamic precision uses ONNX Runtime's quantizer: pip install "
-                        "onnxruntime (or pip install -e \".[web]\"), or export fp32/int8 only.") from None
+        raise UserError(
+            "the int8-dynamic precision uses ONNX Runtime's quantizer: pip install "
+            'onnxruntime (or pip install -e ".[web]"), or export fp32/int8 only.'
+        ) from None
     import logging
     logger = logging.getLogger()
     level = logger.level
@@ -162,7 +177,9 @@ def quantize_dynamic_int8(src, dst) -> None:
         logger.setLevel(level)
 
 
-def check_onnx(path, net: nn.Module, shape, t_values=(1, 500), n: int = 3, seed: int = 0) -> float | None:
+def check_onnx(
+    path, net: nn.Module, shape, t_values=(1, 500), n: int = 3, seed: int = 0
+) -> float | None:
     """max |ONNX Runtime(path) − net| over a random batch at a few t (float32), or None when the
     Python onnxruntime package is not installed. Inputs: x ~ N(0, I) of (n, *shape)."""
     try:

@@ -14,8 +14,17 @@ import hashlib
 import shutil
 from pathlib import Path
 
-__all__ = ["NAME", "VERSION", "FILES", "CDN_BASE", "ENTRY", "SITE_FOLDER", "vendored_dir", "missing_files",
-           "copy_runtime"]
+__all__ = [
+    "NAME",
+    "VERSION",
+    "FILES",
+    "CDN_BASE",
+    "ENTRY",
+    "SITE_FOLDER",
+    "vendored_dir",
+    "missing_files",
+    "copy_runtime",
+]
 
 NAME = "onnxruntime-web"
 VERSION = "1.30.0"
@@ -23,8 +32,10 @@ ENTRY = "ort.wasm.bundle.min.mjs"  # the module the page imports
 # file → SHA-256, as extracted from the npm tarball (npm integrity sha512-q0y+JrrtukXS…)
 FILES = {
     ENTRY: "11e64bd8ffe11bd1a2a2f0d6275fdfbbba7262f0b76b99b53d228a8a22ef3d90",
-    "ort-wasm-simd-threaded.wasm": "3398c10d07d229bd91b364548e130e0e51a8e5704b88c7c083ebbeb78842dee2",
-    "ort-wasm-simd-threaded.mjs": "e13f7f94fc51b4ca72b12faeb1ee95f4ace6dfbc8939bc718aabdc0a27c4299b",
+    "ort-wasm-simd-threaded.wasm":
+        "3398c10d07d229bd91b364548e130e0e51a8e5704b88c7c083ebbeb78842dee2",
+    "ort-wasm-simd-threaded.mjs":
+        "e13f7f94fc51b4ca72b12faeb1ee95f4ace6dfbc8939bc718aabdc0a27c4299b",
 }
 LICENSE_FILES = ("LICENSE", "README.md")
 CDN_BASE = f"https://cdn.jsdelivr.net/npm/{NAME}@{VERSION}/dist/"
@@ -45,7 +56,8 @@ def _sha256(path: Path) -> str:
 
 
 def missing_files(folder: Path | None = None) -> list[str]:
-    """Runtime files absent from ``folder`` (default: the vendored copy), or whose checksum differs."""
+    """Runtime files absent from ``folder`` (default: the vendored copy), or whose checksum
+    differs."""
     folder = Path(folder) if folder is not None else vendored_dir()
     bad = []
     for name, digest in FILES.items():
@@ -56,14 +68,17 @@ def missing_files(folder: Path | None = None) -> list[str]:
 
 
 def copy_runtime(site_dir) -> Path:
-    """Copy the runtime (and its licence) to ``site_dir/ort/``; verified by SHA-256. Returns that folder."""
+    """Copy the runtime (and its licence) to ``site_dir/ort/``; verified by SHA-256. Returns that
+    folder."""
     from ..errors import UserError
     src = vendored_dir()
     bad = missing_files(src)
     if bad:
-        raise UserError(f"the vendored {NAME} {VERSION} files {bad} are missing or damaged in {src}; "
-                        f"restore them with `git checkout {src}`, or export with --runtime cdn (the "
-                        f"page then loads the runtime from {CDN_BASE}, which needs internet).")
+        raise UserError(
+            f"the vendored {NAME} {VERSION} files {bad} are missing or damaged in {src}; "
+            f"restore them with `git checkout {src}`, or export with --runtime cdn (the "
+            f"page then loads the runtime from {CDN_BASE}, which needs internet)."
+        )
     dest = Path(site_dir) / SITE_FOLDER
     dest.mkdir(parents=True, exist_ok=True)
     for name in (*FILES, *LICENSE_FILES):

@@ -55,8 +55,10 @@ class ExportResult:
             lines.append(f"  ONNX Runtime vs PyTorch (fp32, random inputs): max |difference| = "
                          f"{self.onnx_error:.1e}")
         rt = self.manifest["runtime"]
-        lines.append(f"  runtime: {rt['name']} {rt['version']} "
-                     + ("in ort/ (works offline)" if rt["local"] else f"from {rt['cdn']} (needs internet)"))
+        lines.append(
+            f"  runtime: {rt['name']} {rt['version']} "
+            + ("in ort/ (works offline)" if rt["local"] else f"from {rt['cdn']} (needs internet)")
+        )
         return "\n".join(lines)
 
 
@@ -90,21 +92,40 @@ def build_manifest(model, name: str, models: dict, runtime_mode: str = "copy", s
         "exported_by": f"ddpm_edu {__version__}",
         "models": models,
         "default_model": "fp32" if "fp32" in models else next(iter(models)),
-        "onnx": {"inputs": list(INPUT_NAMES), "output": OUTPUT_NAME,
-                 "input_dtypes": {"x": "float32", "t": "int64"}},
+        "onnx": {
+            "inputs": list(INPUT_NAMES),
+            "output": OUTPUT_NAME,
+            "input_dtypes": {"x": "float32", "t": "int64"},
+        },
         "image": {"shape": list(shape)},
-        "normalisation": {"model_range": [-1.0, 1.0], "from_pixel": "x = k / 127.5 - 1",
-                          "to_pixel": "k = round((x + 1) * 127.5), clipped to 0..255"},
+        "normalisation": {
+            "model_range": [-1.0, 1.0],
+            "from_pixel": "x = k / 127.5 - 1",
+            "to_pixel": "k = round((x + 1) * 127.5), clipped to 0..255",
+        },
         "mean_type": str(getattr(model.mean_type, "value", model.mean_type)),
         "var_type": str(getattr(model.var_type, "value", model.var_type)),
         "clip_x0": True,
-        "schedule": {"T": T, "config": model.schedule.to_config(),
-                     "alpha_bar": [float(v) for v in model.schedule.alpha_bar.tolist()]},
-        "sampler_defaults": {"sampler": "ddim", "steps": int(steps), "eta": 0.0, "seed": 0,
-                             "n": int(n), "spacing": "linspace"},
-        "runtime": {"name": runtime.NAME, "version": runtime.VERSION, "entry": runtime.ENTRY,
-                    "local": f"{runtime.SITE_FOLDER}/{runtime.ENTRY}" if runtime_mode == "copy" else None,
-                    "cdn": runtime.CDN_BASE},
+        "schedule": {
+            "T": T,
+            "config": model.schedule.to_config(),
+            "alpha_bar": [float(v) for v in model.schedule.alpha_bar.tolist()],
+        },
+        "sampler_defaults": {
+            "sampler": "ddim",
+            "steps": int(steps),
+            "eta": 0.0,
+            "seed": 0,
+            "n": int(n),
+            "spacing": "linspace",
+        },
+        "runtime": {
+            "name": runtime.NAME,
+            "version": runtime.VERSION,
+            "entry": runtime.ENTRY,
+            "local": f"{runtime.SITE_FOLDER}/{runtime.ENTRY}" if runtime_mode == "copy" else None,
+            "cdn": runtime.CDN_BASE,
+        },
     }
 
 
@@ -119,26 +140,31 @@ def _prepare_out_dir(out_dir: Path) -> None:
 
 def export_site(model, out_dir, name: str | None = None, precisions=PRECISIONS, runtime_mode="copy",
                 steps: int = 50, n: int = 16, title: str | None = None) -> ExportResult:
-    """Write the web page for ``model`` (a :class:`ddpm_edu.pretrained.PretrainedModel`, or a name or
-    path that :func:`ddpm_edu.load_pretrained` accepts) into ``out_dir``.
+    """Write the web page for ``model`` (a :class:`ddpm_edu.pretrained.PretrainedModel`, or a name
+    or path that :func:`ddpm_edu.load_pretrained` accepts) into ``out_dir``.
 
     precisions: any of "fp32", "int8" (int8 weights) and "int8-dynamic" (8-bit weights and
     activations), see :mod:`ddpm_edu.web.onnx_export`; the page offers each.
     runtime_mode: "copy" puts ONNX Runtime Web in ``ort/`` (works offline; 14.3 MB), "cdn" leaves
-    it out (the page loads it from the CDN). steps, n: the page's initial steps and number of images.
+    it out (the page loads it from the CDN). steps, n: the page's initial steps and number of
+    images.
     """
     from ..pretrained import load_pretrained
 
     precisions = tuple(dict.fromkeys(precisions))
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad or not precisions:
-        raise UserError(f"precision must be one or more of {', '.join(PRECISIONS)}, got {list(precisions)}.")
+        raise UserError(
+            f"precision must be one or more of {', '.join(PRECISIONS)}, got {list(precisions)}."
+        )
     if runtime_mode not in RUNTIMES:
         raise UserError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime_mode!r}.")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise UserError(f"steps must be a positive int, got {steps!r}.")
     if n not in SIZES:
-        raise UserError(f"n (images per run) must be one of {', '.join(map(str, SIZES))}, got {n!r}.")
+        raise UserError(
+            f"n (images per run) must be one of {', '.join(map(str, SIZES))}, got {n!r}."
+        )
     if isinstance(model, (str, Path)):
         model = load_pretrained(model)
     if name is None:  # runs/NAME/model.safetensors → NAME; mnist.safetensors → mnist
@@ -146,7 +172,9 @@ def export_site(model, out_dir, name: str | None = None, precisions=PRECISIONS, 
         name = path.parent.name if path.stem == "model" else path.stem
     shape = _check_model(model)
     if steps > model.schedule.T:
-        raise UserError(f"steps must be at most T = {model.schedule.T} for this model, got {steps}.")
+        raise UserError(
+            f"steps must be at most T = {model.schedule.T} for this model, got {steps}."
+        )
     out_dir = Path(out_dir)
     _prepare_out_dir(out_dir)
 
