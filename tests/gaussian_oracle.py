@@ -30,7 +30,8 @@ REFERENCE = {
 
 
 class GaussianOracle:
-    """The optimal network for N(m, s²) data: ``oracle(x_t, t)`` → ε*, x0* or μ* (per ``mean_type``).
+    """The optimal network for N(m, s²) data: ``oracle(x_t, t)`` → ε*, x0* or μ* (per
+    ``mean_type``).
 
     ``t`` is a LongTensor [N] of indices into ``schedule`` (the original, un-respaced one).
     Every call's distinct ``t`` values are recorded in ``calls``, for tests of how samplers call it.

@@ -46,7 +46,9 @@ class MixtureOracle:
     def data_cov(self) -> torch.Tensor:
         """Cov[x_0] = Σ w_k (Σ_k + μ_k μ_kᵀ) − E[x_0] E[x_0]ᵀ, (2, 2)."""
         m = self.data_mean()
-        second = (self.w[:, None, None] * (self.cov + self.mu[:, :, None] * self.mu[:, None, :])).sum(0)
+        second = (
+            self.w[:, None, None] * (self.cov + self.mu[:, :, None] * self.mu[:, None, :])
+        ).sum(0)
         return second - torch.outer(m, m)
 
     def marginal(self, t: int):
@@ -55,10 +57,13 @@ class MixtureOracle:
 
         ab = float(self.schedule.alpha_bar[t])
         cov = ab * self.cov + (1 - ab) * torch.eye(2, dtype=torch.float64)
-        return MixtureSameFamily(Categorical(probs=self.w), MultivariateNormal(math.sqrt(ab) * self.mu, cov))
+        return MixtureSameFamily(
+            Categorical(probs=self.w), MultivariateNormal(math.sqrt(ab) * self.mu, cov)
+        )
 
     def sample_data(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """n exact draws of x_0, (n, 2): pick a component, then μ_k + L_k z (L_k the 2×2 Cholesky factor)."""
+        """n exact draws of x_0, (n, 2): pick a component, then μ_k + L_k z (L_k the 2×2 Cholesky
+        factor)."""
         k = torch.multinomial(self.w, n, replacement=True, generator=generator)
         z = torch.randn(n, 2, generator=generator, dtype=torch.float64)
         a, b, c = self.cov[:, 0, 0], self.cov[:, 0, 1], self.cov[:, 1, 1]
@@ -82,9 +87,9 @@ class MixtureOracle:
         b = ab * self.cov[:, 0, 1, None]
         c = ab * self.cov[:, 1, 1, None] + (1 - ab)
         det = a * c - b * b
-        d0 = x_t[:, 0] - ab.sqrt() * self.mu[:, 0, None]                            # x_t − √ᾱ μ_k: (K, N)
+        d0 = x_t[:, 0] - ab.sqrt() * self.mu[:, 0, None]  # x_t − √ᾱ μ_k: (K, N)
         d1 = x_t[:, 1] - ab.sqrt() * self.mu[:, 1, None]
-        p0 = (c * d0 - b * d1) / det                                                # C_k⁻¹ (x_t − √ᾱ μ_k)
+        p0 = (c * d0 - b * d1) / det  # C_k⁻¹ (x_t − √ᾱ μ_k)
         p1 = (a * d1 - b * d0) / det
         # log(w_k N(x_t; √ᾱ μ_k, C_k)) up to a constant, then γ_k by a stable softmax over k
         logit = (self.w.log()[:, None] - 0.5 * det.log()) - 0.5 * (d0 * p0 + d1 * p1)

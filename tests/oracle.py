@@ -1,10 +1,11 @@
 """An independent float64 reference for the DDPM math core, written from math-reference.md.
 
 It deliberately imports nothing from ``ddpm_edu`` (nor torch): numpy and the standard library's
-``math`` only. Where a formula can be evaluated in more than one way it takes a *different* way from the library (1 − ᾱ_t as an fsum of positive terms instead
-of expm1 of a log-sum, erfc instead of ``log_ndtr``, a sinh/cosh identity instead of
-``logsigmoid``), so that a mistake shared by both would have to be a mistake in the formulas.
-Also here: :func:`assert_pinned` (compare with a value printed in math-reference.md).
+``math`` only. Where a formula can be evaluated in more than one way it takes a *different* way from
+the library (1 − ᾱ_t as an fsum of positive terms instead of expm1 of a log-sum, erfc instead of
+``log_ndtr``, a sinh/cosh identity instead of ``logsigmoid``), so that a mistake shared by both
+would have to be a mistake in the formulas. Also here: :func:`assert_pinned` (compare with a value
+printed in math-reference.md).
 
 Index convention, as in the library: tables have length T+1 and index 0 is the data
 (β_0 = 0, ᾱ_0 = 1), so ``tab.alpha_bar[t]`` is ᾱ_t for paper time t = 1..T.
@@ -26,7 +27,11 @@ PIXELS = np.arange(256) / 127.5 - 1.0   # the 256 bucket centres x_k
 # ---- schedules ----------------------------------------------------------------------------------
 def linear_betas(T: int = 1000, start: float = 1e-4, end: float = 0.02) -> np.ndarray:
     """β_1..β_T evenly spaced (DDPM), shape [T]."""
-    return np.array([start + (end - start) * i / (T - 1) for i in range(T)]) if T > 1 else np.array([start])
+    return (
+        np.array([start + (end - start) * i / (T - 1) for i in range(T)])
+        if T > 1
+        else np.array([start])
+    )
 
 
 def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
@@ -136,7 +141,11 @@ def p_mean_var(tab: Tables, out, xt, t, mean_type="eps", var_type="fixed_small",
         x0 = (out - _col(tab.c2, t, xt) * xt) / _col(tab.c1, t, xt)
     if clip:
         x0 = np.clip(x0, -1.0, 1.0)
-    mean = out if (mean_type == "mu" and not clip) else _col(tab.c1, t, xt) * x0 + _col(tab.c2, t, xt) * xt
+    mean = (
+        out
+        if (mean_type == "mu" and not clip)
+        else _col(tab.c1, t, xt) * x0 + _col(tab.c2, t, xt) * xt
+    )
     return mean, np.exp(reverse_logvar(tab, t, var_type)), x0, eps_from_x0(tab, xt, t, x0)
 
 
@@ -158,8 +167,16 @@ def one_minus_ratio(tab: Tables, s: int, t: int) -> float:
 def ddim_step(tab: Tables, xt, eps, t: int, s: int, eta: float, noise):
     """DDIM (Song et al. eq. 12) from t to s < t without clipping; returns (x_s, σ²)."""
     x0 = x0_from_eps(tab, xt, t, eps)
-    var = eta ** 2 * tab.one_minus_alpha_bar[s] / tab.one_minus_alpha_bar[t] * one_minus_ratio(tab, s, t)
-    mean = math.sqrt(tab.alpha_bar[s]) * x0 + math.sqrt(max(tab.one_minus_alpha_bar[s] - var, 0.0)) * eps
+    var = (
+        eta**2
+        * tab.one_minus_alpha_bar[s]
+        / tab.one_minus_alpha_bar[t]
+        * one_minus_ratio(tab, s, t)
+    )
+    mean = (
+        math.sqrt(tab.alpha_bar[s]) * x0
+        + math.sqrt(max(tab.one_minus_alpha_bar[s] - var, 0.0)) * eps
+    )
     return mean + math.sqrt(var) * noise, var
 
 
@@ -252,7 +269,8 @@ def prior_bpd(tab: Tables, x0: np.ndarray) -> np.ndarray:
 
 def vlb_term_eps(tab: Tables, x0, xt, t: int, eps_hat, var_type="fixed_small", clip=True,
                  exact=True) -> np.ndarray:
-    """The bound's term at step t (bits/dim, [N]) for an ε-prediction: KL for t ≥ 2, decoder at t = 1."""
+    """The bound's term at step t (bits/dim, [N]) for an ε-prediction: KL for t ≥ 2, decoder at
+    t = 1."""
     tt = np.full(x0.shape[0], t)
     mean, _, _, _ = p_mean_var(tab, eps_hat, xt, tt, "eps", var_type, clip)
     lv = float(reverse_logvar(tab, t, var_type))
@@ -279,4 +297,6 @@ def assert_pinned(value: float, text: str, what: str = "") -> None:
     decimals = len(mantissa.partition(".")[2])
     tol = 0.5 * 10.0 ** (-decimals + (int(exponent) if exponent else 0))
     ref = float(text)
-    assert abs(value - ref) <= tol * (1 + 1e-9), f"{what or 'value'} = {value!r}, reference {text} (±{tol:g})"
+    assert abs(value - ref) <= tol * (1 + 1e-9), (
+        f"{what or 'value'} = {value!r}, reference {text} (±{tol:g})"
+    )

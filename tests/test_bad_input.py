@@ -22,7 +22,9 @@ X = torch.zeros(4, 3, 2, 2)
 
 # ---- time indices -------------------------------------------------------------------------------
 def test_t_zero_mentions_the_diffusers_shift():
-    with pytest.raises(ValueError, match=r"t must lie in 1\.\.100.*got t = 0.*diffusers counts 0\.\.T-1; add 1"):
+    with pytest.raises(
+        ValueError, match=r"t must lie in 1\.\.100.*got t = 0.*diffusers counts 0\.\.T-1; add 1"
+    ):
         q_sample(S, X, 0)
     with pytest.raises(ValueError, match="diffusers"):
         q_sample(S, X, torch.tensor([1, 2, 0, 3]))
@@ -30,7 +32,9 @@ def test_t_zero_mentions_the_diffusers_shift():
 
 @pytest.mark.parametrize("t", [101, -1, torch.tensor([5, 5, 5, 101])])
 def test_t_outside_1_to_T(t):
-    with pytest.raises(ValueError, match=r"t must lie in 1\.\.100 for this schedule, got t = (101|-1)\.$"):
+    with pytest.raises(
+        ValueError, match=r"t must lie in 1\.\.100 for this schedule, got t = (101|-1)\.$"
+    ):
         q_sample(S, X, t)
 
 
@@ -43,7 +47,9 @@ def test_float_or_list_t(t):
 def test_t_bool_and_wrong_t_shape():
     with pytest.raises(TypeError, match="got a bool"):
         q_sample(S, X, True)
-    with pytest.raises(ValueError, match=r"t must have shape \[4\] \(one time index per example\), got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"t must have shape \[4\] \(one time index per example\), got \(3,\)"
+    ):
         q_sample(S, X, torch.tensor([1, 2, 3]))
     with pytest.raises(ValueError, match=r"t must have shape \[4\].*got \(4, 1\)"):
         q_sample(S, X, torch.ones(4, 1, dtype=torch.long))
@@ -55,7 +61,10 @@ def test_numpy_integer_t_is_accepted():
 
 # ---- tensors ------------------------------------------------------------------------------------
 def test_uint8_pixels_to_q_sample():
-    with pytest.raises(TypeError, match=r"x0 must be a floating-point tensor, got dtype torch.uint8.*to_model_range"):
+    with pytest.raises(
+        TypeError,
+        match=r"x0 must be a floating-point tensor, got dtype torch.uint8.*to_model_range",
+    ):
         q_sample(S, torch.zeros(4, 3, dtype=torch.uint8), 5)
 
 
@@ -79,7 +88,9 @@ def test_nan_in_data_or_model_output():
 
 
 def test_wrong_shapes():
-    with pytest.raises(ValueError, match=r"x and noise must have the same shape, got \(4, 3, 2, 2\) and \(4, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"x and noise must have the same shape, got \(4, 3, 2, 2\) and \(4, 3\)"
+    ):
         q_sample(S, X, 5, noise=torch.zeros(4, 3))
     with pytest.raises(ValueError, match=r"x0 and xt must have the same shape"):
         q_posterior(S, X, X[:2], torch.tensor([1, 2, 3, 4]))
@@ -122,7 +133,9 @@ def test_bad_schedule_arguments():
         geometric_schedule(10, beta_end=1.5)
     with pytest.raises(ValueError, match=r"unknown schedule kind 'quadratic'"):
         schedule_from_config({"kind": "quadratic", "T": 10})
-    with pytest.raises(ValueError, match=r"expects the table β_0\.\.β_T.*β_0 = 0.*schedule_from_betas"):
+    with pytest.raises(
+        ValueError, match=r"expects the table β_0\.\.β_T.*β_0 = 0.*schedule_from_betas"
+    ):
         Schedule(beta=torch.tensor([0.1, 0.2], dtype=torch.float64))
 
 
@@ -141,15 +154,21 @@ def test_respace_bad_requests():
         respace(S, 10, spacing="log")
     with pytest.raises(ValueError, match=r"the list of timesteps to keep is empty"):
         respace(S, [])
-    with pytest.raises(ValueError, match=r"respaced schedule has no config of its own.*respace\(\) again"):
+    with pytest.raises(
+        ValueError, match=r"respaced schedule has no config of its own.*respace\(\) again"
+    ):
         respace(S, 10).to_config()
 
 
 # ---- reverse process ----------------------------------------------------------------------------
 def test_unknown_mean_or_variance_type():
-    with pytest.raises(ValueError, match=r"mean_type must be one of 'eps', 'x0', 'mu', 'v', got 'epsilon'"):
+    with pytest.raises(
+        ValueError, match=r"mean_type must be one of 'eps', 'x0', 'mu', 'v', got 'epsilon'"
+    ):
         p_mean_variance(S, X, X, 5, mean_type="epsilon")
-    with pytest.raises(ValueError, match=r"var_type must be one of 'fixed_small', 'fixed_large', got 'learned'"):
+    with pytest.raises(
+        ValueError, match=r"var_type must be one of 'fixed_small', 'fixed_large', got 'learned'"
+    ):
         p_mean_variance(S, X, X, 5, var_type="learned")
     with pytest.raises(ValueError, match=r"var_type must be one of"):
         eps_vlb_weight(S, 5, "small")
@@ -157,7 +176,9 @@ def test_unknown_mean_or_variance_type():
 
 @pytest.mark.parametrize("eta", [-0.5, float("nan"), float("inf"), "1", True])
 def test_bad_eta(eta):
-    with pytest.raises(ValueError, match=r"eta must be a finite number ≥ 0 \(0: deterministic DDIM, 1: DDPM-like\)"):
+    with pytest.raises(
+        ValueError, match=r"eta must be a finite number ≥ 0 \(0: deterministic DDIM, 1: DDPM-like\)"
+    ):
         ddim_step(S, X, X, 5, 4, eta=eta)
 
 
@@ -189,7 +210,9 @@ def test_pixel_conversions():
     msg = r"to_model_range expects uint8 pixels 0\.\.255, got dtype torch.float32.*\[0, 1\]"
     with pytest.raises(TypeError, match=msg):
         to_model_range(torch.rand(2, 2))
-    with pytest.raises(TypeError, match=r"to_pixels expects a float tensor in \[-1, 1\], got dtype torch.uint8"):
+    with pytest.raises(
+        TypeError, match=r"to_pixels expects a float tensor in \[-1, 1\], got dtype torch.uint8"
+    ):
         to_pixels(torch.zeros(2, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"to_pixels got NaN or inf values"):
         to_pixels(torch.tensor([0.0, float("nan")]))

@@ -32,7 +32,9 @@ def smooth_images(n=32, seed=0):
     """Images in [−1, 1] with spatial structure (bilinearly upsampled noise), [n, 1, 8, 8]."""
     g = torch.Generator().manual_seed(seed)
     low = torch.randn(n, 1, 3, 3, generator=g)
-    return torch.tanh(torch.nn.functional.interpolate(low, size=(8, 8), mode="bilinear", align_corners=True))
+    return torch.tanh(
+        torch.nn.functional.interpolate(low, size=(8, 8), mode="bilinear", align_corners=True)
+    )
 
 
 def binary_images(n=64, seed=0):
@@ -50,7 +52,9 @@ class Oracle(torch.nn.Module):
 
     def forward(self, xt, t):
         if self.table_size is not None and (t >= self.table_size).any():  # like nn.Embedding(T, d)
-            raise IndexError(f"index {int(t.max())} is out of range for an embedding of size {self.table_size}")
+            raise IndexError(
+                f"index {int(t.max())} is out of range for an embedding of size {self.table_size}"
+            )
         t = (t + self.shift).clamp(1, self.schedule.T)
         return self.scale * predict_eps_from_x0(self.schedule, xt, t, self.x0[: len(xt)])
 
@@ -64,7 +68,9 @@ class BinaryOptimal:
         ab = self.schedule.alpha_bar[t].to(xt.dtype).view(-1, 1, 1, 1)
         # E[x_0 | x_t] for x_0 ∈ {−1, +1}: tanh of half the posterior log-odds
         # (clamped: tanh(±20) is ±1 in float32, and torch's tanh is slow on huge arguments)
-        x0 = torch.tanh((0.5 * (math.log(P / (1 - P)) + 2 * ab.sqrt() * xt / (1 - ab))).clamp(-20, 20))
+        x0 = torch.tanh(
+            (0.5 * (math.log(P / (1 - P)) + 2 * ab.sqrt() * xt / (1 - ab))).clamp(-20, 20)
+        )
         return (xt - ab.sqrt() * x0) / (1 - ab).sqrt()
 
 
@@ -130,7 +136,9 @@ def test_mismatched_schedule(sched):
     assert "respace" in report.find("schedule")[0].fix
     other = linear_schedule(T, 1e-4, 0.02)   # same T, other β
     assert severities(diagnose(schedule=sched, sampling_schedule=other), "schedule") == ["error"]
-    assert severities(diagnose(schedule=sched, sampling_schedule=respace(other, 10)), "schedule") == ["error"]
+    assert severities(
+        diagnose(schedule=sched, sampling_schedule=respace(other, 10)), "schedule"
+    ) == ["error"]
 
 
 @pytest.mark.parametrize("make", ["oracle", "optimal"])
@@ -177,7 +185,9 @@ def test_samples_with_nan_mention_t_equal_0(tmp_path):
     x[0, 0, 0, 0] = float("nan")
     report = Diagnosis(check_samples(x))
     assert severities(report, "samples") == ["error"] and "t = 0" in str(report)
-    pixels = ((smooth_images() + 1) * 127.5).round().to(torch.uint8).numpy()[:, 0]  # (N, H, W) uint8
+    pixels = (
+        ((smooth_images() + 1) * 127.5).round().to(torch.uint8).numpy()[:, 0]
+    )  # (N, H, W) uint8
     np.save(tmp_path / "s.npy", pixels)
     report = Diagnosis(check_samples(tmp_path / "s.npy"))
     assert severities(report, "clipping") == ["info"] and severities(report, "structure") == ["ok"]
@@ -209,7 +219,9 @@ def test_untrained_and_t_blind_models(sched):
 
 def test_model_on_data_of_the_wrong_layout(sched):
     x = smooth_images()
-    report = diagnose(Oracle(sched, x), sched, data=x[:, 0])    # [N, H, W], the model wants [N, 1, H, W]
+    report = diagnose(
+        Oracle(sched, x), sched, data=x[:, 0]
+    )  # [N, H, W], the model wants [N, 1, H, W]
     assert severities(report, "model-call") == ["error"]
 
 
@@ -229,7 +241,9 @@ def test_loss_curve_comparison_and_json_round_trip(sched, tmp_path):
     def worse(xt, t):   # a model with extra error, 4× the optimum's at every step
         return good(xt, t) + 1.7 * ref.mean().sqrt().item() * torch.ones_like(xt)
 
-    assert severities(diagnose(worse, sched, data=x, expected_curve=curve), "loss-curve") == ["error"]
+    assert severities(diagnose(worse, sched, data=x, expected_curve=curve), "loss-curve") == [
+        "error"
+    ]
     other = LossCurve(ts, ref.tolist(), cosine_schedule(T).to_config(), [1, 8, 8], 64, 5, "cosine")
     assert severities(diagnose(good, sched, data=x, expected_curve=other), "loss-curve") == ["info"]
 
@@ -251,7 +265,9 @@ def test_expected_loss_curve_computes_once_and_caches(tmp_path, monkeypatch, sch
     curve = expected_loss_curve(path=path, n_images=8)
     assert calls == ["mnist"] and path.is_file()
     saved = json.loads(path.read_text())
-    assert saved["t"] == curve.t and saved["n_images"] == 8 and saved["schedule"] == sched.to_config()
+    assert (
+        saved["t"] == curve.t and saved["n_images"] == 8 and saved["schedule"] == sched.to_config()
+    )
     from ddpm_edu import load_mnist, to_model_range
     x0 = to_model_range(load_mnist("test")[0][:8])[:, None]
     direct = loss_curve(Shipped.eps, sched, x0, curve.t, torch.Generator().manual_seed(0))
@@ -278,7 +294,13 @@ class FakePretrained:
 
     def __init__(self, shift=0):
         from ddpm_edu import load_mnist, to_model_range
-        self.schedule, self.shape, self.mean_type, self.path = linear_schedule(T, 1e-3, 0.2), (1, 28, 28), "eps", "fake"
+
+        self.schedule, self.shape, self.mean_type, self.path = (
+            linear_schedule(T, 1e-3, 0.2),
+            (1, 28, 28),
+            "eps",
+            "fake",
+        )
         x0 = to_model_range(load_mnist("test")[0][:16])[:, None]
         self.net = Oracle(self.schedule, x0, shift=shift)
         self.eps = self.net

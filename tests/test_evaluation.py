@@ -40,7 +40,9 @@ def sched():
 def pixels(n, shape=(1, 2, 2), seed=0):
     """n quantised N(0.3, 0.2²) images on the 8-bit grid, float64."""
     g = torch.Generator().manual_seed(seed)
-    k = ((0.3 + 0.2 * torch.randn((n, *shape), generator=g, dtype=torch.float64)).clamp(-1, 1) + 1) * 127.5
+    k = (
+        (0.3 + 0.2 * torch.randn((n, *shape), generator=g, dtype=torch.float64)).clamp(-1, 1) + 1
+    ) * 127.5
     return k.round() / 127.5 - 1
 
 
@@ -75,12 +77,15 @@ def ref_oracle_bound(betas, x0: np.ndarray) -> np.ndarray:
 
 def test_oracle_full_bound_T1000_matches_pinned_decoder_values():
     s = linear_schedule(1000)
-    k = torch.tensor([[[[0, 255], [128, 77]]], [[[200, 0], [255, 1]]]])  # (2, 1, 2, 2): 2 edge + 2 interior each
+    k = torch.tensor(
+        [[[[0, 255], [128, 77]]], [[[200, 0], [255, 1]]]]
+    )  # (2, 1, 2, 2): 2 edge + 2 interior each
     x0 = k.double() / 127.5 - 1
     r = bpd_full(Oracle(s, x0), s, x0, batch_size=2)
     assert r.per_t.shape == (1000,)
     assert r.per_t[1:].abs().max() < 1e-9                    # KL terms t = 2..T vanish
-    # math-reference.md: oracle decoder, linear T=1000, exact CDF: 1.3054 interior / 0.5098 edge bits
+    # math-reference.md: oracle decoder, linear T=1000, exact CDF: 1.3054 interior / 0.5098 edge
+    # bits
     expected_dec = (2 * 1.3054 + 2 * 0.5098) / 4
     assert r.per_t[0].item() == pytest.approx(expected_dec, abs=1e-4)
     # prior: L_T = KL(N(√ᾱ_T x, 1 − ᾱ_T) ‖ N(0, 1)) in closed form; ~1e-5 bits here
@@ -102,13 +107,16 @@ def test_oracle_full_bound_small_T_and_its_interval(sched):
     # the interval is mean ± 1.96·sd/√n over images
     m, sd = expected.mean(), expected.std(ddof=1)
     assert r.bpd == pytest.approx(m, abs=1e-9)
-    assert r.ci95 == pytest.approx((m - 1.959964 * sd / math.sqrt(12), m + 1.959964 * sd / math.sqrt(12)),
-                                   abs=1e-6)
+    assert r.ci95 == pytest.approx(
+        (m - 1.959964 * sd / math.sqrt(12), m + 1.959964 * sd / math.sqrt(12)), abs=1e-6
+    )
     assert r.estimator == "full" and r.n == 12 and r.T == T_SMALL and r.k is None
 
 
 def test_uint8_input_equals_its_float_version(sched):
-    k = torch.randint(0, 256, (3, 1, 2, 2), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    k = torch.randint(
+        0, 256, (3, 1, 2, 2), generator=torch.Generator().manual_seed(3), dtype=torch.uint8
+    )
     x0 = k.float() / 127.5 - 1
     model = GaussianOracle(sched)
     a = bpd_full(model, sched, k, generator=torch.Generator().manual_seed(0))
@@ -126,7 +134,9 @@ def test_batches_cover_every_image(sched):
 
     expected = ref_oracle_bound(ref.linear_betas(T_SMALL, 1e-4, 0.2), one.numpy())[0]
     full = bpd_full(oracle, sched, x0, batch_size=2)
-    fast = bpd_fast(oracle, sched, x0, k=T_SMALL, batch_size=2, generator=torch.Generator().manual_seed(0))
+    fast = bpd_fast(
+        oracle, sched, x0, k=T_SMALL, batch_size=2, generator=torch.Generator().manual_seed(0)
+    )
     for r in (full, fast):
         assert r.n == 5
         np.testing.assert_allclose(r.per_image.numpy(), expected, atol=1e-9)
@@ -189,22 +199,36 @@ def test_fast_estimator_weights_exactly_and_is_unbiased_for_the_oracle(sched, re
 def full_repeated(sched):
     """The full bound of 4 images under a non-trivial model, each image repeated 300 times."""
     xf = pixels(4, seed=6).repeat(300, 1, 1, 1)
-    return bpd_full(Blend(sched, xf), sched, xf, batch_size=len(xf), generator=torch.Generator().manual_seed(7))
+    return bpd_full(
+        Blend(sched, xf), sched, xf, batch_size=len(xf), generator=torch.Generator().manual_seed(7)
+    )
 
 
 @pytest.mark.parametrize("replace, always_decoder", [(False, False), (True, False), (False, True)])
-def test_fast_mean_over_many_draws_approaches_the_full_bound(sched, full_repeated, replace, always_decoder):
+def test_fast_mean_over_many_draws_approaches_the_full_bound(
+    sched, full_repeated, replace, always_decoder
+):
     # Every term is > 0 here; the fast estimator (K = 5) runs 2000 times per image.
     full, xr = full_repeated, pixels(4, seed=6).repeat(2000, 1, 1, 1)
     g = torch.Generator().manual_seed(8)
-    fast = bpd_fast(Blend(sched, xr), sched, xr, k=5, batch_size=len(xr), generator=g, replace=replace,
-                    always_decoder=always_decoder)
+    fast = bpd_fast(
+        Blend(sched, xr),
+        sched,
+        xr,
+        k=5,
+        batch_size=len(xr),
+        generator=g,
+        replace=replace,
+        always_decoder=always_decoder,
+    )
     assert (full.per_t[1:] > 0).all()
     f, q = full.per_image.view(300, 4), fast.per_image.view(2000, 4)
     se = (f.var(0) / 300 + q.var(0) / 2000).sqrt()
     z = (q.mean(0) - f.mean(0)) / se
     assert z.abs().max() < 4, z
-    z_all = (fast.bpd - full.bpd) / math.sqrt(full.per_image.var() / full.n + fast.per_image.var() / len(xr))
+    z_all = (fast.bpd - full.bpd) / math.sqrt(
+        full.per_image.var() / full.n + fast.per_image.var() / len(xr)
+    )
     assert abs(z_all) < 4
 
 
@@ -217,7 +241,14 @@ def test_always_decoder_is_exact_for_the_oracle_and_less_noisy(sched):
     torch.testing.assert_close(fast.per_image, full.per_image, atol=1e-9, rtol=0)
     assert fast.always_decoder and fast.to_dict()["always_decoder"] is True
     # a non-trivial model: same images, same K, the spread over images shrinks
-    plain = bpd_fast(Blend(sched, x0), sched, x0, k=5, batch_size=len(x0), generator=torch.Generator().manual_seed(1))
+    plain = bpd_fast(
+        Blend(sched, x0),
+        sched,
+        x0,
+        k=5,
+        batch_size=len(x0),
+        generator=torch.Generator().manual_seed(1),
+    )
     strat = bpd_fast(Blend(sched, x0), sched, x0, k=5, batch_size=len(x0), always_decoder=True,
                      generator=torch.Generator().manual_seed(1))
     assert strat.half_width < 0.5 * plain.half_width
@@ -279,8 +310,15 @@ def test_summary_is_json_and_readable():
     assert d["per_t"] == [0.5, None, 0.1]
     assert "normal approximation" in d["ci_method"]
     assert "bits/dim" in str(est) and "±" in str(est)
-    one = BPDEstimate("full", torch.tensor([1.0], dtype=torch.float64), torch.zeros(1, dtype=torch.float64),
-                      torch.zeros(4, dtype=torch.float64), None, None, 0.1)
+    one = BPDEstimate(
+        "full",
+        torch.tensor([1.0], dtype=torch.float64),
+        torch.zeros(1, dtype=torch.float64),
+        torch.zeros(4, dtype=torch.float64),
+        None,
+        None,
+        0.1,
+    )
     assert json.loads(json.dumps(one.to_dict(), allow_nan=False))["ci95"] == [None, None]
 
 
@@ -311,7 +349,9 @@ def tiny_run(tmp_path_factory):
     """A real checkpoint: the 'tiny' recipe (T = 100) trained for 2 steps by the CLI."""
     from ddpm_edu.cli import main
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    assert main(["train", "--preset", "tiny", "--steps", "2", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(["train", "--preset", "tiny", "--steps", "2", "--out", str(out), "--no-progress"]) == 0
+    )
     return out
 
 
@@ -321,13 +361,37 @@ def test_eval_cli_json_matches_the_library(tiny_run, capsys):
     from ddpm_edu.pretrained import load_pretrained
 
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", str(tiny_run), "--bpd", "--n", "3", "--fast", "10", "--seed", "3",
-                 "--json", "--per-t", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(tiny_run),
+                "--bpd",
+                "--n",
+                "3",
+                "--fast",
+                "10",
+                "--seed",
+                "3",
+                "--json",
+                "--per-t",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)      # one JSON object, nothing else on stdout
     model = load_pretrained(tiny_run)
-    images = load_mnist("test")[0][:3, None]       # the first 3 test images, (3, 1, 28, 28)
-    ref = bpd_fast(model.eps, model.schedule, images, k=10, generator=torch.Generator().manual_seed(3),
-                   var_type=model.var_type)
+    images = load_mnist("test")[0][:3, None]  # the first 3 test images, (3, 1, 28, 28)
+    ref = bpd_fast(
+        model.eps,
+        model.schedule,
+        images,
+        k=10,
+        generator=torch.Generator().manual_seed(3),
+        var_type=model.var_type,
+    )
     assert out["estimator"] == "fast" and out["n"] == 3 and out["k"] == 10 and out["T"] == 100
     assert out["bpd"] == pytest.approx(ref.bpd, rel=1e-6)
     assert out["ci95"] == pytest.approx(list(ref.ci95), rel=1e-6)
@@ -345,12 +409,32 @@ def test_eval_cli_full_bound_human_output_and_errors(tiny_run, capsys):
     assert "full bound" in text and "bits/dim" in text and "95 % CI" in text
     assert "normal approximation" in text and "L_0 (decoder" in text and "L_T (prior)" in text
     assert "RealNVP 1.06" in text and "CIFAR-10" in text
-    assert main(["eval", "--checkpoint", str(tiny_run), "--n", "3", "--fast", "4", "--always-decoder",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--checkpoint",
+                str(tiny_run),
+                "--n",
+                "3",
+                "--fast",
+                "4",
+                "--always-decoder",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "L_0 always" in capsys.readouterr().out
-    for argv, says in ((["--fast", "0"], "--fast"), (["--fast", "101"], "T = 100"),
-                       (["--always-decoder"], "--fast K"), (["--fast", "1", "--always-decoder"], "K ≥ 2"),
-                       (["--per-t"], "--json"), (["--n", "0"], "--n"), (["--n", "20000"], "10000")):
+    for argv, says in (
+        (["--fast", "0"], "--fast"),
+        (["--fast", "101"], "T = 100"),
+        (["--always-decoder"], "--fast K"),
+        (["--fast", "1", "--always-decoder"], "K ≥ 2"),
+        (["--per-t"], "--json"),
+        (["--n", "0"], "--n"),
+        (["--n", "20000"], "10000"),
+    ):
         assert main(["eval", "--checkpoint", str(tiny_run), "--no-progress", *argv]) == 2
         assert says in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tiny_run.parent / "nope"), "--no-progress"]) == 2

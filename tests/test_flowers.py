@@ -77,7 +77,7 @@ def test_all_images_in_name_order_resized_and_centre_cropped(env):
             # the crop is centred: resized to S × round(S·long/short), the long side keeps its
             # middle S pixels (offset floor of half the excess), whose ramp averages to the ramp's
             # value at the crop's centre; the short side keeps its whole ramp (mean 127.5)
-            long_axis, short_axis = (0, 1) if w >= h else (1, 0)   # red ramps along x, green along y
+            long_axis, short_axis = (0, 1) if w >= h else (1, 0)  # red ramps along x, green along y
             n_long = round(size * max(w, h) / min(w, h))
             centre = (n_long - size) // 2 + size / 2
             assert img[long_axis].mean() == pytest.approx(255 * centre / n_long, abs=4), i
@@ -107,7 +107,9 @@ def test_split_of_the_real_dataset_is_pinned():
     n_train = int(flowers.TRAIN_FRACTION * flowers.N_IMAGES)
     assert (n_train, flowers.N_IMAGES - n_train) == (6551, 1638)
     assert [i + 1 for i in order[n_train:n_train + 5]] == [7420, 4217, 6076, 2515, 3973]
-    digest = hashlib.sha256(",".join(str(i + 1) for i in sorted(order[:n_train])).encode()).hexdigest()
+    digest = hashlib.sha256(
+        ",".join(str(i + 1) for i in sorted(order[:n_train])).encode()
+    ).hexdigest()
     assert digest == "8d6770bf4e01d301ce21575da155b1bbcc0c00c026e1273a1c4886e3290f48fc"
 
 
@@ -119,7 +121,9 @@ def test_second_load_uses_the_cache_without_the_archive(env, tmp_path):
     again = load_flowers("validation", size=8, root=env["root"], **env["kw"])
     torch.testing.assert_close(first, again)
     again[0] += 1  # the caller owns its copy
-    torch.testing.assert_close(first, load_flowers("validation", size=8, root=env["root"], **env["kw"]))
+    torch.testing.assert_close(
+        first, load_flowers("validation", size=8, root=env["root"], **env["kw"])
+    )
     # a damaged cache is rebuilt from the archive, not returned
     cached[0].write_bytes(b"garbage")
     with pytest.raises(FlowersNotAvailable):
@@ -139,13 +143,17 @@ def test_damaged_archives_are_reported(env, tmp_path):
     data = (env["root"] / flowers.ARCHIVE).read_bytes()
     (bad / flowers.ARCHIVE).write_bytes(data[: len(data) // 2])        # truncated
     with pytest.raises(CorruptFileError, match="complete"):
-        load_flowers("all", size=8, root=bad, md5=None, sha256=None, expected_count=N, progress=False)
+        load_flowers(
+            "all", size=8, root=bad, md5=None, sha256=None, expected_count=N, progress=False
+        )
     with tarfile.open(bad / flowers.ARCHIVE, "w:gz") as tar:         # a JPEG that is not one
         info = tarfile.TarInfo("jpg/image_00001.jpg")
         info.size = 4
         tar.addfile(info, io.BytesIO(b"oops"))
     with pytest.raises(CorruptFileError, match="image_00001.jpg"):
-        load_flowers("all", size=8, root=bad, md5=None, sha256=None, expected_count=1, progress=False)
+        load_flowers(
+            "all", size=8, root=bad, md5=None, sha256=None, expected_count=1, progress=False
+        )
 
 
 def test_offline_error_names_the_url_and_the_folder(env, tmp_path):

@@ -37,9 +37,15 @@ def test_q_sample_and_q_mean_variance_match_oracle(kind):
     np.testing.assert_allclose(xt.numpy(), oracle.q_sample(ref, x0.numpy(), t.numpy(), eps.numpy()),
                                rtol=0, atol=1e-12)
     mean, var, log_var = q_mean_variance(sched, x0, t)
-    np.testing.assert_allclose(mean.numpy(), np.sqrt(ref.alpha_bar[t.numpy()])[:, None, None, None] * x0.numpy(),
-                               rtol=0, atol=1e-15)
-    np.testing.assert_allclose(var.flatten().numpy(), ref.one_minus_alpha_bar[t.numpy()], rtol=1e-13)
+    np.testing.assert_allclose(
+        mean.numpy(),
+        np.sqrt(ref.alpha_bar[t.numpy()])[:, None, None, None] * x0.numpy(),
+        rtol=0,
+        atol=1e-15,
+    )
+    np.testing.assert_allclose(
+        var.flatten().numpy(), ref.one_minus_alpha_bar[t.numpy()], rtol=1e-13
+    )
     assert var.shape == (6, 1, 1, 1) and torch.allclose(log_var, var.log())
     # t = 0 is the data itself: mean x_0, variance 0
     m0, v0, _ = q_mean_variance(sched, x0, 0)
@@ -79,7 +85,9 @@ def test_posterior_identities(kind):
     assert sched.posterior_variance[1].item() == 0.0
     # the likelihood's log-variance at t = 1 is log β̃_2, not log 0 or a floor
     log_beta_tilde_2 = math.log(sched.posterior_variance[2].item())
-    assert sched.posterior_log_variance_clipped[1].item() == pytest.approx(log_beta_tilde_2, abs=1e-15)
+    assert sched.posterior_log_variance_clipped[1].item() == pytest.approx(
+        log_beta_tilde_2, abs=1e-15
+    )
     # β̃_t ≤ β_t (strictly for t ≥ 2: (1−ᾱ_{t−1})/(1−ᾱ_t) < 1)
     assert (sched.posterior_variance[2:] < sched.beta[2:]).all()
     x0, eps, _ = _batch(2, (3, 5))
@@ -142,7 +150,12 @@ def test_iterated_steps_match_closed_form(t):
     for a, b in zip(x, direct):
         a, b = a.sort().values, b.sort().values
         grid = torch.cat([a, b]).sort().values
-        d = ((torch.searchsorted(a, grid, right=True) - torch.searchsorted(b, grid, right=True)).abs().max() / n).item()
+        d = (
+            (torch.searchsorted(a, grid, right=True) - torch.searchsorted(b, grid, right=True))
+            .abs()
+            .max()
+            / n
+        ).item()
         assert d < 1.95 * math.sqrt(2 / n), d   # KS critical value at α ≈ 0.001
 
 
@@ -168,8 +181,12 @@ def test_eps_x0_round_trip(kind):
     torch.testing.assert_close(predict_eps_from_x0(sched, xt, t, x0), eps, rtol=0, atol=1e-10)
     eps_back = predict_eps_from_x0(sched, xt, t, predict_x0_from_eps(sched, xt, t, eps))
     torch.testing.assert_close(eps_back, eps, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(x0_hat.numpy(), oracle.x0_from_eps(ref, xt.numpy(), t.numpy(), eps.numpy()),
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        x0_hat.numpy(),
+        oracle.x0_from_eps(ref, xt.numpy(), t.numpy(), eps.numpy()),
+        rtol=0,
+        atol=1e-10,
+    )
     # the posterior mean determines x̂_0 too (c1 > 0 for every t)
     mean, _, _ = q_posterior(sched, x0, xt, t)
     torch.testing.assert_close(predict_x0_from_mean(sched, xt, t, mean), x0, rtol=0, atol=1e-10)

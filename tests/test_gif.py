@@ -20,7 +20,7 @@ from fakes import FakePretrained, ImageOracle, hand_made_chain, ring_image  # no
 FLOWER = Path(__file__).parents[1] / "data" / "images" / "flower64.png"
 
 
-# ---- which frames ----------------------------------------------------------------------------------
+# ---- which frames --------------------------------------------------------------------------------
 @pytest.mark.parametrize("spacing", SPACINGS)
 @pytest.mark.parametrize("make", [linear_schedule, cosine_schedule])
 def test_frame_times_are_nearest_to_even_targets(spacing, make):
@@ -38,7 +38,20 @@ def test_frame_times_are_nearest_to_even_targets(spacing, make):
 
 def test_angle_spacing_pinned_and_cosine_nearly_even_in_t():
     # pinned for DDPM's linear schedule (also quoted in the frames module docstring)
-    assert frame_times(linear_schedule(1000), 12) == [1000, 614, 496, 413, 345, 285, 231, 181, 133, 86, 41, 0]
+    assert frame_times(linear_schedule(1000), 12) == [
+        1000,
+        614,
+        496,
+        413,
+        345,
+        285,
+        231,
+        181,
+        133,
+        86,
+        41,
+        0,
+    ]
     # the cosine schedule is (up to its β cap and offset s) linear in the angle: frames ≈ even in t
     ts = np.array(frame_times(cosine_schedule(1000), 11))
     assert np.abs(np.diff(ts) + 100).max() <= 12
@@ -77,14 +90,22 @@ def test_reverse_gif_holds_few_tensors_at_a_time(tmp_path):
     assert most <= 3  # the step being read, the previous one, and one just made
 
 
-# ---- round trips -----------------------------------------------------------------------------------
+# ---- round trips ---------------------------------------------------------------------------------
 def test_reverse_chain_gif_round_trip_greyscale_exact(tmp_path):
     s = linear_schedule(1000)
     model = ImageOracle(s, ring_image(8))
     x_T = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     steps = list(hand_made_chain(model, s, x_T, steps=20))
-    path = reverse_chain_gif(iter(steps), tmp_path / "r.gif", s, n_frames=12, duration_ms=60, hold_ms=1000,
-                             scale=3, nrow=2)
+    path = reverse_chain_gif(
+        iter(steps),
+        tmp_path / "r.gif",
+        s,
+        n_frames=12,
+        duration_ms=60,
+        hold_ms=1000,
+        scale=3,
+        nrow=2,
+    )
     info = read_gif(path)
     expected_t = [step_time(x) for x in pick_steps(steps, s, 12)]
     n = len(expected_t)
@@ -160,12 +181,17 @@ def test_save_gif_checks_its_input(tmp_path):
         save_gif(f, tmp_path / "missing" / "a.gif")
     # durations are stored in GIF's 10-ms unit
     g = [np.zeros((4, 4), np.uint8), np.full((4, 4), 9, np.uint8)]
-    assert read_gif(save_gif(g, tmp_path / "a.gif", duration_ms=84, hold_ms=0))["durations"] == [80, 80]
+    assert read_gif(save_gif(g, tmp_path / "a.gif", duration_ms=84, hold_ms=0))["durations"] == [
+        80,
+        80,
+    ]
     # identical neighbours are merged by Pillow into one frame; the total time is kept
-    assert read_gif(save_gif(f, tmp_path / "b.gif", duration_ms=50, hold_ms=100))["durations"] == [200]
+    assert read_gif(save_gif(f, tmp_path / "b.gif", duration_ms=50, hold_ms=100))["durations"] == [
+        200
+    ]
 
 
-# ---- the command line ------------------------------------------------------------------------------
+# ---- the command line ----------------------------------------------------------------------------
 def test_cli_forward(tmp_path, capsys):
     from ddpm_edu.cli import main
 
@@ -181,7 +207,9 @@ def test_cli_checkpoint_with_a_stand_in_model(tmp_path, monkeypatch):
     from ddpm_edu import pretrained
     from ddpm_edu.cli import main
 
-    monkeypatch.setattr(pretrained, "load_pretrained", lambda name: FakePretrained(linear_schedule(1000), size=28))
+    monkeypatch.setattr(
+        pretrained, "load_pretrained", lambda name: FakePretrained(linear_schedule(1000), size=28)
+    )
     out = tmp_path / "rev.gif"
     assert main(["gif", "--checkpoint", "mnist", "--out", str(out), "--steps", "30"]) == 0
     info = read_gif(out)
@@ -214,7 +242,8 @@ def test_cli_spacing_choices_match_the_library():
 
 
 def test_cli_checkpoint_file_of_an_untrained_unet(tmp_path):
-    """The whole path with real parts: a checkpoint file, load_pretrained, the U-Net, ddim/ddpm_steps."""
+    """The whole path with real parts: a checkpoint file, load_pretrained, the U-Net,
+    ddim/ddpm_steps."""
     from ddpm_edu.checkpoints import save_model
     from ddpm_edu.cli import main
     from ddpm_edu.nets import build_network, network_config
@@ -235,7 +264,9 @@ def test_cli_checkpoint_file_of_an_untrained_unet(tmp_path):
     points = dict(description, network={"kind": "mlp", "dim": 2}, data={"shape": [2]})
     mlp = build_network({"kind": "mlp", "dim": 2})
     save_model(tmp_path / "points.safetensors", mlp.state_dict(), points, step=0)
-    assert main(["gif", "--checkpoint", str(tmp_path / "points.safetensors"), "--out", str(out)]) == 2
+    assert (
+        main(["gif", "--checkpoint", str(tmp_path / "points.safetensors"), "--out", str(out)]) == 2
+    )
 
 
 def test_cli_real_pretrained_mnist(tmp_path):

@@ -11,4 +11,6 @@ def test_ruff_finds_nothing():
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     out = subprocess.run([ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
-    assert out.returncode == 0, f"ruff check found problems (fix them, or run `ruff check --fix`):\n{out.stdout[-3000:]}"
+    assert out.returncode == 0, (
+        f"ruff check found problems (fix them, or run `ruff check --fix`):\n{out.stdout[-3000:]}"
+    )

@@ -38,9 +38,13 @@ def test_normal_kl_pinned_and_basic_properties():
     assert (normal_kl(m1, l1, m1, l1) == 0).all()
     assert (normal_kl(m1, l1, m2, l2) >= 0).all()
     forward, backward = normal_kl(m1, l1, m2, l2), normal_kl(m2, l2, m1, l1)
-    assert ((forward - backward).abs() > 1e-3).float().mean() > 0.9     # not symmetric
-    np.testing.assert_allclose(forward.numpy(), oracle.normal_kl(m1.numpy(), l1.numpy(), m2.numpy(), l2.numpy()),
-                               rtol=1e-9, atol=1e-12)
+    assert ((forward - backward).abs() > 1e-3).float().mean() > 0.9  # not symmetric
+    np.testing.assert_allclose(
+        forward.numpy(),
+        oracle.normal_kl(m1.numpy(), l1.numpy(), m2.numpy(), l2.numpy()),
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 def test_normal_kl_matches_torch_distributions():
@@ -52,12 +56,18 @@ def test_normal_kl_matches_torch_distributions():
     torch.testing.assert_close(normal_kl(m1, l1, m2, l2), want, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("m1,v1,m2,v2", [(0.3, 0.2, -0.1, 0.5), (0.0, 1.0, 0.0, 4.0), (1.0, 0.01, 0.9, 0.02)])
+@pytest.mark.parametrize(
+    "m1,v1,m2,v2", [(0.3, 0.2, -0.1, 0.5), (0.0, 1.0, 0.0, 4.0), (1.0, 0.01, 0.9, 0.02)]
+)
 def test_normal_kl_matches_monte_carlo(m1, v1, m2, v2):
     """KL = E_{x~p1}[log p1(x) − log p2(x)]; 5 standard errors of the sample mean."""
     n = 400_000
-    x = m1 + math.sqrt(v1) * torch.randn(n, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    log_ratio = (-0.5 * math.log(v1) - (x - m1) ** 2 / (2 * v1)) - (-0.5 * math.log(v2) - (x - m2) ** 2 / (2 * v2))
+    x = m1 + math.sqrt(v1) * torch.randn(
+        n, generator=torch.Generator().manual_seed(2), dtype=torch.float64
+    )
+    log_ratio = (-0.5 * math.log(v1) - (x - m1) ** 2 / (2 * v1)) - (
+        -0.5 * math.log(v2) - (x - m2) ** 2 / (2 * v2)
+    )
     kl = normal_kl(torch.tensor(m1, dtype=torch.float64), math.log(v1), m2, math.log(v2)).item()
     se = log_ratio.std().item() / math.sqrt(n)
     assert abs(log_ratio.mean().item() - kl) < 5 * se
@@ -98,7 +108,9 @@ def test_exact_cdf_matches_erf():
                                [oracle.phi(y) for y in tail], rtol=1e-12)
     tail32 = standard_normal_cdf(torch.tensor([-5.0, -8.0, -12.0]))
     assert tail32.dtype == torch.float32
-    np.testing.assert_allclose(tail32.numpy(), [oracle.phi(-5.0), oracle.phi(-8.0), oracle.phi(-12.0)], rtol=1e-5)
+    np.testing.assert_allclose(
+        tail32.numpy(), [oracle.phi(-5.0), oracle.phi(-8.0), oracle.phi(-12.0)], rtol=1e-5
+    )
 
 
 # ---- check 7: the decoder -----------------------------------------------------------------------
@@ -110,8 +122,12 @@ SIGMAS = [1e-3, 3e-3, 7.3846e-3, 0.02, 0.1, 0.5]
 def test_decoder_sums_to_one_over_the_256_buckets(exact):
     for mu in MUS + list(np.linspace(-1.2, 1.2, 13)):
         for sigma in SIGMAS:
-            logp = discretized_gaussian_log_likelihood(X, torch.tensor(mu, dtype=torch.float64),
-                                                       torch.tensor(math.log(sigma), dtype=torch.float64), exact)
+            logp = discretized_gaussian_log_likelihood(
+                X,
+                torch.tensor(mu, dtype=torch.float64),
+                torch.tensor(math.log(sigma), dtype=torch.float64),
+                exact,
+            )
             total = logp.exp().sum().item()
             assert abs(total - 1) <= 1e-9, (mu, sigma, total)
 
@@ -121,11 +137,17 @@ def test_decoder_matches_oracle(exact):
     """Library vs the erfc / sinh-cosh oracle, 1e−9 in log p wherever p > 1e−11."""
     for sigma in SIGMAS:
         for mu in MUS:
-            got = discretized_gaussian_log_likelihood(X, torch.tensor(mu, dtype=torch.float64),
-                                                      torch.tensor(math.log(sigma), dtype=torch.float64), exact).numpy()
+            got = discretized_gaussian_log_likelihood(
+                X,
+                torch.tensor(mu, dtype=torch.float64),
+                torch.tensor(math.log(sigma), dtype=torch.float64),
+                exact,
+            ).numpy()
             want = oracle.decoder_log_probs(PIXELS, mu, sigma, exact)
             big = want > math.log(1e-11)
-            np.testing.assert_allclose(got[big], want[big], rtol=0, atol=1e-9, err_msg=f"μ={mu}, σ={sigma}")
+            np.testing.assert_allclose(
+                got[big], want[big], rtol=0, atol=1e-9, err_msg=f"μ={mu}, σ={sigma}"
+            )
             if not exact:   # DDPM's floor: no probability below 1e−12 (≤ 39.9 bits per pixel)
                 assert (got >= math.log(1e-12) - 1e-12).all()
                 floored = want < math.log(1e-12)
@@ -157,8 +179,12 @@ def test_decoder_float32_far_from_the_mean_is_finite_and_accurate():
     logp = discretized_gaussian_log_likelihood(x32, torch.zeros(()), torch.tensor(math.log(0.01)))
     assert logp.dtype == torch.float32 and torch.isfinite(logp).all()
     assert_pinned(logp[136].exp().item(), "1.745e-10", "p(k = 136)")
-    assert logp[136].item() == pytest.approx(oracle.decoder_log_prob(PIXELS[136], 0.0, 0.01), rel=1e-5)
-    naive = (standard_normal_cdf((x32[136] + 1 / 255) / 0.01) - standard_normal_cdf((x32[136] - 1 / 255) / 0.01))
+    assert logp[136].item() == pytest.approx(
+        oracle.decoder_log_prob(PIXELS[136], 0.0, 0.01), rel=1e-5
+    )
+    naive = standard_normal_cdf((x32[136] + 1 / 255) / 0.01) - standard_normal_cdf(
+        (x32[136] - 1 / 255) / 0.01
+    )
     assert naive.item() == 0.0      # the cancellation the upper-tail formula avoids
     # every bucket, every far-off mean: float32 agrees with float64 to float32 accuracy
     for exact in (True, False):
@@ -168,12 +194,20 @@ def test_decoder_float32_far_from_the_mean_is_finite_and_accurate():
                 lp32 = discretized_gaussian_log_likelihood(x32, *[a.float() for a in args], exact)
                 lp64 = discretized_gaussian_log_likelihood(X, *[a.double() for a in args], exact)
                 assert torch.isfinite(lp32).all(), (mu, sigma, exact)
-                assert ((lp32.double() - lp64).abs() <= 2e-4 * lp64.abs().clamp(min=1)).all(), (mu, sigma, exact)
+                assert ((lp32.double() - lp64).abs() <= 2e-4 * lp64.abs().clamp(min=1)).all(), (
+                    mu,
+                    sigma,
+                    exact,
+                )
 
 
 def test_decoder_gradient_is_finite_in_float32():
-    mu = (X.float() + 0.02 * torch.randn(256, generator=torch.Generator().manual_seed(3))).requires_grad_()
-    discretized_gaussian_log_likelihood(X.float(), mu, torch.tensor(math.log(7.3846e-3))).sum().backward()
+    mu = (
+        X.float() + 0.02 * torch.randn(256, generator=torch.Generator().manual_seed(3))
+    ).requires_grad_()
+    discretized_gaussian_log_likelihood(
+        X.float(), mu, torch.tensor(math.log(7.3846e-3))
+    ).sum().backward()
     assert torch.isfinite(mu.grad).all()
 
 
@@ -185,7 +219,9 @@ def test_prior_values_pinned_and_match_oracle():
         got = prior_bpd(LIN, x0)
         assert got.shape == (2,)
         assert_pinned(got[0].item(), text, f"L_T at x_0 = {value}")
-        np.testing.assert_allclose(got.numpy(), oracle.prior_bpd(ref, x0.numpy()), rtol=1e-6, atol=1e-15)
+        np.testing.assert_allclose(
+            got.numpy(), oracle.prior_bpd(ref, x0.numpy()), rtol=1e-6, atol=1e-15
+        )
     # x_0 = 0 in closed form: ½(−u − log(1−u)) nats with u = ᾱ_T
     u = LIN.alpha_bar[-1].item()
     assert prior_bpd(LIN, torch.zeros(1, 4, dtype=torch.float64)).item() == pytest.approx(
@@ -214,7 +250,9 @@ def test_vlb_terms_match_oracle_and_bookkeeping(var_type, exact):
     ref = oracle.tables(oracle.linear_betas(30))
     x0 = _pixels(4, (3, 1, 4, 4))
     spy = Spy(lambda xt, t: 0.8 * torch.tanh(2 * xt) + 0.01 * t.reshape(-1, 1, 1, 1))
-    res = vlb_terms(sched, spy, x0, var_type=var_type, exact=exact, generator=torch.Generator().manual_seed(5))
+    res = vlb_terms(
+        sched, spy, x0, var_type=var_type, exact=exact, generator=torch.Generator().manual_seed(5)
+    )
     assert res.terms.shape == (3, 30) and res.prior.shape == (3,) and res.total.shape == (3,)
     assert len(spy.calls) == 30
     torch.testing.assert_close(res.total, res.prior + res.terms.sum(1), rtol=0, atol=1e-12)
@@ -222,14 +260,24 @@ def test_vlb_terms_match_oracle_and_bookkeeping(var_type, exact):
     for xt, t, out in spy.calls:
         s = int(t[0])
         assert (t == s).all()
-        want = oracle.vlb_term_eps(ref, x0.numpy(), xt.numpy(), s, out.numpy(), var_type, True, exact)
-        np.testing.assert_allclose(res.terms[:, s - 1].numpy(), want, rtol=0, atol=1e-9, err_msg=f"t={s}")
+        want = oracle.vlb_term_eps(
+            ref, x0.numpy(), xt.numpy(), s, out.numpy(), var_type, True, exact
+        )
+        np.testing.assert_allclose(
+            res.terms[:, s - 1].numpy(), want, rtol=0, atol=1e-9, err_msg=f"t={s}"
+        )
         # column s−1 is vlb_term at step s (the decoder for s = 1)
-        torch.testing.assert_close(res.terms[:, s - 1], vlb_term(sched, out, x0, xt, t, "eps", var_type, True, exact),
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            res.terms[:, s - 1],
+            vlb_term(sched, out, x0, xt, t, "eps", var_type, True, exact),
+            rtol=0,
+            atol=0,
+        )
     # the x_t were fresh draws of q(x_t | x_0): 30 different noises, not one reused
-    noises = [(xt - sched.sqrt_alpha_bar[int(t[0])] * x0) / sched.sqrt_one_minus_alpha_bar[int(t[0])]
-              for xt, t, _ in spy.calls]
+    noises = [
+        (xt - sched.sqrt_alpha_bar[int(t[0])] * x0) / sched.sqrt_one_minus_alpha_bar[int(t[0])]
+        for xt, t, _ in spy.calls
+    ]
     assert min((a - b).abs().max().item() for a, b in zip(noises, noises[1:])) > 0.1
 
 
@@ -258,7 +306,9 @@ def test_oracle_model_fixed_small_has_only_prior_and_decoder():
     torch.testing.assert_close(res.total, res.prior + res.terms[:, 0], rtol=0, atol=1e-12)
     sigma = math.exp(0.5 * LIN.posterior_log_variance_clipped[1].item())
     per_pixel = -oracle.decoder_log_probs(x0.numpy(), x0.numpy(), sigma) / LN2
-    np.testing.assert_allclose(res.terms[:, 0].numpy(), per_pixel.reshape(3, -1).mean(1), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        res.terms[:, 0].numpy(), per_pixel.reshape(3, -1).mean(1), rtol=0, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("sched,name,text", [(LIN, "linear", "0.4864"), (COS, "cosine", "0.4324")])
@@ -270,7 +320,9 @@ def test_fixed_large_with_the_true_eps(sched, name, text):
     x0 = _pixels(9, (n, 1, 3, 3))
     t = torch.arange(2, T + 1).repeat_interleave(n)                    # (T−1)·n rows
     x0_rows = x0.repeat(T - 1, 1, 1, 1)
-    eps = torch.randn(x0_rows.shape, generator=torch.Generator().manual_seed(10), dtype=torch.float64)
+    eps = torch.randn(
+        x0_rows.shape, generator=torch.Generator().manual_seed(10), dtype=torch.float64
+    )
     xt = q_sample(sched, x0_rows, t, noise=eps)
     terms = vlb_term(sched, eps, x0_rows, xt, t, var_type="fixed_large").reshape(T - 1, n)
     kl_sum = terms.sum(0)
@@ -279,9 +331,17 @@ def test_fixed_large_with_the_true_eps(sched, name, text):
     ref = oracle.tables(oracle.linear_betas() if name == "linear" else oracle.cosine_betas())
     assert kl_sum[0].item() == pytest.approx(oracle.fixed_large_true_eps_bits(ref), abs=1e-9)
     # the same terms through vlb_terms' own loop, at a few steps (an oracle model gets only x_t, t)
-    few = vlb_terms(sched, _true_eps_model(sched, x0), x0, var_type="fixed_large", timesteps=[2, 500, T],
-                    generator=torch.Generator().manual_seed(12))
-    torch.testing.assert_close(few.terms[:, [1, 499, T - 1]], terms[[0, 498, T - 2]].T, rtol=1e-9, atol=1e-12)
+    few = vlb_terms(
+        sched,
+        _true_eps_model(sched, x0),
+        x0,
+        var_type="fixed_large",
+        timesteps=[2, 500, T],
+        generator=torch.Generator().manual_seed(12),
+    )
+    torch.testing.assert_close(
+        few.terms[:, [1, 499, T - 1]], terms[[0, 498, T - 2]].T, rtol=1e-9, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("t", [2, 3, 10, 100, 999, 1000])
@@ -304,7 +364,8 @@ def test_eps_weight_identity(t):
 
 
 def test_zero_network_has_simple_loss_about_one():
-    """Check 14: L_simple = E‖ε − ε̂‖² per dimension; for ε̂ = 0 it is E[ε²] = 1 (5 s.e. of the mean)."""
+    """Check 14: L_simple = E‖ε − ε̂‖² per dimension; for ε̂ = 0 it is E[ε²] = 1 (5 s.e. of the
+    mean)."""
     g = torch.Generator().manual_seed(11)
     x0 = _pixels(11, (64, 1, 16, 16))
     t = torch.randint(1, 1001, (64,), generator=g)

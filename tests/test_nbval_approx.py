@@ -8,7 +8,9 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("nbval_approx", ROOT / "notebooks" / "nbval_approx.py")
+_spec = importlib.util.spec_from_file_location(
+    "nbval_approx", ROOT / "notebooks" / "nbval_approx.py"
+)
 nbval_approx = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(nbval_approx)
 snap = nbval_approx.snap_numbers

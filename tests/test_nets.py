@@ -106,7 +106,9 @@ def test_registry_round_trip_through_json(name):
     twin.load_state_dict(net.state_dict())  # strict: same parameter names and shapes
     if name != "flowers64":  # (a 64×64 forward pass is slow on a shared CPU; the check is the same)
         c = net.config
-        x = torch.randn((2, 2) if name == "toy2d" else (2, c.in_channels, c.image_size, c.image_size))
+        x = torch.randn(
+            (2, 2) if name == "toy2d" else (2, c.in_channels, c.image_size, c.image_size)
+        )
         t = torch.tensor([1, 999])
         torch.testing.assert_close(twin(x, t), net(x, t))
 

@@ -19,7 +19,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def _load_builder():
-    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", ROOT / "tools" / "build_notebooks.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -45,7 +47,7 @@ def notebook(request):
     return request.param, nbformat.read(request.param, as_version=4)
 
 
-# ---- the converter --------------------------------------------------------------------------------
+# ---- the converter -------------------------------------------------------------------------------
 SAMPLE = '''# header comment, dropped
 
 # %% [markdown]
@@ -92,7 +94,10 @@ def test_make_notebook_round_trips_and_has_clean_metadata():
     nbformat.validate(nb)
     assert bn.notebook_cells(nb) == cells
     assert [c.id for c in nb.cells] == [f"cell-{i:03d}" for i in range(4)]
-    assert nb.metadata["kernelspec"]["name"] == "python3" and "version" not in nb.metadata["language_info"]
+    assert (
+        nb.metadata["kernelspec"]["name"] == "python3"
+        and "version" not in nb.metadata["language_info"]
+    )
 
 
 def test_check_reports_drift_missing_and_orphan_notebooks(tmp_path, monkeypatch):
@@ -117,10 +122,15 @@ def test_check_reports_drift_missing_and_orphan_notebooks(tmp_path, monkeypatch)
 def test_problems_flags_unrun_cells_errors_paths_and_addresses():
     nb = bn.make_notebook([("code", "a"), ("code", "b"), ("code", "c")])
     nb.cells[1].execution_count = 1
-    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                                  text=f"saved to {ROOT}/out/x.gif <object at 0x7f3a2b1c9d00>")]
+    nb.cells[1].outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stdout", text=f"saved to {ROOT}/out/x.gif <object at 0x7f3a2b1c9d00>"
+        )
+    ]
     nb.cells[2].execution_count = 2
-    nb.cells[2].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+    nb.cells[2].outputs = [
+        nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])
+    ]
     found = "\n".join(bn.problems(nb))
     assert "cell 0" in found and "no execution_count" in found
     assert "machine path" in found and "memory address 0x7f3a2b1c9d00" in found
@@ -139,7 +149,9 @@ def test_execute_stores_counts_and_no_timing_or_widget_state(tmp_path):
 
 def test_select_understands_prefixes_and_refuses_unknown_names():
     assert [p.stem for p in bn.select(["01"])] == ["01_forward_noising"]
-    assert [p.stem for p in bn.select(["notebooks/02_kl_of_gaussians.ipynb"])] == ["02_kl_of_gaussians"]
+    assert [p.stem for p in bn.select(["notebooks/02_kl_of_gaussians.ipynb"])] == [
+        "02_kl_of_gaussians"
+    ]
     with pytest.raises(SystemExit, match="no notebook source matches"):
         bn.select(["99_nothing"])
 
@@ -162,7 +174,9 @@ def test_executed_in_order_without_errors_paths_or_addresses(notebook):
 def test_metadata_is_clean(notebook):
     path, nb = notebook
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert set(nb.metadata) <= {"kernelspec", "language_info"}, "no widget state or machine metadata"
+    assert set(nb.metadata) <= {"kernelspec", "language_info"}, (
+        "no widget state or machine metadata"
+    )
     assert "version" not in nb.metadata.get("language_info", {})
     for cell in nb.cells:
         assert "execution" not in cell.metadata and "collapsed" not in cell.metadata
@@ -191,8 +205,10 @@ def test_ignored_outputs_say_why(notebook):
         for i, line in enumerate(lines):
             if any(m in line for m in ("NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP", "NBVAL_APPROX")):
                 nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
-                assert nxt.startswith("#") and len(nxt) > 10, \
-                    f"{path.name}: follow {line.strip()} with a comment saying why the output varies"
+                assert nxt.startswith("#") and len(nxt) > 10, (
+                    f"{path.name}: follow {line.strip()} with a comment saying why the output "
+                    "varies"
+                )
 
 
 def _exercise_ids(nb):
@@ -212,14 +228,17 @@ def test_at_least_two_exercises_shipped_unattempted(notebook):
     ids = [i for i, _ in found]
     assert len(set(ids)) >= 2, f"{path.name}: every chapter has at least two checked exercises"
     for ex_id, cell in found:
-        assert int(ex_id.split(".")[0]) == chapter, f"{path.name}: exercise {ex_id} is not this chapter's"
+        assert int(ex_id.split(".")[0]) == chapter, (
+            f"{path.name}: exercise {ex_id} is not this chapter's"
+        )
         exercise(ex_id)  # exists
         assert "not attempted yet" in _texts(cell), \
             f"{path.name}: exercise {ex_id} must be stored in its 'not attempted yet' state"
 
 
 def test_solutions_are_not_inline(notebook):
-    """The answer-defining lines of each solution (returns, ``answer = ...``) are not in the notebook."""
+    """The answer-defining lines of each solution (returns, ``answer = ...``) are not in the
+    notebook."""
     from ddpm_edu.exercises import exercise
 
     path, nb = notebook
@@ -228,13 +247,17 @@ def test_solutions_are_not_inline(notebook):
         for line in exercise(ex_id).solution.splitlines():
             body = line.split("#")[0].strip()
             if body.startswith(("return ", "answer =")):
-                assert re.sub(r"\s+", " ", body) not in code, f"{path.name}: solution of {ex_id} is inline"
+                assert re.sub(r"\s+", " ", body) not in code, (
+                    f"{path.name}: solution of {ex_id} is inline"
+                )
 
 
 def test_from_scratch_result_checked_against_the_library(notebook):
     path, nb = notebook
     cells = [c for c in _code(nb) if "torch.testing.assert_close(" in c.source]
-    assert cells, f"{path.name}: needs a from-scratch result checked with torch.testing.assert_close"
+    assert cells, (
+        f"{path.name}: needs a from-scratch result checked with torch.testing.assert_close"
+    )
 
 
 def test_learning_goals_summary_and_things_to_try(notebook):

@@ -1,5 +1,5 @@
-"""The install story: pyproject ↔ environment.yml in step, the README's two commands, CI, import cost,
-and modules that import each other one way only."""
+"""The install story: pyproject ↔ environment.yml in step, the README's two commands, CI, import
+cost, and modules that import each other one way only."""
 import ast
 import re
 import subprocess
@@ -79,9 +79,14 @@ def test_import_is_light_and_fast():
     # The import cost is that of the modules pulled in (torch alone takes ~1.2 s here), so assert on
     # those rather than on a wall-clock time; benchmarks/ and the closing notes carry the timings.
     # building the parser reads every command's help, the recipe list of `train --help` included
-    code = ("import sys; import ddpm_edu, ddpm_edu.cli; ddpm_edu.cli.build_parser(); "
-            "print([m for m in ('torch', 'numpy', 'matplotlib', 'ipywidgets', 'imageio') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys; import ddpm_edu, ddpm_edu.cli; ddpm_edu.cli.build_parser(); "
+        "print([m for m in ('torch', 'numpy', 'matplotlib', 'ipywidgets', 'imageio') "
+        "if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]", f"import ddpm_edu pulled in {out.strip()}"
 
 

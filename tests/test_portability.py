@@ -22,7 +22,11 @@ print(json.dumps({"capability": torch.backends.cpu.get_cpu_capability(),
 
 
 def _probe(capability: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+    }
     if capability is not None:
         env["ATEN_CPU_CAPABILITY"] = capability
     out = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True,

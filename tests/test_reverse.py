@@ -40,7 +40,9 @@ def test_p_mean_variance_matches_oracle(kind, mean_type, var_type, clip):
            "x0": 1.3 * x0 + 0.1,
            "mu": q_posterior(sched, 1.3 * x0, xt, TS)[0]}[mean_type]
     p = p_mean_variance(sched, out, xt, TS, mean_type, var_type, clip)
-    o_mean, o_var, o_x0, o_eps = oracle.p_mean_var(ref, out.numpy(), xt.numpy(), TS.numpy(), mean_type, var_type, clip)
+    o_mean, o_var, o_x0, o_eps = oracle.p_mean_var(
+        ref, out.numpy(), xt.numpy(), TS.numpy(), mean_type, var_type, clip
+    )
     # x̂_0 and ε̂ are divided by √ᾱ_t / √(1−ᾱ_t): compare on the scale those divisions produce
     scale = 1 + np.abs(o_x0).max()
     np.testing.assert_allclose(p.pred_x0.numpy(), o_x0, rtol=0, atol=1e-12 * scale)
@@ -113,17 +115,23 @@ def test_ddim_eta1_full_chain_is_the_posterior_step(kind, clip):
     x0 = torch.rand(len(t), 5, generator=g, dtype=torch.float64) * 2 - 1
     eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
     xt = q_sample(sched, x0, t, noise=eps)
-    mean, x0_hat = ddim_step(sched, xt, eps, t, t - 1, eta=1.0, noise=torch.zeros_like(xt), clip_x0=clip)
+    mean, x0_hat = ddim_step(
+        sched, xt, eps, t, t - 1, eta=1.0, noise=torch.zeros_like(xt), clip_x0=clip
+    )
     p = p_mean_variance(sched, eps, xt, t, "eps", "fixed_small", clip_x0=clip)
     assert ((mean - p.mean).abs() <= 1e-15 * mean.abs().clamp(min=1)).all()
     torch.testing.assert_close(x0_hat, p.pred_x0, rtol=0, atol=1e-12)
     # σ from the response to a huge z (so that rounding of the mean does not blur it)
-    big, _ = ddim_step(sched, xt, eps, t, t - 1, eta=1.0, noise=torch.full_like(xt, 1e8), clip_x0=clip)
+    big, _ = ddim_step(
+        sched, xt, eps, t, t - 1, eta=1.0, noise=torch.full_like(xt, 1e8), clip_x0=clip
+    )
     sigma2 = (((big - mean) / 1e8) ** 2)[:, 0]
     torch.testing.assert_close(sigma2, sched.posterior_variance[t], rtol=1e-14, atol=0)
     z = torch.randn(xt.shape, generator=g, dtype=torch.float64)
     step, _ = ddim_step(sched, xt, eps, t, t - 1, eta=1.0, noise=z, clip_x0=clip)
-    torch.testing.assert_close(step, p.mean + sched.posterior_variance[t].sqrt()[:, None] * z, rtol=0, atol=1e-14)
+    torch.testing.assert_close(
+        step, p.mean + sched.posterior_variance[t].sqrt()[:, None] * z, rtol=0, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("pair", [(3, 1), (10, 0), (500, 100), (1000, 1), (1000, 980), (37, 36)])
@@ -138,7 +146,9 @@ def test_ddim_any_pair_matches_oracle(pair, eta):
     want, var = oracle.ddim_step(ref, xt.numpy(), eps.numpy(), t, s, eta, z.numpy())
     np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-13)
     if eta > 0 and s > 0:
-        big, _ = ddim_step(LIN, xt, eps, t, s, eta=eta, noise=torch.full_like(xt, 1e8), clip_x0=False)
+        big, _ = ddim_step(
+            LIN, xt, eps, t, s, eta=eta, noise=torch.full_like(xt, 1e8), clip_x0=False
+        )
         mean, _ = ddim_step(LIN, xt, eps, t, s, eta=eta, noise=torch.zeros_like(xt), clip_x0=False)
         assert (((big - mean) / 1e8) ** 2)[0, 0].item() == pytest.approx(var, rel=1e-13)
 
@@ -152,8 +162,12 @@ def test_ddim_eta0_is_deterministic_and_keeps_eps():
                      noise=torch.randn(xt.shape, dtype=torch.float64))
     assert torch.equal(a, b)
     # with the true ε, η = 0 moves along the same noise: x_s = √ᾱ_s x_0 + √(1−ᾱ_s) ε (x_0 at s = 0)
-    torch.testing.assert_close(a, q_sample(LIN, x0, torch.tensor([900, 1, 6]), noise=eps).where(s[:, None] > 0, x0),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        a,
+        q_sample(LIN, x0, torch.tensor([900, 1, 6]), noise=eps).where(s[:, None] > 0, x0),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_ddim_on_a_respaced_schedule_is_the_skip_step_of_the_original():
@@ -177,7 +191,9 @@ def test_dtypes_follow_the_input():
         xt = q_sample(LIN, x0, 50, noise=eps)
         p = p_mean_variance(LIN, eps, xt, 50)
         assert {v.dtype for v in p} == {dtype}
-        out, x0_hat = ddim_step(LIN, xt, eps, 50, 49, eta=np.float32(0.5))  # NumPy η is a number too
+        out, x0_hat = ddim_step(
+            LIN, xt, eps, 50, 49, eta=np.float32(0.5)
+        )  # NumPy η is a number too
         assert out.dtype == x0_hat.dtype == dtype
 
 

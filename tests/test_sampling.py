@@ -1,4 +1,5 @@
-"""Samplers (ddpm_edu.sampling) against Gaussian data, whose optimal network and sampled law are exact.
+"""Samplers (ddpm_edu.sampling) against Gaussian data, whose optimal network and sampled law are
+exact.
 
 Oracles (tests/gaussian_oracle.py): ε*, x0*, μ* in closed form for x_0 ~ N(0.3, 0.2²); the exact
 mean/std of every (unclipped) chain by a scalar moment recursion; the same recursion's affine
@@ -55,8 +56,8 @@ def _visited_alpha_bars(schedule, ts):
 
 # ---- the oracle itself ------------------------------------------------------------------------
 def test_oracle_eps_is_the_regression_of_eps_on_xt():
-    # E[ε | x_t] is linear in x_t for Gaussian data: its least-squares slope/intercept by Monte Carlo
-    # must equal the closed form's.
+    # E[ε | x_t] is linear in x_t for Gaussian data: its least-squares slope/intercept by Monte
+    # Carlo must equal the closed form's.
     g = torch.Generator().manual_seed(0)
     n = 400_000
     for t in (10, 300):
@@ -117,7 +118,9 @@ def test_full_chain_statistics_match_reference(sampler, variant):
     x_T, g = _noise(*N_MC, seed=12)
     if sampler == "ddpm":
         it = ddpm_steps(GaussianOracle(LIN), LIN, x_T, var_type=variant, clip_x0=False, generator=g)
-        exact = exact_moments(_visited_alpha_bars(LIN, range(1000, -1, -1)), "ddpm", var_type=variant)
+        exact = exact_moments(
+            _visited_alpha_bars(LIN, range(1000, -1, -1)), "ddpm", var_type=variant
+        )
     else:
         it = ddim_steps(GaussianOracle(LIN), LIN, x_T, steps=1000, eta=variant, clip_x0=False,
                         generator=g)
@@ -136,8 +139,10 @@ def test_clipping_x0_barely_matters_for_this_data():
     assert runs[1].abs().max() <= 1.0
 
 
-@pytest.mark.parametrize("sampler, steps, spacing", [("ddim", 50, "linspace"), ("ddim", 50, "leading"),
-                                                     ("ddpm", 100, "linspace")])
+@pytest.mark.parametrize(
+    "sampler, steps, spacing",
+    [("ddim", 50, "linspace"), ("ddim", 50, "leading"), ("ddpm", 100, "linspace")],
+)
 def test_respaced_chain_statistics(sampler, steps, spacing):
     x_T, g = _noise(*N_MC, seed=5)
     o = GaussianOracle(LIN)
@@ -212,8 +217,15 @@ def test_ddim_eta0_is_deterministic_and_draws_no_noise():
     assert torch.equal(g1.get_state(), state)
 
 
-@pytest.mark.parametrize("sampler, kw", [("ddpm", {}), ("ddpm", dict(steps=17)),
-                                         ("ddim", dict(steps=23)), ("ddim", dict(steps=23, eta=0.7))])
+@pytest.mark.parametrize(
+    "sampler, kw",
+    [
+        ("ddpm", {}),
+        ("ddpm", dict(steps=17)),
+        ("ddim", dict(steps=23)),
+        ("ddim", dict(steps=23, eta=0.7)),
+    ],
+)
 @pytest.mark.parametrize("clip", [False, True])
 @pytest.mark.parametrize("mean_type", ["x0", "mu"])
 def test_x0_and_mu_models_give_the_eps_model_samples(sampler, kw, clip, mean_type):
@@ -245,8 +257,11 @@ def test_yield_structure_and_model_calls(sampler, kw, n_updates):
     ts = [s.t for s in run]
     assert all(type(t) is int for t in ts)
     assert all(a > b for a, b in zip(ts, ts[1:])) and ts[-1] == 0
-    expected = (respace(SHORT, kw["steps"], kw.get("spacing", "linspace")).timesteps.flip(0).tolist()
-                if "steps" in kw else list(range(200, -1, -1)))
+    expected = (
+        respace(SHORT, kw["steps"], kw.get("spacing", "linspace")).timesteps.flip(0).tolist()
+        if "steps" in kw
+        else list(range(200, -1, -1))
+    )
     assert ts == expected
     if kw.get("spacing") != "leading":
         assert ts[0] == SHORT.T
@@ -295,12 +310,16 @@ class _OracleNet(torch.nn.Module):
         return self.oracle(x, t)
 
 
-@pytest.mark.parametrize("sampler, kw", [("ddim", dict(steps=20)), ("ddim", dict(steps=20, eta=1.0)),
-                                         ("ddpm", dict(steps=20))])
+@pytest.mark.parametrize(
+    "sampler, kw",
+    [("ddim", dict(steps=20)), ("ddim", dict(steps=20, eta=1.0)), ("ddpm", dict(steps=20))],
+)
 def test_sample_is_reproducible_by_seed_whatever_the_batch_size(sampler, kw):
     net = _OracleNet(SHORT)
-    outs = [sample(net, SHORT, 10, (2, 3), sampler=sampler, seed=0, batch_size=b, progress=False, **kw)
-            for b in (None, 3, 7)]
+    outs = [
+        sample(net, SHORT, 10, (2, 3), sampler=sampler, seed=0, batch_size=b, progress=False, **kw)
+        for b in (None, 3, 7)
+    ]
     assert outs[0].shape == (10, 2, 3) and outs[0].dtype == F64
     assert all(torch.equal(outs[0], o) for o in outs[1:])
     assert 3 in net.batches and 7 in net.batches and max(net.batches) == 10
@@ -326,8 +345,17 @@ def test_sample_uses_eval_mode_and_restores_it():
 
 def test_sample_ddpm_steps_none_runs_the_full_chain_and_generator_works():
     o = GaussianOracle(SHORT)
-    x = sample(o, SHORT, 3, (2,), sampler="ddpm", steps=None, generator=torch.Generator().manual_seed(0),
-               progress=False, device="cpu")
+    x = sample(
+        o,
+        SHORT,
+        3,
+        (2,),
+        sampler="ddpm",
+        steps=None,
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+        device="cpu",
+    )
     assert len(o.calls) == SHORT.T and x.shape == (3, 2) and x.dtype == torch.float32
 
 
@@ -390,29 +418,38 @@ _O = GaussianOracle(SHORT)
 _X = torch.zeros(2, 1)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: sample(_O, SHORT, 2, (1,), sampler="euler"), "unknown sampler 'euler'"),
-    (lambda: ddim_steps(_O, SHORT, _X, steps=0), "between 1 and T = 200"),
-    (lambda: ddim_steps(_O, SHORT, _X, steps=201), "between 1 and T = 200"),
-    (lambda: ddpm_steps(_O, SHORT, _X, steps=500), "between 1 and T = 200"),
-    (lambda: ddim_steps(_O, SHORT, _X, steps=True), "steps must be an int"),
-    (lambda: ddim_steps(_O, SHORT, _X, steps=10.0), "steps must be an int"),
-    (lambda: ddim_steps(_O, SHORT, _X, shape=(3, 1)), r"x_T has shape \(2, 1\) but shape=\(3, 1\)"),
-    (lambda: ddpm_steps(_O, SHORT), "give the initial noise x_T, or shape"),
-    (lambda: ddpm_steps(_O, SHORT, shape=(2, 0)), "positive ints"),
-    (lambda: ddim_steps(_O, SHORT, _X, eta=-0.1), "eta must be a finite number ≥ 0"),
-    (lambda: ddim_steps(_O, SHORT, _X, eta=float("nan")), "eta must be a finite number ≥ 0"),
-    (lambda: ddpm_steps(_O, SHORT, _X, var_type="learned"), "var_type must be one of"),
-    (lambda: ddim_steps(_O, SHORT, _X, mean_type="velocity"), "mean_type must be one of"),
-    (lambda: ddim_steps(_O, SHORT, _X, spacing="quad"), "spacing must be"),
-    (lambda: sample(_O, SHORT, 0, (1,)), "n .* must be a positive int"),
-    (lambda: sample(_O, SHORT, 2, 5), "shape"),
-    (lambda: sample(_O, SHORT, 2, (1,), seed=0, generator=torch.Generator()), "not both"),
-    (lambda: sample(_O, SHORT, 2, (1,), sampler="ddpm", eta=1.0), "eta is DDIM's"),
-    (lambda: sample(_O, SHORT, 2, (1,), var_type="fixed_large"), "var_type applies to sampler='ddpm'"),
-    (lambda: sample(_O, SHORT, 2, (1,), batch_size=0), "batch_size"),
-    (lambda: ddim_steps(_O, "linear", _X), "must be a ddpm_edu Schedule"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sample(_O, SHORT, 2, (1,), sampler="euler"), "unknown sampler 'euler'"),
+        (lambda: ddim_steps(_O, SHORT, _X, steps=0), "between 1 and T = 200"),
+        (lambda: ddim_steps(_O, SHORT, _X, steps=201), "between 1 and T = 200"),
+        (lambda: ddpm_steps(_O, SHORT, _X, steps=500), "between 1 and T = 200"),
+        (lambda: ddim_steps(_O, SHORT, _X, steps=True), "steps must be an int"),
+        (lambda: ddim_steps(_O, SHORT, _X, steps=10.0), "steps must be an int"),
+        (
+            lambda: ddim_steps(_O, SHORT, _X, shape=(3, 1)),
+            r"x_T has shape \(2, 1\) but shape=\(3, 1\)",
+        ),
+        (lambda: ddpm_steps(_O, SHORT), "give the initial noise x_T, or shape"),
+        (lambda: ddpm_steps(_O, SHORT, shape=(2, 0)), "positive ints"),
+        (lambda: ddim_steps(_O, SHORT, _X, eta=-0.1), "eta must be a finite number ≥ 0"),
+        (lambda: ddim_steps(_O, SHORT, _X, eta=float("nan")), "eta must be a finite number ≥ 0"),
+        (lambda: ddpm_steps(_O, SHORT, _X, var_type="learned"), "var_type must be one of"),
+        (lambda: ddim_steps(_O, SHORT, _X, mean_type="velocity"), "mean_type must be one of"),
+        (lambda: ddim_steps(_O, SHORT, _X, spacing="quad"), "spacing must be"),
+        (lambda: sample(_O, SHORT, 0, (1,)), "n .* must be a positive int"),
+        (lambda: sample(_O, SHORT, 2, 5), "shape"),
+        (lambda: sample(_O, SHORT, 2, (1,), seed=0, generator=torch.Generator()), "not both"),
+        (lambda: sample(_O, SHORT, 2, (1,), sampler="ddpm", eta=1.0), "eta is DDIM's"),
+        (
+            lambda: sample(_O, SHORT, 2, (1,), var_type="fixed_large"),
+            "var_type applies to sampler='ddpm'",
+        ),
+        (lambda: sample(_O, SHORT, 2, (1,), batch_size=0), "batch_size"),
+        (lambda: ddim_steps(_O, "linear", _X), "must be a ddpm_edu Schedule"),
+    ],
+)
 def test_bad_input_fails_at_call_time_with_a_clear_message(call, match):
     # Errors come from the call itself, before any iteration (the generators validate eagerly).
     with pytest.raises((ValueError, TypeError), match=match):

@@ -9,8 +9,15 @@ import torch
 import oracle
 from oracle import assert_pinned
 from ddpm_edu.schedules import (
-    Schedule, cosine_schedule, extract, geometric_schedule, linear_schedule, one_minus_ratio, respace,
-    schedule_from_betas, schedule_from_config,
+    Schedule,
+    cosine_schedule,
+    extract,
+    geometric_schedule,
+    linear_schedule,
+    one_minus_ratio,
+    respace,
+    schedule_from_betas,
+    schedule_from_config,
 )
 
 LIN = linear_schedule()
@@ -71,8 +78,12 @@ def test_endpoints_and_monotonicity(name):
     assert (sched.alpha_bar[1:] < sched.alpha_bar[:-1]).all(), "ᾱ must decrease strictly"
     assert (sched.alpha_bar[1:] > 0).all()
     # 1 − ᾱ is its own table (accurate where ᾱ ≈ 1); both carry the rounding of T products, ~1e−15
-    assert torch.allclose(sched.alpha_bar + sched.one_minus_alpha_bar, torch.ones(T + 1, dtype=torch.float64),
-                          rtol=0, atol=4e-15)
+    assert torch.allclose(
+        sched.alpha_bar + sched.one_minus_alpha_bar,
+        torch.ones(T + 1, dtype=torch.float64),
+        rtol=0,
+        atol=4e-15,
+    )
     assert torch.equal(sched.alpha_bar_prev[1:], sched.alpha_bar[:-1])
     assert len(sched) == T
 
@@ -97,17 +108,27 @@ def test_tables_match_oracle(kind, T):
     lib = linear_schedule(T) if kind == "linear" else cosine_schedule(T)
     ref = oracle.tables(oracle.linear_betas(T) if kind == "linear" else oracle.cosine_betas(T))
     pairs = {
-        "beta": ref.beta, "alpha": ref.alpha, "alpha_bar": ref.alpha_bar,
-        "alpha_bar_prev": ref.alpha_bar_prev, "one_minus_alpha_bar": ref.one_minus_alpha_bar,
-        "sqrt_alpha_bar": np.sqrt(ref.alpha_bar), "sqrt_one_minus_alpha_bar": np.sqrt(ref.one_minus_alpha_bar),
-        "posterior_variance": ref.post_var, "posterior_mean_coef1": ref.c1, "posterior_mean_coef2": ref.c2,
+        "beta": ref.beta,
+        "alpha": ref.alpha,
+        "alpha_bar": ref.alpha_bar,
+        "alpha_bar_prev": ref.alpha_bar_prev,
+        "one_minus_alpha_bar": ref.one_minus_alpha_bar,
+        "sqrt_alpha_bar": np.sqrt(ref.alpha_bar),
+        "sqrt_one_minus_alpha_bar": np.sqrt(ref.one_minus_alpha_bar),
+        "posterior_variance": ref.post_var,
+        "posterior_mean_coef1": ref.c1,
+        "posterior_mean_coef2": ref.c2,
     }
     for name, want in pairs.items():
         got = getattr(lib, name).numpy()
         # relative agreement: the small entries (1 − ᾱ_1, β̃_2) must be right to all their digits too
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=name)
-    np.testing.assert_allclose(lib.posterior_log_variance_clipped[1:].numpy(), ref.post_logvar_clipped[1:],
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        lib.posterior_log_variance_clipped[1:].numpy(),
+        ref.post_logvar_clipped[1:],
+        rtol=0,
+        atol=1e-9,
+    )
     np.testing.assert_allclose(lib.log_alpha_bar.numpy(), np.log(ref.alpha_bar), rtol=1e-12, atol=0)
     snr = ref.alpha_bar[1:] / ref.one_minus_alpha_bar[1:]
     np.testing.assert_allclose(lib.snr[1:].numpy(), snr, rtol=1e-12)
@@ -160,7 +181,9 @@ def test_respace_explicit_list_and_respacing_twice():
     r = respace(LIN, [1, 10, 100, 1000])
     assert r.timesteps.tolist() == [0, 1, 10, 100, 1000]
     assert r.beta[1].item() == pytest.approx(LIN.beta[1].item(), rel=1e-14)  # first step unchanged
-    assert r.beta[2].item() == pytest.approx(1 - LIN.alpha_bar[10].item() / LIN.alpha_bar[1].item(), rel=1e-10)
+    assert r.beta[2].item() == pytest.approx(
+        1 - LIN.alpha_bar[10].item() / LIN.alpha_bar[1].item(), rel=1e-10
+    )
     rr = respace(r, [2, 4])                       # indices of r; timesteps map back to the original
     assert rr.timesteps.tolist() == [0, 10, 1000]
     torch.testing.assert_close(rr.alpha_bar[1:], LIN.alpha_bar[[10, 1000]], rtol=1e-13, atol=1e-16)
@@ -182,10 +205,22 @@ def test_respacing_to_every_step_is_the_identity():
 
 @pytest.mark.parametrize("kind", ["linear", "cosine"])
 def test_one_minus_ratio_matches_oracle(kind):
-    """1 − ᾱ_t/ᾱ_s (the noise added from s to t, used by respace and DDIM) to full relative precision."""
+    """1 − ᾱ_t/ᾱ_s (the noise added from s to t, used by respace and DDIM) to full relative
+    precision."""
     base = LIN if kind == "linear" else COS
     ref = oracle.tables(oracle.linear_betas() if kind == "linear" else oracle.cosine_betas())
-    pairs = [(1, 0), (2, 1), (3, 1), (10, 0), (50, 40), (500, 499), (500, 100), (1000, 1), (1000, 999), (999, 900)]
+    pairs = [
+        (1, 0),
+        (2, 1),
+        (3, 1),
+        (10, 0),
+        (50, 40),
+        (500, 499),
+        (500, 100),
+        (1000, 1),
+        (1000, 999),
+        (999, 900),
+    ]
     t = torch.tensor([p[0] for p in pairs])
     s = torch.tensor([p[1] for p in pairs])
     got = one_minus_ratio(base, t, s).numpy()

@@ -32,7 +32,7 @@ def _png(path, array):
     return path
 
 
-# ---- the loader -------------------------------------------------------------------------------------
+# ---- the loader ----------------------------------------------------------------------------------
 def test_full_size_is_the_file_itself():
     x = load_single_image(FLOWER)
     want = np.asarray(Image.open(FLOWER).convert("RGB")).transpose(2, 0, 1)  # (3, 64, 64)
@@ -101,12 +101,14 @@ def test_with_flips_appends_the_mirror_images():
         with_flips(x[0])
 
 
-# ---- the criterion --------------------------------------------------------------------------------
+# ---- the criterion -------------------------------------------------------------------------------
 def test_psnr_closed_form_for_a_constant_error():
     ref = torch.zeros(1, 3, 4, 4)
     for d in (0.02, 0.1, 0.5):
         got = psnr_to_nearest(ref + d, ref)
-        torch.testing.assert_close(got, torch.tensor([10 * math.log10(4 / d ** 2)], dtype=torch.float64))
+        torch.testing.assert_close(
+            got, torch.tensor([10 * math.log10(4 / d**2)], dtype=torch.float64)
+        )
     assert torch.isinf(psnr_to_nearest(ref, ref)).all()
 
 
@@ -145,7 +147,7 @@ def test_the_threshold_separates_the_flower_from_look_alikes():
     assert scores["flat"] < 16 and scores["shift2"] < RECOGNISABLE_PSNR_DB < scores["blur"], scores
 
 
-# ---- the recipes ------------------------------------------------------------------------------------
+# ---- the recipes ---------------------------------------------------------------------------------
 def test_single_image_recipe_data_network_and_a_few_steps():
     from ddpm_edu.training import train
 
@@ -188,7 +190,7 @@ def test_flowers64_recipe(tmp_path, monkeypatch):
         recipe.load_data()
 
 
-# ---- the shipped checkpoint and its card ----------------------------------------------------------------
+# ---- the shipped checkpoint and its card ---------------------------------------------------------
 def test_shipped_checkpoint_is_small_and_generates_the_flower():
     from ddpm_edu import load_pretrained
     from ddpm_edu.training import as_training_data
@@ -199,7 +201,9 @@ def test_shipped_checkpoint_is_small_and_generates_the_flower():
     assert model.config["extra"]["preset"] == "single-image"
     recipe = get_recipe("single-image")
     # trained on exactly the pixels the loader gives today
-    assert model.config["data"]["sha256"] == as_training_data(recipe.load_data()).describe()["sha256"]
+    assert (
+        model.config["data"]["sha256"] == as_training_data(recipe.load_data()).describe()["sha256"]
+    )
     x = model.sample(2, steps=50, seed=0)
     assert (psnr_to_nearest(to_pixels(x), recipe.load_data()) >= RECOGNISABLE_PSNR_DB).all()
 

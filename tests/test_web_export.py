@@ -20,8 +20,11 @@ import torch
 from ddpm_edu.cli import main
 
 onnx = pytest.importorskip("onnx", reason="export-web needs onnx: pip install -e .[web]")
-pytest.importorskip("onnxruntime", reason="export-web's int8-dynamic version and the checks need the "
-                                          "Python onnxruntime package: pip install -e .[web]")
+pytest.importorskip(
+    "onnxruntime",
+    reason="export-web's int8-dynamic version and the checks need the "
+    "Python onnxruntime package: pip install -e .[web]",
+)
 
 from ddpm_edu.web import runtime  # noqa: E402
 from ddpm_edu.web.noise import noisy_steps, read_noise_file, torch_noise, write_noise_file  # noqa: E402
@@ -30,9 +33,12 @@ from ddpm_edu.web.site import PAGE_FILES, export_site  # noqa: E402
 WEB = Path(runtime.__file__).parent
 
 
-def make_checkpoint(path, T: int = 1000, mean_type: str = "eps", seed: int = 0, arch: str = "mnist"):
+def make_checkpoint(
+    path, T: int = 1000, mean_type: str = "eps", seed: int = 0, arch: str = "mnist"
+):
     """A checkpoint of the architecture's U-Net with random weights everywhere, the zero-initialised
-    last convs included: an untrained U-Net outputs exactly 0, which would make any parity check vacuous."""
+    last convs included: an untrained U-Net outputs exactly 0, which would make any parity check
+    vacuous."""
     from ddpm_edu.checkpoints import save_model
     from ddpm_edu.nets import architecture, build_network, network_config
     from ddpm_edu.schedules import linear_schedule
@@ -43,9 +49,13 @@ def make_checkpoint(path, T: int = 1000, mean_type: str = "eps", seed: int = 0, 
         for p in net.parameters():
             if not p.abs().max() > 0:
                 p.normal_(0.0, 0.05)
-    description = {"network": network_config(net), "schedule": linear_schedule(T).to_config(),
-                   "data": {"shape": [net.config.in_channels, net.config.image_size, net.config.image_size]},
-                   "mean_type": mean_type, "var_type": "fixed_small"}
+    description = {
+        "network": network_config(net),
+        "schedule": linear_schedule(T).to_config(),
+        "data": {"shape": [net.config.in_channels, net.config.image_size, net.config.image_size]},
+        "mean_type": mean_type,
+        "var_type": "fixed_small",
+    }
     save_model(path, net.state_dict(), description, step=0)
     return Path(path)
 
@@ -94,9 +104,14 @@ def test_site_has_page_models_runtime_and_manifest(site, model):
     for spec in m["models"].values():
         assert (out / spec["file"]).stat().st_size == spec["bytes"] == site.files[spec["file"]]
     assert set(m["models"]) == {"fp32", "int8", "int8-dynamic"} and m["default_model"] == "fp32"
-    assert m["runtime"]["local"] == "ort/" + runtime.ENTRY and (out / m["runtime"]["local"]).is_file()
+    assert (
+        m["runtime"]["local"] == "ort/" + runtime.ENTRY and (out / m["runtime"]["local"]).is_file()
+    )
     assert m["runtime"]["cdn"].endswith(f"onnxruntime-web@{runtime.VERSION}/dist/")
-    assert f"model-fp32.onnx: {m['models']['fp32']['bytes'] / 1e6:.2f} MB (fp32 weights)" in site.summary()
+    assert (
+        f"model-fp32.onnx: {m['models']['fp32']['bytes'] / 1e6:.2f} MB (fp32 weights)"
+        in site.summary()
+    )
 
 
 def test_export_checks_itself_against_pytorch(site):
@@ -141,7 +156,9 @@ def test_int8_weights_are_per_channel_rounding(site, model):
         node = dq[name]
         np.testing.assert_array_equal(inits[node.input[0]], q)
         np.testing.assert_allclose(inits[node.input[1]], s, rtol=1e-6)
-        deq = inits[node.input[0]].astype(np.float32) * inits[node.input[1]].reshape(-1, *[1] * (w.ndim - 1))
+        deq = inits[node.input[0]].astype(np.float32) * inits[node.input[1]].reshape(
+            -1, *[1] * (w.ndim - 1)
+        )
         assert (np.abs(deq - w) <= 0.5001 * s.reshape(-1, *[1] * (w.ndim - 1))).all()
     ratio = site.manifest["models"]["int8"]["bytes"] / site.manifest["models"]["fp32"]["bytes"]
     assert 0.25 < ratio < 0.30, ratio
@@ -155,13 +172,19 @@ def test_int8_model_equals_pytorch_with_rounded_weights(site, model):
         for module in net.modules():
             if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
                 q, s = _oracle_int8(module.weight.numpy())
-                module.weight.copy_(torch.from_numpy(q.astype(np.float32) * s.reshape(-1, *[1] * (q.ndim - 1))))
+                module.weight.copy_(
+                    torch.from_numpy(q.astype(np.float32) * s.reshape(-1, *[1] * (q.ndim - 1)))
+                )
     x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(3))
     t = torch.tensor([1, 400, 1000])
-    got = _session(site.out_dir / "model-int8.onnx").run(["out"], {"x": x.numpy(), "t": t.numpy()})[0]
+    got = _session(site.out_dir / "model-int8.onnx").run(["out"], {"x": x.numpy(), "t": t.numpy()})[
+        0
+    ]
     np.testing.assert_allclose(got, net(x, t).numpy(), atol=2e-5, rtol=0)
     fp32 = model.net(x, t).numpy()
-    assert 1e-3 < np.abs(got - fp32).max() < 0.2  # rounding the weights changes the output, a little
+    assert (
+        1e-3 < np.abs(got - fp32).max() < 0.2
+    )  # rounding the weights changes the output, a little
 
 
 def _rel_rms(a, b) -> float:
@@ -177,8 +200,12 @@ def test_int8_dynamic_uses_integer_kernels_and_stays_close(site, model):
     x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(4))
     t = torch.tensor([1, 10, 300, 1000])
     fp32 = model.net(x, t).numpy()
-    outs = {p: _session(site.out_dir / f"model-{p}.onnx").run(["out"], {"x": x.numpy(), "t": t.numpy()})[0]
-            for p in ("int8", "int8-dynamic")}
+    outs = {
+        p: _session(site.out_dir / f"model-{p}.onnx").run(
+            ["out"], {"x": x.numpy(), "t": t.numpy()}
+        )[0]
+        for p in ("int8", "int8-dynamic")
+    }
     # 8-bit activations add rounding on top of 8-bit weights: further from float32, still close
     # (on this random network ≈ 2 % and ≈ 5 % relative RMS error)
     assert _rel_rms(outs["int8"], fp32) < _rel_rms(outs["int8-dynamic"], fp32) < 0.15
@@ -237,9 +264,13 @@ def test_cli_int8_only_with_cdn_runtime(ckpt, tmp_path, capsys):
     assert main(["export-web", "--checkpoint", str(ckpt), "--out", str(out), "--precision", "int8",
                  "--runtime", "cdn", "--steps", "10", "--n", "4", "--title", "My digits"]) == 0
     m = json.loads((out / "manifest.json").read_text())
-    assert set(m["models"]) == {"int8"} and m["default_model"] == "int8" and m["title"] == "My digits"
+    assert (
+        set(m["models"]) == {"int8"} and m["default_model"] == "int8" and m["title"] == "My digits"
+    )
     assert m["runtime"]["local"] is None and not (out / "ort").exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted([*PAGE_FILES, "manifest.json", "model-int8.onnx"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*PAGE_FILES, "manifest.json", "model-int8.onnx"]
+    )
     assert m["sampler_defaults"]["steps"] == 10 and m["sampler_defaults"]["n"] == 4
     text = capsys.readouterr().out
     assert "needs internet" in text and "ddpm-edu serve" in text
@@ -247,7 +278,10 @@ def test_cli_int8_only_with_cdn_runtime(ckpt, tmp_path, capsys):
     assert main(["export-web", "--checkpoint", str(ckpt), "--out", str(out), "--precision", "fp32",
                  "int8-dynamic"]) == 0
     assert (out / "ort" / runtime.ENTRY).is_file() and not (out / "model-int8.onnx").exists()
-    assert set(json.loads((out / "manifest.json").read_text())["models"]) == {"fp32", "int8-dynamic"}
+    assert set(json.loads((out / "manifest.json").read_text())["models"]) == {
+        "fp32",
+        "int8-dynamic",
+    }
 
 
 @pytest.mark.parametrize("extra,message", [
@@ -256,7 +290,9 @@ def test_cli_int8_only_with_cdn_runtime(ckpt, tmp_path, capsys):
     (["--steps", "0"], "positive"),
 ])
 def test_cli_bad_options(ckpt, tmp_path, capsys, extra, message):
-    assert main(["export-web", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o"), *extra]) == 2
+    assert (
+        main(["export-web", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o"), *extra]) == 2
+    )
     assert message in capsys.readouterr().err
 
 
@@ -277,7 +313,10 @@ def test_cli_refuses_foreign_folders_and_point_models(ckpt, tmp_path, capsys):
     assert main(["export-web", "--checkpoint", str(tmp_path / "points.safetensors"),
                  "--out", str(tmp_path / "p")]) == 2
     assert "draws images" in capsys.readouterr().err
-    assert main(["export-web", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "q")]) == 2
+    assert (
+        main(["export-web", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "q")])
+        == 2
+    )
 
 
 # ---- the vendored runtime -----------------------------------------------------------------------
@@ -300,9 +339,13 @@ def test_server_types_and_isolation_headers(site):
     server, url = serve_in_thread(site.out_dir)
     try:
         assert url.startswith("http://127.0.0.1:")
-        expected = {"index.html": "text/html", "app.js": "text/javascript", "manifest.json": "application/json",
-                    f"ort/{runtime.ENTRY}": "text/javascript",
-                    "ort/ort-wasm-simd-threaded.wasm": "application/wasm"}
+        expected = {
+            "index.html": "text/html",
+            "app.js": "text/javascript",
+            "manifest.json": "application/json",
+            f"ort/{runtime.ENTRY}": "text/javascript",
+            "ort/ort-wasm-simd-threaded.wasm": "application/wasm",
+        }
         for path, ctype in expected.items():
             with urllib.request.urlopen(url + path, timeout=10) as r:
                 assert r.headers["Content-Type"].startswith(ctype), path
@@ -326,7 +369,7 @@ def test_cli_serve_errors(site, tmp_path, capsys):
     assert "in use" in capsys.readouterr().err
 
 
-# ---- quality of the 8-bit versions ----------------------------------------------------------------
+# ---- quality of the 8-bit versions ---------------------------------------------------------------
 def test_compare_precisions_judges_each_version_from_the_same_noise(site, model, monkeypatch):
     """Each version samples from the same noise; the fp32 version's images equal PyTorch's own
     samples; each 8-bit version is compared with fp32 image by image. The classifier is replaced by
@@ -350,7 +393,10 @@ def test_compare_precisions_judges_each_version_from_the_same_noise(site, model,
     monkeypatch.setattr(quality, "sample_quality", lambda images, classifier=None: Report(images))
     result = compare_precisions(site.out_dir, n=5, steps=3, seed=2, batch_size=4)
     versions = result["versions"]
-    assert list(versions) == ["fp32", "int8", "int8-dynamic"] and "same_digit_as_fp32" not in versions["fp32"]
+    assert (
+        list(versions) == ["fp32", "int8", "int8-dynamic"]
+        and "same_digit_as_fp32" not in versions["fp32"]
+    )
     want = model.sample(5, steps=3, seed=2)
     # float32 kernels of onnxruntime vs PyTorch: the same chain up to ~1e-4 (as in the browser)
     torch.testing.assert_close(versions["fp32"]["quality"]["images"], want, atol=1e-3, rtol=0)
@@ -359,7 +405,9 @@ def test_compare_precisions_judges_each_version_from_the_same_noise(site, model,
         v = versions[name]
         images = v["quality"]["images"]
         assert v["bytes"] == site.manifest["models"][name]["bytes"]
-        assert v["same_digit_as_fp32"] == float((outputs(images)[0].argmax(1) == labels).double().mean())
+        assert v["same_digit_as_fp32"] == float(
+            (outputs(images)[0].argmax(1) == labels).double().mean()
+        )
         diff = ((images + 1) * 127.5).round() - ((want + 1) * 127.5).round()
         assert abs(v["pixel_diff"]["mean"] - diff.abs().mean().item()) < 0.05
         assert 0 < v["pixel_diff"]["mean"] <= v["pixel_diff"]["max"] <= 255
@@ -370,8 +418,12 @@ def test_cli_serve_prints_its_address_and_serves_the_page(site):
     import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "ddpm_edu.cli", "serve", str(site.out_dir), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ddpm_edu.cli", "serve", str(site.out_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()  # "serving DIR at http://127.0.0.1:PORT/  (Ctrl-C stops)"
         assert "serving" in line and "http://127.0.0.1:" in line, line

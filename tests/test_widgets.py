@@ -1,5 +1,6 @@
-"""Headless widget tests: set a control's .value, check the picture bytes and the numbers changed and
-are right (against the library and independent oracles: torch.distributions, direct formulas)."""
+"""Headless widget tests: set a control's .value, check the picture bytes and the numbers changed
+and are right (against the library and independent oracles: torch.distributions, direct
+formulas)."""
 from __future__ import annotations
 
 import io
@@ -58,7 +59,9 @@ def test_forward_explorer_shows_q_sample():
     assert np.abs(right.astype(int) - expected.astype(int)).max() <= 1  # float32 rounding at .5
 
     fe.schedule.value = "cosine (improved DDPM)"
-    f = [math.cos((u / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2 for u in (0, 300)]  # Nichol & Dhariwal eq. 17
+    f = [
+        math.cos((u / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2 for u in (0, 300)
+    ]  # Nichol & Dhariwal eq. 17
     assert fe.values["alpha_bar"] == pytest.approx(f[1] / f[0], rel=1e-9) and fe.t.value == 300
     assert repr(fe) == "ForwardExplorer(t=300, schedule='cosine (improved DDPM)')"
 
@@ -66,8 +69,11 @@ def test_forward_explorer_shows_q_sample():
 def test_forward_explorer_adapts_t_range_to_the_schedule():
     from ddpm_edu import cosine_schedule
 
-    fe = ForwardExplorer(ring_image(12), schedules={"long": linear_schedule(400), "short": cosine_schedule(50)},
-                         t=300)
+    fe = ForwardExplorer(
+        ring_image(12),
+        schedules={"long": linear_schedule(400), "short": cosine_schedule(50)},
+        t=300,
+    )
     assert fe.t.max == 400
     fe.schedule.value = "short"
     assert fe.t.max == 50 and fe.t.value == 50 and fe.values["t"] == 50
@@ -103,8 +109,14 @@ def test_kl_explorer_labels_match_normal_kl_and_monte_carlo():
     kx.mu_q.value, kx.sigma_q.value = 1.0, 0.5
     assert kx.image.value != before
     mu_p, s_p, mu_q, s_q = kx.params()
-    ref = float(kl_divergence(*(Normal(torch.tensor(m, dtype=torch.float64), torch.tensor(v, dtype=torch.float64))
-                                for m, v in ((mu_p, s_p), (mu_q, s_q)))))
+    ref = float(
+        kl_divergence(
+            *(
+                Normal(torch.tensor(m, dtype=torch.float64), torch.tensor(v, dtype=torch.float64))
+                for m, v in ((mu_p, s_p), (mu_q, s_q))
+            )
+        )
+    )
     assert _number(kx.closed_form.value, "(normal_kl):") == round(ref, 4)
     assert kx.values["closed_form"] == pytest.approx(ref, rel=1e-9)
     assert kx.values["numeric"] == pytest.approx(ref, rel=1e-6)
@@ -132,8 +144,13 @@ def test_bucket_explorer_probabilities_and_sum():
     bx.mean.value = 0.02
     assert bx.image.value != before
     x = torch.tensor([131 / 127.5 - 1], dtype=torch.float64)
-    ref = float(discretized_gaussian_log_likelihood(x, torch.tensor([0.02], dtype=torch.float64),
-                                                    torch.tensor([math.log(bx.sigma.value)], dtype=torch.float64)).exp())
+    ref = float(
+        discretized_gaussian_log_likelihood(
+            x,
+            torch.tensor([0.02], dtype=torch.float64),
+            torch.tensor([math.log(bx.sigma.value)], dtype=torch.float64),
+        ).exp()
+    )
     assert bx.values["pixel_prob"] == pytest.approx(ref, rel=1e-12)
     assert f"{ref:.6g}" in bx.probability.value
     assert bx.values["bits"] == pytest.approx(-math.log2(ref))
@@ -142,7 +159,9 @@ def test_bucket_explorer_probabilities_and_sum():
 
     # an edge pixel takes the whole tail: μ far above 1 puts nearly all mass on k = 255
     bx.mean.value, bx.pixel.value = 1.2, 255
-    assert bx.values["pixel_prob"] == pytest.approx(1.0, abs=1e-9) and bx.total.value.endswith("1.000000000")
+    assert bx.values["pixel_prob"] == pytest.approx(1.0, abs=1e-9) and bx.total.value.endswith(
+        "1.000000000"
+    )
 
     # DDPM's tanh CDF differs from the exact one by up to 1.8e−4 per CDF value
     bx.mean.value, bx.sigma.value, bx.pixel.value = 0.0, 0.05, 140
@@ -164,16 +183,27 @@ def test_static_fallbacks_are_figures():
     from matplotlib.figure import Figure
 
     s = linear_schedule(1000)
-    steps = list(hand_made_chain(ImageOracle(s, ring_image(8)), s, torch.randn(1, 1, 8, 8), steps=10))
-    figs = [ForwardExplorer.static(FLOWER, ts=(0, 100, 1000)), ChainScrubber.static(steps, n=4, schedule=s),
-            ChainScrubber.static(steps, n=3), KLExplorer.static(), BucketExplorer.static(0.5, 0.02, 191)]
+    steps = list(
+        hand_made_chain(ImageOracle(s, ring_image(8)), s, torch.randn(1, 1, 8, 8), steps=10)
+    )
+    figs = [
+        ForwardExplorer.static(FLOWER, ts=(0, 100, 1000)),
+        ChainScrubber.static(steps, n=4, schedule=s),
+        ChainScrubber.static(steps, n=3),
+        KLExplorer.static(),
+        BucketExplorer.static(0.5, 0.02, 191),
+    ]
     assert all(isinstance(f, Figure) for f in figs)
     assert len(figs[0].axes) == 4 * 3  # four schedules × three times
     from ddpm_edu.viz.frames import pick_steps, step_time
 
     chosen = [step_time(x) for x in pick_steps(steps, s, 4)]
     assert [ax.get_title() for ax in figs[1].axes[:len(chosen)]] == [f"t = {t}" for t in chosen]
-    assert [ax.get_title() for ax in figs[2].axes[:3]] == ["t = 1000", f"t = {step_time(steps[5])}", "t = 0"]
+    assert [ax.get_title() for ax in figs[2].axes[:3]] == [
+        "t = 1000",
+        f"t = {step_time(steps[5])}",
+        "t = 0",
+    ]
     with pytest.raises(ValueError, match="outside"):
         ForwardExplorer.static(FLOWER, ts=(0, 2000))
 

@@ -1,7 +1,7 @@
 """The real-browser tests: a ``browser`` marker (so a quick run can leave them out with
 ``pytest -m "not browser"``) and one JupyterLab server + headless Chromium shared by the tests of a
-module that ask for the ``lab`` fixture (starting them costs several seconds; each notebook still gets a page,
-a workspace and a kernel of its own)."""
+module that ask for the ``lab`` fixture (starting them costs several seconds; each notebook still
+gets a page, a workspace and a kernel of its own)."""
 from __future__ import annotations
 
 import time
@@ -39,7 +39,10 @@ def lab(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("lab")
     t0 = time.monotonic()
-    with jupyterlab(root, {"DDPM_EDU_ROOT": str(REPO), "TQDM_DISABLE": "1"}) as url, sync_playwright() as p:
+    with (
+        jupyterlab(root, {"DDPM_EDU_ROOT": str(REPO), "TQDM_DISABLE": "1"}) as url,
+        sync_playwright() as p,
+    ):
         browser = launch(p)
         try:
             yield LabSession(root, url, browser, time.monotonic() - t0)

@@ -40,18 +40,33 @@ def write_settings(settings_dir: Path) -> None:
 
 @contextlib.contextmanager
 def jupyterlab(root_dir: Path, env_extra: dict | None = None, timeout: float = 60.0):
-    """Run ``jupyter lab`` serving ``root_dir``; yields its base URL; stops it (by its pid) on exit."""
+    """Run ``jupyter lab`` serving ``root_dir``; yields its base URL; stops it (by its pid) on
+    exit."""
     root_dir = Path(root_dir)
     state = root_dir / ".lab-state"
     write_settings(state / "settings")
     port = free_port()
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"), JUPYTER_RUNTIME_DIR=str(state / "runtime"),
-               **(env_extra or {}))
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.root_dir={root_dir}",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           "--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
-           "--ServerApp.open_browser=False"]
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
+        **(env_extra or {}),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--ServerApp.root_dir={root_dir}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.open_browser=False",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(state / "server.log", "w")
@@ -61,7 +76,9 @@ def jupyterlab(root_dir: Path, env_extra: dict | None = None, timeout: float = 6
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with code {proc.returncode}; see {state / 'server.log'}")
+                raise RuntimeError(
+                    f"jupyter lab exited with code {proc.returncode}; see {state / 'server.log'}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
                     if r.status == 200:

@@ -1,8 +1,8 @@
 """Drive notebooks in a real JupyterLab in headless Chromium: the pieces the browser tests share.
 
 ``test_lab_widgets.py`` (the widget gallery) and ``test_lab_chapters.py`` (course chapters) both:
-check that Chromium, Playwright, JupyterLab and ipywidgets are there (:func:`require_browser`), copy a
-notebook into the server's folder without its outputs (:func:`copy_notebook`), open it in its own
+check that Chromium, Playwright, JupyterLab and ipywidgets are there (:func:`require_browser`), copy
+a notebook into the server's folder without its outputs (:func:`copy_notebook`), open it in its own
 JupyterLab workspace, run all cells and wait until every code cell has run or one has failed
 (:func:`open_and_run`), move sliders with the keyboard and wait for the picture to change
 (:func:`move_and_wait`), and wait for the kernel to finish the last updates (:func:`settle`).
@@ -45,7 +45,8 @@ CODE_CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .map((c, index) => ({index, cell: c.model}))
   .filter(({cell}) => cell.type === 'code')
   .map(({index, cell}) => ({index, source: cell.sharedModel.getSource(),
-                            execution_count: cell.executionCount, outputs: cell.outputs.toJSON()}))"""
+                            execution_count: cell.executionCount,
+                            outputs: cell.outputs.toJSON()}))"""
 SRC_CHANGED = "([img, before]) => img.src !== before && img.complete && img.naturalWidth > 0"
 SHUTDOWN_KERNEL = "() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()"
 
@@ -64,14 +65,21 @@ def require_chromium() -> None:
     from ddpm_edu.web.browser import CHROMIUM
 
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (or set DDPM_EDU_CHROMIUM)")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (or set DDPM_EDU_CHROMIUM)"
+        )
 
 
 def require_browser() -> None:
-    """Skip, saying what to install, unless Playwright, Chromium, JupyterLab and ipywidgets are here."""
+    """Skip, saying what to install, unless Playwright, Chromium, JupyterLab and ipywidgets are
+    here."""
     require_chromium()
-    pytest.importorskip("jupyterlab", reason="JupyterLab is not installed: pip install -e .[course]")
-    pytest.importorskip("ipywidgets", reason="ipywidgets is not installed: pip install -e .[course]")
+    pytest.importorskip(
+        "jupyterlab", reason="JupyterLab is not installed: pip install -e .[course]"
+    )
+    pytest.importorskip(
+        "ipywidgets", reason="ipywidgets is not installed: pip install -e .[course]"
+    )
 
 
 def screenshots_dir() -> Path:
@@ -115,7 +123,8 @@ class NotebookRun:
                 if o["output_type"] == "stream" and o.get("name") == "stderr"]
 
     def stderr_not_warnings(self) -> list[tuple[int, str]]:
-        """stderr lines that are not part of a Python warning (its header or its indented source line)."""
+        """stderr lines that are not part of a Python warning (its header or its indented source
+        line)."""
         return [(i, line) for i, text in self.stderr() for line in text.splitlines()
                 if line.strip() and not WARNING_HEADER.match(line) and not line[:1].isspace()]
 
@@ -148,7 +157,9 @@ def open_and_run(browser, url: str, path: str, timeout_s: float = 180.0) -> Note
         page.goto(f"{url}/lab/workspaces/{workspace}/tree/{path}")
         page.wait_for_function(KERNEL_IDLE, timeout=60_000)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        state = page.wait_for_function(RUN_STATE, timeout=timeout_s * 1000, polling=200).json_value()
+        state = page.wait_for_function(
+            RUN_STATE, timeout=timeout_s * 1000, polling=200
+        ).json_value()
         run.cells = page.evaluate(CODE_CELLS)
         run.seconds = time.monotonic() - t0
         assert not state["failed"], f"{path}: a cell failed: {run.error_outputs()}"
@@ -159,14 +170,18 @@ def open_and_run(browser, url: str, path: str, timeout_s: float = 180.0) -> Note
 
 
 def close(run: NotebookRun) -> None:
-    """Shut the notebook's kernel down (it would keep its memory until the server stops), close the page."""
+    """Shut the notebook's kernel down (it would keep its memory until the server stops), close the
+    page."""
     from playwright.sync_api import Error as PlaywrightError
 
     try:
-        if run.page.evaluate("() => !!(window.jupyterapp && window.jupyterapp.shell.currentWidget)"):
+        if run.page.evaluate(
+            "() => !!(window.jupyterapp && window.jupyterapp.shell.currentWidget)"
+        ):
             run.page.evaluate(SHUTDOWN_KERNEL)
     except PlaywrightError:
-        pass  # the page crashed or never loaded: the kernel stops with the server, at the session's end
+        # the page crashed or never loaded: the kernel stops with the server, at the session's end
+        pass
     finally:
         run.page.close()
 
@@ -178,8 +193,8 @@ def assert_widgets_fine(run: NotebookRun) -> None:
 
 
 def move_every_slider(page, box, n_sliders: int, shot: Path):
-    """In one explorer ``box``: its picture is drawn, it has ``n_sliders`` sliders, a screenshot goes
-    to ``shot``, then each slider is moved and must change the picture. Returns the picture."""
+    """In one explorer ``box``: its picture is drawn, it has ``n_sliders`` sliders, a screenshot
+    goes to ``shot``, then each slider is moved and must change the picture. Returns the picture."""
     box.scroll_into_view_if_needed()
     img = box.locator("img").first
     assert img.evaluate("el => el.complete && el.naturalWidth > 0")
@@ -192,7 +207,8 @@ def move_every_slider(page, box, n_sliders: int, shot: Path):
 
 
 def move_and_wait(page, handle, img, key: str, presses: int = 3) -> None:
-    """Focus a slider handle, press ``key`` ``presses`` times, and wait until the picture changes."""
+    """Focus a slider handle, press ``key`` ``presses`` times, and wait until the picture
+    changes."""
     before = img.evaluate("el => el.src")
     handle.focus()
     for _ in range(presses):

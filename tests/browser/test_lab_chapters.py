@@ -2,9 +2,9 @@
 runs them.
 
 Each chapter is copied without its outputs into the temporary folder served by the shared JupyterLab
-(the ``lab`` fixture of ``conftest.py``; the tracked notebook never gets outputs), opened in headless
-Chromium and run cell by cell with "Run All", in the environment of the nbval run (the chapters'
-default ``FULL_SIZE = False``) plus ``TQDM_DISABLE=1``. Then:
+(the ``lab`` fixture of ``conftest.py``; the tracked notebook never gets outputs), opened in
+headless Chromium and run cell by cell with "Run All", in the environment of the nbval run (the
+chapters' default ``FULL_SIZE = False``) plus ``TQDM_DISABLE=1``. Then:
 
 - every code cell ran, and no output is an error (a traceback);
 - stderr holds nothing but Python warnings: ``notebooks/conftest.py`` lets nbval ignore stderr
@@ -41,7 +41,8 @@ CHAPTERS = {
     "08_faster_sampling": {"ddpm-edu-ddim": 2},
     "09_evaluation": {"ddpm-edu-fast-estimator": 1},
 }
-# the class of every explorer box (ddpm_edu.viz.widgets.Explorer); the other ddpm-edu-* class names it
+# the class of every explorer box (ddpm_edu.viz.widgets.Explorer); the other ddpm-edu-* class names
+# it
 EXPLORER_KINDS = """els => els.map(e => [...e.classList].filter(
   c => c.startsWith('ddpm-edu-') && c !== 'ddpm-edu-explorer').join(' '))"""
 
@@ -62,7 +63,9 @@ def test_chapter_runs_and_its_explorers_react_in_jupyterlab(lab, chapter):
         bad = run.stderr_not_warnings()
         assert not bad, f"{chapter} wrote more than warnings to stderr: {bad}"
         for i, text in run.stderr():
-            print(f"{chapter}, cell {i}, warning on stderr (allowed, as under nbval): {text.strip()}")
+            print(
+                f"{chapter}, cell {i}, warning on stderr (allowed, as under nbval): {text.strip()}"
+            )
 
         for css in expected:
             page.wait_for_selector(f".{css} img", timeout=30_000)
@@ -79,7 +82,9 @@ def test_chapter_runs_and_its_explorers_react_in_jupyterlab(lab, chapter):
             for i in range(selects.count()):  # pick the next option: the picture changes again
                 select = selects.nth(i)
                 before = img.evaluate("el => el.src")
-                select.select_option(index=select.evaluate("s => (s.selectedIndex + 1) % s.options.length"))
+                select.select_option(
+                    index=select.evaluate("s => (s.selectedIndex + 1) % s.options.length")
+                )
                 wait_for_new_picture(page, img, before)
             settle(page, img)
             box.screenshot(path=str(shots / f"{tag}-{css}-after.png"))
@@ -87,5 +92,8 @@ def test_chapter_runs_and_its_explorers_react_in_jupyterlab(lab, chapter):
         assert_widgets_fine(run)
     finally:
         close(run)
-    print(f"{chapter}: {len(run.cells)} code cells ran in {t_run:.1f} s, total {time.monotonic() - t0:.1f} s "
-          f"(server and browser, shared: {lab.start_seconds:.1f} s); screenshots in {shots}")
+    print(
+        f"{chapter}: {len(run.cells)} code cells ran in {t_run:.1f} s, "
+        f"total {time.monotonic() - t0:.1f} s "
+        f"(server and browser, shared: {lab.start_seconds:.1f} s); screenshots in {shots}"
+    )

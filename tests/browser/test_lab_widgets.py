@@ -33,7 +33,9 @@ def test_widget_gallery_renders_and_reacts_in_jupyterlab(lab):
         t_run = time.monotonic() - t0
 
         assert_widgets_fine(run)
-        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        errors = page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        )
         assert errors.count() == 0, errors.first.inner_text()
         page.screenshot(path=str(shots / "gallery.png"))
 
@@ -49,8 +51,11 @@ def test_widget_gallery_renders_and_reacts_in_jupyterlab(lab):
                 readout = box.locator(".widget-readout").first
                 start = readout.inner_text()
                 box.locator(".widget-play button").first.click()
-                page.wait_for_function("([el, s]) => el.innerText !== s && Number(el.innerText) > Number(s) + 2",
-                                       arg=[readout.element_handle(), start], timeout=20_000)
+                page.wait_for_function(
+                    "([el, s]) => el.innerText !== s && Number(el.innerText) > Number(s) + 2",
+                    arg=[readout.element_handle(), start],
+                    timeout=20_000,
+                )
             settle(page, img)
             if css == "ddpm-edu-bucket":  # the kernel's read-out follows the browser's slider
                 k = box.locator(".widget-readout").nth(2).inner_text()
@@ -59,5 +64,8 @@ def test_widget_gallery_renders_and_reacts_in_jupyterlab(lab):
         assert_widgets_fine(run)
     finally:
         close(run)
-    print(f"browser test: server and browser started in {lab.start_seconds:.1f} s (shared), "
-          f"notebook ran in {t_run:.1f} s, total {time.monotonic() - t0:.1f} s; screenshots in {shots}")
+    print(
+        f"browser test: server and browser started in {lab.start_seconds:.1f} s (shared), "
+        f"notebook ran in {t_run:.1f} s, total {time.monotonic() - t0:.1f} s; "
+        f"screenshots in {shots}"
+    )
