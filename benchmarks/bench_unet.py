@@ -14,8 +14,8 @@ same load; on a shared machine only the *ratios* are meaningful. Measures, for e
   (``--peak-n`` square, best of several) measured in this same run. That matmul is the best the
   BLAS does on this machine now, so it is an empirical peak, not the data-sheet one.
 
-The HF network (diffusers ``UNet2DModel`` as in the course's unit 1) is skipped, with a message, when
-diffusers is not installed (``pip install 'ddpm-edu[benchmark]'``).
+The HF network (diffusers ``UNet2DModel`` as in the course's unit 1) is skipped, with a message,
+when diffusers is not installed (``pip install 'ddpm-edu[benchmark]'``).
 
 ``--variants`` measures instead our network alone in the ways the training loop can run it: dtype
 (fp32; bf16 autocast where ddpm_edu.hardware finds native bf16), torch threads (1, 2) and memory
@@ -40,7 +40,9 @@ import time
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
     p.add_argument("--batch", type=int, default=64, help="training batch size")
     p.add_argument("--train-steps", type=int, default=2, help="timed training steps per round")
     p.add_argument("--warmup", type=int, default=2, help="untimed training steps before timing")
@@ -48,7 +50,9 @@ def parse_args(argv=None):
     p.add_argument("--sample-evals", type=int, default=2, help="timed evaluations per round")
     p.add_argument("--steps", type=int, default=1000, help="sampling steps to extrapolate to")
     p.add_argument("--rounds", type=int, default=6, help="interleaved rounds: A B, B A, A B, ...")
-    p.add_argument("--peak-n", type=int, default=1024, help="side of the square matmul for the peak")
+    p.add_argument(
+        "--peak-n", type=int, default=1024, help="side of the square matmul for the peak"
+    )
     p.add_argument("--architecture", default="mnist",
                    help="our network architecture (ddpm_edu.nets.ARCHITECTURES)")
     p.add_argument("--config", default=None, help="JSON dict of fields overriding the architecture")
@@ -368,13 +372,17 @@ def main(argv=None) -> int:
         print(f"{m.name:<24}{m.n_params:>11,}{m.fwd_flops / 1e6:>11.1f}{m.train_flops / 1e6:>13.1f}"
               f"{ips:>13.1f}{1e3 * cpu:>12.2f}{share:>8.1f}{ms:>9.1f}{ms * 50 / 1e3:>9.2f}"
               f"{ms * args.steps / 1e3:>11.1f}")
-    print(f"(training: forward + backward + AdamW, batch {args.batch}; sampling: one evaluation of a "
-          f"batch of {args.sample_batch} = one sampler step, extrapolated to 50 and {args.steps} steps)")
+    print(
+        f"(training: forward + backward + AdamW, batch {args.batch}; sampling: one evaluation of "
+        f"a batch of {args.sample_batch} = one sampler step, extrapolated to 50 and "
+        f"{args.steps} steps)"
+    )
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "args": vars(args),
               "peak_flops": peak, "peak_flops_rounds": peaks, "our_config": cfg, "networks": rows}
     if len(contestants) == 2:
         a, b = contestants
-        # a ratio per round (both networks measured back to back, under the same load), then the median
+        # a ratio per round (both networks measured back to back, under the same load), then the
+        # median
         wall = [x / y for x, y in zip(a.train_ips, b.train_ips)]
         cpu = [y / x for x, y in zip(a.train_cpu_s, b.train_cpu_s)]
         samp = [y / x for x, y in zip(a.sample_ms, b.sample_ms)]

@@ -1,4 +1,5 @@
-"""Time per slider move of the ddpm_edu.viz explorers (target: ≤ 50 ms, so a dragged slider feels live).
+"""Time per slider move of the ddpm_edu.viz explorers (target: ≤ 50 ms, so a dragged slider feels
+live).
 
 Run:  .venv/bin/python benchmarks/bench_widgets.py [--moves 40] [--threads 1]
 
@@ -40,7 +41,9 @@ def _time_moves(slider, values, moves: int) -> list[float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--moves", type=int, default=40, help="slider moves per case (default 40)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as in the notebooks)")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1, as in the notebooks)"
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -68,7 +71,13 @@ def main(argv=None) -> int:
         cases.append((f"ChainScrubber, first view, {name}", cs.frame, list(range(1, len(steps)))))
         cases.append((f"ChainScrubber, cached, {name}", cs.frame, list(range(len(steps)))))
     kx = KLExplorer()
-    cases.append(("KLExplorer, σ_q slider (20000-draw Monte Carlo)", kx.sigma_q, [0.3 + 0.05 * i for i in range(30)]))
+    cases.append(
+        (
+            "KLExplorer, σ_q slider (20000-draw Monte Carlo)",
+            kx.sigma_q,
+            [0.3 + 0.05 * i for i in range(30)],
+        )
+    )
     bx = BucketExplorer()
     cases.append(("BucketExplorer, pixel slider (σ₁ = 0.01)", bx.pixel, list(range(100, 160))))
     bx2 = BucketExplorer(sigma=0.3)

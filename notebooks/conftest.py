@@ -1,4 +1,5 @@
-"""pytest settings for the notebooks, which run under strict nbval (``--nbval``, see pyproject.toml).
+"""pytest settings for the notebooks, which run under strict nbval (``--nbval``, see
+pyproject.toml).
 
 stderr is not compared: library warnings (deprecations in a newer matplotlib, say) land there and
 vary between installs without changing what a learner sees. Everything else — stdout, text/plain,

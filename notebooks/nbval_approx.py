@@ -10,8 +10,8 @@ The rule (stated here once, used for every marked cell):
 - The text around the numbers must be identical, and so must the number of numbers.
 - Integers (no decimal point, no exponent: counts, shapes, sizes, indices) must be identical.
 - A number with a decimal point or an exponent, printed to the same precision as the stored one,
-  may differ from it by at most ``LAST_DIGIT_UNITS`` units of the stored number's last printed digit (0.495 → ±0.002;
-  1.23e-05 → ±0.02e-05; 76.7 → ±0.2).
+  may differ from it by at most ``LAST_DIGIT_UNITS`` units of the stored number's last printed
+  digit (0.495 → ±0.002; 1.23e-05 → ±0.02e-05; 76.7 → ±0.2).
 - Anything else (a number that became text, "nan", a missing line) fails as in plain nbval, with
   nbval's own report of the difference.
 

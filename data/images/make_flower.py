@@ -1,7 +1,8 @@
 """Draw ``flower64.png``, the course's single public-domain image (64×64 RGB), from code alone.
 
 A five-petal flower on a sky-to-grass gradient, drawn with numpy and Pillow: no photograph, no
-download. Re-run ``python data/images/make_flower.py`` to regenerate it (bit for bit with the same Pillow).
+download. Re-run ``python data/images/make_flower.py`` to regenerate it (bit for bit with the same
+Pillow).
 """
 from __future__ import annotations
 
@@ -33,8 +34,10 @@ def draw_flower(size: int = SIZE) -> Image.Image:
         a = 2 * math.pi * k / 5 - math.pi / 2
         pts = []
         for u in np.linspace(0, 2 * math.pi, 48, endpoint=False):
-            px, py = (r_out / 2) * (1 + math.cos(u)), w * math.sin(u)   # petal along +x
-            pts.append((cx + px * math.cos(a) - py * math.sin(a), cy + px * math.sin(a) + py * math.cos(a)))
+            px, py = (r_out / 2) * (1 + math.cos(u)), w * math.sin(u)  # petal along +x
+            pts.append(
+                (cx + px * math.cos(a) - py * math.sin(a), cy + px * math.sin(a) + py * math.cos(a))
+            )
         d.polygon(pts, fill=(230, 60, 120), outline=(160, 30, 80))
     r_c = s * 0.08
     d.ellipse([cx - r_c, cy - r_c, cx + r_c, cy + r_c], fill=(250, 200, 40), outline=(190, 140, 20))
