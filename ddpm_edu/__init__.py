@@ -55,7 +55,7 @@ _EXPORTS = {
     "recipes": ["get_recipe", "recipe_names"],
     "pretrained": ["load_pretrained", "PretrainedModel"],
     "checkpoints": ["load_model", "read_metadata"],
-    "score": ["score_from_eps", "eps_from_score", "langevin_steps", "ode_steps", "ODEMethod"],
+    "score": ["score_from_eps", "eps_from_score", "langevin_steps", "pc_steps", "ode_steps", "ODEMethod"],
     "evaluation": ["bpd_full", "bpd_fast", "BPDEstimate"],
     "diagnose": ["diagnose", "Diagnosis"],
     "datasets.mnist": ["load_mnist"],
