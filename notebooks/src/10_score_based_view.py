@@ -717,9 +717,9 @@ for ax, path, title in ((axes[0], ode_path, "probability-flow ODE (DDIM η = 0)"
                         (axes[1], sde_path, "ancestral (reverse SDE)")):
     ax.scatter(background[:, 0], background[:, 1], s=3, c="0.8")
     for i in range(path.shape[1]):
-        ax.plot(path[:, i, 0], path[:, i, 1], lw=0.7)
-    ax.scatter(path[0, :, 0], path[0, :, 1], s=10, c="k", label="x_T")
-    ax.scatter(path[-1, :, 0], path[-1, :, 1], s=14, c="r", label="x_0")
+        ax.plot(path[:, i, 0], path[:, i, 1], lw=0.5, alpha=0.6)
+    ax.scatter(path[0, :, 0], path[0, :, 1], s=10, c="k", label="x_T", zorder=3)
+    ax.scatter(path[-1, :, 0], path[-1, :, 1], s=14, c="r", label="x_0", zorder=3)
     ax.set(title=title, xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
     ax.legend(loc="lower right", fontsize=8)
 ts = torch.arange(schedule.T, -1, -1)
@@ -732,8 +732,9 @@ fig.tight_layout()
 fig
 
 # %% [markdown]
-# The ODE's paths are smooth curves, nearly straight for most of the way: each $x_T$ has one
-# destination, decided by where it starts. The ancestral paths jitter at every step; the same start
+# The ODE's paths are smooth curves: a point hardly moves while the noise dominates (on the right,
+# $t$ above about 100), then glides to a blob; each $x_T$ has one destination, decided by where it
+# starts. The ancestral paths jitter at every step; the same start
 # can end in another blob on another run, and the paths cross. Both clouds of end points have the
 # same law (up to the discretisation errors measured below).
 
