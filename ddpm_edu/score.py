@@ -39,7 +39,8 @@ from .reverse import MeanType, ddim_step
 from .schedules import Schedule, extract, respace
 from .errors import InvalidArgument, InvalidType
 
-__all__ = ["score_from_eps", "eps_from_score", "langevin_steps", "pc_steps", "ode_steps", "ODEMethod"]
+__all__ = ["score_from_eps", "eps_from_score", "langevin_steps", "pc_steps", "ode_steps",
+           "ODEMethod"]
 
 
 class ODEMethod(str, enum.Enum):
@@ -211,7 +212,8 @@ def pc_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 50
       predictor's big step left it off (its discretisation error and the network's).
 
     Network calls: S + (S − 1)·``corrector_steps``. With ``corrector_steps=0`` this is
-    :func:`ddpm_edu.sampling.ddim_steps` with the same ``eta``, ``clip_x0`` and generator, draw for draw.
+    :func:`ddpm_edu.sampling.ddim_steps` with the same ``eta``, ``clip_x0`` and generator, draw for
+    draw.
 
     Args:
         model, schedule, x_T, shape, steps, spacing, mean_type, generator, dtype, device, labels,
@@ -221,12 +223,12 @@ def pc_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 50
         corrector_steps: Langevin updates after each predictor step (an int ≥ 0).
         snr: r > 0 of the corrector's step-size rule (α = 2 (r‖z‖/‖s‖)², batch-averaged norms).
         clip_x0: clip the predictor's x̂_0 to [−1, 1] (as DDPM's and DDIM's samplers do for images).
-            The corrector never clips. Default False: the exact reverse process, as the other samplers
-            of this module.
+            The corrector never clips. Default False: the exact reverse process, as the other
+            samplers of this module.
 
-    Yields :class:`~ddpm_edu.sampling.Step`: ``Step(τ_S, x_T, None)``, then ``Step(τ_{k−1}, x, x̂_0)``
-    after each predictor step and its corrections (x̂_0 from the predictor's call), ending with
-    ``Step(0, x_0, x̂_0)``.
+    Yields :class:`~ddpm_edu.sampling.Step`: ``Step(τ_S, x_T, None)``, then
+    ``Step(τ_{k−1}, x, x̂_0)`` after each predictor step and its corrections (x̂_0 from the
+    predictor's call), ending with ``Step(0, x_0, x̂_0)``.
     """
     schedule = check_schedule(schedule)
     mean_type = check_choice(MeanType, mean_type, "mean_type")
@@ -234,8 +236,9 @@ def pc_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 50
     eta = check_eta(eta)
     if (isinstance(corrector_steps, bool) or not isinstance(corrector_steps, numbers.Integral)
             or corrector_steps < 0):
-        raise InvalidArgument(f"pc_steps: corrector_steps must be an int ≥ 0 (Langevin updates after "
-                              f"each predictor step; 0 is the predictor alone), got {corrector_steps!r}.")
+        raise InvalidArgument(f"pc_steps: corrector_steps must be an int ≥ 0 (Langevin updates "
+                              "after each predictor step; 0 is the predictor alone), got "
+                              f"{corrector_steps!r}.")
     r = _check_snr(snr)
     model = guided_model(model, labels, guidance)
     x = initial_noise(x_T, shape, generator, dtype, device, "pc_steps")
@@ -251,7 +254,8 @@ def _pc_gen(model, base, chain, x, eta, n_corr, r, mean_type, clip_x0, generator
                  else torch.zeros_like(x))
         x, x0_hat = ddim_step(chain, x, eps, k, k - 1, eta=eta, noise=noise, clip_x0=clip_x0)
         for _ in range(n_corr if k > 1 else 0):                          # corrector at τ_{k−1}
-            x, _ = _langevin_update(model, base, chain, x, k - 1, r, mean_type, generator, "pc_steps")
+            x, _ = _langevin_update(model, base, chain, x, k - 1, r, mean_type, generator,
+                                    "pc_steps")
         yield Step(int(chain.timesteps[k - 1]), x, x0_hat)
 
 

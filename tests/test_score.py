@@ -213,11 +213,12 @@ def test_langevin_with_an_x0_model_equals_the_eps_model(sched):
 
 
 # ---- the probability-flow ODE ----------------------------------------------------------------------
-# ---- predictor–corrector -----------------------------------------------------------------------------
+# ---- predictor–corrector --------------------------------------------------------------------
 def pc_large_n_limit(schedule, steps, eta, corrector_steps, r, m=M, s=S):
-    """(mean, std) of x_0 from the library's PC chain on 1-D N(m, s²) data, x_T ~ N(0, 1), for a large
-    batch: each predictor is DDIM's affine update with ε* (gaussian_oracle.affine_chain), then
-    ``corrector_steps`` Langevin updates at the level reached (not at t = 0), as in the Langevin limit."""
+    """(mean, std) of x_0 from the library's PC chain on 1-D N(m, s²) data, x_T ~ N(0, 1), for a
+    large batch: each predictor is DDIM's affine update with ε* (gaussian_oracle.affine_chain), then
+    ``corrector_steps`` Langevin updates at the level reached (not at t = 0), as in the Langevin
+    limit."""
     ts = respace(schedule, steps).timesteps.tolist()[::-1]           # τ_S … τ_1, 0
     abs_ = [float(schedule.alpha_bar[t]) for t in ts]
     mu, w = 0.0, 1.0
@@ -241,7 +242,8 @@ def test_pc_without_corrector_is_ddim_draw_for_draw(sched, eta):
 
 
 def test_one_pc_step_by_hand(sched):
-    """First step of the 3-step chain: predictor (DDIM η = 1, τ_3 → τ_2), 2 Langevin updates at τ_2."""
+    """First step of the 3-step chain: predictor (DDIM η = 1, τ_3 → τ_2), 2 Langevin updates at
+    τ_2."""
     r, n = 0.2, 64
     x_T = torch.randn(n, 3, generator=_gen(72), dtype=torch.float64)
     oracle = GaussianOracle(sched)
@@ -285,7 +287,7 @@ def test_pc_on_a_2d_mixture_reproduces_its_mean_and_covariance(sched):
     x = _last(pc_steps(oracle, sched, shape=(4000, 2), steps=250, eta=0.0, corrector_steps=1,
                        snr=0.1, generator=_gen(75), dtype=torch.float64)).x
     mean, cov, se_mean, se_cov = mean_cov_with_se(x)
-    assert ((mean - oracle.data_mean()).abs() < Z * se_mean).all(), (mean, oracle.data_mean(), se_mean)
+    assert ((mean - oracle.data_mean()).abs() < Z * se_mean).all(), (mean, se_mean)
     assert ((cov - oracle.data_cov()).abs() < Z * se_cov).all(), (cov, oracle.data_cov(), se_cov)
 
 

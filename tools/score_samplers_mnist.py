@@ -7,10 +7,10 @@ classifier-feature Fréchet distance to the 10 000 MNIST test digits). The refer
 starting noise itself and 1000 real training digits. Chapter 10 plots the JSON this writes beside
 its live run on a few digits:
 
-    python tools/score_samplers_mnist.py                      # writes data/checkpoints/mnist-score-samplers.json
-    python tools/score_samplers_mnist.py --n 200 --out x.json # a quicker look
+    python tools/score_samplers_mnist.py --n 256   # data/checkpoints/mnist-score-samplers.json
+    python tools/score_samplers_mnist.py --n 64 --out x.json   # a quicker look
 
-About 10 minutes on 2 CPU cores for n = 1000.
+Minutes per sampler on 2 CPU cores (one sampler at n = 1000 took 730 s on heavily shared cores).
 """
 from __future__ import annotations
 
@@ -30,13 +30,14 @@ OUT = ROOT / "data" / "checkpoints" / "mnist-score-samplers.json"
 
 
 def samplers(model):
-    """name → (x_T, generator) → Step iterator; 19 network calls each (chapter 10, section 7)."""
+    """name → (x_T, generator) → Step iterator; 19 network calls each (chapter 10, sec. 7)."""
     sch = model.schedule
     return {
         "DDIM η=0, 19 steps": lambda x_T, g: ddim_steps(model.eps, sch, x_T, steps=19),
         "ancestral, 19 steps": lambda x_T, g: ddpm_steps(model.eps, sch, x_T, steps=19,
                                                          var_type=model.var_type, generator=g),
-        "ODE Heun, 10 steps": lambda x_T, g: ode_steps(model.eps, sch, x_T, steps=10, method="heun"),
+        "ODE Heun, 10 steps": lambda x_T, g: ode_steps(model.eps, sch, x_T, steps=10,
+                                                       method="heun"),
         "Langevin, 6 × 3": lambda x_T, g: langevin_steps(model.eps, sch, x_T, levels=6,
                                                          steps_per_level=3, generator=g),
         "PC: ancestral + 1 Langevin, 10 steps": lambda x_T, g: pc_steps(
@@ -74,7 +75,8 @@ def main(argv=None) -> int:
         seconds[name] = time.perf_counter() - start
         print(f"{name:<40} confident {rows[name]['confident_share']:.3f}  "
               f"Fréchet {rows[name]['fid']:.2f}  ({seconds[name]:.0f} s)", flush=True)
-    result = {"command": "python tools/score_samplers_mnist.py" + (f" --n {args.n}" if args.n != 1000 else ""),
+    command = "python tools/score_samplers_mnist.py" + (f" --n {args.n}" if args.n != 1000 else "")
+    result = {"command": command,
               "n": args.n, "network_calls": 19, "x_T_seed": 1010, "rows": rows, "seconds": seconds}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

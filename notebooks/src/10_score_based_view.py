@@ -34,7 +34,8 @@
 #    that an Euler step of the ODE is a DDIM $\eta = 0$ step.
 #
 # **Library used:** `ddpm_edu.score` (`score_from_eps`, `eps_from_score`, `langevin_steps`,
-# `ode_steps`, `pc_steps`), `ddpm_edu.sampling`, `ddpm_edu.training`, the shipped MNIST model and digit
+# `ode_steps`, `pc_steps`),
+# `ddpm_edu.sampling`, `ddpm_edu.training`, the shipped MNIST model and digit
 # classifier, `ddpm_edu.viz`.
 
 # %%
@@ -477,12 +478,12 @@ M_1D, S_1D = 0.3, 0.2                          # 1-D Gaussian data N(m, s²)
 
 
 def beta_fn(u):
-    """β(u) = 0.1 + 19.9 u on [0, 1]: the toy schedule's β_t·T (linear 5e-4 … 0.1 at T = 200)."""
+    """β(u) = 0.1 + 19.9 u on [0, 1]: the toy schedule's β_t·T (5e-4 … 0.1 at T = 200)."""
     return 0.1 + 19.9 * u
 
 
 def alpha_bar_fn(u):
-    """ᾱ(u) = exp(−∫_0^u β) = exp(−(0.1 u + 9.95 u²)), the SDE's signal fraction at time u."""
+    """ᾱ(u) = exp(−∫_0^u β) = exp(−(0.1 u + 9.95 u²)), the signal fraction at time u."""
     return torch.exp(-(0.1 * u + 9.95 * u ** 2))
 
 
@@ -502,7 +503,8 @@ for T_ in (10, 100, 1000, 10000):
         worst = max(worst, abs(v - (ab * S_1D ** 2 + 1 - ab)).item())
         if t == T_ // 2:
             v_q, x_q, ab_q = v.item(), (x.var().item() if T_ <= 1000 else float("nan")), ab
-    print(f"{T_:>6} {worst:>22.2e} {v_q:>21.5f} {x_q:>10.4f} {(ab_q * S_1D ** 2 + 1 - ab_q).item():>7.5f}")
+    v_sde = (ab_q * S_1D ** 2 + 1 - ab_q).item()
+    print(f"{T_:>6} {worst:>22.2e} {v_q:>21.5f} {x_q:>10.4f} {v_sde:>7.5f}")
 
 # %% [markdown]
 # The gap between the chain and the SDE falls tenfold when $T$ grows tenfold (a first-order
@@ -557,7 +559,7 @@ def reverse_sde(x, n_steps, generator=None, ode=False):
         u = torch.tensor(i * du, dtype=torch.float64)
         beta, score = beta_fn(u), gaussian_score(x, u)
         if ode:
-            x = x + (0.5 * beta * x + 0.5 * beta * score) * du          # dx = [−½βx − ½β s](−du)
+            x = x + (0.5 * beta * x + 0.5 * beta * score) * du      # dx = [−½βx − ½βs](−du)
         else:
             z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
             x = x + (0.5 * beta * x + beta * score) * du + (beta * du).sqrt() * z
@@ -597,10 +599,11 @@ print(f"the ODE run twice from the same start: identical = {torch.equal(again, x
 # NBVAL_APPROX
 # numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 def ddim_path(x, n_steps):
-    """DDIM η = 0 (= Euler in x̄, σ) on the grid u = 1, 1 − 1/n, …, 0 with the exact ε of the data."""
+    """DDIM η = 0 (= Euler in x̄, σ) on the grid u = 1, 1 − 1/n, …, 0 with the exact ε."""
     for i in range(n_steps, 0, -1):
-        ab, ab_s = alpha_bar_fn(torch.tensor(i / n_steps)), alpha_bar_fn(torch.tensor((i - 1) / n_steps))
-        eps = -(1 - ab).sqrt() * gaussian_score(x, torch.tensor(i / n_steps))     # ε = −√(1−ᾱ) s
+        u, u_next = torch.tensor(i / n_steps), torch.tensor((i - 1) / n_steps)
+        ab, ab_s = alpha_bar_fn(u), alpha_bar_fn(u_next)
+        eps = -(1 - ab).sqrt() * gaussian_score(x, u)                   # ε = −√(1−ᾱ) s
         x0_hat = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
         x = ab_s.sqrt() * x0_hat + (1 - ab_s).sqrt() * eps
     return x
@@ -908,7 +911,7 @@ model = load_pretrained("mnist")
 mnist = model.schedule                                                     # linear β, T = 1000
 print(model)
 
-MNIST_SAMPLERS = {                             # the names and settings of tools/score_samplers_mnist.py
+MNIST_SAMPLERS = {                           # names and settings of tools/score_samplers_mnist.py
     "DDIM η=0, 19 steps": lambda x_T, g: ddim_steps(model.eps, mnist, x_T, steps=19),
     "ancestral, 19 steps": lambda x_T, g: ddpm_steps(model.eps, mnist, x_T, steps=19,
                                                      var_type=model.var_type, generator=g),
@@ -925,7 +928,7 @@ for name, make in MNIST_SAMPLERS.items():
     with torch.inference_mode():
         for step in make(x_T, torch.Generator().manual_seed(11)):
             x = step.x
-    digits[name] = x.clamp(-1, 1)               # ODE, Langevin and PC do not clip: clamp the picture
+    digits[name] = x.clamp(-1, 1)           # ODE, Langevin and PC do not clip: clamp the picture
     digit_times[name] = time.perf_counter() - start
 
 # %%
@@ -955,7 +958,8 @@ full = json.loads(Path("../data/checkpoints/mnist-score-samplers.json").read_tex
 rows = {"real test digits": test_images[5000:5000 + N_DIGITS], **digits,
         "the starting noise x_T": x_T.clamp(-1, 1)}
 full_names = {"real test digits": "real training digits"}
-print(f"{'':<38} {'live: ' + str(N_DIGITS) + ' digits':^30} {'full run: ' + str(full['n']) + ' digits':^20}")
+n_full = full["n"]
+print(f"{'':<38} {f'live: {N_DIGITS} digits':^30} {f'full run: {n_full} digits':^20}")
 print(f"{'':<38} {'confident':>9} {'Fréchet':>8}  classes 0..9   {'confident':>9} {'Fréchet':>8}")
 live_quality = {}
 for name, x in rows.items():
