@@ -32,14 +32,15 @@ from typing import Iterator
 
 import torch
 
-from ._checks import (check_choice, check_float, check_positive_int, check_schedule, check_steps,
-                      check_t)
+from ._checks import (check_choice, check_eta, check_float, check_positive_int, check_schedule,
+                      check_steps, check_t)
 from .chain import Step, eps_x0_at, guided_model, initial_noise, randn
-from .reverse import MeanType
+from .reverse import MeanType, ddim_step
 from .schedules import Schedule, extract, respace
 from .errors import InvalidArgument, InvalidType
 
-__all__ = ["score_from_eps", "eps_from_score", "langevin_steps", "ode_steps", "ODEMethod"]
+__all__ = ["score_from_eps", "eps_from_score", "langevin_steps", "pc_steps", "ode_steps",
+           "ODEMethod"]
 
 
 class ODEMethod(str, enum.Enum):
@@ -154,31 +155,108 @@ def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50
     mean_type = check_choice(MeanType, mean_type, "mean_type")
     chain = _levels_chain(schedule, levels, spacing)
     k_steps = check_positive_int(steps_per_level, "steps_per_level")
+    r = _check_snr(snr)
+    model = guided_model(model, labels, guidance)
+    x = initial_noise(x_T, shape, generator, dtype, device, "langevin_steps")
+    return _langevin_gen(model, schedule, chain, x, k_steps, r, mean_type, generator)
+
+
+def _check_snr(snr) -> float:
     if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not 0 < snr < math.inf:
         raise InvalidArgument(f"snr must be a finite number > 0 (the ratio of drift to noise per update; "
                          f"0.16 is Song et al.'s default, smaller is more exact but slower), got {snr!r}.")
-    model = guided_model(model, labels, guidance)
-    x = initial_noise(x_T, shape, generator, dtype, device, "langevin_steps")
-    return _langevin_gen(model, schedule, chain, x, k_steps, float(snr), mean_type, generator)
+    return float(snr)
+
+
+def _langevin_update(model, base, chain, x, k, r, mean_type, generator, who="langevin_steps"):
+    """One Langevin update x + α s_θ + √(2α) z at level k of ``chain`` with the snr rule for α
+    (see :func:`langevin_steps`). Returns (x, x̂_0 of this update's network call)."""
+    eps, x0_hat = eps_x0_at(model, base, chain, x, k, mean_type)
+    score = score_from_eps(chain, eps, k)
+    z = randn(x.shape, generator, x.dtype, x.device)
+    s_norm = _batch_norm_mean(score)
+    if s_norm == 0:
+        raise InvalidArgument(f"{who}: the score is 0 for every sample at t = "
+                              f"{int(chain.timesteps[k])}, so the snr step-size rule is undefined. "
+                              "Is the model untrained (ε̂ ≡ 0)?")
+    alpha = 2 * (r * _batch_norm_mean(z) / s_norm) ** 2
+    return x + alpha * score + (2 * alpha).sqrt() * z, x0_hat
 
 
 def _langevin_gen(model, base, chain, x, k_steps, r, mean_type, generator):
     yield Step(int(chain.timesteps[chain.T]), x, None)
     for k in range(chain.T, 0, -1):
         for _ in range(k_steps):
-            eps, x0_hat = eps_x0_at(model, base, chain, x, k, mean_type)
-            score = score_from_eps(chain, eps, k)
-            z = randn(x.shape, generator, x.dtype, x.device)
-            s_norm = _batch_norm_mean(score)
-            if s_norm == 0:
-                raise InvalidArgument(f"langevin_steps: the score is 0 for every sample at t = "
-                                 f"{int(chain.timesteps[k])}, so the snr step-size rule is undefined. Is "
-                                 "the model untrained (ε̂ ≡ 0)?")
-            alpha = 2 * (r * _batch_norm_mean(z) / s_norm) ** 2
-            x = x + alpha * score + (2 * alpha).sqrt() * z
+            x, x0_hat = _langevin_update(model, base, chain, x, k, r, mean_type, generator)
         yield Step(int(chain.timesteps[k]), x, x0_hat)
     eps, x0 = eps_x0_at(model, base, chain, x, 1, mean_type)  # Tweedie: x_0 = E[x_0 | x_{τ_1}]
     yield Step(0, x0, x0)
+
+
+# ---- predictor–corrector -----------------------------------------------------------------------
+def pc_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 50, eta: float = 1.0,
+             corrector_steps: int = 1, snr: float = 0.16, spacing: str = "linspace",
+             mean_type="eps", clip_x0: bool = False, generator=None, dtype=None,
+             device=None, labels=None, guidance: float = 0.0) -> Iterator[Step]:
+    """Predictor–corrector sampling (Song et al. 2021, arXiv 2011.13456, §4.2, Algorithms 2–3).
+
+    On the chain ``respace(schedule, steps, spacing)``, for k = S … 1:
+
+    - predictor: one step of the reverse process from τ_k to τ_{k−1}, a DDIM step with ``eta``
+      (:func:`ddpm_edu.reverse.ddim_step`): η = 1 is the ancestral step of the respaced chain
+      (σ² = β̃'; Song et al.'s "reverse diffusion" predictor in DDPM's form), η = 0 is an Euler step
+      of the probability-flow ODE (see :func:`ode_steps`). No noise at the last step (to t = 0).
+    - corrector: ``corrector_steps`` Langevin updates at the level just reached, τ_{k−1} (skipped
+      at t = 0, where the data has no smooth score), with the snr step-size rule of
+      :func:`langevin_steps`. They pull x_{τ_{k−1}} back towards q(x_{τ_{k−1}}) where the
+      predictor's big step left it off (its discretisation error and the network's).
+
+    Network calls: S + (S − 1)·``corrector_steps``. With ``corrector_steps=0`` this is
+    :func:`ddpm_edu.sampling.ddim_steps` with the same ``eta``, ``clip_x0`` and generator, draw for
+    draw.
+
+    Args:
+        model, schedule, x_T, shape, steps, spacing, mean_type, generator, dtype, device, labels,
+            guidance: as in :func:`ddpm_edu.sampling.ddim_steps` (predictor and corrector both
+            use the guided model).
+        eta: the predictor's η ≥ 0 (as in :func:`ddpm_edu.sampling.ddim_steps`).
+        corrector_steps: Langevin updates after each predictor step (an int ≥ 0).
+        snr: r > 0 of the corrector's step-size rule (α = 2 (r‖z‖/‖s‖)², batch-averaged norms).
+        clip_x0: clip the predictor's x̂_0 to [−1, 1] (as DDPM's and DDIM's samplers do for images).
+            The corrector never clips. Default False: the exact reverse process, as the other
+            samplers of this module.
+
+    Yields :class:`~ddpm_edu.sampling.Step`: ``Step(τ_S, x_T, None)``, then
+    ``Step(τ_{k−1}, x, x̂_0)`` after each predictor step and its corrections (x̂_0 from the
+    predictor's call), ending with ``Step(0, x_0, x̂_0)``.
+    """
+    schedule = check_schedule(schedule)
+    mean_type = check_choice(MeanType, mean_type, "mean_type")
+    chain = respace(schedule, check_steps(steps, schedule.T, "pc_steps"), spacing)
+    eta = check_eta(eta)
+    if (isinstance(corrector_steps, bool) or not isinstance(corrector_steps, numbers.Integral)
+            or corrector_steps < 0):
+        raise InvalidArgument(f"pc_steps: corrector_steps must be an int ≥ 0 (Langevin updates "
+                              "after each predictor step; 0 is the predictor alone), got "
+                              f"{corrector_steps!r}.")
+    r = _check_snr(snr)
+    model = guided_model(model, labels, guidance)
+    x = initial_noise(x_T, shape, generator, dtype, device, "pc_steps")
+    return _pc_gen(model, schedule, chain, x, eta, int(corrector_steps), r, mean_type, clip_x0,
+                   generator)
+
+
+def _pc_gen(model, base, chain, x, eta, n_corr, r, mean_type, clip_x0, generator):
+    yield Step(int(chain.timesteps[chain.T]), x, None)
+    for k in range(chain.T, 0, -1):
+        eps, _ = eps_x0_at(model, base, chain, x, k, mean_type)        # predictor, as ddim_steps
+        noise = (randn(x.shape, generator, x.dtype, x.device) if eta > 0 and k > 1
+                 else torch.zeros_like(x))
+        x, x0_hat = ddim_step(chain, x, eps, k, k - 1, eta=eta, noise=noise, clip_x0=clip_x0)
+        for _ in range(n_corr if k > 1 else 0):                          # corrector at τ_{k−1}
+            x, _ = _langevin_update(model, base, chain, x, k - 1, r, mean_type, generator,
+                                    "pc_steps")
+        yield Step(int(chain.timesteps[k - 1]), x, x0_hat)
 
 
 # ---- the probability-flow ODE ------------------------------------------------------------------

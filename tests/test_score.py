@@ -20,11 +20,11 @@ import torch
 
 from ddpm_edu import ddim_steps, linear_schedule, respace, to_pixels
 from ddpm_edu.schedules import cosine_schedule
-from ddpm_edu.score import eps_from_score, langevin_steps, ode_steps, score_from_eps
+from ddpm_edu.score import eps_from_score, langevin_steps, ode_steps, pc_steps, score_from_eps
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
-from gaussian_oracle import M, S, GaussianOracle  # noqa: E402
+from gaussian_oracle import M, S, GaussianOracle, affine_chain  # noqa: E402
 from mixture_oracle import MixtureOracle, mean_cov_with_se  # noqa: E402
 
 Z = 4.0  # Monte Carlo tolerance in standard errors (two-sided p ≈ 6e-5 per comparison)
@@ -105,6 +105,16 @@ def _phi(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
+def _langevin_moments(mu, w, ab, r, m=M, s=S):
+    """(mean, variance) after one large-batch Langevin update at the level with ᾱ = ``ab``, from
+    x ~ N(mu, w) (see :func:`langevin_large_n_limit`)."""
+    a, v = math.sqrt(ab) * m, ab * s * s + 1 - ab
+    d, sw = mu - a, math.sqrt(w)
+    e_abs = sw * math.sqrt(2 / math.pi) * math.exp(-d * d / (2 * w)) + d * (1 - 2 * _phi(-d / sw))
+    alpha = 2 * (r * math.sqrt(2 / math.pi) * v / e_abs) ** 2
+    return mu + alpha / v * (a - mu), (1 - alpha / v) ** 2 * w + 2 * alpha
+
+
 def langevin_large_n_limit(schedule, levels, steps_per_level, r, m=M, s=S):
     """(mean, std) of x_0 from the library's Langevin chain on 1-D N(m, s²) data, x_T ~ N(0, 1), in
     the limit of a large batch, written from the algorithm's definition:
@@ -117,13 +127,8 @@ def langevin_large_n_limit(schedule, levels, steps_per_level, r, m=M, s=S):
     ts = respace(schedule, levels).timesteps.tolist()[1:][::-1]
     mu, w = 0.0, 1.0
     for t in ts:
-        ab = float(schedule.alpha_bar[t])
-        a, v = math.sqrt(ab) * m, ab * s * s + 1 - ab
         for _ in range(steps_per_level):
-            d, sw = mu - a, math.sqrt(w)
-            e_abs = sw * math.sqrt(2 / math.pi) * math.exp(-d * d / (2 * w)) + d * (1 - 2 * _phi(-d / sw))
-            alpha = 2 * (r * math.sqrt(2 / math.pi) * v / e_abs) ** 2
-            mu, w = mu + alpha / v * (a - mu), (1 - alpha / v) ** 2 * w + 2 * alpha
+            mu, w = _langevin_moments(mu, w, float(schedule.alpha_bar[t]), r, m, s)
     ab = float(schedule.alpha_bar[ts[-1]])
     slope = math.sqrt(ab) * s * s / (ab * s * s + 1 - ab)
     return m + slope * (mu - math.sqrt(ab) * m), slope * math.sqrt(w)
@@ -208,6 +213,100 @@ def test_langevin_with_an_x0_model_equals_the_eps_model(sched):
 
 
 # ---- the probability-flow ODE ----------------------------------------------------------------------
+# ---- predictor–corrector --------------------------------------------------------------------
+def pc_large_n_limit(schedule, steps, eta, corrector_steps, r, m=M, s=S):
+    """(mean, std) of x_0 from the library's PC chain on 1-D N(m, s²) data, x_T ~ N(0, 1), for a
+    large batch: each predictor is DDIM's affine update with ε* (gaussian_oracle.affine_chain), then
+    ``corrector_steps`` Langevin updates at the level reached (not at t = 0), as in the Langevin
+    limit."""
+    ts = respace(schedule, steps).timesteps.tolist()[::-1]           # τ_S … τ_1, 0
+    abs_ = [float(schedule.alpha_bar[t]) for t in ts]
+    mu, w = 0.0, 1.0
+    for (A, B, sig), ab_next in zip(affine_chain(abs_, "ddim", eta=eta, m=m, s=s), abs_[1:]):
+        mu, w = A * mu + B, A * A * w + sig * sig
+        for _ in range(corrector_steps if ab_next < 1 else 0):
+            mu, w = _langevin_moments(mu, w, ab_next, r, m, s)
+    return mu, math.sqrt(w)
+
+
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_pc_without_corrector_is_ddim_draw_for_draw(sched, eta):
+    x_T = torch.randn(40, 3, generator=_gen(70), dtype=torch.float64)
+    pc = list(pc_steps(GaussianOracle(sched), sched, x_T, steps=12, eta=eta, corrector_steps=0,
+                       generator=_gen(71)))
+    dd = list(ddim_steps(GaussianOracle(sched), sched, x_T, steps=12, eta=eta, clip_x0=False,
+                         generator=_gen(71)))
+    assert [a.t for a in pc] == [b.t for b in dd]
+    for a, b in zip(pc, dd):
+        assert torch.equal(a.x, b.x)
+
+
+def test_one_pc_step_by_hand(sched):
+    """First step of the 3-step chain: predictor (DDIM η = 1, τ_3 → τ_2), 2 Langevin updates at
+    τ_2."""
+    r, n = 0.2, 64
+    x_T = torch.randn(n, 3, generator=_gen(72), dtype=torch.float64)
+    oracle = GaussianOracle(sched)
+    steps = list(pc_steps(oracle, sched, x_T, steps=3, eta=1.0, corrector_steps=2, snr=r,
+                          generator=_gen(73)))
+    tau = respace(sched, 3).timesteps.tolist()[::-1]                       # τ_3, τ_2, τ_1, 0
+    assert [st.t for st in steps] == tau and 1 < tau[1] < tau[0]
+    # S + (S − 1)·C calls: no corrector at t = 0
+    assert [c[0] for c in oracle.calls] == [tau[0]] + [tau[1]] * 3 + [tau[2]] * 3
+    g = _gen(73)
+    (A, B, sig) = affine_chain([float(sched.alpha_bar[t]) for t in tau], "ddim", eta=1.0)[0]
+    x = A * x_T + B + sig * torch.randn(x_T.shape, generator=g, dtype=torch.float64)
+    ab = float(sched.alpha_bar[tau[1]])
+    for _ in range(2):
+        score = -(x - math.sqrt(ab) * M) / (ab * S * S + 1 - ab)
+        z = torch.randn(x.shape, generator=g, dtype=torch.float64)
+        alpha = 2 * (r * z.norm(dim=1).mean() / score.norm(dim=1).mean()) ** 2
+        x = x + alpha * score + (2 * alpha).sqrt() * z
+    torch.testing.assert_close(steps[1].x, x, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("eta, corrector_steps, r", [(1.0, 1, 0.16), (0.0, 2, 0.3)])
+def test_pc_on_gaussian_data_matches_its_large_n_limit(sched, eta, corrector_steps, r):
+    n, steps = 20000, 20
+    x = _last(pc_steps(GaussianOracle(sched), sched, shape=(n, 1), steps=steps, eta=eta,
+                       corrector_steps=corrector_steps, snr=r, generator=_gen(74),
+                       dtype=torch.float64)).x
+    mean, std = x.mean().item(), x.std().item()
+    se_mean, se_std = std / math.sqrt(n), std / math.sqrt(2 * (n - 1))
+    lim_mean, lim_std = pc_large_n_limit(sched, steps, eta, corrector_steps, r)
+    assert abs(mean - lim_mean) < Z * se_mean, (mean, lim_mean, se_mean)
+    assert abs(std - lim_std) < Z * se_std, (std, lim_std, se_std)
+    # the corrector brings the predictor's coarse 20-step chain closer to the data N(m, s²)
+    pred_mean, pred_std = pc_large_n_limit(sched, steps, eta, 0, r)
+    assert abs(lim_std - S) < abs(pred_std - S), (lim_std, pred_std)
+    assert abs(lim_mean - M) < 2e-3
+
+
+def test_pc_on_a_2d_mixture_reproduces_its_mean_and_covariance(sched):
+    oracle = MixtureOracle(sched)
+    x = _last(pc_steps(oracle, sched, shape=(4000, 2), steps=250, eta=0.0, corrector_steps=1,
+                       snr=0.1, generator=_gen(75), dtype=torch.float64)).x
+    mean, cov, se_mean, se_cov = mean_cov_with_se(x)
+    assert ((mean - oracle.data_mean()).abs() < Z * se_mean).all(), (mean, se_mean)
+    assert ((cov - oracle.data_cov()).abs() < Z * se_cov).all(), (cov, oracle.data_cov(), se_cov)
+
+
+def test_pc_refuses_bad_settings_with_a_clear_message(sched):
+    bad = dict(shape=(3, 2), generator=_gen(0))
+    model = GaussianOracle(sched)
+    for kwargs, err, match in [
+        (dict(corrector_steps=-1), ValueError, "corrector_steps"),
+        (dict(corrector_steps=1.5), ValueError, "corrector_steps"),
+        (dict(snr=0.0), ValueError, "snr"),
+        (dict(eta=-0.5), ValueError, "eta"),
+        (dict(steps=0), ValueError, "steps"),
+    ]:
+        with pytest.raises(err, match=match):
+            next(pc_steps(model, sched, **bad, **kwargs))
+    with pytest.raises(ValueError, match="pc_steps.*score is 0"):
+        list(pc_steps(lambda x, t: torch.zeros_like(x), sched, shape=(3, 2), steps=3))
+
+
 def test_ode_euler_is_ddim_eta0_step_by_step(sched):
     """DDIM η = 0 is exactly Euler on dx̄/dσ = ε̂ (x̄ = x/√ᾱ, σ = √((1−ᾱ)/ᾱ)), for a non-linear ε̂."""
     oracle = MixtureOracle(sched)

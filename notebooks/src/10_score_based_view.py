@@ -27,11 +27,15 @@
 #    and see that it is the $\hat x_0$ of earlier chapters;
 # 4. train the course's MLP on a 2-D mixture in under a minute and compare its score field with the exact
 #    one at every $t$ (a slider);
-# 5. sample the same model three ways — ancestral (DDPM), annealed Langevin, probability-flow ODE —
-#    on the toy and on MNIST, and check that an Euler step of the ODE is a DDIM $\eta = 0$ step.
+# 5. derive the forward SDE as the limit of the chain, the reverse-time SDE and the probability-flow
+#    ODE, and check each on Gaussian data whose answers are known;
+# 6. sample the same model four ways — ancestral (DDPM, the reverse SDE), annealed Langevin,
+#    probability-flow ODE, predictor–corrector — on the toy and on MNIST, see their paths, and check
+#    that an Euler step of the ODE is a DDIM $\eta = 0$ step.
 #
 # **Library used:** `ddpm_edu.score` (`score_from_eps`, `eps_from_score`, `langevin_steps`,
-# `ode_steps`), `ddpm_edu.sampling`, `ddpm_edu.training`, the shipped MNIST model and digit
+# `ode_steps`, `pc_steps`),
+# `ddpm_edu.sampling`, `ddpm_edu.training`, the shipped MNIST model and digit
 # classifier, `ddpm_edu.viz`.
 
 # %%
@@ -52,7 +56,7 @@ import math
 import time
 
 from ddpm_edu import (ddim_steps, ddpm_steps, eps_from_score, get_recipe, langevin_steps, load_mnist,
-                      load_pretrained, ode_steps, score_from_eps, train)
+                      load_pretrained, ode_steps, pc_steps, score_from_eps, train)
 from ddpm_edu.exercises import check, solution
 from ddpm_edu.viz.plots import image_grid, new_figure
 from ddpm_edu.viz.score_plots import eps_field, points_figure, relative_field_error
@@ -60,7 +64,7 @@ from ddpm_edu.viz.score_widgets import ScoreFieldExplorer
 
 TRAIN_STEPS = 3000 if FULL_SIZE else 300   # optimizer steps for the toy MLP
 N_POINTS = 4000 if FULL_SIZE else 600      # points drawn by each sampler on the toy
-N_DIGITS = 64 if FULL_SIZE else 8          # digits drawn by each sampler on MNIST
+N_DIGITS = 64 if FULL_SIZE else 16         # digits drawn by each sampler on MNIST
 print(f"FULL_SIZE = {FULL_SIZE}: {TRAIN_STEPS} training steps, {N_POINTS} toy points and "
       f"{N_DIGITS} digits per sampler")
 
@@ -74,7 +78,7 @@ print(f"FULL_SIZE = {FULL_SIZE}: {TRAIN_STEPS} training steps, {N_POINTS} toy po
 # It is a vector field: at every point it points to where $p$ grows fastest, and it is long where
 # $\log p$ is steep. Two properties make it attractive. It does not care about the normalising
 # constant ($\nabla \log (c\,p) = \nabla \log p$), the part of a density that is hardest to get. And
-# it is enough to sample: sections 5 and 6 of this chapter turn a score into samples.
+# it is enough to sample: sections 5 to 7 of this chapter turn a score into samples.
 #
 # **A Gaussian.** For $p = \mathcal N(m, v I)$, $\log p(x) = -\|x - m\|^2/(2v) + \text{const}$, so
 #
@@ -438,7 +442,193 @@ ScoreFieldExplorer.static(schedule, eps_star, learned_eps, log_q, ts=FIELD_TS,
 ScoreFieldExplorer(schedule, eps_star, learned_eps, log_q, sample_mixture, t=10)
 
 # %% [markdown]
-# ## 5. Three samplers, one score model
+# ## 5. From the chain to SDEs: forward, reverse, and the probability-flow ODE
+#
+# Every sampler below is a discretisation of one of three continuous-time equations (Song et al.
+# 2021). This section derives them from the chain you know, and checks each claim with numbers on
+# one-dimensional Gaussian data $x_0 \sim \mathcal N(m, s^2)$, $m = 0.3$, $s = 0.2$, whose score is
+# known at every time.
+#
+# **The forward SDE.** Give the schedule a continuous shape: $\beta_t = \beta(t/T)/T$ for a
+# function $\beta(\cdot)$ on $[0, 1]$, here the toy's linear one, $\beta(u) = 0.1 + 19.9\,u$ (our
+# toy schedule is this with $T = 200$, up to where the grid points sit). With $u = t/T$ and
+# $\Delta u = 1/T$, one step of the chain is
+#
+# $$ x_{u+\Delta u} = \sqrt{1 - \beta(u)\Delta u}\; x_u + \sqrt{\beta(u)\,\Delta u}\; z
+#    \approx x_u - \tfrac12 \beta(u)\, x_u\, \Delta u + \sqrt{\beta(u)}\;\sqrt{\Delta u}\, z . $$
+#
+# $\sqrt{\Delta u}\,z$ is the increment of a Brownian motion $W$ over $\Delta u$, so as $T \to \infty$
+# the chain becomes the **variance-preserving SDE**
+#
+# $$ dx = -\tfrac12 \beta(u)\, x\, du + \sqrt{\beta(u)}\; dW . $$
+#
+# It is linear, so its moments solve ordinary equations: the mean decays as $dm/du = -\tfrac12\beta m$
+# and the variance obeys $dv/du = -\beta v + \beta$. Hence, with $B(u) = \int_0^u \beta = 0.1\,u + 9.95\,u^2$,
+#
+# $$ \bar\alpha(u) = e^{-B(u)}, \qquad x_u \sim \mathcal N\big(\sqrt{\bar\alpha(u)}\, m,\ \bar\alpha(u)\, s^2 + 1 - \bar\alpha(u)\big), $$
+#
+# the continuous twin of $\bar\alpha_t = \prod_{i \le t}(1-\beta_i)$: $\log \bar\alpha_t = \sum_i \log(1 - \beta_i) \approx -\sum_i \beta_i \to -B(u)$.
+# The discrete chain's variance follows $v_t = (1-\beta_t)\,v_{t-1} + \beta_t$ exactly; below it is
+# set beside the SDE's $v(u)$, and beside a simulation of the chain, for growing $T$.
+
+# %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
+M_1D, S_1D = 0.3, 0.2                          # 1-D Gaussian data N(m, s²)
+
+
+def beta_fn(u):
+    """β(u) = 0.1 + 19.9 u on [0, 1]: the toy schedule's β_t·T (5e-4 … 0.1 at T = 200)."""
+    return 0.1 + 19.9 * u
+
+
+def alpha_bar_fn(u):
+    """ᾱ(u) = exp(−∫_0^u β) = exp(−(0.1 u + 9.95 u²)), the signal fraction at time u."""
+    return torch.exp(-(0.1 * u + 9.95 * u ** 2))
+
+
+g = torch.Generator().manual_seed(20)
+print(f"{'T':>6} {'max_t |v_t − v(t/T)|':>22} {'v at u = 0.5: chain':>21} {'simulated':>10} "
+      f"{'SDE':>7}")
+for T_ in (10, 100, 1000, 10000):
+    u = torch.arange(1, T_ + 1, dtype=torch.float64) / T_
+    betas = beta_fn(u) / T_                                   # β_t = β(t/T)/T
+    v, x, worst = S_1D ** 2, M_1D + S_1D * torch.randn(4000, generator=g, dtype=torch.float64), 0.0
+    for t in range(1, T_ + 1):
+        v = (1 - betas[t - 1]) * v + betas[t - 1]             # the chain's exact variance
+        if T_ <= 1000:                                        # and a simulation of 4000 chains
+            x = (1 - betas[t - 1]).sqrt() * x + betas[t - 1].sqrt() * torch.randn(
+                4000, generator=g, dtype=torch.float64)
+        ab = alpha_bar_fn(u[t - 1])
+        worst = max(worst, abs(v - (ab * S_1D ** 2 + 1 - ab)).item())
+        if t == T_ // 2:
+            v_q, x_q, ab_q = v.item(), (x.var().item() if T_ <= 1000 else float("nan")), ab
+    v_sde = (ab_q * S_1D ** 2 + 1 - ab_q).item()
+    print(f"{T_:>6} {worst:>22.2e} {v_q:>21.5f} {x_q:>10.4f} {v_sde:>7.5f}")
+
+# %% [markdown]
+# The gap between the chain and the SDE falls tenfold when $T$ grows tenfold (a first-order
+# approximation); the simulated chains agree with the exact recursion within their Monte Carlo error
+# (a variance from 4000 draws has a relative standard error of about 2 %). At $T = 1000$,
+# DDPM's chain *is* the SDE to three digits.
+#
+# **The reverse-time SDE.** The density $p_u$ of $x_u$ obeys the Fokker–Planck equation of the SDE
+# $dx = f\,du + g\,dW$ (here $f = -\frac12\beta x$, $g = \sqrt\beta$):
+#
+# $$ \partial_u p = -\nabla\cdot(f p) + \tfrac12 g^2 \Delta p = -\nabla\cdot\Big[\big(f - \tfrac12 g^2 \nabla\log p\big)\,p\Big], $$
+#
+# using $\Delta p = \nabla\cdot(p\,\nabla\log p)$. Run time backwards, $\tau = 1 - u$, and add and
+# subtract the same diffusion term $\tfrac12 g^2\Delta p$: the reversed density obeys the Fokker–Planck
+# equation of a process with drift $-f + g^2\nabla\log p$ in $\tau$. Written in the original time,
+# that is **Anderson's (1982) reverse-time SDE**
+#
+# $$ dx = \big[-\tfrac12\beta(u)\,x - \beta(u)\,\nabla\log p_u(x)\big]\,du + \sqrt{\beta(u)}\; d\bar W , $$
+#
+# integrated from $u = 1$ down to $0$ ($du < 0$, $\bar W$ a Brownian motion in reversed time). Its
+# paths have the law of the forward paths, reversed. One Euler–Maruyama step of size $\Delta u = 1/T$ is
+# $x \leftarrow x + \tfrac12\beta_t x + \beta_t s + \sqrt{\beta_t} z \approx (x + \beta_t s)/\sqrt{\alpha_t} + \sqrt{\beta_t}\,z$:
+# DDPM's ancestral step with the mean $\mu_\theta$ of section 6 below and $\sigma_t^2 = \beta_t$.
+#
+# **The probability-flow ODE.** The second form of the Fokker–Planck equation above is a plain
+# continuity equation, $\partial_u p = -\nabla\cdot(v\,p)$, with velocity $v = f - \tfrac12 g^2\nabla\log p$.
+# So the deterministic **probability-flow ODE**
+#
+# $$ \frac{dx}{du} = -\tfrac12\beta(u)\,x - \tfrac12\beta(u)\,\nabla\log p_u(x) $$
+#
+# moves a cloud of points exactly as the density evolves: started from $p_1$ and run backwards, its
+# solution has the law $p_u$ at every $u$, the same marginals as the SDE, with no noise at all. Both
+# need only the score, which a trained network gives ($s = -\hat\epsilon/\sqrt{1-\bar\alpha}$).
+# Below, Euler–Maruyama on the reverse SDE and Euler on the ODE, each with 1000 steps and the exact
+# score of our Gaussian data, start from $\mathcal N(0, 1)$ ($\approx p_1$: $\bar\alpha(1) = e^{-10.05}$) and
+# must return $\mathcal N(0.3, 0.2^2)$.
+
+# %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
+def gaussian_score(x, u):
+    """∇ log p_u(x) for data N(m, s²): −(x − √ᾱ(u) m)/(ᾱ(u) s² + 1 − ᾱ(u))."""
+    ab = alpha_bar_fn(u)
+    return -(x - ab.sqrt() * M_1D) / (ab * S_1D ** 2 + 1 - ab)
+
+
+def reverse_sde(x, n_steps, generator=None, ode=False):
+    """Integrate the reverse SDE (Euler–Maruyama) or, with ode=True, the probability-flow ODE
+    (Euler) from u = 1 to 0 in n_steps equal steps; returns x at u = 0."""
+    du = 1.0 / n_steps
+    for i in range(n_steps, 0, -1):
+        u = torch.tensor(i * du, dtype=torch.float64)
+        beta, score = beta_fn(u), gaussian_score(x, u)
+        if ode:
+            x = x + (0.5 * beta * x + 0.5 * beta * score) * du      # dx = [−½βx − ½βs](−du)
+        else:
+            z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+            x = x + (0.5 * beta * x + beta * score) * du + (beta * du).sqrt() * z
+    return x
+
+
+n_1d = 20000
+x_start = torch.randn(n_1d, generator=torch.Generator().manual_seed(21), dtype=torch.float64)
+x_sde = reverse_sde(x_start, 1000, torch.Generator().manual_seed(22))
+x_ode = reverse_sde(x_start, 1000, ode=True)
+print(f"data:                        mean {M_1D:.4f}   std {S_1D:.4f}   (standard errors with "
+      f"{n_1d} points: mean {S_1D / math.sqrt(n_1d):.4f}, std {S_1D / math.sqrt(2 * n_1d):.4f})")
+for name, x in (("reverse SDE, Euler–Maruyama", x_sde), ("probability-flow ODE, Euler", x_ode)):
+    print(f"{name:<28} mean {x.mean().item():.4f}   std {x.std().item():.4f}")
+again = reverse_sde(x_start, 1000, ode=True)
+print(f"the ODE run twice from the same start: identical = {torch.equal(again, x_ode)}; "
+      f"the SDE run with another seed moves each point by "
+      f"{(reverse_sde(x_start, 1000, torch.Generator().manual_seed(23)) - x_sde).abs().mean():.3f} "
+      f"on average")
+
+# %% [markdown]
+# Both return the data's mean and spread within a few standard errors: two very different walks,
+# one noisy and one deterministic, with the same marginals. The ODE is a **map**: each $x_1$ has
+# one $x_0$, the same on every run, while the SDE sends the same start to a different place on each run.
+#
+# **DDIM $\eta = 0$ is the ODE's Euler step, in better variables.** In $\bar x = x/\sqrt{\bar\alpha}$
+# and $\sigma = \sqrt{(1-\bar\alpha)/\bar\alpha}$ the ODE becomes $d\bar x/d\sigma = \hat\epsilon$
+# (section 6 shows the two lines of algebra), and an Euler step there is exactly DDIM's update
+# $x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1-\bar\alpha_s}\,\hat\epsilon$ (the library's
+# `ode_steps(method="euler")` says so in its docstring, and section 6 checks it against
+# `ddim_steps(eta=0)` state by state). The choice of variables matters: for Gaussian data the exact
+# solution is known, $x_0 = m + s\,(x_1 - \sqrt{\bar\alpha(1)}\,m)/\sqrt{\bar\alpha(1) s^2 + 1 - \bar\alpha(1)}$, so we
+# can measure the error of Euler in $u$ (the function above) and of DDIM's steps on the same grid of
+# times.
+
+# %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
+def ddim_path(x, n_steps):
+    """DDIM η = 0 (= Euler in x̄, σ) on the grid u = 1, 1 − 1/n, …, 0 with the exact ε."""
+    for i in range(n_steps, 0, -1):
+        u, u_next = torch.tensor(i / n_steps), torch.tensor((i - 1) / n_steps)
+        ab, ab_s = alpha_bar_fn(u), alpha_bar_fn(u_next)
+        eps = -(1 - ab).sqrt() * gaussian_score(x, u)                   # ε = −√(1−ᾱ) s
+        x0_hat = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+        x = ab_s.sqrt() * x0_hat + (1 - ab_s).sqrt() * eps
+    return x
+
+
+ab1 = alpha_bar_fn(torch.tensor(1.0))
+exact_x0 = M_1D + S_1D * (x_start - ab1.sqrt() * M_1D) / (ab1 * S_1D ** 2 + 1 - ab1).sqrt()
+print(f"{'steps':>6} {'Euler in u: mean |error|':>26} {'DDIM η=0: mean |error|':>24}")
+for n_steps in (10, 100, 1000):
+    err_u = (reverse_sde(x_start, n_steps, ode=True) - exact_x0).abs().mean().item()
+    err_ddim = (ddim_path(x_start, n_steps) - exact_x0).abs().mean().item()
+    print(f"{n_steps:>6} {err_u:>26.2e} {err_ddim:>24.2e}")
+
+# %% [markdown]
+# Both are first-order solvers of the same ODE: their errors fall tenfold when the steps grow
+# tenfold, and both converge to the exact map. They differ in where they make their error. In
+# $(\bar x, \sigma)$ the exact path is $\bar x - m \propto \sqrt{s^2 + \sigma^2}$, a straight line for
+# $\sigma \gg s$: DDIM's steps are exact at high noise, however large, and all its error is made in the
+# last steps near the data (on this grid, uniform in $u$, that costs it a factor of 2 to 2.5 against
+# Euler in $u$ here). Chapter 8's respaced grids and the Heun solver of `ode_steps` spend their steps
+# where that error is made. The next section puts all three equations to work on the mixture and on
+# MNIST.
+
+# %% [markdown]
+# ## 6. Three samplers, one score model
 #
 # A score model gives more than one way to sample. All three below use the same network (either the
 # exact $\epsilon^*$ or our MLP) and differ only in how they walk from noise to data.
@@ -460,13 +650,15 @@ ScoreFieldExplorer(schedule, eps_star, learned_eps, log_q, sample_mixture, t=10)
 # update by Song et al.'s (2021) signal-to-noise rule, with `snr` the ratio of drift to noise (see
 # its docstring).
 #
-# **The probability-flow ODE.** Song et al. (2021) showed that the ordinary differential equation
+# **The probability-flow ODE.** Section 5's ODE, $dx/du = -\tfrac12\beta\,(x + \nabla\log p_u(x))$, is
+# simplest in the variables below: $d\bar x/du = -\tfrac12\beta\,\nabla_x\log p_u/\sqrt{\bar\alpha}$ and
+# $d\sigma/du = \beta/(2\sigma\bar\alpha)$ (from $\sigma^2 = 1/\bar\alpha - 1$, $d\bar\alpha/du = -\beta\bar\alpha$), so
 #
 # $$ \frac{d\bar x}{d\sigma} = -\sigma\,\nabla_{\bar x} \log p_\sigma(\bar x) = \epsilon_\theta\big(\sqrt{\bar\alpha}\,\bar x,\ t(\sigma)\big),
 # \qquad \bar x = \frac{x_t}{\sqrt{\bar\alpha_t}},\quad \sigma_t = \sqrt{\frac{1-\bar\alpha_t}{\bar\alpha_t}} , $$
 #
-# moves points so that, started from $q(x_T)$, they have the law of $q(x_t)$ at *every* $t$: the same
-# marginals as the noisy process, with no noise at all. (In $\bar x = x_0 + \sigma\,\epsilon$ the
+# which, as shown in section 5, moves points so that, started from $q(x_T)$, they have the law of
+# $q(x_t)$ at *every* $t$: the same marginals as the noisy process, with no noise at all. (In $\bar x = x_0 + \sigma\,\epsilon$ the
 # noise level is $\sigma$; the equation follows from $\nabla_{\bar x} = \sqrt{\bar\alpha}\,\nabla_x$ and
 # $s = -\epsilon/\sqrt{1-\bar\alpha}$.) Solving it backwards from $\sigma_T$ to 0 is a deterministic
 # sampler; `ode_steps` offers Euler's method and Heun's second-order method (Karras et al. 2022).
@@ -505,6 +697,49 @@ for a, b in zip(ode_run, ddim_run):
     torch.testing.assert_close(a.x, b.x, rtol=1e-4, atol=1e-5)
 print(f"probability-flow ODE (Euler) and DDIM η = 0 agree at all {len(ode_run)} states of the chain, "
       f"t = {ode_run[0].t} … {ode_run[-1].t}")
+
+# %% [markdown]
+# ### Paths: deterministic and stochastic
+#
+# The ODE and the reverse SDE have the same marginals but very different paths. Below, 30 points
+# start from the same $x_T$ and are carried to data by the ODE (Euler on all $T = 200$ steps, i.e.
+# DDIM $\eta = 0$) and by ancestral sampling (the reverse SDE's discretisation), both with the exact
+# $\epsilon^*$. Right: the first coordinate of 8 of them over $t$.
+
+# %%
+x_T_paths = torch.randn(30, 2, generator=torch.Generator().manual_seed(24))
+with torch.inference_mode():
+    ode_path = torch.stack([s.x for s in ode_steps(exact_model, schedule, x_T_paths,
+                                                   steps=schedule.T, method="euler")]).double()
+    sde_path = torch.stack([s.x for s in ddpm_steps(exact_model, schedule, x_T_paths, clip_x0=False,
+                                                    generator=torch.Generator().manual_seed(25))]
+                           ).double()                                    # (T + 1, 30, 2), t = T … 0
+background = sample_mixture(600, torch.Generator().manual_seed(26))
+fig, axes = new_figure((13.5, 4.3), nrows=1, ncols=3)
+for ax, path, title in ((axes[0], ode_path, "probability-flow ODE (DDIM η = 0)"),
+                        (axes[1], sde_path, "ancestral (reverse SDE)")):
+    ax.scatter(background[:, 0], background[:, 1], s=3, c="0.8")
+    for i in range(path.shape[1]):
+        ax.plot(path[:, i, 0], path[:, i, 1], lw=0.5, alpha=0.6)
+    ax.scatter(path[0, :, 0], path[0, :, 1], s=10, c="k", label="x_T", zorder=3)
+    ax.scatter(path[-1, :, 0], path[-1, :, 1], s=14, c="r", label="x_0", zorder=3)
+    ax.set(title=title, xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
+    ax.legend(loc="lower right", fontsize=8)
+ts = torch.arange(schedule.T, -1, -1)
+for i in range(8):
+    line, = axes[2].plot(ts, ode_path[:, i, 0], lw=1.2)
+    axes[2].plot(ts, sde_path[:, i, 0], lw=0.6, color=line.get_color(), alpha=0.7)
+axes[2].set(title="first coordinate over t (thick: ODE, thin: ancestral)", xlabel="t",
+            xlim=(schedule.T, 0))
+fig.tight_layout()
+fig
+
+# %% [markdown]
+# The ODE's paths are smooth curves: a point hardly moves while the noise dominates (on the right,
+# $t$ above about 100), then glides to a blob; each $x_T$ has one destination, decided by where it
+# starts. The ancestral paths jitter at every step; the same start
+# can end in another blob on another run, and the paths cross. Both clouds of end points have the
+# same law (up to the discretisation errors measured below).
 
 # %% [markdown]
 # ### Exercise 10.4 — one Euler step of the probability-flow ODE
@@ -643,42 +878,48 @@ points_figure(panels, marks=MEANS)                 # the blobs' centres μ_k as 
 #   nothing corrects it. Ancestral sampling and Langevin re-randomise at every step and recover.
 #   `FULL_SIZE = True` trains longer and shrinks the network's share of the errors.
 #
-# ## 6. The same three samplers on MNIST
+# ## 7. The same samplers on MNIST, and a predictor–corrector sampler that draws digits
 #
 # The shipped MNIST model is an ε-network like the MLP, so it is a score model too, and every sampler
 # above works on it unchanged. Images cost far more per network call than points, so we give each
-# sampler about the same small budget of network calls (about 10) and look at a handful of digits,
-# all started from the same $x_T$:
+# sampler the same small budget, **19 network calls**, and start all of them from the same $x_T$:
 #
-# * ancestral sampling on a chain respaced to 10 steps (improved DDPM's respacing);
-# * DDIM $\eta = 0$, which is the ODE with 10 Euler steps (we use `ode_steps(method="euler")`);
-# * the ODE with 5 Heun steps (9 calls);
-# * annealed Langevin, 5 levels × 2 updates (11 calls).
+# * ancestral sampling on a chain respaced to 19 steps (improved DDPM's respacing);
+# * DDIM $\eta = 0$ with 19 steps (the ODE's Euler steps; it clips $\hat x_0$ as in chapter 8);
+# * the ODE with 10 Heun steps (19 calls);
+# * annealed Langevin alone, 6 levels × 3 updates, plus its final denoising call (19 calls);
+# * **predictor–corrector** sampling (Song et al. 2021), `pc_steps`: 10 ancestral steps (the
+#   *predictor*: one step of the reverse SDE), each followed by one Langevin update at the level it
+#   reached (the *corrector*, snr rule $r = 0.16$): 10 + 9 = 19 calls. The predictor makes the big
+#   moves down the levels, which Langevin alone cannot; the corrector pulls each $x_t$ back towards
+#   $q(x_t)$ where the predictor's coarse step (and the network) left it off.
 #
 # The shipped digit classifier judges the results (chapter 9): the share of digits it recognises
 # with confidence above 0.9, which classes it sees, and the Fréchet distance between the
 # classifier's features of the samples and of 1000 real test digits. The confidence alone can be
 # fooled: a classifier that has only ever seen digits calls pure noise a confident "8" (ours was
 # also shown noise and blobs and taught to be unsure on them, but a smudge can still look like a
-# digit to it and not to you). The
-# Fréchet distance compares the whole cloud of features and is harder to fool, but with 8
-# images it is biased upward, so compare each row with the two reference rows (8 real digits, and
-# the noise the samplers start from), not with chapter 9's numbers. `FULL_SIZE` draws 64 digits and
-# adds chapter 9's full report.
+# digit to it and not to you). The Fréchet distance compares the whole cloud of features and is
+# harder to fool, but with 16 images it is biased upward, so compare each row with the two reference
+# rows (16 real digits, and the noise the samplers start from), not with chapter 9's numbers. Beside
+# the live run, the table prints the same samplers measured on 256 digits each
+# (`tools/score_samplers_mnist.py`, its JSON ships in `data/checkpoints/`; Fréchet distance against
+# all 10 000 test digits there). `FULL_SIZE` draws 64 digits live and adds chapter 9's full report.
 
 # %%
 model = load_pretrained("mnist")
 mnist = model.schedule                                                     # linear β, T = 1000
 print(model)
 
-MNIST_SAMPLERS = {
-    "ancestral, 10 steps": lambda x_T, g: ddpm_steps(model.eps, mnist, x_T, steps=10,
+MNIST_SAMPLERS = {                           # names and settings of tools/score_samplers_mnist.py
+    "DDIM η=0, 19 steps": lambda x_T, g: ddim_steps(model.eps, mnist, x_T, steps=19),
+    "ancestral, 19 steps": lambda x_T, g: ddpm_steps(model.eps, mnist, x_T, steps=19,
                                                      var_type=model.var_type, generator=g),
-    "ODE Euler = DDIM η=0, 10 steps": lambda x_T, g: ode_steps(model.eps, mnist, x_T, steps=10,
-                                                               method="euler"),
-    "ODE Heun, 5 steps": lambda x_T, g: ode_steps(model.eps, mnist, x_T, steps=5, method="heun"),
-    "Langevin, 5 × 2": lambda x_T, g: langevin_steps(model.eps, mnist, x_T, levels=5, steps_per_level=2,
-                                                     generator=g),
+    "ODE Heun, 10 steps": lambda x_T, g: ode_steps(model.eps, mnist, x_T, steps=10, method="heun"),
+    "Langevin, 6 × 3": lambda x_T, g: langevin_steps(model.eps, mnist, x_T, levels=6,
+                                                     steps_per_level=3, generator=g),
+    "PC: ancestral + 1 Langevin, 10 steps": lambda x_T, g: pc_steps(
+        model.eps, mnist, x_T, steps=10, eta=1.0, corrector_steps=1, snr=0.16, generator=g),
 }
 x_T = torch.randn(N_DIGITS, 1, 28, 28, generator=torch.Generator().manual_seed(10))
 digits, digit_times = {}, {}
@@ -687,59 +928,83 @@ for name, make in MNIST_SAMPLERS.items():
     with torch.inference_mode():
         for step in make(x_T, torch.Generator().manual_seed(11)):
             x = step.x
-    digits[name] = x.clamp(-1, 1)               # ODE and Langevin do not clip: clamp the picture
+    digits[name] = x.clamp(-1, 1)           # ODE, Langevin and PC do not clip: clamp the picture
     digit_times[name] = time.perf_counter() - start
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # (wall-clock times depend on the machine and its load)
 for name, seconds in digit_times.items():
-    print(f"{name:<32} {seconds:6.2f} s for {N_DIGITS} digits")
+    print(f"{name:<38} {seconds:6.2f} s for {N_DIGITS} digits")
 
 # %%
-fig, axes = new_figure((3.0 * len(digits), 3.4), nrows=1, ncols=len(digits))
+fig, axes = new_figure((2.6 * len(digits), 3.2), nrows=1, ncols=len(digits))
 for ax, (name, x) in zip(axes, digits.items()):
-    image_grid(x, nrow=4 if N_DIGITS <= 16 else 8, title=name, ax=ax)
+    image_grid(x, nrow=4 if N_DIGITS <= 16 else 8, title=name.replace(", 10", ",\n10"), ax=ax)
 fig.tight_layout()
 fig
 
 # %%
 # NBVAL_APPROX
 # numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
+import json
+from pathlib import Path
+
 from ddpm_edu.quality import classifier_outputs, feature_statistics, frechet_distance, sample_quality
 
 test_images, _ = load_mnist("test")                                       # uint8 (10000, 28, 28)
 reference = feature_statistics(classifier_outputs(test_images[:1000])[1])   # (μ, Σ) of 1000 real digits
+FULL_RUN = Path("../data/checkpoints/mnist-score-samplers.json")     # tools/score_samplers_mnist.py
+full = json.loads(FULL_RUN.read_text(encoding="utf-8")) if FULL_RUN.exists() else {"n": 0, "rows": {}}
 rows = {"real test digits": test_images[5000:5000 + N_DIGITS], **digits,
         "the starting noise x_T": x_T.clamp(-1, 1)}
-print(f"{'':<32} {'confident':>9}  {'Fréchet':>8}   classes (argmax counts 0..9)")
+full_names = {"real test digits": "real training digits"}
+n_full = full["n"]
+print(f"{'':<38} {f'live: {N_DIGITS} digits':^30} {f'full run: {n_full} digits':^20}")
+print(f"{'':<38} {'confident':>9} {'Fréchet':>8}  classes 0..9   {'confident':>9} {'Fréchet':>8}")
+live_quality = {}
 for name, x in rows.items():
     probs, features = classifier_outputs(x)                                # (N, 10), (N, 64)
     confident = (probs.max(1).values > 0.9).double().mean().item()
     fid = frechet_distance(*feature_statistics(features), *reference)
-    counts = torch.bincount(probs.argmax(1), minlength=10).tolist()
-    print(f"{name:<32} {100 * confident:>7.0f} %  {fid:>8.1f}   {' '.join(str(c) for c in counts)}")
+    live_quality[name] = (confident, fid)
+    counts = "".join(str(min(c, 9)) for c in torch.bincount(probs.argmax(1), minlength=10).tolist())
+    f = full["rows"].get(full_names.get(name, name))
+    print(f"{name:<38} {100 * confident:>7.0f} % {fid:>8.1f}  {counts:<13} " + (
+        f"{100 * f['confident_share']:>7.1f} % {f['fid']:>8.1f}" if f else "      (not run)"))
+print("\n(classes: argmax counts of the classes 0..9, one digit each, 9 meaning ≥ 9)")
+if full["rows"]:
+    print(f"full run: `{full['command']}`; its Fréchet distances are to all 10 000 test digits, "
+          "on another scale than the live column's")
+else:
+    print(f"{FULL_RUN} is missing: make it with `python tools/score_samplers_mnist.py --n 256`")
+pc_name = "PC: ancestral + 1 Langevin, 10 steps"
+print(f"live: PC's Fréchet distance is {live_quality[pc_name][1]:.1f} against "
+      f"{live_quality['the starting noise x_T'][1]:.1f} for its starting noise and "
+      f"{live_quality['Langevin, 6 × 3'][1]:.1f} for Langevin alone")
 if FULL_SIZE:                                                              # the full report of chapter 9
     for name, x in digits.items():
         print(f"\n{name}:\n{sample_quality(x)}")
 
 # %% [markdown]
-# What to look for. Each sampler got about ten network calls, a tiny budget, and spends it
-# differently.
+# What to look for. Each sampler got 19 network calls and spends them differently.
 #
-# * **Ancestral** sampling adds fresh noise at each of its 10 big steps and must remove it with the
+# * **Langevin alone** is still close to the noise it started from: each update moves only about a
+#   fraction $2r^2$ of the way towards the current level, so three updates per level cannot follow
+#   the levels down from $t = 1000$ to the data. Annealed Langevin alone needs hundreds to
+#   thousands of calls on images.
+# * **Predictor–corrector** turns the same Langevin update into a sampler that draws digits. The
+#   predictor (an ancestral step, i.e. the reverse SDE) does the travelling; the single corrector
+#   update after it only has to repair the small error of that step, which is the job Langevin is
+#   good at. How it ranks against 19 DDIM or ancestral steps at the same cost, read in the table's
+#   full-run column: on 16 live digits one image moves the confident share by 6 percentage points.
+# * **Ancestral** sampling adds fresh noise at each of its big steps and must remove it with the
 #   steps that are left. It also clips its $\hat x_0$ to $[-1, 1]$ at every step, as DDPM's sampler
 #   does, which pulls the background towards black.
 # * The **ODE** solvers add no noise and follow a smooth path, the reason DDIM is the usual choice
-#   when steps are few. But `ode_steps` never clips (clipping would change the ODE), so whatever
-#   error is left after its last step stays in the picture; chapter 8's DDIM clips.
-# * **Heun**'s second evaluation per step buys accuracy per step at the price of fewer steps. With
-#   5 steps on this schedule, the first one takes $\sigma$ from about 157 to 17 in one go.
-# * **Langevin** moves each update only about a fraction $2r^2$ of the way, so two updates per level
-#   cannot follow the levels down, and its result is still close to the noise it started from:
-#   annealed Langevin alone needs hundreds to thousands of calls. That is why score-based models came
-#   to use Langevin as a *corrector* after an ancestral or ODE step (Song et al. 2021's
-#   predictor–corrector samplers), not alone. "Things to try" has the experiments.
+#   when steps are few. But nothing corrects an error once made; **Heun**'s second evaluation per
+#   step buys accuracy per step at the price of fewer steps (with 10 steps on this schedule the first
+#   one takes $\sigma$ from about 157 to 55 in one go).
 #
 # ## Summary
 #
@@ -755,21 +1020,29 @@ if FULL_SIZE:                                                              # the
 #   is the $\hat x_0$ of every earlier chapter; on the mixture it matched Gaussian conditioning exactly.
 # * Even the exact network has a positive loss (the floor); a short run of the course's MLP gets the
 #   score field right at large $t$ and less so near the data at small $t$.
-# * One score model, three samplers: **ancestral** (one noisy step per level), **annealed Langevin**
+# * As $T \to \infty$ the chain becomes the **VP SDE** $dx = -\frac12\beta x\,du + \sqrt\beta\,dW$, with
+#   $\bar\alpha(u) = e^{-\int_0^u\beta}$ (the chain's variance approaches it as $1/T$). Its reversal
+#   (Anderson 1982) has drift $-\frac12\beta x - \beta\nabla\log p_u$; the **probability-flow ODE**
+#   $dx/du = -\frac12\beta(x + \nabla\log p_u)$ has the same marginals with no noise. Both follow from
+#   one Fokker–Planck equation, and both returned Gaussian data from noise within Monte Carlo error.
+# * One score model, four samplers: **ancestral** (one noisy step per level), **annealed Langevin**
 #   (several small noisy steps per level; needs only the score, but a small step size $r$ lags
 #   behind the levels, a large one inflates the variance by $1/(1-r^2)$, and it hardly moves mass
 #   between modes), and the **probability-flow ODE** (deterministic, the same marginals $q(x_t)$ as
 #   the noisy process, good with few steps, but nothing corrects a point the network sends astray).
-#   An Euler step of the ODE is exactly a **DDIM $\eta = 0$** step. None is exact at a finite number
-#   of steps, even with the exact score.
+#   An Euler step of the ODE is exactly a **DDIM $\eta = 0$** step. **Predictor–corrector** sampling
+#   (an ancestral step, then a Langevin update at the new level) makes Langevin useful: on MNIST it
+#   draws digits at 19 network calls, where Langevin alone stays noise. None is exact at a finite
+#   number of steps, even with the exact score.
 #
 # ## Things to try
 #
 # 1. Give Langevin more updates on the toy (`steps_per_level=50`, or more levels) and watch the blob
 #    shares approach the weights; then lower `snr` and see the spread ratio move towards 1.
-# 2. Replace ancestral sampling on MNIST by a *predictor–corrector* sampler: after every DDIM step,
-#    run one or two Langevin updates at the new level (the code of `langevin_steps` shows the update
-#    and its step size). Is it better than DDIM at the same number of network calls?
+# 2. Vary the predictor–corrector sampler on MNIST at a fixed budget of about 20 calls: the ODE
+#    predictor (`eta=0`) instead of the ancestral one, two corrector updates per step with half the
+#    steps, a smaller or larger `snr`. Which spends the calls best, and why does the corrector help
+#    the noisy predictor more than the deterministic one?
 # 3. Compare `ode_steps(method="euler")` and `method="heun"` on the toy with the exact $\epsilon^*$ at
 #    5, 10, 20 and 40 network calls: how fast do the blob spreads converge for each?
 # 4. Denoising score matching with weight 1 at every level is $L_\text{simple}(t)/(1-\bar\alpha_t)$.
