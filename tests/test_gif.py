@@ -282,3 +282,11 @@ def test_cli_real_pretrained_mnist(tmp_path):
     assert main(["gif", "--checkpoint", "mnist", "--out", str(out), "--n", "4"]) == 0
     info = read_gif(out)
     assert info["frames"].shape[0] >= 10 and info["loop"] == 0 and info["bytes"] < 5e6
+
+
+def test_pick_steps_none_keeps_every_step():
+    # a 10-step DDIM chain (11 states): 11 targets spaced in angle keep only 8, None keeps all 11
+    s = linear_schedule(1000)
+    chain = [(t, None, None) for t in (1000, 889, 778, 667, 556, 445, 334, 223, 112, 1, 0)]
+    assert len(list(pick_steps(iter(chain), s, 11))) == 8
+    assert [step_time(x) for x in pick_steps(iter(chain), s, None)] == [c[0] for c in chain]

@@ -71,7 +71,7 @@ def coordinate(schedule: Schedule, spacing: str = "angle"):
     return c
 
 
-def pick_steps(steps: Iterable, schedule: Schedule, n_frames: int = 24,
+def pick_steps(steps: Iterable, schedule: Schedule, n_frames: int | None = 24,
                spacing: str = "angle") -> Iterator:
     """Yield the steps of a chain (from noise, t = T, to data, t = 0) that become frames.
 
@@ -79,9 +79,14 @@ def pick_steps(steps: Iterable, schedule: Schedule, n_frames: int = 24,
     docstring) from c(T) to c(0) (for log-SNR, infinite at 0: ``n_frames − 1`` values up to c(1));
     for each target the step whose c is nearest is kept, and the last step (the finished sample) is
     always kept. A step is yielded once even if it is nearest to
-    several targets, so a short chain gives fewer frames. Only the previous step is held while
+    several targets, so a short chain gives fewer frames (a 10-step DDIM chain's 11 states are
+    evenly spaced in t, so its first states share almost one angle and 11 targets keep 8 of them).
+    ``n_frames=None`` keeps every step (for a short chain). Only the previous step is held while
     reading, so memory does not grow with the chain's length.
     """
+    if n_frames is None:
+        yield from steps
+        return
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 2:
         raise InvalidArgument(
             f"n_frames must be an integer ≥ 2 (the first and the last picture), got {n_frames!r}."

@@ -202,7 +202,7 @@ def forward_chain_gif(x0, path, schedule: Schedule | None = None, n_frames: int 
     return save_gif(frames, path, duration_ms, hold_ms)
 
 
-def reverse_chain_gif(steps: Iterable, path, schedule: Schedule, n_frames: int = 24,
+def reverse_chain_gif(steps: Iterable, path, schedule: Schedule, n_frames: int | None = 24,
                       spacing: str = "angle", duration_ms: float = 80, hold_ms: float = 1500,
                       scale: int | None = None, nrow: int | None = None, show_x0_hat: bool = True,
                       label: bool = True) -> Path:
@@ -211,6 +211,7 @@ def reverse_chain_gif(steps: Iterable, path, schedule: Schedule, n_frames: int =
     ``steps``: a sampler's generator (or list) of ``Step(t, x, x0_hat)`` from t = T to 0, t in the
     ORIGINAL schedule's indices, x of shape (N, C, H, W) (several samples make a grid per panel).
     ``schedule``: that original schedule (it places the frames; see :mod:`ddpm_edu.viz.frames`).
+    ``n_frames``: how many frames to pick (a short chain may give fewer); None: one per step.
     The iterator is consumed lazily; only the chosen frames are kept (as uint8 pictures).
     """
     _check_chain_args(schedule, scale)

@@ -266,9 +266,9 @@ ipywidgets.HBox([slider, square])
 # | 9 | evaluating a diffusion model | bits/dim, sample quality, "my samples are noise" |
 # | 10 | the score-based view | scores, Langevin dynamics, the probability-flow ODE |
 #
-# Chapters 1–5 are the mathematics (forward process, the bound and its terms, the loss), 6–7 train
-# models, 8–10 sample faster, evaluate and connect DDPM to score-based models. Each chapter's
-# notebook starts with its number: `01_...ipynb`, `02_...ipynb`, and so on.
+# Chapters 1–5 are the mathematics (forward process, the bound and its terms, the loss), chapters
+# 6–7 train models, chapters 8–10 sample faster, evaluate and connect DDPM to score-based models.
+# Each chapter's notebook starts with its number: `01_...ipynb`, `02_...ipynb`, and so on.
 #
 # ## 5. A one-minute tour: noise in, digits out
 #
@@ -297,8 +297,9 @@ print(f"{len(steps)} states from t = {steps[0].t} to t = {steps[-1].t}; the netw
 
 # %% [markdown]
 # Every state of the chain is kept in `steps`: `Step(t, x_t, x̂_0)`, where $\hat x_0$ is the
-# network's current guess of the final image. The GIF below plays the chain: $x_t$ on the left,
-# $\hat x_0$ on the right. Watch the guess firm up long before the noise is gone.
+# network's current guess of the final image. The GIF below plays the chain, one frame per state
+# (11 frames): $x_t$ on the left, $\hat x_0$ on the right. Watch the guess firm up long before the
+# noise is gone.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -308,7 +309,7 @@ from ddpm_edu.viz.gif import read_gif, reverse_chain_gif
 
 gif_path = Path("..") / "out" / "00_tour.gif"
 gif_path.parent.mkdir(parents=True, exist_ok=True)
-reverse_chain_gif(steps, gif_path, model.schedule, n_frames=TOUR_STEPS + 1, scale=3)
+reverse_chain_gif(steps, gif_path, model.schedule, n_frames=None, scale=3)  # every state
 display(Image(data=gif_path.read_bytes()))
 
 # %%

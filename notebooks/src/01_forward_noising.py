@@ -262,9 +262,9 @@ schedules_figure(schedules)
 # * **β_t** (log scale): the linear and geometric schedules start at the same $10^{-4}$ but the
 #   geometric one stays small much longer; cosine's β shoots up to 0.999 at the very end.
 # * **ᾱ_t**: DDPM's linear schedule loses half the signal variance within the first third of the
-#   steps and is essentially at 0 by $t \approx 600$; the seed's linear schedule to 0.2 is at 0 after about
-#   100 steps, so 900 of its 1000 steps work on pure noise. Cosine fades evenly over the whole range —
-#   that was its design goal. The geometric schedule **never gets to 0**.
+#   steps and falls below 0.01 at $t = 674$; the seed's linear schedule to 0.2 falls below 0.01
+#   already at $t = 214$, so 787 of its 1000 steps work on almost pure noise. Cosine fades evenly
+#   over the whole range — that was its design goal. The geometric schedule **never gets to 0**.
 # * **SNR** (log scale): the same story on the scale the network actually feels.
 #
 # ### Why $\bar\alpha_T$ must be close to 0
@@ -300,8 +300,9 @@ image_grid(torch.cat(one_draw + averaged).clamp(-1, 1), nrow=4,
 # In the bottom row the geometric schedule's 7 is plain to see (the last panel): its $x_T$ still
 # depends on $x_0$, so a sampler that starts from $\mathcal N(0, I)$ starts from the wrong
 # distribution. For the other three, nothing is left. The opposite extreme is wasteful rather than
-# wrong: the seed's linear schedule to 0.2 reaches pure noise by $t \approx 100$, so the network
-# spends most of its training on steps where there is nothing left to denoise.
+# wrong: the seed's linear schedule to 0.2 reaches almost pure noise ($\bar\alpha_t < 0.01$) at
+# $t = 214$, so the network spends most of its training on steps where there is nothing left to
+# denoise.
 #
 # ### Exercise 1.3 — where does the noise win?
 #
@@ -322,8 +323,8 @@ check("1.3", answer)
 # our digit, shown at times spaced **evenly in the angle** $\varphi_t = \arccos\sqrt{\bar\alpha_t}$
 # rather than evenly in $t$. Writing $x_t = \cos\varphi_t\,x_0 + \sin\varphi_t\,\epsilon$, the
 # forward process is a rotation from data to noise; equal steps of $\varphi$ are equal steps of
-# visible change. (Evenly spaced $t$ would spend half the frames on noise: under the linear
-# schedule $\bar\alpha_t < 0.01$ already by $t \approx 550$.)
+# visible change. (Evenly spaced $t$ would spend a third of the frames on noise: under the linear
+# schedule $\bar\alpha_t < 0.01$ from $t = 674$ on.)
 
 # %%
 from ddpm_edu.viz.plots import forward_strip
