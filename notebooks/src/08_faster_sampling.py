@@ -52,7 +52,7 @@ SHOW = 8                                                   # digits per row in t
 
 model = load_pretrained("mnist")                           # the shipped U-Net, ε-prediction
 schedule = model.schedule                                  # the schedule it was trained with
-x_T = torch.randn((N_IMAGES, *model.shape), generator=torch.Generator().manual_seed(0))  # (N, 1, 28, 28)
+x_T = torch.randn((N_IMAGES, *model.shape), generator=torch.Generator().manual_seed(8))  # (N, 1, 28, 28)
 
 
 def final(steps):
