@@ -17,6 +17,8 @@ Each must be either
     chapter's code, so the prose cannot drift from what runs;
   - ``cited(fragment, number, source)`` — a published number quoted from a paper (no code can
     recompute it; ``source`` says where it is printed);
+  - ``given(fragment, number)`` — a number an exercise or an example poses ("a bound of 700 nats",
+    "a 95 % interval of ±0.01"): the data of a question, not a statement about the world;
 
 * or **not a claim**, by one of these rules (``NOT_A_CLAIM``), and only these:
 
@@ -24,8 +26,10 @@ Each must be either
   2. display math ``$$ … $$`` (formulas: their constants are the definition itself);
   3. inline code `` `…` `` (code the reader runs; its output is checked by the notebook tests);
   4. a numbered list's marker at the start of a line (``1. ``);
-  5. the integers 0, 1 and 2 standing alone (indices t = 1, x_0, N(0, 1), halves and squares);
-  6. references: "chapter 3", "chapters 2–4", "exercise 1.3", "section 5", "equation (4)";
+  5. the integers 0, 1 and 2 standing alone (indices t = 1, x_0, N(0, 1), halves and squares),
+     except after ≫, ≪ or ≈ ("√ᾱ_T·255 ≫ 1" is a claim: write the computed number instead);
+  6. references: "chapter 3", "chapters 2–4", "exercise 1.3", "section 5", "equation (4)",
+     "Fault 3" (ch. 9's planted faults);
   7. a citation's year: "Ho et al. 2020", "(Dinh et al., 2017)", "Ho, Jain & Abbeel 2020";
   8. digits inside a name: float32, MD5, SHA-256;
   9. an integer alone in the first cell of a table row (the row's number, e.g. the course map).
@@ -74,6 +78,10 @@ def cited(fragment, number, source):
     return Claim("cited", fragment, number, None, None, source)
 
 
+def given(fragment, number):
+    return Claim("given", fragment, number)
+
+
 # ---- reading the prose --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cell:
@@ -105,7 +113,7 @@ def markdown_cells(path: Path) -> list[Cell]:
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _REFERENCE = re.compile(
-    r"(?i)\b(?:chapters?|sections?|exercises?|equations?|eqs?\.)\s*\(?\d+(?:\.\d+)?\)?"
+    r"(?i)\b(?:chapters?|sections?|exercises?|equations?|eqs?\.|fault)\s*\(?\d+(?:\.\d+)?\)?"
     r"(?:\s*(?:–|-|,|and|or)\s*\(?\d+(?:\.\d+)?\)?)*")
 _CITATION_YEAR = re.compile(r"(?:et al\.|&\s*\w+|\(\w+),?\s*(?:19|20)\d\d\b")
 NOT_A_CLAIM = {
@@ -116,6 +124,9 @@ NOT_A_CLAIM = {
     "name": re.compile(r"(?<=[A-Za-z])-?\d+"),
     "row number": re.compile(r"^\| *\d+ *\|"),
 }
+
+
+_COMPARED = re.compile(r"(?:≫|≪|≈|\\gg|\\ll|\\approx|\\lesssim|\\gtrsim)\s*$")
 
 
 def _masked(cell: Cell) -> list[tuple[int, int]]:
@@ -139,7 +150,7 @@ def numbers_needing_a_claim(cell: Cell):
     for m in NUMBER.finditer(cell.text):
         if any(a <= m.start() and m.end() <= b for a, b in masked):
             continue
-        if m.group() in ("0", "1", "2"):
+        if m.group() in ("0", "1", "2") and not _COMPARED.search(cell.text[:m.start()]):
             continue
         yield m.start(), m.end(), m.group()
 
@@ -180,7 +191,7 @@ def card_number(name: str, pattern: str) -> float:
     m = re.search(pattern, model_card(name))
     if not m:
         raise AssertionError(f"data/checkpoints/{name}.md no longer matches {pattern!r}")
-    return float(m.group(1).replace(",", ""))
+    return float(m.group(1).replace(",", "").replace(" ", ""))
 
 
 @cache
@@ -188,14 +199,26 @@ def load_json(name: str):
     return json.loads((CHECKPOINTS / name).read_text(encoding="utf-8"))
 
 
-def chapter_setting(chapter: str, name: str) -> float:
-    """A setting ``NAME = value`` (or ``NAME = full if FULL_SIZE else value``) in a chapter's code."""
-    path = next(SRC.glob(f"{chapter}_*.py"))
-    m = re.search(rf"^{name}\s*=\s*(?:.+?\s+if\s+FULL_SIZE\s+else\s+)?([-\d.e]+)\b",
-                  path.read_text(encoding="utf-8"), re.M)
+def chapter_code(chapter: str) -> str:
+    return next(SRC.glob(f"{chapter}_*.py")).read_text(encoding="utf-8")
+
+
+def chapter_number(chapter: str, pattern: str) -> float:
+    """The number captured by ``pattern`` (one group) in a chapter's source."""
+    m = re.search(pattern, chapter_code(chapter), re.M)
     if not m:
-        raise AssertionError(f"{path.name} has no setting {name} = <number>")
-    return float(m.group(1))
+        raise AssertionError(f"chapter {chapter}'s source no longer matches {pattern!r}")
+    return float(m.group(1).replace("_", ""))
+
+
+def chapter_setting(chapter: str, name: str, full_size: bool = False) -> float:
+    """A setting ``NAME = value`` or ``NAME = full if FULL_SIZE else value`` in a chapter's code
+    (the value as stored, or with ``full_size`` the FULL_SIZE = True one)."""
+    m = re.search(rf"^{name}\s*=\s*(?:([-\d._e]+)\s+if\s+FULL_SIZE\s+else\s+)?([-\d._e]+)\b",
+                  chapter_code(chapter), re.M)
+    if not m or (full_size and not m.group(1)):
+        raise AssertionError(f"chapter {chapter}'s source has no setting {name} = <number>")
+    return float(m.group(1 if full_size else 2).replace("_", ""))
 
 
 def readme_chapter_seconds(chapter: int) -> float:
