@@ -31,8 +31,9 @@ Each must be either
   6. references: "chapter 3", "chapters 2–4", "exercise 1.3", "section 5", "equation (4)",
      "Fault 3" (ch. 9's planted faults);
   7. a citation's year: "Ho et al. 2020", "(Dinh et al., 2017)", "Ho, Jain & Abbeel 2020";
-  8. digits inside a name: float32, MD5, SHA-256;
-  9. an integer alone in the first cell of a table row (the row's number, e.g. the course map).
+  8. digits inside a name: float32, MD5, SHA-256, 8-bit;
+  9. an integer alone in the first cell of a table row (the row's number, e.g. the course map);
+  10. subscripts: β_{10}, c_{2,t}, L_9 (an index names the quantity; its value needs a row).
 
 Timings stated in prose ("runs in about a minute") are ``measured`` against the README's chapter
 table, which ``tools/build_notebooks.py`` measures.
@@ -121,7 +122,8 @@ NOT_A_CLAIM = {
     "inline code": re.compile(r"`[^`]*`"),
     "reference": _REFERENCE,
     "citation year": _CITATION_YEAR,
-    "name": re.compile(r"(?<=[A-Za-z])-?\d+"),
+    "name": re.compile(r"(?<=[A-Za-z])-?\d+|\b\d+-bit\b"),
+    "subscript": re.compile(r"_\{[^}$]*\}|_\d+"),
     "row number": re.compile(r"^\| *\d+ *\|"),
 }
 
