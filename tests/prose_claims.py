@@ -33,7 +33,10 @@ Each must be either
   7. a citation's year: "Ho et al. 2020", "(Dinh et al., 2017)", "Ho, Jain & Abbeel 2020";
   8. digits inside a name: float32, MD5, SHA-256, 8-bit;
   9. an integer alone in the first cell of a table row (the row's number, e.g. the course map);
-  10. subscripts: β_{10}, c_{2,t}, L_9 (an index names the quantity; its value needs a row).
+  10. subscripts: β_{10}, c_{2,t}, L_9 (an index names the quantity; its value needs a row);
+  11. the 8-bit data's own constants 255, 256 and 127.5 (k ∈ {0..255}, 256 buckets,
+      x = k/127.5 − 1), which every chapter restates: they are the data's definition, tested by
+      ``to_model_range``'s tests.
 
 Timings stated in prose ("runs in about a minute") are ``measured`` against the README's chapter
 table, which ``tools/build_notebooks.py`` measures.
@@ -65,6 +68,13 @@ class Claim:
     value: Callable[[], float] | None = None   # recomputes it (None only for "cited")
     tol: float | None = None                   # absolute; default: half a unit of the last digit
     source: str = ""                           # for "cited": where the number is published
+    log10: bool = False                        # "10^{k}" stated for its order of magnitude:
+                                               # value() returns log10 of the quantity
+
+
+def order_of_magnitude(fragment, number, fn):
+    """A measured "about 10^{k}": ``fn()`` returns log10 of the quantity, which must round to k."""
+    return Claim("measured", fragment, number, fn, 0.5, log10=True)
 
 
 def measured(fragment, number, fn, tol=None):
@@ -154,6 +164,8 @@ def numbers_needing_a_claim(cell: Cell):
             continue
         if m.group() in ("0", "1", "2") and not _COMPARED.search(cell.text[:m.start()]):
             continue
+        if m.group() in ("255", "256", "127.5"):
+            continue
         yield m.start(), m.end(), m.group()
 
 
@@ -165,7 +177,7 @@ def line_of(cell: Cell, position: int) -> tuple[int, str]:
 
 
 # ---- parsing a printed number -------------------------------------------------------------------
-_PRINTED = re.compile(r"^(?P<m>\d+(?:[.,]\d+)*)?\s*(?:(?:\\times|×|·)?\s*10\^\{?(?P<e>[-−]?\d+)\}?)?"
+_PRINTED = re.compile(r"^(?P<m>\d+(?:[.,]\d+)*)?\s*(?:(?:\\times|\\cdot|×|·)?\s*10\^\{?(?P<e>[-−]?\d+)\}?)?"
                       r"(?:e(?P<e2>[-−]?\d+))?\s*%?$")
 
 

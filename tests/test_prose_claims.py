@@ -6,6 +6,7 @@ prose_claims_table.py.
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -39,7 +40,11 @@ def mismatch(claim: Claim) -> str | None:
         return None
     if claim.kind == "cited":
         return None if claim.source else "a cited number must say where it is published"
-    printed, half_unit = parse_printed(claim.number)
+    if claim.log10:
+        exponent = re.search(r"10\^\{?([-−]?\d+)", claim.number).group(1).replace("−", "-")
+        printed, half_unit = float(exponent), 0.5
+    else:
+        printed, half_unit = parse_printed(claim.number)
     actual = float(claim.value())
     tol = claim.tol if claim.tol is not None else half_unit * (1 + 1e-9) + 1e-12
     if math.isfinite(actual) and abs(actual - printed) <= tol:
