@@ -228,7 +228,7 @@ def chapter_number(chapter: str, pattern: str) -> float:
 def chapter_setting(chapter: str, name: str, full_size: bool = False) -> float:
     """A setting ``NAME = value`` or ``NAME = full if FULL_SIZE else value`` in a chapter's code
     (the value as stored, or with ``full_size`` the FULL_SIZE = True one)."""
-    m = re.search(rf"^{name}\s*=\s*(?:([-\d._e]+)\s+if\s+FULL_SIZE\s+else\s+)?([-\d._e]+)\b",
+    m = re.search(rf"^{name}\s*=\s*(?:([-\w.]+)\s+if\s+FULL_SIZE\s+else\s+)?([-\d._e]+)\b",
                   chapter_code(chapter), re.M)
     if not m or (full_size and not m.group(1)):
         raise AssertionError(f"chapter {chapter}'s source has no setting {name} = <number>")
