@@ -3,7 +3,8 @@
 The test reads the markdown cells of ``notebooks/src/NN_*.py`` and finds every number in them.
 Each must be either
 
-* **accounted for by a row of** ``CLAIMS[NN]`` (``prose_claims_table.py``): the exact text fragment that holds it
+* **accounted for by a row of** ``CLAIMS[NN]`` (``prose_claims_table.py``): the exact text
+  fragment that holds it
   (whitespace as in the source, a line break read as one space) and the number as printed inside
   that fragment, with
 
@@ -27,7 +28,8 @@ Each must be either
   3. inline code `` `…` `` (code the reader runs; its output is checked by the notebook tests);
   4. a numbered list's marker at the start of a line (``1. ``);
   5. the integers 0, 1 and 2 standing alone (indices t = 1, x_0, N(0, 1), halves and squares),
-     except after ≫, ≪ or ≈ ("√ᾱ_T·255 ≫ 1" is a claim: write the computed number instead);
+     except after ≫, ≪ or ≈ ("√ᾱ_T·255 ≫ 1" is a claim: write the computed number
+     instead);
   6. references: "chapter 3", "chapters 2–4", "exercise 1.3", "section 5", "equation (4)",
      "Fault 3" (ch. 9's planted faults);
   7. a citation's year: "Ho et al. 2020", "(Dinh et al., 2017)", "Ho, Jain & Abbeel 2020";
@@ -177,13 +179,15 @@ def line_of(cell: Cell, position: int) -> tuple[int, str]:
 
 
 # ---- parsing a printed number -------------------------------------------------------------------
-_PRINTED = re.compile(r"^(?P<m>\d+(?:[.,]\d+)*)?\s*(?:(?:\\times|\\cdot|×|·)?\s*10\^\{?(?P<e>[-−]?\d+)\}?)?"
+_PRINTED = re.compile(r"^(?P<m>\d+(?:[.,]\d+)*)?\s*"
+                      r"(?:(?:\\times|\\cdot|×|·)?\s*10\^\{?(?P<e>[-−]?\d+)\}?)?"
                       r"(?:e(?P<e2>[-−]?\d+))?\s*%?$")
 
 
 def parse_printed(text: str) -> tuple[float, float]:
     """The value of a printed number and half a unit of its last digit: "0.006" → (0.006, 5e-4),
-    "4 \\times 10^{-5}" → (4e-5, 5e-6), "10^{-4}" → (1e-4, 0), "1,000" → (1000, 0.5), "1e−4"."""
+    "4 \\times 10^{-5}" → (4e-5, 5e-6), "10^{-4}" → (1e-4, 0), "1,000" → (1000, 0.5),
+    "1e−4"."""
     m = _PRINTED.match(text.strip())
     if not m or not (m["m"] or m["e"]):
         raise ValueError(f"cannot read {text!r} as a number")

@@ -106,7 +106,8 @@ def kl_nats(mu1, var1, mu2, var2):
 
 
 def pinned_log_ratio_sd():
-    """The spread of log q(x) − log p(x) under q, for ch. 2's q = N(0.3, 0.2), p = N(−0.1, 0.5)."""
+    """The spread of log q(x) − log p(x) under q, for ch. 2's q = N(0.3, 0.2), p = N(−0.1, 0.5).
+    """
     import torch
     x = 0.3 + math.sqrt(0.2) * torch.randn(200_000, generator=torch.Generator().manual_seed(0),
                                            dtype=torch.float64)
@@ -121,7 +122,8 @@ def mc_samples_for_three_decimals():
 
 
 def fixed_large_bits_per_dim():
-    """What σ_t² = β_t instead of β̃_t costs with the true ε: Σ_{t≥2} KL(N(μ̃, β̃_t) ‖ N(μ̃, β_t))."""
+    """What σ_t² = β_t instead of β̃_t costs with the true ε:
+    Σ_{t≥2} KL(N(μ̃, β̃_t) ‖ N(μ̃, β_t)), in bits/dim."""
     r = (LIN.posterior_variance[2:] / LIN.beta[2:]).double()
     return (0.5 * (r - 1 - r.log())).sum().item() / math.log(2)
 
@@ -162,11 +164,13 @@ def oracle_bits_per_dim():
 
 
 def cancellation():
-    """Ch. 4's trap: μ = 0, σ = 0.01, k = 136. Returns (p, 1 − C^-, float64's correct digits)."""
+    """Ch. 4's trap: μ = 0, σ = 0.01, k = 136.
+    Returns (p, 1 − C^-, the digits float64's C^+ − C^- gets right)."""
     import torch
     x, s = 136 / 127.5 - 1, 0.01
     p = 2.0 ** -decoder_bits(136, 0.0, s)
-    cdf = lambda y: 0.5 * (1 + torch.erf(torch.tensor(y, dtype=torch.float64) / math.sqrt(2)))  # noqa
+    def cdf(y):
+        return 0.5 * (1 + torch.erf(torch.tensor(y, dtype=torch.float64) / math.sqrt(2)))
     c_minus, c_plus = cdf((x - 1 / 255) / s), cdf((x + 1 / 255) / s)
     relative_error = abs((c_plus - c_minus).item() - p) / p
     return p, 1 - c_minus.item(), math.floor(-math.log10(relative_error))
@@ -239,8 +243,10 @@ CLAIMS: dict[str, list[Claim]] = {
         measured(r"$\sqrt{\beta_1} = 0.01$", "0.01", lambda: math.sqrt(LIN.beta[1])),
         setting("each would cost up to 1000 steps", "1000", T),
         given(r"$x_0 \in \{-1, 0, 0.5\}$", "0.5"),
-        setting(r"| linear $10^{-4} \to 0.02$", "10^{-4}", lambda: default(linear_schedule, "beta_start")),
-        setting(r"| linear $10^{-4} \to 0.02$", "0.02", lambda: default(linear_schedule, "beta_end")),
+        setting(r"| linear $10^{-4} \to 0.02$", "10^{-4}",
+                lambda: default(linear_schedule, "beta_start")),
+        setting(r"| linear $10^{-4} \to 0.02$", "0.02",
+                lambda: default(linear_schedule, "beta_end")),
         measured(r"$\beta_t \le 0.999$", "0.999", lambda: COS.beta.max()),
         setting(r"| linear $10^{-4} \to 0.2$", "10^{-4}", lambda: SEED_LIN.beta[1]),
         setting(r"| linear $10^{-4} \to 0.2$", "0.2", lambda: SEED_LIN.beta[-1]),
@@ -263,9 +269,11 @@ CLAIMS: dict[str, list[Claim]] = {
                  lambda: GEO.sqrt_alpha_bar[-1]),
         setting("average $K = 64$ independent", "64", lambda: chapter_setting("01", "K")),
         measured("standard deviation $1/8$", "8", lambda: math.sqrt(chapter_setting("01", "K"))),
-        measured(r"multiplied by $\sqrt K = 8$", "8", lambda: math.sqrt(chapter_setting("01", "K"))),
+        measured(r"multiplied by $\sqrt K = 8$", "8",
+                 lambda: math.sqrt(chapter_setting("01", "K"))),
         measured("the geometric schedule's 7 is plain", "7", lambda: mnist_test_label(0)),
-        setting("linear schedule to 0.2 reaches almost pure noise", "0.2", lambda: SEED_LIN.beta[-1]),
+        setting("linear schedule to 0.2 reaches almost pure noise", "0.2",
+                lambda: SEED_LIN.beta[-1]),
         given(r"($\bar\alpha_t < 0.01$) at $t = 214$", "0.01"),
         measured(r"($\bar\alpha_t < 0.01$) at $t = 214$", "214",
                  lambda: first_t_below(SEED_LIN, 0.01)),
@@ -273,19 +281,23 @@ CLAIMS: dict[str, list[Claim]] = {
         setting(r"($\beta$ from $10^{-4}$ to $0.02$, $T = 1000$)", "0.02", lambda: LIN.beta[-1]),
         setting(r"($\beta$ from $10^{-4}$ to $0.02$, $T = 1000$)", "1000", T),
         given(r"$\bar\alpha_t < 0.01$ from $t = 674$ on", "0.01"),
-        measured(r"$\bar\alpha_t < 0.01$ from $t = 674$ on", "674", lambda: first_t_below(LIN, 0.01)),
+        measured(r"$\bar\alpha_t < 0.01$ from $t = 674$ on", "674",
+                 lambda: first_t_below(LIN, 0.01)),
         setting("slide to $t = 1000$", "1000", T),
-        setting("(no ffmpeg needed): 24 frames", "24", lambda: default(forward_chain_gif, "n_frames")),
+        setting("(no ffmpeg needed): 24 frames", "24",
+                lambda: default(forward_chain_gif, "n_frames")),
         setting("evenly in the angle, 80 ms each", "80",
                 lambda: default(forward_chain_gif, "duration_ms")),
-        measured(r"$\bar\alpha_T = 4 \times 10^{-5}$", r"4 \times 10^{-5}", lambda: LIN.alpha_bar[-1]),
+        measured(r"$\bar\alpha_T = 4 \times 10^{-5}$", r"4 \times 10^{-5}",
+                 lambda: LIN.alpha_bar[-1]),
         given(r"reach $\bar\alpha_T < 10^{-4}$ with $T = 1000$", "10^{-4}"),
         setting(r"reach $\bar\alpha_T < 10^{-4}$ with $T = 1000$", "1000", T),
         given("With $T = 100$ instead of 1000", "100"),
         setting("With $T = 100$ instead of 1000", "1000", T),
     ],
     "02": [
-        measured(r"DDPM's $\tilde\beta_t \approx 10^{-4}$", "10^{-4}",  # order of magnitude, small t
+        measured(r"DDPM's $\tilde\beta_t \approx 10^{-4}$",
+                 "10^{-4}",  # order of magnitude, small t
                  lambda: LIN.posterior_variance[2], tol=1e-4),
         given(r"\mathcal N(1, 4)\big)$ in nats", "4"),
         given("and **variance** 4", "4"),
@@ -323,7 +335,8 @@ CLAIMS: dict[str, list[Claim]] = {
         setting("That is $T = 1000$ network calls", "1000", T),
         setting("every step up to $t = 10$", "10", lambda: ch3_grid()[0]),
         setting("and 30 steps spread geometrically", "30", lambda: ch3_grid()[1]),
-        measured(r"$\bar\alpha_T = 4.0 \times 10^{-5}$", r"4.0 \times 10^{-5}", lambda: LIN.alpha_bar[-1]),
+        measured(r"$\bar\alpha_T = 4.0 \times 10^{-5}$", r"4.0 \times 10^{-5}",
+                 lambda: LIN.alpha_bar[-1]),
         setting("linear schedule with $T = 1000$? Compute", "1000", T),
         setting("(here $D = 784$", "784", lambda: 28 * 28),
         setting("uniform over the 256 values", "256", lambda: 2 ** 8),
@@ -357,7 +370,8 @@ CLAIMS: dict[str, list[Claim]] = {
         measured("tanh CDF gives 1.3057 / 0.5099", "0.5099", lambda: oracle_bits(LIN, 0, False)),
         measured("the same pixels cost 0.7390 / 0.3227", "0.7390", lambda: oracle_bits(COS, 128)),
         measured("the same pixels cost 0.7390 / 0.3227", "0.3227", lambda: oracle_bits(COS, 0)),
-        measured(r"\approx 0.01$, more than", "0.01", lambda: math.sqrt(LIN.beta[1] / LIN.alpha[1])),
+        measured(r"\approx 0.01$, more than", "0.01",
+                 lambda: math.sqrt(LIN.beta[1] / LIN.alpha[1])),
         measured(r"$2/255 \approx 0.0078$", "0.0078", lambda: 2 / 255),
         measured("a pixel naively costs 8 bits", "8", lambda: math.log2(256)),
         measured("for that pixel to cost 8 bits", "8", lambda: math.log2(256)),
@@ -372,7 +386,8 @@ CLAIMS: dict[str, list[Claim]] = {
         given(r"Take $\mu = 0$, $\sigma = 0.01$ and the pixel $k = 136$", "0.01"),
         given(r"Take $\mu = 0$, $\sigma = 0.01$ and the pixel $k = 136$", "136"),
         measured("($x = 0.0667$", "0.0667", lambda: 136 / 127.5 - 1),
-        measured(r"about $1.745 \cdot 10^{-10}$", r"1.745 \cdot 10^{-10}", lambda: cancellation()[0]),
+        measured(r"about $1.745 \cdot 10^{-10}$", r"1.745 \cdot 10^{-10}",
+                 lambda: cancellation()[0]),
         measured(r"within $2 \cdot 10^{-10}$ of 1", r"2 \cdot 10^{-10}", lambda: cancellation()[1]),
         measured(r"are $6 \cdot 10^{-8}$ apart", r"6 \cdot 10^{-8}", lambda: 2.0 ** -24),
         measured("round to exactly 1.0", "1.0", lambda: float(__import__("torch").tensor(
@@ -443,18 +458,23 @@ CLAIMS: dict[str, list[Claim]] = {
         setting("→ 28 on the way up", "28", lambda: mnist_sizes()[0]),
         given("a first loss of 0.3 or 30 means", "0.3"),
         given("a first loss of 0.3 or 30 means", "30"),
-        setting("network for 60 steps of 8 digits", "60", lambda: chapter_setting("06", "LIVE_STEPS")),
+        setting("network for 60 steps of 8 digits", "60",
+                lambda: chapter_setting("06", "LIVE_STEPS")),
         setting("steps of 8 digits, with", "8", lambda: chapter_setting("06", "LIVE_BATCH")),
         setting("warm-up of 10 steps", "10", lambda: chapter_number("06", r"warmup_steps=(\d+)")),
         setting(r"\frac{1 + k}{10 + k}", "10", lambda: source_number(
             "ddpm_edu/training.py", r"\(1 \+ step\) / \((\d+) \+ step\)")),
-        setting("a tiny network for 8 steps", "8", lambda: chapter_number("06", r"replace\(steps=(\d+)")),
-        setting("the plug\" at step 5", "5", lambda: chapter_number("06", r"state\.step == (\d+):")),
-        setting("an 8-channel U-Net on 256 digits", "8", lambda: tiny_recipe().network["base_channels"]),
+        setting("a tiny network for 8 steps", "8",
+                lambda: chapter_number("06", r"replace\(steps=(\d+)")),
+        setting("the plug\" at step 5", "5",
+                lambda: chapter_number("06", r"state\.step == (\d+):")),
+        setting("an 8-channel U-Net on 256 digits", "8",
+                lambda: tiny_recipe().network["base_channels"]),
         setting("U-Net on 256 digits", "256", lambda: tiny_recipe().dataset["limit"]),
         setting("The full chain costs $T = 1000$", "1000", T),
         setting("run the respaced 50-step", "50", lambda: chapter_setting("06", "DDPM_STEPS")),
-        setting("which keeps 50 of the 1000 steps", "50", lambda: chapter_setting("06", "DDPM_STEPS")),
+        setting("which keeps 50 of the 1000 steps", "50",
+                lambda: chapter_setting("06", "DDPM_STEPS")),
         setting("which keeps 50 of the 1000 steps", "1000", T),
         setting("(no ffmpeg): 20 frames", "20", lambda: chapter_number("06", r"n_frames=(\d+)")),
         setting("is small (7×7 here)", "7", attention_size),
@@ -464,6 +484,11 @@ CLAIMS: dict[str, list[Claim]] = {
     ],
     "09": [
         measured("read their 95 % confidence", "95", lambda: normal_coverage_percent(Z95)),
+        measured("the mean over images with its 95 %", "95", lambda: normal_coverage_percent(Z95)),
+        setting("one estimate (seed 3) with", "3",
+                lambda: chapter_number("09", r"FastEstimatorExplorer\(.*seed=(\d+)")),
+        setting("over 200 redraws", "200",
+                lambda: chapter_number("09", r"FastEstimatorExplorer\(.*draws=(\d+)")),
         setting("(data in [0, 255]", "255", PIXEL_MAX),
         setting("The shipped model has $T = 1000$", "1000", lambda: load_json(
             "mnist-bpd-full-1000.json")["T"]),
@@ -492,7 +517,8 @@ CLAIMS: dict[str, list[Claim]] = {
         given("digit is 700 nats per image", "700"),
         measured("a uniform guess is 8", "8", lambda: math.log2(256)),
         cited("| RealNVP (Dinh et al., 2017) | MNIST | 1.06 |", "1.06",
-              "Dinh et al. 2017, Density estimation using Real NVP (as tabulated by Grathwohl et al.)"),
+              "Dinh et al. 2017, Density estimation using Real NVP "
+              "(as tabulated by Grathwohl et al.)"),
         cited("| Glow (Kingma & Dhariwal, 2018) | MNIST | 1.05 |", "1.05",
               "Kingma & Dhariwal 2018, Glow, Table 2"),
         cited("| FFJORD (Grathwohl et al., 2019) | MNIST | 0.99 |", "0.99",
@@ -519,7 +545,8 @@ CLAIMS: dict[str, list[Claim]] = {
                 lambda: card_number("digit_classifier", r"on the (\d+ \d+) MNIST test")),
         setting("**Fault 1: pixels in $[0, 255]$.**", "255", PIXEL_MAX),
         measured(r"$\sqrt{\bar\alpha_T}\cdot 255 = 1.6$", "255", PIXEL_MAX),
-        measured(r"$\sqrt{\bar\alpha_T}\cdot 255 = 1.6$", "1.6", lambda: LIN.sqrt_alpha_bar[-1] * 255),
+        measured(r"$\sqrt{\bar\alpha_T}\cdot 255 = 1.6$", "1.6",
+                 lambda: LIN.sqrt_alpha_bar[-1] * 255),
         measured("* The 95 % interval", "95", lambda: normal_coverage_percent(Z95)),
         measured(r"$\bar L \pm 1.96\,s/\sqrt n$ covers", "1.96", lambda: Z95),
         cited(r"it needs $n \gtrsim 30$", "30", "the rule of thumb of section 1"),
@@ -530,7 +557,8 @@ CLAIMS: dict[str, list[Claim]] = {
         cited("DDPM's 3.70–3.75 is on CIFAR-10", "3.75", "Ho et al. 2020, DDPM, Table 2"),
         setting("the full 1000-step bound on 64 digits", "1000",
                 lambda: ch9("CHAIN_STEPS", full_size=True)),
-        setting("the full 1000-step bound on 64 digits", "64", lambda: ch9("N_IMAGES", full_size=True)),
+        setting("the full 1000-step bound on 64 digits", "64",
+                lambda: ch9("N_IMAGES", full_size=True)),
         setting("compare with the 50-step chain's", "50", lambda: ch9("CHAIN_STEPS")),
     ],
 }

@@ -61,7 +61,8 @@ def test_the_table_names_every_chapter():
 @pytest.mark.parametrize("chapter", sorted(CLAIMS))
 def test_every_number_in_the_prose_is_accounted_for(chapter):
     source, cells = _source(chapter), markdown_cells(_source(chapter))
-    covered = {(id(cell), a, b) for claim in CLAIMS[chapter] for cell, a, b in _locate(cells, claim)}
+    covered = {(id(cell), a, b)
+               for claim in CLAIMS[chapter] for cell, a, b in _locate(cells, claim)}
     missing = []
     for cell in cells:
         for start, end, text in numbers_needing_a_claim(cell):
@@ -71,7 +72,8 @@ def test_every_number_in_the_prose_is_accounted_for(chapter):
     assert not missing, (
         f"numbers in chapter {chapter}'s prose that no code checks — add a row to "
         f"CLAIMS[{chapter!r}] in tests/prose_claims_table.py (measured/setting/cited, see "
-        "tests/prose_claims.py), or write the sentence without the number:\n  " + "\n  ".join(missing))
+        "tests/prose_claims.py), or write the sentence without the number:\n  "
+        + "\n  ".join(missing))
 
 
 @pytest.mark.parametrize("chapter", sorted(CLAIMS))
@@ -80,7 +82,8 @@ def test_every_claim_is_recomputed_and_agrees(chapter):
     problems = []
     for claim in CLAIMS[chapter]:
         if not _locate(cells, claim):
-            problems.append(f"fragment not in the prose any more: {claim.fragment!r} — update the row")
+            problems.append(f"fragment not in the prose any more: {claim.fragment!r} — "
+                            "update the row")
         elif (why := mismatch(claim)) is not None:
             problems.append(why)
     assert not problems, f"chapter {chapter}:\n  " + "\n  ".join(problems)
