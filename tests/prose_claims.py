@@ -32,7 +32,8 @@ Each must be either
      instead);
   6. references: "chapter 3", "chapters 2–4", "exercise 1.3", "section 5", "equation (4)",
      "Fault 3" (ch. 9's planted faults);
-  7. a citation's year: "Ho et al. 2020", "(Dinh et al., 2017)", "Ho, Jain & Abbeel 2020";
+  7. a citation's year: "Ho et al. 2020", "(Dinh et al., 2017)", "Ho, Jain & Abbeel 2020",
+     "Vincent (2011)", "Song et al.'s (2021)";
   8. digits inside a name: float32, MD5, SHA-256, 8-bit;
   9. an integer alone in the first cell of a table row (the row's number, e.g. the course map);
   10. subscripts: β_{10}, c_{2,t}, L_9 (an index names the quantity; its value needs a row);
@@ -128,7 +129,8 @@ NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _REFERENCE = re.compile(
     r"(?i)\b(?:chapters?|sections?|exercises?|equations?|eqs?\.|fault)\s*\(?\d+(?:\.\d+)?\)?"
     r"(?:\s*(?:–|-|,|and|or)\s*\(?\d+(?:\.\d+)?\)?)*")
-_CITATION_YEAR = re.compile(r"(?:et al\.|&\s*\w+|\(\w+),?\s*(?:19|20)\d\d\b")
+_CITATION_YEAR = re.compile(r"(?:et al\.|&\s*\w+|\(\w+|\b[A-Z][a-z]+),?\s*(?:19|20)\d\d\b"
+                            r"|\b[A-Z][a-z]+(?: et al\.(?:'s)?)? \((?:19|20)\d\d\)")
 NOT_A_CLAIM = {
     "display math": re.compile(r"\$\$.*?\$\$"),
     "inline code": re.compile(r"`[^`]*`"),
