@@ -292,8 +292,8 @@ check("9.2", answer)
 # * **A bound is not a likelihood.** Flows compute $\log p$ exactly; DDPM reports an upper bound on
 #   $-\log p$ (hence the ≤), so its true value is somewhat better.
 # * **Our model is tiny and was trained for 92 minutes on one CPU core**, and above we scored a
-#   50-step chain on 8 digits. The printed number says where this course's model stands, nothing more. For the real
-#   thing, run the full evaluation below.
+#   50-step chain on 8 digits. The printed number says where this course's model stands, nothing
+#   more. For the real thing, run the full evaluation below.
 # * **DDPM's own models trade likelihood for samples**: trained on $L_{\mathrm{simple}}$, they spend
 #   less effort on the small-$t$ terms that dominate the bound (chapter 5), and their bits/dim is only
 #   middling, while their samples are excellent.
