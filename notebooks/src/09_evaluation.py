@@ -385,9 +385,9 @@ print(diagnose(model, data=x_probe, samples=samples, n_probe=N_PROBE))
 # Now we plant the three classic faults, one at a time.
 #
 # **Fault 1: pixels in $[0, 255]$.** The training loop forgot to rescale: `x = images.float()`.
-# The forward process then never reaches noise: $x_T$ keeps up to $\sqrt{\bar\alpha_T}\cdot 255 = 1.6$
-# of the image, more than the noise's standard deviation 1, while sampling starts from
-# $\mathcal N(0, I)$: the network is asked about inputs it never saw.
+# The forward process then never reaches noise: $x_T$ keeps up to
+# $\sqrt{\bar\alpha_T}\cdot 255 = 1.6$ of the image, more than the noise's standard deviation 1,
+# while sampling starts from $\mathcal N(0, I)$: the network is asked about inputs it never saw.
 
 # %%
 print("planted: ", diagnose(data=images[:64].float()).find("data-range")[0])
