@@ -315,6 +315,10 @@ CLAIMS: dict[str, list[Claim]] = {
         setting(r"$L_{\mathrm{vlb}}$ has $T = 1000$", "1000", T),
     ],
     "03": [
+        setting("at $t = 0, 1, 299, 300, T$", "299",
+                lambda: chapter_number("03", r"^nodes = \[0, 1, (\d+), \d+, \d+\]")),
+        setting("at $t = 0, 1, 299, 300, T$", "300",
+                lambda: chapter_number("03", r"^nodes = \[0, 1, \d+, (\d+), \d+\]")),
         setting(r"$T \cdot D = 1000 \cdot 784$", "1000", T),
         setting(r"$T \cdot D = 1000 \cdot 784$", "784", lambda: 28 * 28),
         setting("over a 1000-step path of a sum of 1000", "1000", T),
@@ -418,6 +422,15 @@ CLAIMS: dict[str, list[Claim]] = {
         given(r"$\sigma_1^2 = 10^{-20}$: a model", "10^{-20}"),
     ],
     "06": [
+        setting("halves, 28 → 14 → 7, while", "28", lambda: mnist_sizes()[0]),
+        setting("→ 14 → 7, while", "14", lambda: mnist_sizes()[1]),
+        setting("→ 7, while", "7", lambda: mnist_sizes()[2]),
+        setting("the middle works at 7×7;", "7", attention_size),
+        setting("×7; up the right", "7", attention_size),
+        measured('("Res 128→64")', "128", lambda: 2 * mnist_channels()[2]),   # the skip + below
+        measured('→64")', "64", lambda: mnist_channels()[2]),
+        setting("puts them (7×7)", "7", attention_size),
+        setting("×7), and the purple", "7", attention_size),
         setting("self-attention at 7×7, the U", "7", attention_size),
         setting("×7, the U", "7", attention_size),
         setting("three levels (28 → 14 → 7 pixels)", "28", lambda: mnist_sizes()[0]),
