@@ -175,6 +175,19 @@ def synthetic_non_digits(n: int, generator: torch.Generator) -> torch.Tensor:
         blobs.append(torch.tanh(2 * z + torch.randn(1, generator=generator)))
     return torch.cat([uniform, gauss, *blobs])  # (n, 1, 28, 28)
 
+def _batch_loss(net, xb, yb, g, max_shift: int, outliers: int, outlier_weight: float):
+    """Cross-entropy on the (shifted) digits + outlier_weight × CE(uniform, p) on non-digits."""
+    xb = _random_shift(xb, max_shift, g) if max_shift else xb  # (B, 1, 28, 28)
+    if outliers:
+        xb = torch.cat([xb, synthetic_non_digits(outliers, g)])
+    logits = net(xb)  # (B + outliers, 10)
+    loss = F.cross_entropy(logits[:len(yb)], yb)
+    if outliers:
+        # CE(uniform, p) = −mean_k log p_k: lowest when the prediction is uniform
+        loss = loss - outlier_weight * F.log_softmax(logits[len(yb):], 1).mean()
+    return loss
+
+
 
 def train_classifier(epochs: int = 5, batch_size: int = 128, lr: float = 3e-3, seed: int = 0,
                      max_shift: int = 2, outliers_per_batch: int = 32, outlier_weight: float = 0.5,
@@ -206,9 +219,8 @@ def train_classifier(epochs: int = 5, batch_size: int = 128, lr: float = 3e-3, s
     net = DigitClassifier(config)
     steps_per_epoch = len(x) // batch_size
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=epochs * steps_per_epoch
-    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr,
+                                                total_steps=epochs * steps_per_epoch)
     t0 = time.perf_counter()
     net.train()
     for epoch in range(epochs):
@@ -216,14 +228,8 @@ def train_classifier(epochs: int = 5, batch_size: int = 128, lr: float = 3e-3, s
         total = 0.0
         for i in range(steps_per_epoch):
             idx = order[i * batch_size:(i + 1) * batch_size]
-            xb = _random_shift(x[idx], max_shift, g) if max_shift else x[idx]  # (B, 1, 28, 28)
-            if outliers_per_batch:
-                xb = torch.cat([xb, synthetic_non_digits(outliers_per_batch, g)])
-            logits = net(xb)  # (B + outliers, 10)
-            loss = F.cross_entropy(logits[:len(idx)], train_y[idx])
-            if outliers_per_batch:
-                # CE(uniform, p) = −mean_k log p_k: lowest when the prediction is uniform
-                loss = loss - outlier_weight * F.log_softmax(logits[len(idx):], 1).mean()
+            loss = _batch_loss(net, x[idx], train_y[idx], g, max_shift, outliers_per_batch,
+                               outlier_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

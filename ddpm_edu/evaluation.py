@@ -299,18 +299,9 @@ def fast_from_terms(terms: torch.Tensor, prior: torch.Tensor, k: int, replace: b
 
 
 @torch.no_grad()
-def bpd_fast(
-    model,
-    schedule: Schedule,
-    x0,
-    k: int = 50,
-    batch_size: int = 64,
-    generator: torch.Generator | None = None,
-    progress: bool = False,
-    replace: bool = False,
-    always_decoder: bool = False,
-    **p_options,
-) -> BPDEstimate:
+def bpd_fast(model, schedule: Schedule, x0, k: int = 50, batch_size: int = 64,
+             generator: torch.Generator | None = None, progress: bool = False,
+             replace: bool = False, always_decoder: bool = False, **p_options) -> BPDEstimate:
     """An unbiased estimate of L_vlb per image from K sampled steps: L_T + T · mean_j L_{t_j − 1}.
 
     Each image draws its own K steps t_1..t_K uniformly from 1..T (``sample_timesteps``) and one
@@ -332,9 +323,7 @@ def bpd_fast(
     x = as_pixel_floats(x0)  # (N, ...)
     bs = _check_args(model, schedule, generator, batch_size)
     T = schedule.T
-    steps_all, weights = _fast_steps(
-        x.shape[0], T, k, replace, always_decoder, generator
-    )  # (N, K), (K,)
+    steps_all, weights = _fast_steps(x.shape[0], T, k, replace, always_decoder, generator)
     start = time.perf_counter()
     totals, priors = [], []
     sums = torch.zeros(T, dtype=torch.float64)

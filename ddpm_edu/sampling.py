@@ -206,6 +206,40 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
     checked on a GPU). Runs under ``torch.inference_mode()``; the model dtype (of its first floating
     parameter, else float32) sets the dtype of the chain.
     """
+    n, shape, batch_size, steps, var_type, generator = _sample_args(
+        model, schedule, n, shape, sampler, steps, eta, var_type, generator, seed, batch_size)
+    schedule = check_schedule(schedule)
+
+    model_device, dtype = model_device_dtype(model)
+    device = check_device(device) if device is not None else (model_device or torch.device("cpu"))
+    net = model if batch_size is None else _Batched(model, int(batch_size))
+    module = model if isinstance(model, torch.nn.Module) else None
+    was_training = module.training if module is not None else False
+    common = dict(shape=(int(n), *shape), steps=steps, mean_type=mean_type, clip_x0=clip_x0,
+                  generator=generator, dtype=dtype, device=device, labels=labels,
+                  guidance=guidance)
+    try:
+        if module is not None:
+            module.eval()
+        with torch.inference_mode():
+            if sampler == "ddim":
+                it = ddim_steps(net, schedule, eta=eta, **common)
+            else:
+                it = ddpm_steps(net, schedule, var_type=var_type, **common)
+            if not _progress_disabled(progress):
+                from tqdm.auto import tqdm
+                it = tqdm(it, total=steps + 1, desc=f"{sampler} sampling", unit="step")
+            for step in it:
+                x = step.x
+            return x.clamp(-1.0, 1.0)
+    finally:
+        if module is not None:
+            module.train(was_training)
+
+
+def _sample_args(model, schedule, n, shape, sampler, steps, eta, var_type, generator, seed,
+                 batch_size):
+    """:func:`sample`'s arguments, checked: (n, shape, batch_size, steps, var_type, generator)."""
     if sampler not in SAMPLERS:
         raise InvalidArgument(
             f"unknown sampler {sampler!r}; choose one of {', '.join(map(repr, SAMPLERS))} "
@@ -233,32 +267,7 @@ def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", step
         )
     if seed is not None:
         generator = torch.Generator().manual_seed(int(seed))
-
-    model_device, dtype = model_device_dtype(model)
-    device = check_device(device) if device is not None else (model_device or torch.device("cpu"))
-    net = model if batch_size is None else _Batched(model, int(batch_size))
-    module = model if isinstance(model, torch.nn.Module) else None
-    was_training = module.training if module is not None else False
-    common = dict(shape=(int(n), *shape), steps=steps, mean_type=mean_type, clip_x0=clip_x0,
-                  generator=generator, dtype=dtype, device=device, labels=labels,
-                  guidance=guidance)
-    try:
-        if module is not None:
-            module.eval()
-        with torch.inference_mode():
-            if sampler == "ddim":
-                it = ddim_steps(net, schedule, eta=eta, **common)
-            else:
-                it = ddpm_steps(net, schedule, var_type=var_type, **common)
-            if not _progress_disabled(progress):
-                from tqdm.auto import tqdm
-                it = tqdm(it, total=steps + 1, desc=f"{sampler} sampling", unit="step")
-            for step in it:
-                x = step.x
-            return x.clamp(-1.0, 1.0)
-    finally:
-        if module is not None:
-            module.train(was_training)
+    return n, shape, batch_size, steps, var_type, generator
 
 
 def keep_frames(steps_iter: Iterable[Step], ts, strict: bool = True) -> Iterator[Step]:

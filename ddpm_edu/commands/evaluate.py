@@ -172,6 +172,13 @@ def run(args) -> int:
         print(json.dumps(d))
         return 0
 
+    _print_report(model, est, images, what, seconds)
+    return 0
+
+
+def _print_report(model, est, images, what: str, seconds: float) -> None:
+    """The human-readable report of a bits/dim estimate."""
+    T = model.schedule.T
     lo, hi = est.ci95
     how = ("full bound: all T = %d terms, %d network calls per batch" % (T, T) if est.k is None else
            f"fast estimator: K = {est.k} of T = {T} steps drawn per image, {est.k} calls per batch"
@@ -199,4 +206,3 @@ def run(args) -> int:
           f"≈ {est.bpd * dims:.0f} bits per image of {dims} values, to encode these images "
           "(8 bits/dim = knows nothing). The bound is an upper bound on -log2 p(x) / dims.")
     print(CONTEXT)
-    return 0

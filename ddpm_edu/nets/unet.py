@@ -204,11 +204,8 @@ class UNet(nn.Module):
         g, p = cfg.norm_groups, cfg.dropout
 
         def attention(ch: int, r: int) -> nn.Module:
-            return (
-                SelfAttention(ch, cfg.num_heads, g)
-                if r in cfg.attention_resolutions
-                else nn.Identity()
-            )
+            at_r = r in cfg.attention_resolutions
+            return SelfAttention(ch, cfg.num_heads, g) if at_r else nn.Identity()
 
         self.time_embed = TimeEmbedding(cfg.base_channels, emb_dim)
         if cfg.num_classes:
@@ -216,11 +213,8 @@ class UNet(nn.Module):
         self.in_conv = nn.Conv2d(cfg.in_channels, chans[0], 3, padding=1)
 
         # down path: level i = num_res_blocks × (ResBlock, attention?), then halve (except the last)
-        self.down_blocks, self.down_attn, self.downsample = (
-            nn.ModuleList(),
-            nn.ModuleList(),
-            nn.ModuleList(),
-        )
+        self.down_blocks, self.down_attn = nn.ModuleList(), nn.ModuleList()
+        self.downsample = nn.ModuleList()
         skip_chans, ch = [], chans[0]
         for i, (level_ch, r) in enumerate(zip(chans, res)):
             for _ in range(cfg.num_res_blocks):
@@ -230,19 +224,14 @@ class UNet(nn.Module):
                 skip_chans.append(ch)
             self.downsample.append(Downsample(ch) if i < len(chans) - 1 else nn.Identity())
 
-        # middle, at the lowest resolution: ResBlock, attention (if that resolution has it),
-        # ResBlock
+        # middle, at the lowest resolution: ResBlock, attention (if that level has it), ResBlock
         self.mid_block1 = ResBlock(ch, ch, emb_dim, g, p)
         self.mid_attn = attention(ch, res[-1])
         self.mid_block2 = ResBlock(ch, ch, emb_dim, g, p)
 
-        # up path, mirror image: each ResBlock takes the concatenation [h, skip], then double the
-        # side
-        self.up_blocks, self.up_attn, self.upsample = (
-            nn.ModuleList(),
-            nn.ModuleList(),
-            nn.ModuleList(),
-        )
+        # up path, mirror image: each ResBlock takes the concatenation [h, skip], then 2× the side
+        self.up_blocks, self.up_attn = nn.ModuleList(), nn.ModuleList()
+        self.upsample = nn.ModuleList()
         for i in reversed(range(len(chans))):
             for _ in range(cfg.num_res_blocks):
                 self.up_blocks.append(ResBlock(ch + skip_chans.pop(), chans[i], emb_dim, g, p))

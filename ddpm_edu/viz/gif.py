@@ -87,11 +87,8 @@ def save_gif(frames: list[np.ndarray], path, duration_ms: float = 80, hold_ms: f
     if len(frames) == 0:
         raise InvalidArgument("no frames to write: the chain was empty.")
     frames = [f[..., None] if f.ndim == 2 else f for f in frames]
-    if (
-        any(f.shape != frames[0].shape for f in frames)
-        or frames[0].ndim != 3
-        or frames[0].shape[2] not in (1, 3)
-    ):
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1 or frames[0].ndim != 3 or frames[0].shape[2] not in (1, 3):
         raise InvalidArgument(f"frames must all have one shape (H, W) or (H, W, 3); got "
                          f"{sorted({tuple(f.shape) for f in frames})}.")
     if any(f.dtype != np.uint8 for f in frames):
@@ -115,28 +112,20 @@ def save_gif(frames: list[np.ndarray], path, duration_ms: float = 80, hold_ms: f
         iio.imwrite(path, stack, extension=".gif", plugin="pillow", is_batch=True,
                     duration=durations, loop=loop, optimize=False)
     else:
-        from PIL import Image
-
-        pal = _shared_palette(frames)
-        idx = np.stack(
-            [
-                np.asarray(Image.fromarray(f).quantize(palette=pal, dither=Image.Dither.NONE))
-                for f in frames
-            ]
-        )  # (F, H, W) palette indices
-        iio.imwrite(
-            path,
-            idx,
-            extension=".gif",
-            plugin="pillow",
-            mode="P",
-            is_batch=True,
-            palette=bytes(pal.getpalette()[:768]),
-            duration=durations,
-            loop=loop,
-            optimize=False,
-        )
+        _write_palette_gif(iio, path, frames, durations, loop)
     return path
+
+
+def _write_palette_gif(iio, path: Path, frames: list[np.ndarray], durations, loop: int) -> None:
+    """RGB frames quantised to one shared palette (fast, no flicker), written as a GIF."""
+    from PIL import Image
+
+    pal = _shared_palette(frames)
+    idx = np.stack([np.asarray(Image.fromarray(f).quantize(palette=pal, dither=Image.Dither.NONE))
+                    for f in frames])  # (F, H, W) palette indices
+    iio.imwrite(path, idx, extension=".gif", plugin="pillow", mode="P", is_batch=True,
+                palette=bytes(pal.getpalette()[:768]), duration=durations, loop=loop,
+                optimize=False)
 
 
 def read_gif(path) -> dict:

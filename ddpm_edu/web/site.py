@@ -138,19 +138,8 @@ def _prepare_out_dir(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
-def export_site(model, out_dir, name: str | None = None, precisions=PRECISIONS, runtime_mode="copy",
-                steps: int = 50, n: int = 16, title: str | None = None) -> ExportResult:
-    """Write the web page for ``model`` (a :class:`ddpm_edu.pretrained.PretrainedModel`, or a name
-    or path that :func:`ddpm_edu.load_pretrained` accepts) into ``out_dir``.
-
-    precisions: any of "fp32", "int8" (int8 weights) and "int8-dynamic" (8-bit weights and
-    activations), see :mod:`ddpm_edu.web.onnx_export`; the page offers each.
-    runtime_mode: "copy" puts ONNX Runtime Web in ``ort/`` (works offline; 14.3 MB), "cdn" leaves
-    it out (the page loads it from the CDN). steps, n: the page's initial steps and number of
-    images.
-    """
-    from ..pretrained import load_pretrained
-
+def _check_export_args(precisions, runtime_mode, steps, n) -> tuple:
+    """:func:`export_site`'s settings, checked; returns the precisions without repeats."""
     precisions = tuple(dict.fromkeys(precisions))
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad or not precisions:
@@ -165,6 +154,23 @@ def export_site(model, out_dir, name: str | None = None, precisions=PRECISIONS, 
         raise UserError(
             f"n (images per run) must be one of {', '.join(map(str, SIZES))}, got {n!r}."
         )
+    return precisions
+
+
+def export_site(model, out_dir, name: str | None = None, precisions=PRECISIONS, runtime_mode="copy",
+                steps: int = 50, n: int = 16, title: str | None = None) -> ExportResult:
+    """Write the web page for ``model`` (a :class:`ddpm_edu.pretrained.PretrainedModel`, or a name
+    or path that :func:`ddpm_edu.load_pretrained` accepts) into ``out_dir``.
+
+    precisions: any of "fp32", "int8" (int8 weights) and "int8-dynamic" (8-bit weights and
+    activations), see :mod:`ddpm_edu.web.onnx_export`; the page offers each.
+    runtime_mode: "copy" puts ONNX Runtime Web in ``ort/`` (works offline; 14.3 MB), "cdn" leaves
+    it out (the page loads it from the CDN). steps, n: the page's initial steps and number of
+    images.
+    """
+    from ..pretrained import load_pretrained
+
+    precisions = _check_export_args(precisions, runtime_mode, steps, n)
     if isinstance(model, (str, Path)):
         model = load_pretrained(model)
     if name is None:  # runs/NAME/model.safetensors → NAME; mnist.safetensors → mnist
