@@ -21,13 +21,31 @@ float32 weights, loss and optimizer.
 :func:`ema_decay_at`), ``_report`` (progress bar and callbacks) and, every ``save_every`` steps,
 ``_Run.save``.
 
+The budget: ``steps`` optimizer updates, or with ``minutes`` a time budget (``ddpm-edu train
+--minutes 10``): the run stops when that much training time is spent, over all its sessions (the
+time is saved in every checkpoint, so a resumed run continues the budget), and a cosine learning
+rate decays over the time instead of the steps (:func:`progress_fraction`, the one place where
+schedule and budget meet). ``TrainResult.summary()`` says what came out ("10.0 min: 2,345 steps
+of 128 = 300,160 images").
+
+Hardware: ``device`` is "cpu", "cuda", "mps" or "auto" (cuda, else mps, else cpu); every random
+number of the loss is drawn on the CPU generator and then moved, so a CPU and a GPU run use the
+same noise. ``memory_format`` puts a U-Net's weights and inputs in channels-last order where that
+is faster. Data-parallel training: started by ``torchrun --nproc-per-node N``, the loop joins the
+process group (gloo on the CPU, nccl on CUDA), wraps the network in DistributedDataParallel and
+gives each rank its rows of the global minibatch (:mod:`ddpm_edu.distributed`), so N processes
+compute the update of one process with the same ``batch_size`` (up to float rounding; dropout
+masks are drawn per rank); rank 0 saves, prints and shows the progress bar.
+
 Reproducibility: every random number of the loop (minibatch indices, t, ε) comes from one seeded
 ``torch.Generator``; dropout uses torch's global generator, seeded at the start and saved with every
 checkpoint. The loop runs inside ``torch.random.fork_rng``, so it leaves the caller's global random
 state untouched. At a fixed thread count (``TrainConfig.threads``) two runs with the same seed give
 bitwise the same weights, and a run resumed from a checkpoint continues exactly as if it had never
-stopped (tested by killing a run with SIGKILL). These guarantees are for the CPU; on a GPU the
-kernels and the GPU's own dropout generator are not covered.
+stopped (tested by killing a run with SIGKILL). These guarantees are for the CPU and a step
+budget; on a GPU the kernels and the GPU's own dropout generator are not covered, and a
+time-budgeted run is not reproducible at all: how many steps fit in the budget, and the learning
+rate of each, depend on the machine's speed and load.
 """
 from __future__ import annotations
 
@@ -106,7 +124,8 @@ class TrainConfig:
     """Everything that decides what a training run computes (validated on construction).
 
     Attributes:
-        steps: number of optimizer updates in total (a resumed run continues up to this number).
+        steps: number of optimizer updates in total (a resumed run continues up to this number);
+            with ``minutes`` set, an upper limit (:data:`NO_STEP_LIMIT`: none).
         batch_size: images per minibatch (drawn with replacement from the data).
         lr: peak learning rate of AdamW (DDPM: 2e-4 for CIFAR-10).
         warmup_steps: the learning rate grows linearly from lr/warmup_steps to lr over this many
@@ -154,7 +173,8 @@ class TrainConfig:
             otherwise.
 
     Fields added after the first checkpoints were saved (precision, lr_schedule, lr_min_ratio,
-    snr_gamma, label_dropout, minutes, memory_format) default to what the loop did before them, so old runs load and resume.
+    snr_gamma, label_dropout, minutes, memory_format) default to what the loop did before them,
+    so old runs load and resume.
     """
 
     steps: int = 10_000
@@ -257,8 +277,9 @@ def progress_fraction(step: int, config: TrainConfig, seconds: float | None = No
     """
     if config.minutes is not None:
         if seconds is None:
-            raise InvalidArgument("a time-budgeted run (TrainConfig.minutes set) needs the training "
-                                  "time so far: progress_fraction(step, config, seconds).")
+            raise InvalidArgument("a time-budgeted run (TrainConfig.minutes set) needs the "
+                                  "training time so far: progress_fraction(step, config, "
+                                  "seconds).")
         return min(1.0, max(0.0, seconds / (60.0 * config.minutes)))
     warm = config.warmup_steps
     return min(1.0, (step - warm) / (config.steps - warm))
@@ -869,6 +890,7 @@ def _start_run(net, schedule, data, config, out_dir, resume, device, extra) -> _
     from . import distributed
     from .hardware import autocast_dtype, resolve_device
     device = check_device(resolve_device("auto") if device == "auto" else device)
+    resolve_device(device.type)  # a device that is not here: a clear error, before any work
     where = distributed.setup(device)
     device = distributed.local_device(device)
     rows = distributed.shard(config.batch_size, where) if where.world > 1 else None
@@ -1036,7 +1058,8 @@ def _report(run: _Run, info: _StepInfo, bar, callbacks: list) -> None:
 def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None = None, *,
           out_dir=None, resume: bool = False, callbacks: Iterable[Callable[[TrainState], None]] = (),
           progress: bool | None = None, device="cpu", extra: dict | None = None) -> TrainResult:
-    """Train ``net`` (``forward(x_t, t)``, t paper indices) to denoise ``data`` under ``schedule``.
+    """Train ``net`` (``forward(x_t, t)``, t paper indices) to denoise ``data`` under ``schedule``,
+    for ``config.steps`` steps or until ``config.minutes`` of training are spent.
 
     Args:
         net: the network; it is trained in place. Build it after ``torch.manual_seed(seed)`` for a
@@ -1047,15 +1070,19 @@ def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None =
         out_dir: a folder for checkpoints (``model.safetensors`` + ``resume.pt``), written every
             ``save_every`` steps, at the end, and on Ctrl-C. None: keep everything in memory.
         resume: continue the run saved in ``out_dir``. The network, schedule, config (except
-            steps, threads, save_every, log_every) and data must equal the saved ones.
+            steps, minutes, threads, save_every, log_every) and data must equal the saved ones.
         callbacks: functions called as ``fn(state: TrainState)`` every ``log_every`` steps
             (live loss plot, sample previews).
         progress: False hides the tqdm progress bar; the environment variable TQDM_DISABLE=1 hides
             it too.
+        device: "cpu", "cuda" (or "cuda:N"), "mps", or "auto" (cuda, else mps, else cpu). Under
+            torchrun a bare "cuda" is the process's own GPU (LOCAL_RANK), and the run is
+            data-parallel (see the module docstring).
         extra: JSON-able information saved in the checkpoint (the CLI stores the recipe's name
             and dataset).
 
-    Returns a :class:`TrainResult`; on Ctrl-C it returns early with ``interrupted=True`` after
+    Returns a :class:`TrainResult` (``.summary()``: minutes, steps and images); on Ctrl-C it
+    returns early with ``interrupted=True`` after
     saving a checkpoint. A NaN/inf loss raises :class:`TrainingDiverged` (the last checkpoint on
     disk is kept; ``exc.result`` holds the networks of the last good step).
     """
@@ -1155,8 +1182,9 @@ def resume_run(out_dir, data=None, *, callbacks=(), progress=None, device="cpu",
 
     ``data``: the training data (None: reload the dataset recorded in the checkpoint by the recipe).
     ``changes``: TrainConfig fields to change, e.g. ``steps=5000`` to train longer; changing a field
-    other than steps, threads, save_every or log_every is an error naming the field. ``build``: a
-    function config → network, for networks outside ddpm_edu.nets.
+    other than steps, minutes, threads, save_every or log_every is an error naming the field
+    (``minutes=20`` gives a time-budgeted run 20 minutes in all). ``build``: a function
+    config → network, for networks outside ddpm_edu.nets.
     """
     plan = prepare_resume(out_dir, data, build, **changes)
     return train(plan.net, plan.schedule, plan.data, plan.config, out_dir=out_dir, resume=True,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .._choices import LOSS_TYPES, LR_SCHEDULES, MEAN_TYPES, MEMORY_FORMATS, VAR_TYPES
 from ..errors import UserError
-from ..hardware import DEVICES, PRECISIONS  # light, like the recipes: no torch until a recipe is built
+from ..hardware import DEVICES, PRECISIONS  # light: no torch until a recipe is built
 from ..recipes import recipe_names, recipe_summaries
 from . import _common
 
@@ -127,7 +127,8 @@ _OVERRIDES = [
 
 _METAVAR = {"steps": "N", "batch_size": "N", "lr": "LR", "warmup_steps": "N", "weight_decay": "W",
             "grad_clip": "NORM", "ema_decay": "D", "snr_gamma": "G", "lr_min_ratio": "R",
-            "label_dropout": "P", "minutes": "M", "seed": "S", "threads": "{N,auto}", "save_every": "N",
+            "label_dropout": "P", "minutes": "M",
+            "seed": "S", "threads": "{N,auto}", "save_every": "N",
             "log_every": "N"}
 
 
