@@ -165,7 +165,7 @@ class TrainConfig:
             the machine's speed; a step-budgeted one (minutes=None) is.
         memory_format: "contiguous" (torch's default), "channels_last" (the U-Net's weights and
             input batches in NHWC order, faster fp32 convolutions on many CPUs) or "auto"
-            (channels_last for a U-Net in fp32 on the CPU, where the benchmark measured +5–40 %,
+            (channels_last for a U-Net in fp32 on the CPU, where the benchmark measured +5–10 %,
             contiguous otherwise: with bf16 it gained nothing). Same numbers up to rounding.
         label_dropout: for a class-conditional network (``net.config.num_classes > 0``) trained on
             labelled data, the probability that a label is replaced by the "no label" token
@@ -922,7 +922,7 @@ def _start_run(net, schedule, data, config, out_dir, resume, device, extra) -> _
 
 def _use_channels_last(memory_format: str, net: nn.Module, dtype, device) -> bool:
     """TrainConfig.memory_format resolved: "auto" is channels_last for a U-Net in fp32 on the CPU
-    (benchmarks/README.md: +5–40 % there; nothing or worse with bf16), contiguous otherwise."""
+    (benchmarks/README.md: +5–10 % there; nothing with bf16), contiguous otherwise."""
     if memory_format == "auto":
         return getattr(net, "kind", None) == "unet" and dtype is None and device.type == "cpu"
     return memory_format == "channels_last"
