@@ -187,7 +187,7 @@ def run(args) -> int:
             if where.rank != 0:
                 stack.enter_context(contextlib.redirect_stdout(
                     stack.enter_context(open(os.devnull, "w"))))
-            return _train(args, device, lead=where.rank == 0)
+            return _train(args, device, where)
     finally:
         distributed.shutdown()
 
@@ -201,7 +201,7 @@ def _budget(config) -> str:
     return f"{config.minutes:g} minutes{limit}"
 
 
-def _train(args, device: str, lead: bool) -> int:
+def _train(args, device: str, where) -> int:
     import torch
 
     from .. import checkpoints
@@ -229,7 +229,7 @@ def _train(args, device: str, lead: bool) -> int:
         if isinstance(config.threads, int):
             torch.set_num_threads(config.threads)  # before the network's first eager op
         out_dir = Path(args.out or f"runs/{recipe.name}")
-        if lead:  # before loading the data; train() checks it again
+        if where.rank == 0:  # before loading the data; train() checks it again
             checkpoints.prepare_run_dir(out_dir)
         net, schedule = recipe.build_network(), recipe.build_schedule()
         data = recipe.load_data()
@@ -246,6 +246,9 @@ def _train(args, device: str, lead: bool) -> int:
           f"{config.warmup_steps}), EMA {config.ema_decay:g}, loss {config.loss}, predicting "
           f"{config.mean_type}; lr schedule {config.lr_schedule}; precision {config.precision}; "
           f"threads {config.threads or torch.get_num_threads()}")
+    if where.world > 1:
+        print(f"  data-parallel: {where.world} processes, {config.batch_size // where.world} "
+              f"images each per step (DistributedDataParallel)")
     print(f"  checkpoints → {out_dir} (every {config.save_every} steps, at the end and on Ctrl-C)",
           flush=True)
     start = time.perf_counter()
