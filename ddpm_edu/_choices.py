@@ -6,3 +6,4 @@ LOSS_TYPES = ("simple", "vlb", "min_snr")
 LR_SCHEDULES = ("constant", "cosine")
 MEAN_TYPES = ("eps", "x0", "mu", "v")   # the values of ddpm_edu.reverse.MeanType (a test checks)
 VAR_TYPES = ("fixed_small", "fixed_large")  # the values of ddpm_edu.reverse.VarianceType
+MEMORY_FORMATS = ("contiguous", "channels_last", "auto")

@@ -82,11 +82,14 @@ def writable_file(text: str, option: str = "--out") -> Path:
 
 
 def check_device(name: str) -> str:
-    """``--device``: a torch device that exists on this computer (cpu, cuda, cuda:N or mps)."""
+    """``--device``: a torch device that exists on this computer (cpu, cuda, cuda:N or mps), or
+    "auto" (cuda if present, else mps, else cpu); returns the device's name ("auto" resolved)."""
     import torch
 
     from .._checks import check_device as torch_device
     from ..hardware import resolve_device
+    if name == "auto":
+        return str(resolve_device("auto"))
     device = torch_device(name)            # a name torch does not know → InvalidArgument
     if device.type not in ("cpu", "cuda", "mps"):
         raise InvalidArgument(f"--device {name!r}: ddpm-edu runs on cpu, cuda or mps.")

@@ -7,9 +7,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from .._choices import LOSS_TYPES, LR_SCHEDULES, MEAN_TYPES, VAR_TYPES
+from .._choices import LOSS_TYPES, LR_SCHEDULES, MEAN_TYPES, MEMORY_FORMATS, VAR_TYPES
 from ..errors import UserError
-from ..hardware import PRECISIONS  # light, like the recipes: no torch until a recipe is built
+from ..hardware import DEVICES, PRECISIONS  # light: no torch until a recipe is built
 from ..recipes import recipe_names, recipe_summaries
 from . import _common
 
@@ -44,10 +44,21 @@ examples:
   ddpm-edu train --resume runs/my-first-model                 # continue after Ctrl-C or a crash
   ddpm-edu train --resume runs/my-first-model --steps 3000    # ... and train longer
   ddpm-edu train --recipe mnist-classroom --lr 1e-4 --out runs/slow   # try a smaller learning rate
+  ddpm-edu train --recipe mnist-classroom --minutes 10 --lr-schedule cosine --out runs/ten-min
+  torchrun --nproc-per-node 2 -m ddpm_edu.cli train --recipe tiny --out runs/tiny-ddp  # 2 processes
   ddpm-edu sample --checkpoint runs/my-first-model --n 64 --out digits.png
 
 A resumed run continues bitwise exactly where it stopped (same thread count and precision);
-only --steps, --threads, --save-every and --log-every may change when resuming."""
+only --steps, --minutes, --threads, --save-every and --log-every may change when resuming.
+
+--minutes M stops the run when M minutes of training are spent (over all its sessions: a resumed
+run continues the budget) and decays a cosine learning rate over that time; without --steps the
+budget alone ends the run. It tells what M minutes buy on this machine, but it is not bitwise
+reproducible (how many steps fit depends on the machine's speed); a --steps run is.
+
+Under torchrun (DistributedDataParallel: gloo on the CPU, nccl on CUDA) the global --batch-size
+is split evenly over the processes, so the result equals a one-process run with the same batch
+up to float rounding (dropout masks aside); rank 0 saves and prints."""
 
 
 def _threads(text: str):
@@ -98,6 +109,12 @@ _OVERRIDES = [
     ("--label-dropout", "label_dropout", float, "class-conditional networks: the probability "
                                                 "that a label is replaced by 'no label' "
                                                 "(classifier-free guidance training)"),
+    ("--minutes", "minutes", float, "a time budget: stop after M minutes of training and decay a "
+                                    "cosine learning rate over them (see below)"),
+    ("--memory-format", "memory_format", MEMORY_FORMATS, "the U-Net's memory order: contiguous, "
+                                                         "channels_last, or auto (channels_last "
+                                                         "for fp32 on the CPU, where it is "
+                                                         "faster)"),
     ("--seed", "seed", _common.seed, "random seed of the initial weights, minibatches, t and "
                                      "noise"),
     ("--threads", "threads", _threads, "CPU threads torch may use, or auto: the fastest count, "
@@ -110,7 +127,8 @@ _OVERRIDES = [
 
 _METAVAR = {"steps": "N", "batch_size": "N", "lr": "LR", "warmup_steps": "N", "weight_decay": "W",
             "grad_clip": "NORM", "ema_decay": "D", "snr_gamma": "G", "lr_min_ratio": "R",
-            "label_dropout": "P", "seed": "S", "threads": "{N,auto}", "save_every": "N",
+            "label_dropout": "P", "minutes": "M",
+            "seed": "S", "threads": "{N,auto}", "save_every": "N",
             "log_every": "N"}
 
 
@@ -133,30 +151,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show = parser.add_argument_group("output")
     show.add_argument("--no-progress", action="store_true",
                       help="print a line every --log-every steps instead of a progress bar")
-    show.add_argument("--device", default="cpu", help="torch device (default cpu; e.g. cuda)")
+    show.add_argument("--device", default="cpu", metavar=_one_of(DEVICES),
+                      help="where to train (default cpu); auto: cuda if present, else mps, else "
+                           "cpu; under torchrun, cuda is the process's own GPU")
 
 
 def _overrides(args) -> dict:
-    return {field: getattr(args, field) for _, field, _, _ in _OVERRIDES
-            if getattr(args, field) is not None}
+    changes = {field: getattr(args, field) for _, field, _, _ in _OVERRIDES
+               if getattr(args, field) is not None}
+    if "minutes" in changes and "steps" not in changes and not args.resume:
+        from ..training import NO_STEP_LIMIT
+        changes["steps"] = NO_STEP_LIMIT  # the time budget alone ends the run
+    return changes
 
 
 def _log_line(state) -> None:
     recent = state.loss_history[-state.config.log_every:]
     rate = (state.step - state.start_step) / state.seconds if state.seconds > 0 else float("nan")
-    print(f"step {state.step:>6}/{state.steps}  loss {state.loss:.4f}  "
+    of = f"/{state.steps}" if state.config.minutes is None else ""
+    print(f"step {state.step:>6}{of}  loss {state.loss:.4f}  "
           f"(mean of last {len(recent)}: {sum(recent) / len(recent):.4f})  lr {state.lr:.2e}  "
           f"{rate:.1f} steps/s", flush=True)
 
 
 def run(args) -> int:
+    """Train in this process; under torchrun as one rank of a data-parallel run (rank 0 prints)."""
+    import contextlib
+    import os
+
+    from .. import distributed
+    device = _common.check_device(args.device)
+    where = distributed.setup(device)
+    try:
+        with contextlib.ExitStack() as stack:
+            if where.rank != 0:
+                stack.enter_context(contextlib.redirect_stdout(
+                    stack.enter_context(open(os.devnull, "w"))))
+            return _train(args, device, where)
+    finally:
+        distributed.shutdown()
+
+
+def _budget(config) -> str:
+    """"2000 steps", or "10 minutes" (with its step limit, if any)."""
+    from ..training import NO_STEP_LIMIT
+    if config.minutes is None:
+        return f"{config.steps} steps"
+    limit = f" (at most {config.steps} steps)" if config.steps < NO_STEP_LIMIT else ""
+    return f"{config.minutes:g} minutes{limit}"
+
+
+def _train(args, device: str, where) -> int:
     import torch
 
     from .. import checkpoints
     from ..recipes import get_recipe
     from ..training import as_training_data, prepare_resume, train
 
-    _common.check_device(args.device)
     changes = _overrides(args)
     if args.resume:
         out_dir = Path(args.resume)
@@ -178,7 +229,8 @@ def run(args) -> int:
         if isinstance(config.threads, int):
             torch.set_num_threads(config.threads)  # before the network's first eager op
         out_dir = Path(args.out or f"runs/{recipe.name}")
-        checkpoints.prepare_run_dir(out_dir)  # before loading the data; train() checks it again
+        if where.rank == 0:  # before loading the data; train() checks it again
+            checkpoints.prepare_run_dir(out_dir)
         net, schedule = recipe.build_network(), recipe.build_schedule()
         data = recipe.load_data()
         # the checkpoint key is "preset", the recipes' earlier name, which every saved run carries
@@ -190,17 +242,20 @@ def run(args) -> int:
     print(f"ddpm-edu train: {title}")
     print(f"  network {net.kind}, {n_params:,} parameters; schedule {schedule.name}, T = {schedule.T}; "
           f"data {data.n} × {'×'.join(map(str, data.shape))}")
-    print(f"  {config.steps} steps of {config.batch_size}, lr {config.lr:g} (warm-up "
+    print(f"  {_budget(config)} of {config.batch_size}, lr {config.lr:g} (warm-up "
           f"{config.warmup_steps}), EMA {config.ema_decay:g}, loss {config.loss}, predicting "
           f"{config.mean_type}; lr schedule {config.lr_schedule}; precision {config.precision}; "
           f"threads {config.threads or torch.get_num_threads()}")
+    if where.world > 1:
+        print(f"  data-parallel: {where.world} processes, {config.batch_size // where.world} "
+              f"images each per step (DistributedDataParallel)")
     print(f"  checkpoints → {out_dir} (every {config.save_every} steps, at the end and on Ctrl-C)",
           flush=True)
     start = time.perf_counter()
     # a NaN loss raises TrainingDiverged, a UserError: the dispatcher prints its one-line message
     result = train(net, schedule, data, config, out_dir=out_dir, resume=bool(args.resume),
                    callbacks=[_log_line] if args.no_progress else [],
-                   progress=False if args.no_progress else None, device=args.device, extra=extra)
+                   progress=False if args.no_progress else None, device=device, extra=extra)
     seconds = time.perf_counter() - start
     if result.interrupted:
         print(f"Stopped at step {result.step}; continue with: ddpm-edu train --resume {out_dir}",
@@ -210,5 +265,6 @@ def run(args) -> int:
     mean_last = sum(last) / len(last) if last else float("nan")
     print(f"done: step {result.step}, mean loss of the last {len(last)} steps {mean_last:.4f}, "
           f"{seconds:.1f} s. Model: {out_dir / checkpoints.MODEL_FILE}")
+    print(f"trained {result.summary()} in all")
     print(f"sample from it: ddpm-edu sample --checkpoint {out_dir} --n 16 --out samples.png")
     return 0
