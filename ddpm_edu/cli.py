@@ -1,7 +1,8 @@
-"""``ddpm-edu``: the course's command line. Each sub-command lives in ``ddpm_edu/commands/<name>.py``
-and defines ``HELP`` (one line), ``DESCRIPTION`` (the longer text shown by ``--help``),
-``add_arguments(parser)`` and ``run(args) -> int``. This file only dispatches, so ``ddpm-edu --help``
-starts instantly (torch is imported by the sub-command that needs it).
+"""``ddpm-edu``: the course's command line. Each sub-command lives in
+``ddpm_edu/commands/<name>.py`` and defines ``HELP`` (one line), ``DESCRIPTION`` (the longer text
+shown by ``--help``), ``add_arguments(parser)`` and ``run(args) -> int``. This file only
+dispatches, so ``ddpm-edu --help`` starts instantly (torch is imported by the sub-command that
+needs it).
 
 What the error policy (:mod:`ddpm_edu.errors`) means here:
 

@@ -106,11 +106,15 @@ def _check_int(name, value, minimum, allow_none=False, maximum=None):
 def _check_number(name, value, lo, hi, lo_open=False, hi_open=False, hint=""):
     ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
     ok = ok and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    ok = (
+        ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    )
     if not ok:
         lb, rb = ("(" if lo_open else "["), (")" if hi_open else "]")
-        raise InvalidArgument(f"TrainConfig.{name} must be a number in {lb}{lo}, {hi}{rb}, got {value!r}."
-                         + (f" {hint}" if hint else ""))
+        raise InvalidArgument(
+            f"TrainConfig.{name} must be a number in {lb}{lo}, {hi}{rb}, got {value!r}."
+            + (f" {hint}" if hint else "")
+        )
 
 
 def _check_choice(name, value, choices, hint):
@@ -147,8 +151,8 @@ class TrainConfig:
         threads: torch threads during training (None: torch's default; "auto": the fastest count,
             measured on a few trial steps before the first step, see :func:`_measure_threads`).
             Bitwise reproducibility needs the same number in both runs.
-        save_every: write a checkpoint every this many steps (and at the end), if the run has a folder.
-        log_every: call the callbacks and update the progress bar every this many steps.
+        save_every: write a checkpoint every this many steps (and at the end), if the run has a
+        folder. log_every: call the callbacks and update the progress bar every this many steps.
         precision: "fp32" (plain float32), "bf16" (forward pass and loss under bf16 autocast,
             float32 weights, loss and optimizer) or "auto" (bf16 where the hardware runs it
             natively, see :func:`ddpm_edu.hardware.autocast_dtype`). Checkpoints record what it
@@ -212,14 +216,18 @@ class TrainConfig:
         _check_number("ema_decay", self.ema_decay, 0, 1, hi_open=True,
                       hint="DDPM uses 0.9999; 0 means no averaging.")
         if not isinstance(self.ema_warmup, bool):
-            raise InvalidArgument(f"TrainConfig.ema_warmup must be True or False, got {self.ema_warmup!r}.")
+            raise InvalidArgument(
+                f"TrainConfig.ema_warmup must be True or False, got {self.ema_warmup!r}."
+            )
         for name, cls in (("mean_type", MeanType), ("var_type", VarianceType)):
             value = getattr(self, name)
             try:
                 object.__setattr__(self, name, cls(value).value)  # enum → its plain string
             except ValueError:
                 choices = ", ".join(repr(m.value) for m in cls)
-                raise InvalidArgument(f"TrainConfig.{name} must be one of {choices}, got {value!r}.") from None
+                raise InvalidArgument(
+                    f"TrainConfig.{name} must be one of {choices}, got {value!r}."
+                ) from None
         _check_choice("loss", self.loss, LOSS_TYPES, "'simple' is DDPM's L_simple, 'vlb' the "
                       "L_vlb-weighted loss, 'min_snr' min-SNR-γ weighting.")
         _check_number("snr_gamma", self.snr_gamma, 0, math.inf, lo_open=True, hi_open=True,
@@ -257,7 +265,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would be ignored silently)."""
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo would be ignored
+        silently)."""
         return cls().replace(**d)
 
 
@@ -322,7 +331,8 @@ def ema_decay_at(step: int, config: TrainConfig) -> float:
 # ---------------------------------------------------------------------------------------------
 
 class TrainingData:
-    """The training set, checked once, kept compact (uint8 pixels stay uint8 until a batch is drawn).
+    """The training set, checked once, kept compact (uint8 pixels stay uint8 until a batch is
+    drawn).
 
     ``shape`` is the shape of one example: (C, H, W) for images, (D,) for points. ``batch(idx)``
     returns float32 x_0 in the model range, shape [len(idx), *shape]. ``labels``: None, or the
@@ -341,8 +351,11 @@ class TrainingData:
         return to_model_range(x) if self.kind == "pixels" else x
 
     def describe(self) -> dict:
-        """What a checkpoint records about its data: shape, count, dtype and a SHA-256 of the values."""
-        digest = hashlib.sha256(self.values.numpy().data).hexdigest()  # no copy: values are contiguous
+        """What a checkpoint records about its data: shape, count, dtype and a SHA-256 of the
+        values."""
+        digest = hashlib.sha256(
+            self.values.numpy().data
+        ).hexdigest()  # no copy: values are contiguous
         out = {"kind": self.kind, "n": self.n, "shape": list(self.shape),
                "dtype": str(self.values.dtype).replace("torch.", ""), "sha256": digest}
         if self.labels is not None:  # unlabelled data keeps the description it always had
@@ -400,8 +413,10 @@ def _to_nchw(x: torch.Tensor, what: str) -> torch.Tensor:
         return x
     if x.shape[-1] in (1, 3):
         return x.permute(0, 3, 1, 2)
-    raise InvalidArgument(f"{what} of shape {tuple(x.shape)}: cannot tell where the channels are. Pass "
-                     "[N, H, W] (greyscale), [N, H, W, C] or [N, C, H, W] with C = 1 or 3.")
+    raise InvalidArgument(
+        f"{what} of shape {tuple(x.shape)}: cannot tell where the channels are. Pass "
+        "[N, H, W] (greyscale), [N, H, W, C] or [N, C, H, W] with C = 1 or 3."
+    )
 
 
 def as_training_data(data) -> TrainingData:
@@ -438,21 +453,29 @@ def as_training_data(data) -> TrainingData:
                          f"{tuple(data.shape)}.")
     if data.dtype == torch.uint8:
         if data.ndim not in (3, 4):
-            raise InvalidArgument(f"uint8 data must be images [N, H, W], [N, H, W, C] or [N, C, H, W], got "
-                             f"shape {tuple(data.shape)}. Points must be floats.")
+            raise InvalidArgument(
+                f"uint8 data must be images [N, H, W], [N, H, W, C] or [N, C, H, W], got "
+                f"shape {tuple(data.shape)}. Points must be floats."
+            )
         return TrainingData(_to_nchw(data, "uint8 images"), "pixels")
     if not data.is_floating_point():
-        raise InvalidType(f"training data has dtype {data.dtype}: images must be uint8 pixels 0..255 "
-                        "(convert with .to(torch.uint8)) or floats in [-1, 1]; points must be floats.")
+        raise InvalidType(
+            f"training data has dtype {data.dtype}: images must be uint8 pixels 0..255 "
+            "(convert with .to(torch.uint8)) or floats in [-1, 1]; points must be floats."
+        )
     data = data.float()
     if not torch.isfinite(data).all():
-        raise InvalidArgument(f"training data contains {int((~torch.isfinite(data)).sum())} NaN or inf "
-                         "value(s); remove or fix those examples.")
+        raise InvalidArgument(
+            f"training data contains {int((~torch.isfinite(data)).sum())} NaN or inf "
+            "value(s); remove or fix those examples."
+        )
     if data.ndim == 2:
         return TrainingData(data, "points")
     if data.ndim not in (3, 4):
-        raise InvalidArgument(f"training data must be images [N, H, W(, C)] or points [N, D], got shape "
-                         f"{tuple(data.shape)}.")
+        raise InvalidArgument(
+            f"training data must be images [N, H, W(, C)] or points [N, D], got shape "
+            f"{tuple(data.shape)}."
+        )
     check_image_range(data, "training images", stacklevel=3)  # error, or a warning on [0, 1]
     return TrainingData(_to_nchw(data.clamp(-1, 1), "float images"), "images")
 
@@ -484,17 +507,19 @@ def loss_weights(schedule: Schedule, mean_type="eps", loss="simple", var_type="f
       * v:   λ_t = min(SNR_t, γ)/(SNR_t + 1)  (μ: not defined, an error)
 
     ``loss="vlb"``: λ_t makes the loss the L_vlb term in nats per dimension. For t ≥ 2 the term is
-    L_{t−1} = KL(q(x_{t−1}|x_t,x_0) ‖ p_θ(x_{t−1}|x_t)) = ‖μ̃_t − μ_θ‖²/(2σ_t² D) + c_t, where c_t does
-    not depend on θ (c_t = 0 for "fixed_small"). Writing μ̃_t − μ_θ in each parameterisation:
+    L_{t−1} = KL(q(x_{t−1}|x_t,x_0) ‖ p_θ(x_{t−1}|x_t)) = ‖μ̃_t − μ_θ‖²/(2σ_t² D) + c_t, where c_t
+    does not depend on θ (c_t = 0 for "fixed_small"). Writing μ̃_t − μ_θ in each parameterisation:
 
-      * ε:   μ̃_t − μ_θ = β_t/(√α_t √(1−ᾱ_t)) (ε̂ − ε)  →  λ_t = β_t²/(2σ_t² α_t (1−ᾱ_t)) (eps_vlb_weight)
+      * ε:   μ̃_t − μ_θ = β_t/(√α_t √(1−ᾱ_t)) (ε̂ − ε)  →  λ_t = β_t²/(2σ_t² α_t (1−ᾱ_t))
+                                                    (eps_vlb_weight)
       * x_0: μ̃_t − μ_θ = c1_t (x_0 − x̂_0)               →  λ_t = c1_t²/(2σ_t²)
       * μ:   μ̃_t − μ_θ itself                           →  λ_t = 1/(2σ_t²)
       * v:   μ̃_t − μ_θ = c1_t √(1−ᾱ_t) (v̂ − v)           →  λ_t = c1_t² (1−ᾱ_t)/(2σ_t²)
 
-    For t = 1 the same formula (with σ_1² = β̃_2, as the decoder uses) is −log N(x_0; μ_θ, σ_1²) up to a
-    constant: the continuous Gaussian stand-in for the discretised decoder L_0, whose exact value
-    the evaluation code computes. The loss is E_t[L_{t−1}] = (L_vlb − L_T − Σ c_t)/T, in nats/dim.
+    For t = 1 the same formula (with σ_1² = β̃_2, as the decoder uses) is −log N(x_0; μ_θ, σ_1²) up
+    to a constant: the continuous Gaussian stand-in for the discretised decoder L_0, whose exact
+    value the evaluation code computes. The loss is E_t[L_{t−1}] = (L_vlb − L_T − Σ c_t)/T, in
+    nats/dim.
     """
     mean_type = MeanType(mean_type)
     if loss not in LOSS_TYPES:
@@ -544,7 +569,8 @@ def minibatch_loss(net: nn.Module, schedule: Schedule, data: TrainingData, weigh
                    config: TrainConfig, generator: torch.Generator, device="cpu", *,
                    autocast: torch.dtype | None = None, rows: slice | None = None,
                    channels_last: bool = False) -> torch.Tensor:
-    """One minibatch of DDPM's Algorithm 1: the scalar loss mean_b λ_{t_b} · mean((target − net(x_t, t))²).
+    """One minibatch of DDPM's Algorithm 1: the scalar loss mean_b λ_{t_b} · mean((target − net(x_t,
+    t))²).
 
     Draws, always in this order from ``generator``: B example indices (with replacement), B times
     t ~ Uniform{1..T}, then ε ~ N(0, I) shaped like the batch; for a class-conditional network
@@ -575,9 +601,11 @@ def minibatch_loss(net: nn.Module, schedule: Schedule, data: TrainingData, weigh
         out = net(xt, t) if y is None else net(xt, t, y=y.to(device))
     out = out.float()  # the loss in float32 also under bf16 autocast (a no-op in float32)
     if out.shape != xt.shape:
-        raise InvalidArgument(f"the network returned shape {tuple(out.shape)} for input {tuple(xt.shape)}; "
-                         "it must return a tensor shaped like x_t. Does the network architecture "
-                         "fit the data (size, channels)?")
+        raise InvalidArgument(
+            f"the network returned shape {tuple(out.shape)} for input {tuple(xt.shape)}; "
+            "it must return a tensor shaped like x_t. Does the network architecture "
+            "fit the data (size, channels)?"
+        )
     target = _target(config.mean_type, schedule, x0, xt, t, noise)
     return (weights[t] * mean_flat((out - target) ** 2)).mean()
 
@@ -625,8 +653,8 @@ def _ema_update(ema_net: nn.Module, net: nn.Module, decay: float) -> None:
 class TrainState:
     """What a callback sees every ``log_every`` steps. Treat it as read-only.
 
-    ``net`` is the network being trained (train mode), ``ema_net`` the EMA weights (eval mode; sample
-    from this one). Callbacks run under ``torch.no_grad()`` with their own random state, so a
+    ``net`` is the network being trained (train mode), ``ema_net`` the EMA weights (eval mode;
+    sample from this one). Callbacks run under ``torch.no_grad()`` with their own random state, so a
     callback that draws samples does not change the training run.
     """
     step: int
@@ -666,12 +694,16 @@ class TrainResult:
 
     def __repr__(self):
         last = f"{self.loss_history[-1]:.4g}" if self.loss_history else "n/a"
-        return (f"TrainResult(step={self.step}/{self.config.steps}, last loss={last}, "
-                f"interrupted={self.interrupted}, out_dir={str(self.out_dir) if self.out_dir else None!r})")
+        return (
+            f"TrainResult(step={self.step}/{self.config.steps}, last loss={last}, "
+            f"interrupted={self.interrupted}, "
+            f"out_dir={str(self.out_dir) if self.out_dir else None!r})"
+        )
 
 
 class TrainingDiverged(UserError):
-    """The loss (or the gradient) became NaN or inf. ``.result`` holds the run up to the last good step."""
+    """The loss (or the gradient) became NaN or inf. ``.result`` holds the run up to the last good
+    step."""
 
     def __init__(self, message: str, step: int, result: TrainResult):
         super().__init__(message)
@@ -1055,9 +1087,19 @@ def _report(run: _Run, info: _StepInfo, bar, callbacks: list) -> None:
 # the loop
 # ---------------------------------------------------------------------------------------------
 
-def train(net: nn.Module, schedule: Schedule, data, config: TrainConfig | None = None, *,
-          out_dir=None, resume: bool = False, callbacks: Iterable[Callable[[TrainState], None]] = (),
-          progress: bool | None = None, device="cpu", extra: dict | None = None) -> TrainResult:
+def train(
+    net: nn.Module,
+    schedule: Schedule,
+    data,
+    config: TrainConfig | None = None,
+    *,
+    out_dir=None,
+    resume: bool = False,
+    callbacks: Iterable[Callable[[TrainState], None]] = (),
+    progress: bool | None = None,
+    device="cpu",
+    extra: dict | None = None,
+) -> TrainResult:
     """Train ``net`` (``forward(x_t, t)``, t paper indices) to denoise ``data`` under ``schedule``,
     for ``config.steps`` steps or until ``config.minutes`` of training are spent.
 
@@ -1162,8 +1204,9 @@ def prepare_resume(out_dir, data=None, build=None, **changes) -> ResumePlan:
     description = saved["description"]
     saved_config = TrainConfig.from_dict(description["train"])
     config = saved_config.replace(**changes)
-    checkpoints.check_same_run(out_dir, {"train": saved_config.to_dict()}, {"train": config.to_dict()},
-                               RESUMABLE_CHANGES)
+    checkpoints.check_same_run(
+        out_dir, {"train": saved_config.to_dict()}, {"train": config.to_dict()}, RESUMABLE_CHANGES
+    )
     net = checkpoints.build_model(description["network"], build)
     schedule = schedule_from_config(description["schedule"])
     extra = description.get("extra") or {}

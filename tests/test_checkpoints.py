@@ -30,9 +30,10 @@ SETUP = textwrap.dedent("""
     def setup(steps=40, **changes):
         torch.manual_seed(0)
         net = build_network({"kind": "mlp", "dim": 2, "hidden": 32, "num_blocks": 2,
-                             "time_embed_dim": 16, "dropout": 0.1})   # dropout: the global RNG matters
-        cfg = TrainConfig(**{**dict(steps=steps, batch_size=32, lr=2e-3, warmup_steps=5, ema_decay=0.9,
-                                    save_every=10, log_every=1, threads=1, seed=3), **changes})
+                             "time_embed_dim": 16, "dropout": 0.1})  # dropout: global RNG matters
+        base = dict(steps=steps, batch_size=32, lr=2e-3, warmup_steps=5, ema_decay=0.9,
+                    save_every=10, log_every=1, threads=1, seed=3)
+        cfg = TrainConfig(**{**base, **changes})
         return net, linear_schedule(50, 2e-3, 0.4), two_moons(256, seed=2), cfg
 """)
 _ns: dict = {}
@@ -92,7 +93,10 @@ def test_checkpoint_alone_rebuilds_model_and_schedule(tmp_path):
     import ddpm_edu
     with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as f:
         raw = f.metadata()
-    assert json.loads(raw["network"]) == meta["network"] and raw["ddpm_edu_version"] == ddpm_edu.__version__
+    assert (
+        json.loads(raw["network"]) == meta["network"]
+        and raw["ddpm_edu_version"] == ddpm_edu.__version__
+    )
 
 
 def test_pretrained_from_a_path_gives_eps_and_samples(tmp_path):
@@ -120,9 +124,15 @@ def test_mu_model_eps_gives_back_its_mean(tmp_path):
     xt, t = torch.randn(4, 2, dtype=torch.float32), torch.tensor([2, 9, 30, 50])
     mu = res.ema_net.eval()(xt, t).double()
     eps = model.eps(xt, t).double()
-    b, a, ab = (schedule.beta[t][:, None], schedule.alpha[t][:, None], schedule.alpha_bar[t][:, None])
+    b, a, ab = (
+        schedule.beta[t][:, None],
+        schedule.alpha[t][:, None],
+        schedule.alpha_bar[t][:, None],
+    )
     # DDPM eq. 11: μ_θ = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t
-    torch.testing.assert_close((xt.double() - b / (1 - ab).sqrt() * eps) / a.sqrt(), mu, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        (xt.double() - b / (1 - ab).sqrt() * eps) / a.sqrt(), mu, rtol=1e-4, atol=1e-5
+    )
 
 
 # ---- resume -----------------------------------------------------------------------------------
@@ -162,7 +172,9 @@ def test_sigkill_then_resume_gives_bitwise_the_same_final_weights(tmp_path, prec
     saved = load_resume_state(out)
     assert 10 <= saved["step"] < 40 and saved["step"] % 10 == 0
 
-    assert saved["description"]["resolved"] == {"precision": precision, "threads": 1}
+    resolved = dict(saved["description"]["resolved"])
+    assert resolved.pop("seconds") > 0  # training time so far (it counts against a time budget)
+    assert resolved == {"precision": precision, "threads": 1, "memory_format": "contiguous"}
     net, schedule, data, cfg = setup(precision=precision)
     reference = train(net, schedule, data, cfg, progress=False)
     resumed = resume_run(out, data, progress=False)
@@ -195,14 +207,41 @@ def test_resume_with_another_configuration_names_the_fields(tmp_path):
     _run(tmp_path)
     net, schedule, data, cfg = setup(20)
     with pytest.raises(CheckpointError, match=r"train\.lr \(saved 0\.002, now 0\.01\)"):
-        train(net, schedule, data, cfg.replace(lr=1e-2), out_dir=tmp_path / "run", resume=True, progress=False)
+        train(
+            net,
+            schedule,
+            data,
+            cfg.replace(lr=1e-2),
+            out_dir=tmp_path / "run",
+            resume=True,
+            progress=False,
+        )
     from ddpm_edu.nets import build_network
-    other = build_network({"kind": "mlp", "dim": 2, "hidden": 16, "num_blocks": 2, "time_embed_dim": 16,
-                           "dropout": 0.1})
+
+    other = build_network(
+        {
+            "kind": "mlp",
+            "dim": 2,
+            "hidden": 16,
+            "num_blocks": 2,
+            "time_embed_dim": 16,
+            "dropout": 0.1,
+        }
+    )
     with pytest.raises(CheckpointError, match=r"network\.hidden .*schedule\.T"):
-        train(other, cosine_schedule(60), data, cfg, out_dir=tmp_path / "run", resume=True, progress=False)
+        train(
+            other,
+            cosine_schedule(60),
+            data,
+            cfg,
+            out_dir=tmp_path / "run",
+            resume=True,
+            progress=False,
+        )
     with pytest.raises(CheckpointError, match=r"data\.sha256"):
-        train(net, schedule, data + 0.01, cfg, out_dir=tmp_path / "run", resume=True, progress=False)
+        train(
+            net, schedule, data + 0.01, cfg, out_dir=tmp_path / "run", resume=True, progress=False
+        )
     with pytest.raises(CheckpointError, match=r"train\.batch_size"):
         resume_run(tmp_path / "run", batch_size=64, progress=False)
 
@@ -230,7 +269,9 @@ def test_truncated_or_garbage_files_give_a_clear_error(tmp_path):
         read_metadata(model)
     resume = run / "resume.pt"
     resume.write_bytes(resume.read_bytes()[:200])
-    with pytest.raises(CheckpointError, match=r"resume\.pt is corrupted or truncated.*start a new run"):
+    with pytest.raises(
+        CheckpointError, match=r"resume\.pt is corrupted or truncated.*start a new run"
+    ):
         load_resume_state(run)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_model(tmp_path / "nope.safetensors")
@@ -267,7 +308,9 @@ def test_named_model_missing_unpinned_corrupted_and_good(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "ROOT", tmp_path)
     entry = {"file": "data/checkpoints/mnist.safetensors", "sha256": None, "about": ""}
     monkeypatch.setitem(pretrained.REGISTRY, "mnist", entry)
-    with pytest.raises(UserError, match=r"not in this copy.*git checkout data/checkpoints/mnist\.safetensors"):
+    with pytest.raises(
+        UserError, match=r"not in this copy.*git checkout data/checkpoints/mnist\.safetensors"
+    ):
         pretrained.load_pretrained("mnist")
     _run(tmp_path, steps=2)
     target = tmp_path / entry["file"]
@@ -307,7 +350,9 @@ def test_mnist_card_matches_the_shipped_file_and_recipe():
     assert entry["sha256"] in card, "update the SHA-256 in data/checkpoints/mnist.md"
     assert f"{path.stat().st_size:,}" in card, "the card states the file size in bytes"
     step = int(read_metadata(path)["step"])
-    assert get_recipe("mnist").train.steps == step, "the mnist recipe's steps are the shipped model's"
+    assert get_recipe("mnist").train.steps == step, (
+        "the mnist recipe's steps are the shipped model's"
+    )
     assert f"{step:,} steps" in card
 
 

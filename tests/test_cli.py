@@ -1,5 +1,5 @@
-"""``ddpm-edu train`` and ``ddpm-edu sample`` end to end on the "tiny" and "toy2d" recipes, and their
-one-line errors (exit 2, no traceback)."""
+"""``ddpm-edu train`` and ``ddpm-edu sample`` end to end on the "tiny" and "toy2d" recipes, and
+their one-line errors (exit 2, no traceback)."""
 import subprocess
 import sys
 
@@ -10,7 +10,8 @@ from ddpm_edu.cli import main
 
 
 def _errors(capsys, argv):
-    """Exit code and stderr lines of ``ddpm-edu ARGV`` (argparse's own errors exit via SystemExit)."""
+    """Exit code and stderr lines of ``ddpm-edu ARGV`` (argparse's own errors exit via
+    SystemExit)."""
     try:
         code = main(argv)
     except SystemExit as e:
@@ -22,8 +23,23 @@ def _errors(capsys, argv):
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "tiny"
     # --preset, the recipes' earlier name, stays a spelling of --recipe (model cards use it)
-    assert main(["train", "--preset", "tiny", "--out", str(out), "--steps", "6", "--save-every", "3",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "tiny",
+                "--out",
+                str(out),
+                "--steps",
+                "6",
+                "--save-every",
+                "3",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -37,10 +53,42 @@ def test_train_tiny_writes_a_checkpoint_that_names_its_recipe(tiny_run):
 def test_sample_png_and_npy(tiny_run, tmp_path, capsys):
     from PIL import Image
     png, npy = tmp_path / "x.png", tmp_path / "x.npy"
-    assert main(["sample", "--checkpoint", str(tiny_run), "--n", "5", "--steps", "4", "--out", str(png),
-                 "--scale", "2", "--no-progress"]) == 0
-    assert main(["sample", "--checkpoint", str(tiny_run), "--n", "5", "--steps", "4", "--out", str(npy),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(tiny_run),
+                "--n",
+                "5",
+                "--steps",
+                "4",
+                "--out",
+                str(png),
+                "--scale",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(tiny_run),
+                "--n",
+                "5",
+                "--steps",
+                "4",
+                "--out",
+                str(npy),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "wrote" in capsys.readouterr().out
     arr = np.load(npy)
     assert arr.shape == (5, 28, 28) and arr.dtype == np.uint8
@@ -54,8 +102,25 @@ def test_sample_png_and_npy(tiny_run, tmp_path, capsys):
     assert main(["sample", "--checkpoint", str(tiny_run), "--n", "5", "--steps", "4", "--out",
                  str(again), "--no-progress"]) == 0
     assert np.array_equal(np.load(again), arr)
-    assert main(["sample", "--checkpoint", str(tiny_run), "--n", "2", "--sampler", "ddpm", "--steps",
-                 "3", "--out", str(again), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(tiny_run),
+                "--n",
+                "2",
+                "--sampler",
+                "ddpm",
+                "--steps",
+                "3",
+                "--out",
+                str(again),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
 
 
 def test_resume_continues_and_refuses_changed_settings(tiny_run, capsys):
@@ -112,8 +177,12 @@ def test_bad_arguments_give_one_line_and_exit_2(argv, words, capsys, tmp_path, m
 
 
 def test_a_real_process_prints_one_line_and_exits_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "ddpm_edu.cli", "sample", "--out", str(tmp_path / "x.jpg")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ddpm_edu.cli", "sample", "--out", str(tmp_path / "x.jpg")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 

@@ -104,7 +104,10 @@ def test_vlb_weights_turn_the_mse_into_the_kl_term(mean_type):
     x0 = torch.rand(n, 1, 4, 4, generator=g, dtype=torch.float64) * 2 - 1
     t = torch.tensor([2, 3, 10, 100, 500, 1000])
     noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
-    sa, s1 = sched.sqrt_alpha_bar[t].view(-1, 1, 1, 1), sched.sqrt_one_minus_alpha_bar[t].view(-1, 1, 1, 1)
+    sa, s1 = (
+        sched.sqrt_alpha_bar[t].view(-1, 1, 1, 1),
+        sched.sqrt_one_minus_alpha_bar[t].view(-1, 1, 1, 1),
+    )
     xt = sa * x0 + s1 * noise
     target = {"eps": noise, "x0": x0, "mu": q_posterior(sched, x0, xt, t)[0],
               "v": sa * noise - s1 * x0}[mean_type]
@@ -115,10 +118,14 @@ def test_vlb_weights_turn_the_mse_into_the_kl_term(mean_type):
         kl_bits = vlb_term(sched, pred, x0, xt, t, mean_type, var_type, clip_x0=False)
         # the perfect prediction gives the θ-free constant c_t (0 for fixed_small)
         const_bits = vlb_term(sched, target, x0, xt, t, mean_type, var_type, clip_x0=False)
-        torch.testing.assert_close(nats_to_bits(w * mse) + const_bits, kl_bits, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(
+            nats_to_bits(w * mse) + const_bits, kl_bits, rtol=1e-9, atol=1e-12
+        )
         if var_type == "fixed_small":
             assert const_bits.abs().max() < 1e-12
-    assert torch.equal(loss_weights(sched, mean_type, "simple")[1:], torch.ones(1000, dtype=torch.float64))
+    assert torch.equal(
+        loss_weights(sched, mean_type, "simple")[1:], torch.ones(1000, dtype=torch.float64)
+    )
 
 
 def test_eps_vlb_weights_are_the_reference_values():
@@ -133,16 +140,26 @@ def test_eps_vlb_weights_are_the_reference_values():
                                                      ("eps", "vlb", 0.7)])
 def test_loss_decreases_on_two_moons(mean_type, loss, ratio):
     # x_0-prediction starts closer to its optimum (the loss of predicting 0 is E[x_0²] ≈ 0.3)
-    res = train(_net(), SCHEDULE, POINTS, _cfg(steps=120, batch_size=64, mean_type=mean_type, loss=loss),
-                progress=False)
+    res = train(
+        _net(),
+        SCHEDULE,
+        POINTS,
+        _cfg(steps=120, batch_size=64, mean_type=mean_type, loss=loss),
+        progress=False,
+    )
     h = torch.tensor(res.loss_history)
     assert len(h) == 120 and res.step == 120 and torch.isfinite(h).all()
     assert h[-40:].mean() < ratio * h[:10].mean(), (h[:10].mean(), h[-40:].mean())
 
 
 def test_same_seed_gives_bitwise_identical_weights_and_other_seed_does_not():
-    runs = [train(_net(dropout=0.2), SCHEDULE, POINTS, _cfg(seed=s), progress=False) for s in (5, 5, 6)]
-    for a, b in zip(_params(runs[0].net) + _params(runs[0].ema_net), _params(runs[1].net) + _params(runs[1].ema_net)):
+    runs = [
+        train(_net(dropout=0.2), SCHEDULE, POINTS, _cfg(seed=s), progress=False) for s in (5, 5, 6)
+    ]
+    for a, b in zip(
+        _params(runs[0].net) + _params(runs[0].ema_net),
+        _params(runs[1].net) + _params(runs[1].ema_net),
+    ):
         assert torch.equal(a, b)
     assert runs[0].loss_history == runs[1].loss_history
     assert runs[0].loss_history != runs[2].loss_history
@@ -171,8 +188,14 @@ def test_ema_follows_its_recursion(ema_warmup):
         for i, p in enumerate(state.net.parameters()):
             ema[i] = dk * ema[i] + (1 - dk) * p.double()
 
-    res = train(net, SCHEDULE, POINTS, _cfg(steps=12, log_every=1, ema_decay=d, ema_warmup=ema_warmup),
-                callbacks=[track], progress=False)
+    res = train(
+        net,
+        SCHEDULE,
+        POINTS,
+        _cfg(steps=12, log_every=1, ema_decay=d, ema_warmup=ema_warmup),
+        callbacks=[track],
+        progress=False,
+    )
     for mine, theirs in zip(ema, res.ema_net.parameters()):
         torch.testing.assert_close(theirs.double(), mine, rtol=1e-5, atol=1e-6)
     assert not res.ema_net.training and not any(p.requires_grad for p in res.ema_net.parameters())
@@ -186,17 +209,26 @@ def test_warmup_sets_the_learning_rate_and_adam_moves_by_it():
     # Adam's first update is lr · g/|g| per weight (bias-corrected moments): |Δθ| = lr_1 = lr / 4
     net = _net()
     before = _params(net)
-    train(net, SCHEDULE, POINTS, _cfg(steps=1, lr=1e-2, warmup_steps=4, grad_clip=0), progress=False)
+    train(
+        net, SCHEDULE, POINTS, _cfg(steps=1, lr=1e-2, warmup_steps=4, grad_clip=0), progress=False
+    )
     moved = torch.cat([(a - b).abs().flatten() for a, b in zip(_params(net), before)])
     assert moved.max().item() == pytest.approx(2.5e-3, rel=1e-3)
 
 
 def test_lr_and_ema_decay_schedules_pinned_values():
     cfg = TrainConfig(lr=1e-2, warmup_steps=4, ema_decay=0.999)
-    assert [lr_at(k, cfg) for k in (1, 2, 4, 5, 100)] == pytest.approx([2.5e-3, 5e-3, 1e-2, 1e-2, 1e-2])
+    assert [lr_at(k, cfg) for k in (1, 2, 4, 5, 100)] == pytest.approx(
+        [2.5e-3, 5e-3, 1e-2, 1e-2, 1e-2]
+    )
     assert lr_at(1, cfg.replace(warmup_steps=0)) == 1e-2
-    assert ema_decay_at(1, cfg) == pytest.approx(2 / 11) and ema_decay_at(80, cfg) == pytest.approx(0.9)
-    assert ema_decay_at(10**6, cfg) == 0.999 and ema_decay_at(1, cfg.replace(ema_warmup=False)) == 0.999
+    assert ema_decay_at(1, cfg) == pytest.approx(2 / 11) and ema_decay_at(80, cfg) == pytest.approx(
+        0.9
+    )
+    assert (
+        ema_decay_at(10**6, cfg) == 0.999
+        and ema_decay_at(1, cfg.replace(ema_warmup=False)) == 0.999
+    )
 
 
 def test_callbacks_see_the_state_and_do_not_change_the_run():
@@ -208,7 +240,9 @@ def test_callbacks_see_the_state_and_do_not_change_the_run():
         state.net.eval()
         seen.append((state.step, state.loss, len(state.loss_history)))
 
-    a = train(_net(dropout=0.2), SCHEDULE, POINTS, _cfg(log_every=7), callbacks=[noisy], progress=False)
+    a = train(
+        _net(dropout=0.2), SCHEDULE, POINTS, _cfg(log_every=7), callbacks=[noisy], progress=False
+    )
     b = train(_net(dropout=0.2), SCHEDULE, POINTS, _cfg(log_every=7), progress=False)
     assert [s for s, _, _ in seen] == [7, 14, 21, 28, 30]
     assert all(n == s for s, _, n in seen) and seen[-1][1] == a.loss_history[-1]

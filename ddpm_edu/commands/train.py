@@ -25,10 +25,12 @@ def _recipe_list(width: int = 98) -> str:
                       for name, about in summaries.items())
 
 
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Train a denoising diffusion model (DDPM, Ho et al. 2020, Algorithm 1): draw images x_0 from the
-data, a time t ~ Uniform{1..T} and noise eps ~ N(0, I); form x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps;
-teach the network to predict eps from (x_t, t) with a mean squared error (L_simple).
+data, a time t ~ Uniform{1..T} and noise eps ~ N(0, I); form
+x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps; teach the network to predict eps from (x_t, t)
+with a mean squared error (L_simple).
 
 A recipe (--recipe NAME, or --preset NAME) fixes the network, the noise schedule, the data and
 the training settings; any option below overrides the recipe's value. Checkpoints go to --out
@@ -36,7 +38,9 @@ every --save-every steps, at the end, and when you press Ctrl-C, so no work is l
 --resume.
 
 recipes:
-""" + _recipe_list() + """
+"""
+    + _recipe_list()
+    + """
 
 examples:
   ddpm-edu train --recipe tiny --out runs/tiny
@@ -59,6 +63,7 @@ reproducible (how many steps fit depends on the machine's speed); a --steps run 
 Under torchrun (DistributedDataParallel: gloo on the CPU, nccl on CUDA) the global --batch-size
 is split evenly over the processes, so the result equals a one-process run with the same batch
 up to float rounding (dropout masks aside); rank 0 saves and prints."""
+)
 
 
 def _threads(text: str):
@@ -76,50 +81,125 @@ def _one_of(choices) -> str:
 
 # option → (TrainConfig field, type, help)
 _OVERRIDES = [
-    ("--steps", "steps", int, "total number of training steps (optimizer updates); with --resume, "
-                              "a larger number trains longer"),
-    ("--batch-size", "batch_size", int, "images per step; larger batches give a less noisy gradient "
-                                        "but each step takes longer"),
-    ("--lr", "lr", float, "peak learning rate of AdamW (e.g. 2e-4); lower it if the loss jumps or "
-                          "becomes NaN"),
-    ("--warmup-steps", "warmup_steps", int, "steps over which the learning rate rises linearly "
-                                            "from ~0 to --lr (0: no warm-up)"),
+    (
+        "--steps",
+        "steps",
+        int,
+        "total number of training steps (optimizer updates); with --resume, "
+        "a larger number trains longer",
+    ),
+    (
+        "--batch-size",
+        "batch_size",
+        int,
+        "images per step; larger batches give a less noisy gradient but each step takes longer",
+    ),
+    (
+        "--lr",
+        "lr",
+        float,
+        "peak learning rate of AdamW (e.g. 2e-4); lower it if the loss jumps or becomes NaN",
+    ),
+    (
+        "--warmup-steps",
+        "warmup_steps",
+        int,
+        "steps over which the learning rate rises linearly from ~0 to --lr (0: no warm-up)",
+    ),
     ("--weight-decay", "weight_decay", float, "AdamW weight decay (DDPM used none: 0)"),
     ("--grad-clip", "grad_clip", float, "clip the gradient norm to this value (0: off; DDPM: 1)"),
-    ("--ema-decay", "ema_decay", float, "decay of the exponential moving average of the weights, "
-                                        "the weights you sample from (DDPM: 0.9999)"),
-    ("--mean-type", "mean_type", MEAN_TYPES, "what the network predicts: eps (the noise, DDPM), "
-                                             "x0 (the clean image), mu (the posterior mean) or v "
-                                             "(sqrt(abar_t) eps - sqrt(1 - abar_t) x_0)"),
-    ("--loss", "loss", LOSS_TYPES, "simple (DDPM's unweighted L_simple), vlb (weighted to equal "
-                                   "the variational bound's terms) or min_snr (min-SNR-gamma "
-                                   "weights, Hang et al. 2023)"),
+    (
+        "--ema-decay",
+        "ema_decay",
+        float,
+        "decay of the exponential moving average of the weights, "
+        "the weights you sample from (DDPM: 0.9999)",
+    ),
+    (
+        "--mean-type",
+        "mean_type",
+        MEAN_TYPES,
+        "what the network predicts: eps (the noise, DDPM), "
+        "x0 (the clean image), mu (the posterior mean) or v "
+        "(sqrt(abar_t) eps - sqrt(1 - abar_t) x_0)",
+    ),
+    (
+        "--loss",
+        "loss",
+        LOSS_TYPES,
+        "simple (DDPM's unweighted L_simple), vlb (weighted to equal "
+        "the variational bound's terms) or min_snr (min-SNR-gamma "
+        "weights, Hang et al. 2023)",
+    ),
     ("--snr-gamma", "snr_gamma", float, "gamma of --loss min_snr (Hang et al.: 5)"),
-    ("--var-type", "var_type", VAR_TYPES, "reverse-process variance: fixed_small (posterior "
-                                          "variance, DDPM's better likelihood) or fixed_large "
-                                          "(beta_t)"),
-    ("--lr-schedule", "lr_schedule", LR_SCHEDULES, "after the warm-up: constant (DDPM) or cosine "
-                                                   "(decays to --lr x --lr-min-ratio at the last "
-                                                   "step)"),
-    ("--lr-min-ratio", "lr_min_ratio", float, "the final learning rate of the cosine schedule as "
-                                              "a fraction of --lr (default 0.1)"),
-    ("--precision", "precision", PRECISIONS, "auto (bf16 where this hardware computes it "
-                                             "natively, else fp32), bf16 (autocast; fp32 weights "
-                                             "and loss) or fp32"),
-    ("--label-dropout", "label_dropout", float, "class-conditional networks: the probability "
-                                                "that a label is replaced by 'no label' "
-                                                "(classifier-free guidance training)"),
-    ("--minutes", "minutes", float, "a time budget: stop after M minutes of training and decay a "
-                                    "cosine learning rate over them (see below)"),
-    ("--memory-format", "memory_format", MEMORY_FORMATS, "the U-Net's memory order: contiguous, "
-                                                         "channels_last, or auto (channels_last "
-                                                         "for fp32 on the CPU, where it is "
-                                                         "faster)"),
-    ("--seed", "seed", _common.seed, "random seed of the initial weights, minibatches, t and "
-                                     "noise"),
-    ("--threads", "threads", _threads, "CPU threads torch may use, or auto: the fastest count, "
-                                       "measured on a few trial steps of this run (bitwise-"
-                                       "identical results need the same number)"),
+    (
+        "--var-type",
+        "var_type",
+        VAR_TYPES,
+        "reverse-process variance: fixed_small (posterior "
+        "variance, DDPM's better likelihood) or fixed_large "
+        "(beta_t)",
+    ),
+    (
+        "--lr-schedule",
+        "lr_schedule",
+        LR_SCHEDULES,
+        "after the warm-up: constant (DDPM) or cosine "
+        "(decays to --lr x --lr-min-ratio at the last "
+        "step)",
+    ),
+    (
+        "--lr-min-ratio",
+        "lr_min_ratio",
+        float,
+        "the final learning rate of the cosine schedule as a fraction of --lr (default 0.1)",
+    ),
+    (
+        "--precision",
+        "precision",
+        PRECISIONS,
+        "auto (bf16 where this hardware computes it "
+        "natively, else fp32), bf16 (autocast; fp32 weights "
+        "and loss) or fp32",
+    ),
+    (
+        "--label-dropout",
+        "label_dropout",
+        float,
+        "class-conditional networks: the probability "
+        "that a label is replaced by 'no label' "
+        "(classifier-free guidance training)",
+    ),
+    (
+        "--minutes",
+        "minutes",
+        float,
+        "a time budget: stop after M minutes of training and decay a "
+        "cosine learning rate over them (see below)",
+    ),
+    (
+        "--memory-format",
+        "memory_format",
+        MEMORY_FORMATS,
+        "the U-Net's memory order: contiguous, "
+        "channels_last, or auto (channels_last "
+        "for fp32 on the CPU, where it is "
+        "faster)",
+    ),
+    (
+        "--seed",
+        "seed",
+        _common.seed,
+        "random seed of the initial weights, minibatches, t and noise",
+    ),
+    (
+        "--threads",
+        "threads",
+        _threads,
+        "CPU threads torch may use, or auto: the fastest count, "
+        "measured on a few trial steps of this run (bitwise-"
+        "identical results need the same number)",
+    ),
     ("--save-every", "save_every", int, "write a checkpoint every N steps"),
     ("--log-every", "log_every", int, "report the loss every N steps"),
 ]
@@ -218,7 +298,13 @@ def _train(args, device: str, where) -> int:
         if args.recipe and plan.extra.get("preset") not in (None, args.recipe):
             raise UserError(f"{out_dir} was trained with recipe {plan.extra.get('preset')!r}, not "
                             f"{args.recipe!r}; drop --recipe when resuming.")
-        net, schedule, data, config, extra = plan.net, plan.schedule, plan.data, plan.config, plan.extra
+        net, schedule, data, config, extra = (
+            plan.net,
+            plan.schedule,
+            plan.data,
+            plan.config,
+            plan.extra,
+        )
         title = f"resuming {out_dir} from step {plan.step}"
     else:
         if not args.recipe:
@@ -240,8 +326,10 @@ def _train(args, device: str, where) -> int:
     data = as_training_data(data)
     n_params = sum(p.numel() for p in net.parameters())
     print(f"ddpm-edu train: {title}")
-    print(f"  network {net.kind}, {n_params:,} parameters; schedule {schedule.name}, T = {schedule.T}; "
-          f"data {data.n} × {'×'.join(map(str, data.shape))}")
+    print(
+        f"  network {net.kind}, {n_params:,} parameters; schedule {schedule.name}, "
+        f"T = {schedule.T}; data {data.n} × {'×'.join(map(str, data.shape))}"
+    )
     print(f"  {_budget(config)} of {config.batch_size}, lr {config.lr:g} (warm-up "
           f"{config.warmup_steps}), EMA {config.ema_decay:g}, loss {config.loss}, predicting "
           f"{config.mean_type}; lr schedule {config.lr_schedule}; precision {config.precision}; "
