@@ -54,10 +54,10 @@ REGISTRY: dict[str, dict] = {
     },
     "mnist-cond": {
         "file": "data/checkpoints/mnist_cond.safetensors",
-        "sha256": None,
-        "released": False,
+        "sha256": "672ea9d70d408baab9767a6f0559a6dcfceb2f83b0c9dab2a8116f027feb5b38",
         "about": "class-conditional U-Net on MNIST (labels 0..9, trained with label "
-        "dropout for classifier-free guidance)",
+        "dropout for classifier-free guidance; default guidance w = 1) "
+        "(ddpm-edu train --recipe mnist-cond)",
     },
 }
 

@@ -356,17 +356,24 @@ def test_mnist_card_matches_the_shipped_file_and_recipe():
     assert f"{step:,} steps" in card
 
 
-def test_mnist_cond_is_registered_but_not_released_yet(tmp_path, monkeypatch):
-    entry = pretrained.REGISTRY["mnist-cond"]
-    assert entry["file"] == "data/checkpoints/mnist_cond.safetensors" and entry["sha256"] is None
-    if (pretrained.ROOT / entry["file"]).exists():
-        pytest.skip("the mnist-cond checkpoint is present: the lead is pinning it")
-    with pytest.raises(UserError, match=r"'mnist-cond'.*not released yet.*--recipe mnist-cond"):
-        pretrained.load_pretrained("mnist-cond")
-    monkeypatch.setattr(pretrained, "ROOT", tmp_path)          # once the file exists: checksum path
-    _run(tmp_path, steps=1)
+def test_mnist_cond_ships_checked_with_its_default_guidance():
+    model = pretrained.load_pretrained("mnist-cond")
+    assert model.num_classes == 10 and model.default_guidance == 1.0
+    assert model.step == 6000 and model.shape == (1, 28, 28)
+    card = (pretrained.ROOT / "data" / "checkpoints" / "mnist_cond.md").read_text()
+    assert pretrained.REGISTRY["mnist-cond"]["sha256"] in card
+
+
+def test_a_model_not_released_yet_or_not_pinned_gives_a_clear_error(tmp_path, monkeypatch):
+    entry = {"file": "data/checkpoints/future.safetensors", "sha256": None, "released": False,
+             "about": "a model still being trained"}
+    monkeypatch.setitem(pretrained.REGISTRY, "future", entry)
+    monkeypatch.setattr(pretrained, "ROOT", tmp_path)
+    with pytest.raises(UserError, match=r"'future'.*not released yet"):
+        pretrained.load_pretrained("future")
+    _run(tmp_path, steps=1)  # once the file exists: the checksum path
     target = tmp_path / entry["file"]
     target.parent.mkdir(parents=True)
     target.write_bytes((tmp_path / "run" / "model.safetensors").read_bytes())
     with pytest.raises(UserError, match="no pinned checksum"):
-        pretrained.load_pretrained("mnist-cond")
+        pretrained.load_pretrained("future")
