@@ -8,20 +8,22 @@ optimal ε-network is E[ε | x_t] and
     s_θ(x_t, t) = ∇_{x_t} log q(x_t) ≈ −ε̂_θ(x_t, t) / √(1−ᾱ_t)           (:func:`score_from_eps`)
 
 (Tweedie's formula: E[x_0 | x_t] = (x_t + (1−ᾱ_t) ∇ log q(x_t)) / √ᾱ_t, the same x̂_0 as
-``predict_x0_from_eps``). Two samplers follow from it, both yielding the :class:`~ddpm_edu.sampling.Step`
-tuples of :mod:`ddpm_edu.sampling`, so plots, the chain scrubber and the GIF export take them unchanged:
+``predict_x0_from_eps``). Two samplers follow from it, both yielding the
+:class:`~ddpm_edu.sampling.Step` tuples of :mod:`ddpm_edu.sampling`, so plots, the chain scrubber
+and the GIF export take them unchanged:
 
 - :func:`langevin_steps`: annealed Langevin dynamics (Song & Ermon 2019, arXiv 1907.05600) on the
-  levels q(x_t), t from large to small, with the "signal-to-noise" step-size rule of Song et al. 2021
-  (§4.2, the Langevin "corrector"). Stochastic; it needs only the score.
+  levels q(x_t), t from large to small, with the "signal-to-noise" step-size rule of Song et al.
+  2021 (§4.2, the Langevin "corrector"). Stochastic; it needs only the score.
 - :func:`ode_steps`: the probability-flow ODE (Song et al. 2021, eq. 13), deterministic: the same
   marginals q(x_t) as the forward process, so x_T ~ N(0, I) is carried to a sample of the model.
   Its Euler discretisation in the variables x̄ = x/√ᾱ and σ = √((1−ᾱ)/ᾱ) is exactly DDIM with η = 0;
   Heun's method (Karras et al. 2022, "EDM", arXiv 2206.00364, Algorithm 1) is second order.
 
 Names elsewhere: in score_sde, our ``langevin_steps`` is the "corrector only" sampler with
-``LangevinCorrector``; in diffusers, ``ScoreSdeVeScheduler.step_correct``. Our ``ode_steps(method="heun")``
-is the deterministic EDM sampler / diffusers' ``HeunDiscreteScheduler`` in the x̄/σ variables.
+``LangevinCorrector``; in diffusers, ``ScoreSdeVeScheduler.step_correct``. Our
+``ode_steps(method="heun")`` is the deterministic EDM sampler / diffusers' ``HeunDiscreteScheduler``
+in the x̄/σ variables.
 """
 from __future__ import annotations
 
@@ -79,10 +81,14 @@ def eps_from_score(schedule: Schedule, score: torch.Tensor, t) -> torch.Tensor:
 def _levels_chain(schedule: Schedule, levels, spacing: str) -> Schedule:
     """``respace(schedule, levels, spacing)``, with an error that names ``levels``."""
     if isinstance(levels, bool):
-        raise InvalidType("levels must be a number of noise levels or a list of time indices, got a bool.")
+        raise InvalidType(
+            "levels must be a number of noise levels or a list of time indices, got a bool."
+        )
     if isinstance(levels, numbers.Integral) and not 1 <= levels <= schedule.T:
-        raise InvalidArgument(f"langevin_steps: levels must be between 1 and T = {schedule.T} (the number of "
-                         f"noise levels q(x_t) visited), got {levels}.")
+        raise InvalidArgument(
+            f"langevin_steps: levels must be between 1 and T = {schedule.T} (the number of "
+            f"noise levels q(x_t) visited), got {levels}."
+        )
     if isinstance(levels, float):
         raise InvalidType(f"levels must be an int or a list of time indices in 1..{schedule.T}, "
                         f"got {levels!r}.")
@@ -118,13 +124,14 @@ def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50
     at high noise and at low noise alike. The step's bias: for a Gaussian level the chain's
     stationary variance is Var/(1 − r²) (unadjusted Langevin), so r = 0.16 (their default) inflates
     variances by ≈ 2.6 %; smaller r is more exact and needs more steps (mixing ∝ 1/r²).
-    Song et al. also multiply α by α_i = 1 − β_i (≥ 0.98 under DDPM's schedule); that factor is left out.
+    Song et al. also multiply α by α_i = 1 − β_i (≥ 0.98
+    under DDPM's schedule); that factor is left out.
 
     Why not Song & Ermon's (2019) rule α_t = ε σ_t²/σ_L² (with σ_t² = 1 − ᾱ_t it is the exact VP
     form of theirs)? It assumes ‖s‖ ∝ 1/σ_t, true for data on a thin manifold (images) but not for
     data with spread of its own: there, at low noise, α/Var ≈ ε σ_t²/(σ_L² Var) → 0 and the chain
-    freezes before reaching the data's spread (N(0.3, 0.2²) data, 100 levels × 100 updates: std 0.2045
-    for the best ε tried, against 0.2008 for this rule with r = 0.1).
+    freezes before reaching the data's spread (N(0.3, 0.2²) data, 100 levels × 100 updates: std
+    0.2045 for the best ε tried, against 0.2008 for this rule with r = 0.1).
 
     Modes. Langevin updates hardly cross between well-separated modes, so the modes' weights are
     settled at the noise levels where samples still move between them, and only as far as the
@@ -143,11 +150,12 @@ def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50
 
     Yields :class:`~ddpm_edu.sampling.Step`: ``Step(τ_L, x_T, None)`` (the initial noise), then
     after each level's updates ``Step(τ_k, x, x̂_0)`` — note ``τ_L`` appears twice, before and after
-    its corrections — with x̂_0 from the level's last network call, and finally ``Step(0, x_0, x_0)``.
+    its corrections — with x̂_0 from the level's last network call, and finally
+    ``Step(0, x_0, x_0)``.
 
-    The step size is shared by the whole batch (norms averaged over it, as in Song et al.'s code), so
-    one sample's path depends, weakly, on the others drawn with it. For images the per-sample norms
-    concentrate and this hardly matters; for low-dimensional data (2-D points) use a batch of
+    The step size is shared by the whole batch (norms averaged over it, as in Song et al.'s code),
+    so one sample's path depends, weakly, on the others drawn with it. For images the per-sample
+    norms concentrate and this hardly matters; for low-dimensional data (2-D points) use a batch of
     hundreds or more, since per-sample ‖s‖ can be ≈ 0 near a mode. No x̂_0 clipping is applied: clamp
     the final sample to [−1, 1] yourself for pictures (as :func:`ddpm_edu.sampling.sample` does).
     """
@@ -163,8 +171,10 @@ def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50
 
 def _check_snr(snr) -> float:
     if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not 0 < snr < math.inf:
-        raise InvalidArgument(f"snr must be a finite number > 0 (the ratio of drift to noise per update; "
-                         f"0.16 is Song et al.'s default, smaller is more exact but slower), got {snr!r}.")
+        raise InvalidArgument(
+            f"snr must be a finite number > 0 (the ratio of drift to noise per update; "
+            f"0.16 is Song et al.'s default, smaller is more exact but slower), got {snr!r}."
+        )
     return float(snr)
 
 
@@ -266,8 +276,8 @@ def ode_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 5
     """Sample by integrating the probability-flow ODE from t = τ_S (≈ T) to 0; deterministic.
 
     The ODE. Write x̄ = x_t/√ᾱ_t and σ_t = √((1−ᾱ_t)/ᾱ_t), so that x̄ = x_0 + σ_t ε: a "variance
-    exploding" process with noise level σ. Its probability-flow ODE (Song et al. 2021, eq. 13; Karras
-    et al. 2022, eq. 1 with σ(t) = t) is
+    exploding" process with noise level σ. Its probability-flow ODE (Song et al. 2021, eq. 13;
+    Karras et al. 2022, eq. 1 with σ(t) = t) is
 
         dx̄/dσ = −σ ∇_x̄ log p_σ(x̄) = ε̂_θ(√ᾱ x̄, t(σ)),
 
@@ -277,8 +287,8 @@ def ode_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 5
 
     Euler is DDIM with η = 0. One Euler step from σ_t to σ_s (s < t) is
     x̄_s = x̄_t + (σ_s − σ_t) ε̂. Multiply by √ᾱ_s: x_s = √ᾱ_s (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t + √(1−ᾱ_s) ε̂
-    = √ᾱ_s x̂_0 + √(1−ᾱ_s) ε̂, which is DDIM's update (Song, Meng, Ermon 2020, eq. 12 with σ = 0; their
-    eq. 14 notes the ODE). ``ode_steps(method="euler")`` therefore equals
+    = √ᾱ_s x̂_0 + √(1−ᾱ_s) ε̂, which is DDIM's update (Song, Meng, Ermon 2020, eq. 12 with σ = 0;
+    their eq. 14 notes the ODE). ``ode_steps(method="euler")`` therefore equals
     ``ddim_steps(eta=0, clip_x0=False)`` step for step (up to rounding); the test suite checks it.
 
     Heun (2nd order, EDM Algorithm 1): d = ε̂(x_t, t); x̄' = x̄_t + (σ_s − σ_t) d; d' = ε̂(√ᾱ_s x̄', s);
@@ -300,9 +310,10 @@ def ode_steps(model, schedule: Schedule, x_T=None, *, shape=None, steps: int = 5
             Network calls: S (Euler) or 2S − 1 (Heun).
         method: "euler" or "heun" (:class:`ODEMethod`).
 
-    Yields :class:`~ddpm_edu.sampling.Step`: ``Step(τ_S, x_T, None)``, then ``Step(τ_{k−1}, x, x̂_0)``
-    after each step (x̂_0 from the first network call of that step, at τ_k), ending with
-    ``Step(0, x_0, x̂_0)``. No x̂_0 clipping: it would change the ODE (clamp the final picture yourself).
+    Yields :class:`~ddpm_edu.sampling.Step`: ``Step(τ_S, x_T, None)``, then
+    ``Step(τ_{k−1}, x, x̂_0)`` after each step (x̂_0 from the first network call of that step, at
+    τ_k), ending with ``Step(0, x_0, x̂_0)``. No x̂_0 clipping: it would change the ODE (clamp the
+    final picture yourself).
     """
     schedule = check_schedule(schedule)
     mean_type = check_choice(MeanType, mean_type, "mean_type")

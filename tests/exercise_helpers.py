@@ -19,7 +19,9 @@ def wrong(ex_id, answer, *fragments, measured=None):
     v = evaluate(ex_id, answer, **(MEASURED.get(ex_id, {}) if measured is None else measured))
     assert v.status == "not yet", str(v)
     for f in fragments:
-        assert f.lower() in v.message.lower(), f"hint for {ex_id} should mention {f!r}, got: {v.message}"
+        assert f.lower() in v.message.lower(), (
+            f"hint for {ex_id} should mention {f!r}, got: {v.message}"
+        )
     return v
 
 

@@ -151,7 +151,11 @@ def test_verdict_rendering_is_deterministic_text_and_html():
     assert str(v) == ("… Exercise 1.3: not attempted yet. Replace the `...` with your answer and "
                       "run the cell again.")
     html = v._repr_html_()
-    assert html.startswith("<div") and "not attempted yet" in html and html == evaluate("1.3", ...)._repr_html_()
+    assert (
+        html.startswith("<div")
+        and "not attempted yet" in html
+        and html == evaluate("1.3", ...)._repr_html_()
+    )
     w = evaluate("2.2", 1.3069)
     assert str(w).startswith("✗ Exercise 2.2: not yet. That is KL(N(1, 4)")
     assert "&lt;" not in html and "<b>✗" in w._repr_html_()

@@ -8,7 +8,7 @@ import torch
 from exercise_helpers import right as _right, wrong as _wrong
 
 
-# ---- 0.1 which phase adds noise ---------------------------------------------------------------------
+# ---- 0.1 which phase adds noise ------------------------------------------------------------------
 @pytest.mark.parametrize("answer", ["forward", "Forward", "  FORWARD ", "forward process",
                                     "the forward process", "forward-process", "q", "noising"])
 def test_0_1_accepts(answer):
@@ -33,7 +33,7 @@ def test_0_1_names_the_mistake(answer, fragment):
     _wrong("0.1", answer, fragment)
 
 
-# ---- 0.2 network calls --------------------------------------------------------------------------------
+# ---- 0.2 network calls ---------------------------------------------------------------------------
 @pytest.mark.parametrize("answer", [1000, 1000.0, torch.tensor(1000), np.int64(1000), [1000],
                                     torch.tensor([1000.0])])
 def test_0_2_accepts(answer):

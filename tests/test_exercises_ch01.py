@@ -15,7 +15,9 @@ def test_1_1_accepts_right_answers_in_several_styles():
     _right("1.1", lambda x, b, z: torch.sqrt(1 - b) * x + torch.sqrt(b) * z)
     _right("1.1", lambda x, b, z: math.sqrt(1 - b) * x + math.sqrt(b) * z)
     _right("1.1", lambda x, b, z: ((1 - b) ** 0.5 * x + b ** 0.5 * z).float())  # float32 result
-    _right("1.1", lambda x, b, z: (np.sqrt(1 - b.numpy()) * x.numpy() + np.sqrt(b.numpy()) * z.numpy()))
+    _right(
+        "1.1", lambda x, b, z: np.sqrt(1 - b.numpy()) * x.numpy() + np.sqrt(b.numpy()) * z.numpy()
+    )
 
 
 @pytest.mark.parametrize("fn, fragment", [
@@ -35,7 +37,7 @@ def test_1_1_names_the_mistake(fn, fragment):
     _wrong("1.1", fn, fragment)
 
 
-# ---- 1.2 ᾱ from β ------------------------------------------------------------------------------------
+# ---- 1.2 ᾱ from β --------------------------------------------------------------------------------
 def test_1_2_accepts_right_answers():
     _right("1.2", lambda b: torch.cumprod(1 - b, 0))
     _right("1.2", lambda b: np.cumprod(1 - b.numpy()))
@@ -43,18 +45,24 @@ def test_1_2_accepts_right_answers():
     _right("1.2", lambda b: [float(v) for v in torch.cumprod(1 - b, 0)])
 
 
-@pytest.mark.parametrize("fn, fragment", [
-    (lambda b: torch.cumprod(b, 0), "you multiplied the β_s"),
-    (lambda b: torch.cumprod(1 - b, 0).sqrt(), "that is √ᾱ_t"),
-    (lambda b: 1 - torch.cumsum(b, 0), "first-order approximation"),
-    (lambda b: torch.cumsum(1 - b, 0), "you added the α_s"),
-    (lambda b: 1 - b, "that is α_t"),
-    (lambda b: torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)[:-1]]), "off by one"),
-    (lambda b: torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)]), "T + 1"),
-    (lambda b: torch.prod(1 - b), "one number, ᾱ_T"),
-    (lambda b: 1 - torch.cumprod(1 - b, 0), "1 − ᾱ_t"),
-    (lambda b: torch.cumprod(1 - b, 0) * 1.01, "should be 0.95 but yours is 0.9595"),
-])
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (lambda b: torch.cumprod(b, 0), "you multiplied the β_s"),
+        (lambda b: torch.cumprod(1 - b, 0).sqrt(), "that is √ᾱ_t"),
+        (lambda b: 1 - torch.cumsum(b, 0), "first-order approximation"),
+        (lambda b: torch.cumsum(1 - b, 0), "you added the α_s"),
+        (lambda b: 1 - b, "that is α_t"),
+        (
+            lambda b: torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)[:-1]]),
+            "off by one",
+        ),
+        (lambda b: torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)]), "T + 1"),
+        (lambda b: torch.prod(1 - b), "one number, ᾱ_T"),
+        (lambda b: 1 - torch.cumprod(1 - b, 0), "1 − ᾱ_t"),
+        (lambda b: torch.cumprod(1 - b, 0) * 1.01, "should be 0.95 but yours is 0.9595"),
+    ],
+)
 def test_1_2_names_the_mistake(fn, fragment):
     _wrong("1.2", fn, fragment)
 
@@ -66,8 +74,10 @@ def test_1_2_in_place_edits_of_the_input_do_not_fool_the_check():
     _wrong("1.2", sneaky)
 
 
-# ---- 1.3 where SNR crosses 1 -------------------------------------------------------------------------
-@pytest.mark.parametrize("answer", [260, 260.0, torch.tensor(260), np.int64(260), torch.tensor([260])])
+# ---- 1.3 where SNR crosses 1 ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "answer", [260, 260.0, torch.tensor(260), np.int64(260), torch.tensor([260])]
+)
 def test_1_3_accepts(answer):
     _right("1.3", answer)
 

@@ -13,7 +13,9 @@ from exercise_helpers import right as _right, wrong as _wrong
 
 # ---- 2.1 the closed form -------------------------------------------------------------------------
 def test_2_1_accepts_right_answers():
-    _right("2.1", lambda m1, v1, m2, v2: 0.5 * (torch.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / v2 - 1))
+    _right(
+        "2.1", lambda m1, v1, m2, v2: 0.5 * (torch.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / v2 - 1)
+    )
     _right("2.1", lambda m1, v1, m2, v2: torch.distributions.kl_divergence(
         torch.distributions.Normal(m1, v1.sqrt()), torch.distributions.Normal(m2, v2.sqrt())))
     _right("2.1", lambda m1, v1, m2, v2: (torch.log(v2.sqrt() / v1.sqrt())
@@ -24,26 +26,42 @@ def _ref(m1, v1, m2, v2):
     return 0.5 * (torch.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / v2 - 1)
 
 
-@pytest.mark.parametrize("fn, fragment", [
-    (lambda m1, v1, m2, v2: _ref(m2, v2, m1, v1), "not symmetric"),
-    (lambda m1, v1, m2, v2: 2 * _ref(m1, v1, m2, v2), "2× too large"),
-    (lambda m1, v1, m2, v2: _ref(m1, v1, m2, v2) + 0.5, "forget the −1"),
-    (lambda m1, v1, m2, v2: _ref(m1, v1 ** 2, m2, v2 ** 2), "standard deviations"),
-    (lambda m1, v1, m2, v2: torch.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / (2 * v2) - 0.5, "keep the ½"),
-    (lambda m1, v1, m2, v2: 0.5 * (torch.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / v1 - 1)
-     + 0.5 * (v1 / v2 - v1 / v1), "not by σ1²"),
-    (lambda m1, v1, m2, v2: 0.5 * (torch.log(v1 / v2) + (v1 + (m1 - m2) ** 2) / v2 - 1), "upside down"),
-    (lambda m1, v1, m2, v2: 0.5 * (torch.log(v2 / v1) + v1 / v2 - 1), "mean term"),
-    (lambda m1, v1, m2, v2: _ref(m1, v1, m2, v2) / math.log(2), "bits"),
-    (lambda m1, v1, m2, v2: _ref(m1, v1, m2, v2).sum(), "did you sum"),
-    (lambda m1, v1, m2, v2: _ref(m1, v1, m2, v2) + 0.01, "the KL is 0.3181 nats"),
-])
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (lambda m1, v1, m2, v2: _ref(m2, v2, m1, v1), "not symmetric"),
+        (lambda m1, v1, m2, v2: 2 * _ref(m1, v1, m2, v2), "2× too large"),
+        (lambda m1, v1, m2, v2: _ref(m1, v1, m2, v2) + 0.5, "forget the −1"),
+        (lambda m1, v1, m2, v2: _ref(m1, v1**2, m2, v2**2), "standard deviations"),
+        (
+            lambda m1, v1, m2, v2: torch.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / (2 * v2) - 0.5,
+            "keep the ½",
+        ),
+        (
+            lambda m1, v1, m2, v2: (
+                0.5 * (torch.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / v1 - 1)
+                + 0.5 * (v1 / v2 - v1 / v1)
+            ),
+            "not by σ1²",
+        ),
+        (
+            lambda m1, v1, m2, v2: 0.5 * (torch.log(v1 / v2) + (v1 + (m1 - m2) ** 2) / v2 - 1),
+            "upside down",
+        ),
+        (lambda m1, v1, m2, v2: 0.5 * (torch.log(v2 / v1) + v1 / v2 - 1), "mean term"),
+        (lambda m1, v1, m2, v2: _ref(m1, v1, m2, v2) / math.log(2), "bits"),
+        (lambda m1, v1, m2, v2: _ref(m1, v1, m2, v2).sum(), "did you sum"),
+        (lambda m1, v1, m2, v2: _ref(m1, v1, m2, v2) + 0.01, "the KL is 0.3181 nats"),
+    ],
+)
 def test_2_1_names_the_mistake(fn, fragment):
     _wrong("2.1", fn, fragment)
 
 
 # ---- 2.2 one value -------------------------------------------------------------------------------
-@pytest.mark.parametrize("answer", [0.4431471805599453, 0.443, 0.4445, torch.tensor(0.4431), np.float32(0.4431)])
+@pytest.mark.parametrize(
+    "answer", [0.4431471805599453, 0.443, 0.4445, torch.tensor(0.4431), np.float32(0.4431)]
+)
 def test_2_2_accepts(answer):
     _right("2.2", answer)
 
@@ -91,17 +109,23 @@ def _prior(x0, mean_scale, var):
     return 0.5 * (torch.log(1 / var) + (var + (mean_scale * x0) ** 2) - 1)
 
 
-@pytest.mark.parametrize("fn, fragment", [
-    (lambda x0, ab: 0.5 * (torch.log(1 - ab) + (1 + ab * x0 ** 2) / (1 - ab) - 1), "other direction"),
-    (lambda x0, ab: _prior(x0, ab, 1 - ab), "√ᾱ_T·x_0, not ᾱ_T·x_0"),
-    (lambda x0, ab: _prior(x0, ab.sqrt(), (1 - ab).sqrt()), "standard deviation"),
-    (lambda x0, ab: _prior(x0, ab.sqrt(), ab), "not ᾱ_T"),
-    (lambda x0, ab: _prior(x0, (1 - ab).sqrt(), ab), "swapped"),
-    (lambda x0, ab: _prior(x0, ab.sqrt(), 1 - ab) / math.log(2), "bits"),
-    (lambda x0, ab: torch.zeros_like(x0), "0 everywhere"),
-    (lambda x0, ab: _prior(x0, ab.sqrt(), 1 - ab).mean(), "did you sum or average"),
-    (lambda x0, ab: _prior(x0, ab.sqrt(), 1 - ab) * 1.1, "but yours is"),
-])
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (
+            lambda x0, ab: 0.5 * (torch.log(1 - ab) + (1 + ab * x0**2) / (1 - ab) - 1),
+            "other direction",
+        ),
+        (lambda x0, ab: _prior(x0, ab, 1 - ab), "√ᾱ_T·x_0, not ᾱ_T·x_0"),
+        (lambda x0, ab: _prior(x0, ab.sqrt(), (1 - ab).sqrt()), "standard deviation"),
+        (lambda x0, ab: _prior(x0, ab.sqrt(), ab), "not ᾱ_T"),
+        (lambda x0, ab: _prior(x0, (1 - ab).sqrt(), ab), "swapped"),
+        (lambda x0, ab: _prior(x0, ab.sqrt(), 1 - ab) / math.log(2), "bits"),
+        (lambda x0, ab: torch.zeros_like(x0), "0 everywhere"),
+        (lambda x0, ab: _prior(x0, ab.sqrt(), 1 - ab).mean(), "did you sum or average"),
+        (lambda x0, ab: _prior(x0, ab.sqrt(), 1 - ab) * 1.1, "but yours is"),
+    ],
+)
 def test_2_4_names_the_mistake(fn, fragment):
     _wrong("2.4", fn, fragment)
 

@@ -30,7 +30,8 @@ def _mean_eps(xt, e, b, ab):
 
 
 def _via_x0(xt, e, b, ab):
-    """c1·x_0 + c2·x_t with x_0 from (x_t, ε): the route the exercise asks the learner to simplify."""
+    """c1·x_0 + c2·x_t with x_0 from (x_t, ε): the
+    route the exercise asks the learner to simplify."""
     abp = ab / (1 - b)
     x0 = (xt - torch.sqrt(1 - ab) * e) / torch.sqrt(ab)
     return (torch.sqrt(abp) * b * x0 + torch.sqrt(1 - b) * (1 - abp) * xt) / (1 - ab)
@@ -75,7 +76,9 @@ def test_3_2_oracle_value():
     assert abs(KL_BITS - 0.30286) < 1e-4
 
 
-@pytest.mark.parametrize("answer", [KL_BITS, 0.3029, 0.303, torch.tensor(KL_BITS), np.float32(KL_BITS)])
+@pytest.mark.parametrize(
+    "answer", [KL_BITS, 0.3029, 0.303, torch.tensor(KL_BITS), np.float32(KL_BITS)]
+)
 def test_3_2_accepts(answer):
     _right("3.2", answer)
 

@@ -24,7 +24,9 @@ def test_4_1_oracle_value():
     assert abs(EDGE - 0.27165) < 1e-5
 
 
-@pytest.mark.parametrize("answer", [EDGE, 0.2716, 0.272, torch.tensor(EDGE), np.float32(EDGE), [EDGE]])
+@pytest.mark.parametrize(
+    "answer", [EDGE, 0.2716, 0.272, torch.tensor(EDGE), np.float32(EDGE), [EDGE]]
+)
 def test_4_1_accepts(answer):
     _right("4.1", answer)
 
@@ -88,20 +90,26 @@ def test_4_2_accepts_right_answers_in_several_styles():
     _right("4.2", lambda k, m, s: list(_exact_bits(k, m, s).tolist()))
 
 
-@pytest.mark.parametrize("fn, fragment", [
-    (lambda k, m, s: _exact_bits(k, m, s) * math.log(2), "nats"),
-    (lambda k, m, s: _exact_bits(k, m, s) * math.log10(2), "log₁₀"),
-    (lambda k, m, s: 2.0 ** -_exact_bits(k, m, s), "probability p itself"),
-    (lambda k, m, s: -_exact_bits(k, m, s), "sign is flipped"),
-    (_learner(lambda x, m, s: _log2_cost(_p(x, m, s, edges=False))), "edge buckets run to −∞ and +∞"),
-    (_learner(lambda x, m, s: _log2_cost(_p(x, m, s, swap=True))), "edges are swapped"),
-    (_learner(lambda x, m, s: _log2_cost(_p(x, m, s, h=2 * H))), "twice too wide"),
-    (_learner(lambda x, m, s: _log2_cost(_p(x, m, s, h=H / 2))), "half as wide"),
-    (_learner(lambda x, m, s: _log2_cost(_p(x, m, math.sqrt(s)))), "square root"),
-    (_learner(lambda x, m, s: _log2_cost(_p(x, m, s * s))), "used σ²"),
-    (lambda k, m, s: _exact_bits(k, m, s).sum(), "did you sum"),
-    (lambda k, m, s: _exact_bits(k, m, s) + 0.1, "yours is"),
-])
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (lambda k, m, s: _exact_bits(k, m, s) * math.log(2), "nats"),
+        (lambda k, m, s: _exact_bits(k, m, s) * math.log10(2), "log₁₀"),
+        (lambda k, m, s: 2.0 ** -_exact_bits(k, m, s), "probability p itself"),
+        (lambda k, m, s: -_exact_bits(k, m, s), "sign is flipped"),
+        (
+            _learner(lambda x, m, s: _log2_cost(_p(x, m, s, edges=False))),
+            "edge buckets run to −∞ and +∞",
+        ),
+        (_learner(lambda x, m, s: _log2_cost(_p(x, m, s, swap=True))), "edges are swapped"),
+        (_learner(lambda x, m, s: _log2_cost(_p(x, m, s, h=2 * H))), "twice too wide"),
+        (_learner(lambda x, m, s: _log2_cost(_p(x, m, s, h=H / 2))), "half as wide"),
+        (_learner(lambda x, m, s: _log2_cost(_p(x, m, math.sqrt(s)))), "square root"),
+        (_learner(lambda x, m, s: _log2_cost(_p(x, m, s * s))), "used σ²"),
+        (lambda k, m, s: _exact_bits(k, m, s).sum(), "did you sum"),
+        (lambda k, m, s: _exact_bits(k, m, s) + 0.1, "yours is"),
+    ],
+)
 def test_4_2_names_the_mistake(fn, fragment):
     _wrong("4.2", fn, fragment)
 
@@ -139,10 +147,14 @@ SIGMA8 = _sigma_for(8)
 
 def test_4_3_oracle_value_and_the_density_approximation():
     assert abs(SIGMA8 - 0.80101) < 1e-4
-    assert abs(256 * (2 / 255) / math.sqrt(2 * math.pi) - SIGMA8) < 1e-4  # (2/255) N(0; 0, σ²) = 1/256
+    assert (
+        abs(256 * (2 / 255) / math.sqrt(2 * math.pi) - SIGMA8) < 1e-4
+    )  # (2/255) N(0; 0, σ²) = 1/256
 
 
-@pytest.mark.parametrize("answer", [SIGMA8, 0.801, 0.80, 0.8, torch.tensor(SIGMA8), np.float64(SIGMA8)])
+@pytest.mark.parametrize(
+    "answer", [SIGMA8, 0.801, 0.80, 0.8, torch.tensor(SIGMA8), np.float64(SIGMA8)]
+)
 def test_4_3_accepts(answer):
     _right("4.3", answer)
 

@@ -45,7 +45,9 @@ def test_5_1_inverts_eq_11_on_an_independent_example():
     t = 37
     xt, eps = 0.3, -1.2
     mu = (xt - BETA[t] / math.sqrt(1 - AB[t]) * eps) / math.sqrt(ALPHA[t])
-    got = _eps_from_mu(*(torch.tensor([[v]], dtype=torch.float64) for v in (xt, mu, ALPHA[t], AB[t], BETA[t])))
+    got = _eps_from_mu(
+        *(torch.tensor([[v]], dtype=torch.float64) for v in (xt, mu, ALPHA[t], AB[t], BETA[t]))
+    )
     assert abs(got.item() - eps) < 1e-9
     _right("5.1", _eps_from_mu)
 
@@ -119,7 +121,9 @@ def test_5_3_oracle_values():
 
 def test_5_3_accepts_several_styles():
     _right("5.3", _x0_weight)
-    _right("5.3", lambda b, ab, abp: (b * abp / (2 * (1 - ab) * (1 - abp))).float())   # simplified, float32
+    _right(
+        "5.3", lambda b, ab, abp: (b * abp / (2 * (1 - ab) * (1 - abp))).float()
+    )  # simplified, float32
     _right("5.3", lambda b, ab, abp: [float(v) for v in _x0_weight(b, ab, abp)])
 
 
@@ -127,21 +131,42 @@ def _alpha(ab, abp):
     return ab / abp
 
 
-@pytest.mark.parametrize("fn, fragment", [
-    (lambda b, ab, abp: (b * abp.sqrt() / (1 - ab)) / (2 * b * (1 - abp) / (1 - ab)), "not squared"),
-    (lambda b, ab, abp: 2 * _x0_weight(b, ab, abp), "dropped the 2"),
-    (lambda b, ab, abp: ((1 - abp) * _alpha(ab, abp).sqrt() / (1 - ab)) ** 2 / (2 * b * (1 - abp) / (1 - ab)),
-     "c2_t"),
-    (lambda b, ab, abp: (b * abp.sqrt() / (1 - ab)) ** 2 / (2 * b), "fixed large"),
-    (lambda b, ab, abp: (b * ab.sqrt() / (1 - ab)) ** 2 / (2 * b * (1 - abp) / (1 - ab)), "√ᾱ_{t−1}"),
-    (lambda b, ab, abp: b ** 2 / (2 * b * (1 - abp) / (1 - ab) * _alpha(ab, abp) * (1 - ab)), "ε-predicting"),
-    (lambda b, ab, abp: 1 / (2 * b * (1 - abp) / (1 - ab)), "predicts μ"),
-    (lambda b, ab, abp: (b * abp.sqrt() / (1 - ab)) ** 2 / (2 * (b * (1 - abp) / (1 - ab)).sqrt()),
-     "already a variance"),
-    (lambda b, ab, abp: _x0_weight(b, ab, abp).sum(), "did you sum"),
-    (lambda b, ab, abp: _x0_weight(b, ab, abp) * 1.1, "c1_t = β_t √ᾱ_{t−1}"),
-    (lambda b, ab, abp: 1 / 0, "ZeroDivisionError"),
-])
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (
+            lambda b, ab, abp: (b * abp.sqrt() / (1 - ab)) / (2 * b * (1 - abp) / (1 - ab)),
+            "not squared",
+        ),
+        (lambda b, ab, abp: 2 * _x0_weight(b, ab, abp), "dropped the 2"),
+        (
+            lambda b, ab, abp: (
+                ((1 - abp) * _alpha(ab, abp).sqrt() / (1 - ab)) ** 2
+                / (2 * b * (1 - abp) / (1 - ab))
+            ),
+            "c2_t",
+        ),
+        (lambda b, ab, abp: (b * abp.sqrt() / (1 - ab)) ** 2 / (2 * b), "fixed large"),
+        (
+            lambda b, ab, abp: (b * ab.sqrt() / (1 - ab)) ** 2 / (2 * b * (1 - abp) / (1 - ab)),
+            "√ᾱ_{t−1}",
+        ),
+        (
+            lambda b, ab, abp: b**2 / (2 * b * (1 - abp) / (1 - ab) * _alpha(ab, abp) * (1 - ab)),
+            "ε-predicting",
+        ),
+        (lambda b, ab, abp: 1 / (2 * b * (1 - abp) / (1 - ab)), "predicts μ"),
+        (
+            lambda b, ab, abp: (
+                (b * abp.sqrt() / (1 - ab)) ** 2 / (2 * (b * (1 - abp) / (1 - ab)).sqrt())
+            ),
+            "already a variance",
+        ),
+        (lambda b, ab, abp: _x0_weight(b, ab, abp).sum(), "did you sum"),
+        (lambda b, ab, abp: _x0_weight(b, ab, abp) * 1.1, "c1_t = β_t √ᾱ_{t−1}"),
+        (lambda b, ab, abp: 1 / 0, "ZeroDivisionError"),
+    ],
+)
 def test_5_3_names_the_mistake(fn, fragment):
     _wrong("5.3", fn, fragment)
 

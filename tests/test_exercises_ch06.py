@@ -11,7 +11,7 @@ import torch
 from exercise_helpers import right as _right, wrong as _wrong
 
 
-# ---- 6.1 the embedding ------------------------------------------------------------------------------
+# ---- 6.1 the embedding ---------------------------------------------------------------------------
 def _oracle(t, dim, base=10000.0, spread=None, order="cos-sin", shift=0):
     """The embedding row by row with math.cos/math.sin (float64), and its usual variants."""
     half = dim // 2
@@ -33,7 +33,9 @@ def _oracle(t, dim, base=10000.0, spread=None, order="cos-sin", shift=0):
 def test_6_1_oracle_matches_the_library_and_known_values():
     from ddpm_edu.nets.embedding import sinusoidal_embedding
     t = torch.tensor([1, 10, 1000])
-    torch.testing.assert_close(sinusoidal_embedding(t, 16).double(), _oracle(t, 16), atol=2e-4, rtol=0)
+    torch.testing.assert_close(
+        sinusoidal_embedding(t, 16).double(), _oracle(t, 16), atol=2e-4, rtol=0
+    )
     e = _oracle(torch.tensor([1]), 4)[0]                    # ω = (1, 0.01)
     assert abs(e[0] - math.cos(1)) < 1e-12 and abs(e[1] - math.cos(0.01)) < 1e-12
     assert abs(e[2] - math.sin(1)) < 1e-12 and abs(e[3] - math.sin(0.01)) < 1e-12
@@ -62,8 +64,17 @@ def test_6_1_names_the_mistake(fn, fragment):
 
 
 def test_6_1_t_over_T_is_named():
-    _wrong("6.1", lambda t, dim: torch.cat([torch.cos(t.double()[:, None] / 1000 * _w(dim)),
-                                            torch.sin(t.double()[:, None] / 1000 * _w(dim))], 1), "t/T")
+    _wrong(
+        "6.1",
+        lambda t, dim: torch.cat(
+            [
+                torch.cos(t.double()[:, None] / 1000 * _w(dim)),
+                torch.sin(t.double()[:, None] / 1000 * _w(dim)),
+            ],
+            1,
+        ),
+        "t/T",
+    )
 
 
 def _w(dim):
@@ -71,7 +82,7 @@ def _w(dim):
     return torch.tensor([10000.0 ** (-k / half) for k in range(half)], dtype=torch.float64)[None, :]
 
 
-# ---- 6.2 the first loss of an x_0-network ----------------------------------------------------------
+# ---- 6.2 the first loss of an x_0-network --------------------------------------------------------
 @pytest.fixture(scope="module")
 def moments():
     """E[x²], E[x] and Var[x] of the MNIST training pixels in [−1, 1], from a histogram of the raw
@@ -110,7 +121,7 @@ def test_6_2_names_the_mistakes(moments):
     _wrong("6.2", "0.925", "number")
 
 
-# ---- 6.3 the EMA ----------------------------------------------------------------------------------
+# ---- 6.3 the EMA ---------------------------------------------------------------------------------
 def _ema(ema, theta, step, decay):
     d = min(decay, (1 + step) / (10 + step))
     return d * ema + (1 - d) * theta

@@ -12,12 +12,15 @@ from ddpm_edu import linear_schedule
 from exercise_helpers import right as _right, wrong as _wrong
 
 
-# ---- 7.1 ε̂ from x̂_0 ----------------------------------------------------------------------------------------
+# ---- 7.1 ε̂ from x̂_0 ----------------------------------------------------------------------------
 def test_7_1_oracle_round_trip():
     """Independent of the check: with x̂_0 = x_0 the formula gives back the true ε."""
     ab = float(linear_schedule(1000).alpha_bar[300])
     g = torch.Generator().manual_seed(0)
-    x0, eps = torch.rand(5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
+    x0, eps = (
+        torch.rand(5, generator=g, dtype=torch.float64),
+        torch.randn(5, generator=g, dtype=torch.float64),
+    )
     xt = math.sqrt(ab) * x0 + math.sqrt(1 - ab) * eps
     torch.testing.assert_close((xt - math.sqrt(ab) * x0) / math.sqrt(1 - ab), eps)
 
@@ -45,7 +48,7 @@ def test_7_1_names_the_mistake(answer, fragment):
     _wrong("7.1", answer, fragment)
 
 
-# ---- 7.2 PSNR -----------------------------------------------------------------------------------------
+# ---- 7.2 PSNR ------------------------------------------------------------------------------------
 def _mse(a, b):
     return float(((a.double() - b.double()) ** 2).mean())
 

@@ -30,46 +30,59 @@ def test_8_1_oracle_adjacent_steps_give_ddpm_posterior_variance():
         sigma = ns["ddim_sigma"](torch.tensor([ab[t]], dtype=torch.float64),
                                  torch.tensor([ab[t - 1]], dtype=torch.float64), 1.0)
         assert abs(sigma.item() ** 2 - beta_tilde) < 1e-12 * max(1.0, beta_tilde) + 1e-15
-    assert abs(math.sqrt(betas[1] * (1 - ab[1]) / (1 - ab[2])) - 7.3846e-3) < 1e-6  # math-reference σ
+    assert (
+        abs(math.sqrt(betas[1] * (1 - ab[1]) / (1 - ab[2])) - 7.3846e-3) < 1e-6
+    )  # math-reference σ
 
 
 def _sigma(a, p, e):
     return e * torch.sqrt((1 - p) / (1 - a) * (1 - a / p))
 
 
-@pytest.mark.parametrize("fn", [
-    _sigma,
-    lambda a, p, e: e * ((1 - p) / (1 - a)).sqrt() * (1 - a / p).sqrt(),
-    lambda a, p, e: (e * np.sqrt((1 - p.numpy()) / (1 - a.numpy()) * (1 - a.numpy() / p.numpy()))),
-    lambda a, p, e: _sigma(a, p, e).float(),                          # float32 arithmetic
-    lambda a, p, e: torch.sqrt(e ** 2 * (1 - p) / (1 - a) * (1 - a / p)),  # η inside the root, squared
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        _sigma,
+        lambda a, p, e: e * ((1 - p) / (1 - a)).sqrt() * (1 - a / p).sqrt(),
+        lambda a, p, e: (
+            e * np.sqrt((1 - p.numpy()) / (1 - a.numpy()) * (1 - a.numpy() / p.numpy()))
+        ),
+        lambda a, p, e: _sigma(a, p, e).float(),  # float32 arithmetic
+        lambda a, p, e: torch.sqrt(
+            e**2 * (1 - p) / (1 - a) * (1 - a / p)
+        ),  # η inside the root, squared
+    ],
+)
 def test_8_1_accepts(fn):
     _right("8.1", fn)
 
 
-@pytest.mark.parametrize("fn, fragment", [
-    (lambda a, p, e: _sigma(a, p, e) ** 2, "that is σ², the variance"),
-    (lambda a, p, e: e * _sigma(a, p, e), "squared η once too often"),
-    (lambda a, p, e: math.sqrt(e) * _sigma(a, p, 1.0), "under the square root"),
-    (lambda a, p, e: _sigma(a, p, 1.0), "does not change with η"),
-    (lambda a, p, e: e * torch.sqrt((1 - a) / (1 - p) * (1 - a / p)), "upside down"),
-    (lambda a, p, e: e * torch.sqrt(1 - a / p), "'fixed large'"),
-    (lambda a, p, e: e * torch.sqrt(1 - p), "1 − ᾱ_t/ᾱ_prev belongs"),
-    (lambda a, p, e: e * torch.sqrt((1 - p) / (1 - a)), "is missing"),
-    (lambda a, p, e: e * (1 - p) / (1 - a) * (1 - a / p), "that is σ², the variance"),
-    (lambda a, p, e: (_sigma(a, p, e)).sum(), "one number for 8 pairs"),
-    (lambda a, p, e: _sigma(a, p, e)[:4], "shape (4,)"),
-    (lambda a, p, e: e * torch.sqrt(1 - p / a), "nan"),               # ratio inverted: √ of a negative
-    (lambda a, p, e: math.sqrt(float(1 - a[0])), "one number"),
-    (lambda a, p, e: 1.1 * _sigma(a, p, e), "σ = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev)"),
-])
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (lambda a, p, e: _sigma(a, p, e) ** 2, "that is σ², the variance"),
+        (lambda a, p, e: e * _sigma(a, p, e), "squared η once too often"),
+        (lambda a, p, e: math.sqrt(e) * _sigma(a, p, 1.0), "under the square root"),
+        (lambda a, p, e: _sigma(a, p, 1.0), "does not change with η"),
+        (lambda a, p, e: e * torch.sqrt((1 - a) / (1 - p) * (1 - a / p)), "upside down"),
+        (lambda a, p, e: e * torch.sqrt(1 - a / p), "'fixed large'"),
+        (lambda a, p, e: e * torch.sqrt(1 - p), "1 − ᾱ_t/ᾱ_prev belongs"),
+        (lambda a, p, e: e * torch.sqrt((1 - p) / (1 - a)), "is missing"),
+        (lambda a, p, e: e * (1 - p) / (1 - a) * (1 - a / p), "that is σ², the variance"),
+        (lambda a, p, e: (_sigma(a, p, e)).sum(), "one number for 8 pairs"),
+        (lambda a, p, e: _sigma(a, p, e)[:4], "shape (4,)"),
+        (lambda a, p, e: e * torch.sqrt(1 - p / a), "nan"),  # ratio inverted: √ of a negative
+        (lambda a, p, e: math.sqrt(float(1 - a[0])), "one number"),
+        (lambda a, p, e: 1.1 * _sigma(a, p, e), "σ = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev)"),
+    ],
+)
 def test_8_1_names_the_mistake(fn, fragment):
     _wrong("8.1", fn, fragment)
 
 
 def test_8_1_eta_zero_must_give_zero():
-    """A σ that is right for η = 1 and 0.5 but not 0 (a floor added for safety) is caught at η = 0."""
+    """A σ that is right for η = 1 and 0.5 but not 0
+    (a floor added for safety) is caught at η = 0."""
     _wrong("8.1", lambda a, p, e: _sigma(a, p, e) + (1e-3 if e == 0 else 0.0), "η = 0")
 
 
@@ -85,7 +98,8 @@ def _betas(ab, kept):
 
 
 def test_8_2_oracle_cumprod_reproduces_the_kept_alpha_bar():
-    """β' is right iff ∏_{j≤k}(1 − β'_j) = ᾱ_τk: the defining property, no library respace involved."""
+    """β' is right iff ∏_{j≤k}(1 − β'_j) = ᾱ_τk: the
+    defining property, no library respace involved."""
     ab = linear_schedule(1000).alpha_bar
     kept = torch.tensor([10, 50, 200, 600, 1000])
     b = _betas(ab, kept)
@@ -93,13 +107,20 @@ def test_8_2_oracle_cumprod_reproduces_the_kept_alpha_bar():
     assert ((b > 0) & (b < 1)).all()
 
 
-@pytest.mark.parametrize("fn", [
-    _betas,
-    lambda ab, k: 1 - ab[k] / torch.cat([ab[:1], ab[k[:-1]]]),         # ᾱ_0 = 1 taken from the table
-    lambda ab, k: (1 - ab[k] / ab[torch.cat([torch.tensor([0]), k[:-1]])]).float(),
-    lambda ab, k: [1 - ab[k[i]].item() / (ab[k[i - 1]].item() if i else 1.0) for i in range(len(k))],
-    lambda ab, k: -torch.expm1(torch.diff(torch.log(ab[k]), prepend=torch.zeros(1, dtype=ab.dtype))),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        _betas,
+        lambda ab, k: 1 - ab[k] / torch.cat([ab[:1], ab[k[:-1]]]),  # ᾱ_0 = 1 taken from the table
+        lambda ab, k: (1 - ab[k] / ab[torch.cat([torch.tensor([0]), k[:-1]])]).float(),
+        lambda ab, k: [
+            1 - ab[k[i]].item() / (ab[k[i - 1]].item() if i else 1.0) for i in range(len(k))
+        ],
+        lambda ab, k: (
+            -torch.expm1(torch.diff(torch.log(ab[k]), prepend=torch.zeros(1, dtype=ab.dtype)))
+        ),
+    ],
+)
 def test_8_2_accepts(fn):
     _right("8.2", fn)
 

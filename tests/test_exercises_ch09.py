@@ -1,7 +1,7 @@
-"""Chapter 9's exercise checks (evaluation): each accepts right answers in the forms a learner may give
-them and rejects the typical wrong ones with the hint that names the mistake. The right answers are
-recomputed here from the definitions (and the 1.96 from the standard library's NormalDist), and the
-estimator behind 9.2 is checked to be unbiased by exact enumeration."""
+"""Chapter 9's exercise checks (evaluation): each accepts right answers in the forms a learner may
+give them and rejects the typical wrong ones with the hint that names the mistake. The right answers
+are recomputed here from the definitions (and the 1.96 from the standard library's NormalDist), and
+the estimator behind 9.2 is checked to be unbiased by exact enumeration."""
 import itertools
 import math
 import statistics

@@ -17,7 +17,9 @@ from exercise_helpers import right as _right, wrong as _wrong
 def _autograd_score(x_t, alpha_bar, m, s):
     """∇ log N(x; √ᾱ m, ᾱ s² + 1 − ᾱ) by autograd of torch.distributions (an independent oracle)."""
     ab = float(alpha_bar)
-    dist = torch.distributions.Normal(math.sqrt(ab) * float(m), math.sqrt(ab * float(s) ** 2 + 1 - ab))
+    dist = torch.distributions.Normal(
+        math.sqrt(ab) * float(m), math.sqrt(ab * float(s) ** 2 + 1 - ab)
+    )
     x = x_t.detach().clone().requires_grad_(True)
     dist.log_prob(x).sum().backward()
     return x.grad
@@ -37,20 +39,38 @@ def _score_with(mean_fn, var_fn, scale=-1.0):
     return noisy_gaussian_score
 
 
-@pytest.mark.parametrize("fn, fragment", [
-    (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: a * s * s + 1 - a, scale=1.0), "sign is flipped"),
-    (_score_with(lambda a, m: m, lambda a, s: a * s * s + 1 - a), "not m"),
-    (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: 1 - a), "q(x_t | x_0)"),
-    (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: s * s + 1 - a), "scaled"),
-    (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: math.sqrt(a) * s * s + 1 - a), "not √ᾱ_t s²"),
-    (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: a * s + 1 - a), "standard deviation of the data"),
-    (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: math.sqrt(a * s * s + 1 - a)), "not the standard"),
-    (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: a * s * s), "noise is missing"),
-    (lambda x, ab, m, s: torch.sqrt(1 - ab) * (x - ab.sqrt() * m) / (ab * s * s + 1 - ab), "ε*"),
-    (lambda x, ab, m, s: _autograd_score(x, ab, m, s) + 0.05, "yours is"),
-    (lambda x, ab, m, s: _autograd_score(x, ab, m, s).sum(), "did you sum"),
-    (lambda x, ab, m, s: x.reshape(5, 5), "raised RuntimeError"),
-])
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (
+            _score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: a * s * s + 1 - a, scale=1.0),
+            "sign is flipped",
+        ),
+        (_score_with(lambda a, m: m, lambda a, s: a * s * s + 1 - a), "not m"),
+        (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: 1 - a), "q(x_t | x_0)"),
+        (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: s * s + 1 - a), "scaled"),
+        (
+            _score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: math.sqrt(a) * s * s + 1 - a),
+            "not √ᾱ_t s²",
+        ),
+        (
+            _score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: a * s + 1 - a),
+            "standard deviation of the data",
+        ),
+        (
+            _score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: math.sqrt(a * s * s + 1 - a)),
+            "not the standard",
+        ),
+        (_score_with(lambda a, m: math.sqrt(a) * m, lambda a, s: a * s * s), "noise is missing"),
+        (
+            lambda x, ab, m, s: torch.sqrt(1 - ab) * (x - ab.sqrt() * m) / (ab * s * s + 1 - ab),
+            "ε*",
+        ),
+        (lambda x, ab, m, s: _autograd_score(x, ab, m, s) + 0.05, "yours is"),
+        (lambda x, ab, m, s: _autograd_score(x, ab, m, s).sum(), "did you sum"),
+        (lambda x, ab, m, s: x.reshape(5, 5), "raised RuntimeError"),
+    ],
+)
 def test_10_1_names_the_mistake(fn, fragment):
     _wrong("10.1", fn, fragment)
 
@@ -137,8 +157,16 @@ def _ddim_by_hand(x, eps, ab_t, ab_s):
     return math.sqrt(ab_s) * x0 + math.sqrt(1 - ab_s) * eps
 
 
-def _euler(x, eps, ab_t, ab_s, sigma=lambda a: math.sqrt((1 - a) / a), rescale_in=True, rescale_out=True,
-           sign=1.0):
+def _euler(
+    x,
+    eps,
+    ab_t,
+    ab_s,
+    sigma=lambda a: math.sqrt((1 - a) / a),
+    rescale_in=True,
+    rescale_out=True,
+    sign=1.0,
+):
     ab_t, ab_s = float(ab_t), float(ab_s)
     xb = x / math.sqrt(ab_t) if rescale_in else x
     xs = xb + sign * (sigma(ab_s) - sigma(ab_t)) * eps
@@ -167,11 +195,15 @@ def test_10_4_names_the_mistake(fn, fragment):
 
 
 def test_10_4_reference_equals_ddim_by_hand():
-    """The check's truth (the library's ddim_step on a two-step schedule) equals DDIM written out."""
+    """The check's truth (the library's ddim_step on
+    a two-step schedule) equals DDIM written out."""
     from ddpm_edu.exercises.chapter10 import _PAIRS_10_4, _ddim_eta0
 
     g = torch.Generator().manual_seed(0)
-    x, e = torch.randn(5, 2, generator=g, dtype=torch.float64), torch.randn(5, 2, generator=g, dtype=torch.float64)
+    x, e = (
+        torch.randn(5, 2, generator=g, dtype=torch.float64),
+        torch.randn(5, 2, generator=g, dtype=torch.float64),
+    )
     for ab_t, ab_s in _PAIRS_10_4:
         torch.testing.assert_close(_ddim_eta0(x, e, ab_t, ab_s), _ddim_by_hand(x, e, ab_t, ab_s))
         torch.testing.assert_close(_euler(x, e, ab_t, ab_s), _ddim_by_hand(x, e, ab_t, ab_s))

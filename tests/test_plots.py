@@ -1,5 +1,7 @@
 """Figures: each returns a Figure whose artists hold the right numbers (checked against the library
-and against independent computations: trapezoid integrals, polygon areas, pinned reference values)."""
+and against independent computations: trapezoid integrals, polygon areas, pinned
+reference values)."""
+
 from __future__ import annotations
 
 import math
@@ -99,7 +101,9 @@ def test_kl_figure_area_is_the_kl():
     assert "closed form 0.3181 nats" in ax_i.get_title() and "numeric ∫ 0.3181" in ax_i.get_title()
 
 
-@pytest.mark.parametrize("params", [(0.0, 1.0, 0.0, 1.0), (1.0, 0.3, -2.0, 2.5), (0.2, 2.0, 0.1, 0.4)])
+@pytest.mark.parametrize(
+    "params", [(0.0, 1.0, 0.0, 1.0), (1.0, 0.3, -2.0, 2.5), (0.2, 2.0, 0.1, 0.4)]
+)
 def test_kl_scene_matches_torch_distributions(params):
     from torch.distributions import Normal, kl_divergence
 
@@ -147,11 +151,16 @@ def test_bucket_scene_edges_sum_and_pinned_decoder_values():
     assert -math.log2(p[100]) == pytest.approx(1.3054, abs=1e-4)
     assert -math.log2(lp.bucket_probabilities(1.0, sig)[255]) == pytest.approx(0.5098, abs=1e-4)
     sig_c = math.sqrt(cosine_schedule(1000).posterior_variance[2].item())
-    assert -math.log2(lp.bucket_probabilities(128 / 127.5 - 1, sig_c)[128]) == pytest.approx(0.7390, abs=1e-4)
+    assert -math.log2(lp.bucket_probabilities(128 / 127.5 - 1, sig_c)[128]) == pytest.approx(
+        0.7390, abs=1e-4
+    )
     # the probabilities are the library's
     x = torch.tensor([40 / 127.5 - 1], dtype=torch.float64)
-    ref = discretized_gaussian_log_likelihood(x, torch.tensor([-0.6], dtype=torch.float64),
-                                              torch.tensor([math.log(0.03)], dtype=torch.float64)).exp()
+    ref = discretized_gaussian_log_likelihood(
+        x,
+        torch.tensor([-0.6], dtype=torch.float64),
+        torch.tensor([math.log(0.03)], dtype=torch.float64),
+    ).exp()
     assert lp.bucket_probabilities(-0.6, 0.03)[40] == pytest.approx(float(ref), rel=1e-12)
     with pytest.raises(ValueError, match="0..255"):
         lp.bucket_scene(0.0, 0.01, 256)

@@ -1,11 +1,11 @@
-"""The score-based view (ddpm_edu.score): ε ↔ score against analytic scores, annealed Langevin and the
-probability-flow ODE against exact answers for Gaussian data and a 2-D Gaussian mixture.
+"""The score-based view (ddpm_edu.score): ε ↔ score against analytic scores, annealed Langevin and
+the probability-flow ODE against exact answers for Gaussian data and a 2-D Gaussian mixture.
 
 Oracles: Gaussian data N(m, s²) (tests/gaussian_oracle.py) has q(x_t) = N(√ᾱ m, ᾱ s² + 1 − ᾱ), an
 exact probability-flow map, and — for the Langevin chain — a deterministic large-N limit computed
-here by a scalar recursion; the mixture (tests/mixture_oracle.py) has an exact score, checked against
-autograd of its torch.distributions log-density. Monte Carlo checks use float64, fixed seeds and
-tolerances of Z standard errors, with the standard errors computed from the samples.
+here by a scalar recursion; the mixture (tests/mixture_oracle.py) has an exact score, checked
+against autograd of its torch.distributions log-density. Monte Carlo checks use float64, fixed seeds
+and tolerances of Z standard errors, with the standard errors computed from the samples.
 """
 from __future__ import annotations
 
@@ -44,23 +44,30 @@ def _last(steps):
     return step
 
 
-# ---- ε ↔ score -------------------------------------------------------------------------------------
+# ---- ε ↔ score -----------------------------------------------------------------------------------
 def test_score_from_eps_gives_the_analytic_gaussian_score(sched):
     oracle = GaussianOracle(sched)
     x = torch.randn(64, 3, generator=_gen(0), dtype=torch.float64) * 1.5
     t = torch.randint(1, sched.T + 1, (64,), generator=_gen(1))
     t[:4] = torch.tensor([1, 2, 999, 1000])
     # ᾱ_t = ∏_{i ≤ t} (1 − β_i) from DDPM's β's, not from the library's tables
-    ab_table = list(itertools.accumulate((1 - (1e-4 + (0.02 - 1e-4) * i / 999) for i in range(1000)),
-                                         operator.mul, initial=1.0))
+    ab_table = list(
+        itertools.accumulate(
+            (1 - (1e-4 + (0.02 - 1e-4) * i / 999) for i in range(1000)), operator.mul, initial=1.0
+        )
+    )
     ab = torch.tensor([ab_table[k] for k in t.tolist()], dtype=torch.float64)[:, None]
     exact = -(x - ab.sqrt() * M) / (ab * S * S + 1 - ab)  # ∇ log N(x; √ᾱ m, ᾱ s² + 1 − ᾱ)
     score = score_from_eps(sched, oracle(x, t), t)
     torch.testing.assert_close(score, exact, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(eps_from_score(sched, score, t), oracle(x, t), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        eps_from_score(sched, score, t), oracle(x, t), rtol=1e-12, atol=1e-12
+    )
     # an int t broadcasts over the batch
-    torch.testing.assert_close(score_from_eps(sched, oracle(x, torch.full((64,), 7)), 7),
-                               score_from_eps(sched, oracle(x, torch.full((64,), 7)), torch.full((64,), 7)))
+    torch.testing.assert_close(
+        score_from_eps(sched, oracle(x, torch.full((64,), 7)), 7),
+        score_from_eps(sched, oracle(x, torch.full((64,), 7)), torch.full((64,), 7)),
+    )
 
 
 @pytest.mark.parametrize("t", [1, 10, 100, 400, 1000])
@@ -82,8 +89,12 @@ def test_score_from_eps_gives_the_mixture_score_of_autograd(sched, t):
     mixed = torch.tensor([t, 1] * 100)
     sc = score_from_eps(sched, oracle(x, mixed), mixed)
     torch.testing.assert_close(sc[::2], score[::2], rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(sc[1::2], score_from_eps(sched, oracle(x, torch.ones(200, dtype=torch.long)),
-                                                        1)[1::2], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        sc[1::2],
+        score_from_eps(sched, oracle(x, torch.ones(200, dtype=torch.long)), 1)[1::2],
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_tweedie_consistency_score_and_x0(sched):
@@ -95,12 +106,14 @@ def test_tweedie_consistency_score_and_x0(sched):
     t = torch.randint(1, sched.T + 1, (32,), generator=_gen(3))
     score = score_from_eps(sched, eps_oracle(x, t), t)
     ab = sched.alpha_bar[t][:, None]
-    torch.testing.assert_close((x + (1 - ab) * score) / ab.sqrt(), x0_oracle(x, t), rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(
+        (x + (1 - ab) * score) / ab.sqrt(), x0_oracle(x, t), rtol=1e-9, atol=1e-10
+    )
     torch.testing.assert_close(predict_x0_from_eps(sched, x, t, eps_oracle(x, t)), x0_oracle(x, t),
                                rtol=1e-9, atol=1e-10)
 
 
-# ---- annealed Langevin -------------------------------------------------------------------------------
+# ---- annealed Langevin ---------------------------------------------------------------------------
 def _phi(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
@@ -119,10 +132,11 @@ def langevin_large_n_limit(schedule, levels, steps_per_level, r, m=M, s=S):
     """(mean, std) of x_0 from the library's Langevin chain on 1-D N(m, s²) data, x_T ~ N(0, 1), in
     the limit of a large batch, written from the algorithm's definition:
 
-    at level t, q(x_t) = N(a, v) with a = √ᾱ m, v = ᾱ s² + 1 − ᾱ; score(x) = −(x − a)/v. With x ~ N(μ, w)
-    the batch means of ‖z‖ and ‖score‖ tend to E|z| = √(2/π) and E|x − a|/v (a folded normal), so the
-    step is α = 2 (r E|z| v / E|x − a|)², and x ← (1 − α/v) x + (α/v) a + √(2α) z maps (μ, w) to
-    (μ + (α/v)(a − μ), (1 − α/v)² w + 2α). The last step is Tweedie's x_0 = m + √ᾱ s² (x − a)/v.
+    at level t, q(x_t) = N(a, v) with a = √ᾱ m, v = ᾱ s² + 1 − ᾱ; score(x) = −(x − a)/v. With x ~
+    N(μ, w) the batch means of ‖z‖ and ‖score‖ tend to E|z| = √(2/π) and E|x − a|/v (a folded
+    normal), so the step is α = 2 (r E|z| v / E|x − a|)², and x ← (1 − α/v) x + (α/v) a + √(2α) z
+    maps (μ, w) to (μ + (α/v)(a − μ), (1 − α/v)² w + 2α). The last step is Tweedie's x_0 = m + √ᾱ s²
+    (x − a)/v.
     """
     ts = respace(schedule, levels).timesteps.tolist()[1:][::-1]
     mu, w = 0.0, 1.0
@@ -135,11 +149,21 @@ def langevin_large_n_limit(schedule, levels, steps_per_level, r, m=M, s=S):
 
 
 def test_one_langevin_update_by_hand(sched):
-    """The update x ← x + α s + √(2α) z with α = 2 (r · mean‖z‖ / mean‖s‖)², from the analytic score."""
+    """The update x ← x + α s + √(2α) z with α = 2 (r
+    · mean‖z‖ / mean‖s‖)², from the analytic score."""
     r, n = 0.2, 64
     x_T = torch.randn(n, 3, generator=_gen(60), dtype=torch.float64)
-    steps = list(langevin_steps(GaussianOracle(sched), sched, x_T, levels=[300], steps_per_level=2, snr=r,
-                                generator=_gen(61)))
+    steps = list(
+        langevin_steps(
+            GaussianOracle(sched),
+            sched,
+            x_T,
+            levels=[300],
+            steps_per_level=2,
+            snr=r,
+            generator=_gen(61),
+        )
+    )
     assert [st.t for st in steps] == [300, 300, 0]
     g, x = _gen(61), x_T
     ab = float(sched.alpha_bar[300])
@@ -155,8 +179,18 @@ def test_one_langevin_update_by_hand(sched):
 
 def test_langevin_on_gaussian_data_matches_its_large_n_limit_and_the_data(sched):
     n, levels, k, r = 20000, 10, 100, 0.16
-    x = _last(langevin_steps(GaussianOracle(sched), sched, shape=(n, 1), levels=levels, steps_per_level=k,
-                             snr=r, generator=_gen(10), dtype=torch.float64)).x
+    x = _last(
+        langevin_steps(
+            GaussianOracle(sched),
+            sched,
+            shape=(n, 1),
+            levels=levels,
+            steps_per_level=k,
+            snr=r,
+            generator=_gen(10),
+            dtype=torch.float64,
+        )
+    ).x
     mean, std = x.mean().item(), x.std().item()
     se_mean = std / math.sqrt(n)
     se_std = std / math.sqrt(2 * (n - 1))          # Gaussian output: SE of the sample std
@@ -178,17 +212,40 @@ def test_langevin_on_a_2d_mixture_reproduces_its_mean_and_covariance(sched):
     # 20 × 1000 updates at 0.506. So this test checks the sampler at the resolution of N = 4000
     # (SE ≈ 0.008 in the mean, 0.003 in the covariance); the Gaussian test above checks it sharply.
     oracle = MixtureOracle(sched)
-    x = _last(langevin_steps(oracle, sched, shape=(4000, 2), levels=20, steps_per_level=100, snr=0.1,
-                             generator=_gen(11), dtype=torch.float64)).x
+    x = _last(
+        langevin_steps(
+            oracle,
+            sched,
+            shape=(4000, 2),
+            levels=20,
+            steps_per_level=100,
+            snr=0.1,
+            generator=_gen(11),
+            dtype=torch.float64,
+        )
+    ).x
     mean, cov, se_mean, se_cov = mean_cov_with_se(x)
-    assert ((mean - oracle.data_mean()).abs() < Z * se_mean).all(), (mean, oracle.data_mean(), se_mean)
+    assert ((mean - oracle.data_mean()).abs() < Z * se_mean).all(), (
+        mean,
+        oracle.data_mean(),
+        se_mean,
+    )
     assert ((cov - oracle.data_cov()).abs() < Z * se_cov).all(), (cov, oracle.data_cov(), se_cov)
 
 
 def test_langevin_yields_steps_and_calls_the_model_with_long_original_t(sched):
     oracle = GaussianOracle(sched)
-    steps = list(langevin_steps(oracle, sched, shape=(5, 2), levels=[1000, 500, 20], steps_per_level=3,
-                                generator=_gen(12), dtype=torch.float64))
+    steps = list(
+        langevin_steps(
+            oracle,
+            sched,
+            shape=(5, 2),
+            levels=[1000, 500, 20],
+            steps_per_level=3,
+            generator=_gen(12),
+            dtype=torch.float64,
+        )
+    )
     assert [s.t for s in steps] == [1000, 1000, 500, 20, 0]
     assert steps[0].x0_hat is None and all(s.x0_hat.shape == (5, 2) for s in steps[1:])
     assert [c[0] for c in oracle.calls] == [1000] * 3 + [500] * 3 + [20] * 3 + [20]  # levels·K + 1
@@ -205,14 +262,26 @@ def test_langevin_yields_steps_and_calls_the_model_with_long_original_t(sched):
 
 def test_langevin_with_an_x0_model_equals_the_eps_model(sched):
     x_T = torch.randn(50, 2, generator=_gen(13), dtype=torch.float64)
-    runs = [list(langevin_steps(GaussianOracle(sched, mean_type=mt), sched, x_T, levels=5, steps_per_level=4,
-                                mean_type=mt, generator=_gen(14))) for mt in ("eps", "x0")]
+    runs = [
+        list(
+            langevin_steps(
+                GaussianOracle(sched, mean_type=mt),
+                sched,
+                x_T,
+                levels=5,
+                steps_per_level=4,
+                mean_type=mt,
+                generator=_gen(14),
+            )
+        )
+        for mt in ("eps", "x0")
+    ]
     for a, b in zip(*runs):
         assert a.t == b.t
         torch.testing.assert_close(a.x, b.x, rtol=1e-9, atol=1e-9)
 
 
-# ---- the probability-flow ODE ----------------------------------------------------------------------
+# ---- the probability-flow ODE --------------------------------------------------------------------
 # ---- predictor–corrector --------------------------------------------------------------------
 def pc_large_n_limit(schedule, steps, eta, corrector_steps, r, m=M, s=S):
     """(mean, std) of x_0 from the library's PC chain on 1-D N(m, s²) data, x_T ~ N(0, 1), for a
@@ -313,7 +382,9 @@ def test_ode_euler_is_ddim_eta0_step_by_step(sched):
     x_T = torch.randn(300, 2, generator=_gen(20), dtype=torch.float64)
     for steps, spacing in ((25, "linspace"), (7, "leading"), (200, "linspace")):
         ode = list(ode_steps(oracle, sched, x_T, steps=steps, method="euler", spacing=spacing))
-        ddim = list(ddim_steps(oracle, sched, x_T, steps=steps, eta=0.0, spacing=spacing, clip_x0=False))
+        ddim = list(
+            ddim_steps(oracle, sched, x_T, steps=steps, eta=0.0, spacing=spacing, clip_x0=False)
+        )
         assert len(ode) == len(ddim) == steps + 1
         for a, b in zip(ode, ddim):
             assert a.t == b.t
@@ -343,7 +414,9 @@ def test_one_heun_step_and_the_last_euler_step_by_hand(sched):
     d = oracle(x_T, torch.full((200,), int(ts[10])))
     xbar = x_T / ab[10].sqrt()
     d2 = oracle(ab[9].sqrt() * (xbar + h * d), torch.full((200,), int(ts[9])))
-    torch.testing.assert_close(ode[1].x, ab[9].sqrt() * (xbar + h * (d + d2) / 2), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        ode[1].x, ab[9].sqrt() * (xbar + h * (d + d2) / 2), rtol=0, atol=1e-12
+    )
     # the last step (to σ = 0) is Euler: x_0 = x_1/√ᾱ_1 − σ_1 ε̂(x_1, 1)
     x1 = ode[-2].x
     expected = x1 / ab[1].sqrt() - sig[1] * oracle(x1, torch.full((200,), int(ts[1])))
@@ -361,8 +434,12 @@ def test_ode_is_deterministic(sched):
         assert all(torch.equal(u, v) for u, v in zip(a, b))
     assert torch.equal(g.get_state(), state)  # no noise drawn once x_T is given
     # drawing x_T from a generator is the only randomness: same seed, same samples
-    a = _last(ode_steps(oracle, sched, shape=(10, 2), steps=5, generator=_gen(3), dtype=torch.float64)).x
-    b = _last(ode_steps(oracle, sched, shape=(10, 2), steps=5, generator=_gen(3), dtype=torch.float64)).x
+    a = _last(
+        ode_steps(oracle, sched, shape=(10, 2), steps=5, generator=_gen(3), dtype=torch.float64)
+    ).x
+    b = _last(
+        ode_steps(oracle, sched, shape=(10, 2), steps=5, generator=_gen(3), dtype=torch.float64)
+    ).x
     assert torch.equal(a, b)
 
 
@@ -378,7 +455,7 @@ def _exact_flow(schedule, t_from: int, t_to: int, x: torch.Tensor, m=M, s=S) -> 
 def test_heun_is_closer_than_euler_to_the_exact_flow(sched):
     oracle = GaussianOracle(sched)
     x_T = torch.linspace(-3, 3, 13, dtype=torch.float64)[:, None]
-    exact = _exact_flow(sched, 1000, 1, x_T)   # the Step before the last is at t = 1 (linspace grid)
+    exact = _exact_flow(sched, 1000, 1, x_T)  # the Step before the last is at t = 1 (linspace grid)
     err = {}
     for method in ("euler", "heun"):
         for n in (20, 40, 80):
@@ -400,17 +477,19 @@ def test_heun_is_closer_than_euler_to_the_exact_flow(sched):
 def test_ode_network_calls(sched):
     for method, calls in (("euler", 10), ("heun", 19)):
         oracle = GaussianOracle(sched)
-        steps = list(ode_steps(oracle, sched, shape=(4, 1), steps=10, method=method, generator=_gen(0)))
+        steps = list(
+            ode_steps(oracle, sched, shape=(4, 1), steps=10, method=method, generator=_gen(0))
+        )
         assert len(oracle.calls) == calls
         assert [s.t for s in steps] == respace(sched, 10).timesteps.flip(0).tolist()
         assert oracle.t_info == {(torch.long, (4,), torch.device("cpu"))}
 
 
 def test_ode_on_gaussian_data_gives_the_exact_flows_moments(sched):
-    # The ideal sampler: the exact flow from T to t = 1 (the last grid point), then the library's last
-    # step x_0 = x̂_0 = E[x_0 | x_1]. Both are affine, so x_0 = b + a·x_T and x_T ~ N(0, 1) gives
-    # N(b, a²): the data N(m, s²) up to the prior mismatch (x_T ~ N(0, 1), not q(x_T); ≈ −4e−4 in the
-    # mean) and the last step's shrinkage (factor s/√(s² + σ_1²): ≈ −2.5e−4 in the std).
+    # The ideal sampler: the exact flow from T to t = 1 (the last grid point), then the library's
+    # last step x_0 = x̂_0 = E[x_0 | x_1]. Both are affine, so x_0 = b + a·x_T and x_T ~ N(0, 1)
+    # gives N(b, a²): the data N(m, s²) up to the prior mismatch (x_T ~ N(0, 1), not q(x_T); ≈ −4e−4
+    # in the mean) and the last step's shrinkage (factor s/√(s² + σ_1²): ≈ −2.5e−4 in the std).
     ends = _exact_flow(sched, sched.T, 1, torch.tensor([0.0, 1.0], dtype=torch.float64))
     ab1 = float(sched.alpha_bar[1])
     ends = M + math.sqrt(ab1) * S * S / (ab1 * S * S + 1 - ab1) * (ends - math.sqrt(ab1) * M)
@@ -428,10 +507,23 @@ def test_ode_on_gaussian_data_gives_the_exact_flows_moments(sched):
 
 def test_ode_on_a_2d_mixture_reproduces_its_mean_and_covariance(sched):
     oracle = MixtureOracle(sched)
-    x = _last(ode_steps(oracle, sched, shape=(20000, 2), steps=100, method="heun", generator=_gen(31),
-                        dtype=torch.float64)).x
+    x = _last(
+        ode_steps(
+            oracle,
+            sched,
+            shape=(20000, 2),
+            steps=100,
+            method="heun",
+            generator=_gen(31),
+            dtype=torch.float64,
+        )
+    ).x
     mean, cov, se_mean, se_cov = mean_cov_with_se(x)
-    assert ((mean - oracle.data_mean()).abs() < Z * se_mean).all(), (mean, oracle.data_mean(), se_mean)
+    assert ((mean - oracle.data_mean()).abs() < Z * se_mean).all(), (
+        mean,
+        oracle.data_mean(),
+        se_mean,
+    )
     assert ((cov - oracle.data_cov()).abs() < Z * se_cov).all(), (cov, oracle.data_cov(), se_cov)
 
 
@@ -443,7 +535,7 @@ def test_ode_with_an_x0_model_and_a_cosine_schedule():
     torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
 
 
-# ---- the same Step interface: GIF export and the chain scrubber --------------------------------------
+# ---- the same Step interface: GIF export and the chain scrubber ----------------------------------
 @pytest.mark.parametrize("which", ["langevin", "ode"])
 def test_gif_and_scrubber_take_the_new_samplers_unchanged(tmp_path, which):
     from fakes import ImageOracle, ring_image
@@ -460,10 +552,15 @@ def test_gif_and_scrubber_take_the_new_samplers_unchanged(tmp_path, which):
         return ode_steps(model, s, shape=(4, 1, 8, 8), steps=15, generator=_gen(50))
 
     steps = list(run())
-    info = read_gif(reverse_chain_gif(run(), tmp_path / f"{which}.gif", s, n_frames=8, scale=2, nrow=2,
-                                      label=False))
+    info = read_gif(
+        reverse_chain_gif(
+            run(), tmp_path / f"{which}.gif", s, n_frames=8, scale=2, nrow=2, label=False
+        )
+    )
     assert 6 <= info["frames"].shape[0] <= 8
-    last = info["frames"][-1][..., 0]   # grid 2×2 of 8×8 (1-px pads): the first sample at 0..7, scaled ×2
+    last = info["frames"][-1][
+        ..., 0
+    ]  # grid 2×2 of 8×8 (1-px pads): the first sample at 0..7, scaled ×2
     assert (last[0:16:2, 0:16:2] == to_pixels(steps[-1].x[0, 0].float()).numpy()).all()
     pytest.importorskip("ipywidgets")
     from ddpm_edu.viz.widgets import ChainScrubber
@@ -473,7 +570,7 @@ def test_gif_and_scrubber_take_the_new_samplers_unchanged(tmp_path, which):
     assert "<b>t = 0</b>" in cs.info.value and cs.play.max == len(steps) - 1
 
 
-# ---- bad input --------------------------------------------------------------------------------------
+# ---- bad input -----------------------------------------------------------------------------------
 def test_bad_input_is_refused_with_a_clear_message(sched):
     model = GaussianOracle(sched)
     eps = torch.zeros(3, 2)

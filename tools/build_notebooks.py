@@ -24,7 +24,7 @@ Usage::
 
     python tools/build_notebooks.py                 # rebuild and execute every notebook
     python tools/build_notebooks.py 01 02_kl...     # only these (number prefix, stem or path)
-    python tools/build_notebooks.py --check         # verify every .ipynb matches its source; exit 1 if not
+    python tools/build_notebooks.py --check         # exit 1 unless every .ipynb matches its source
 
 Rebuilding prints the time each notebook took to execute (quoted in the README's chapter table).
 """
@@ -56,7 +56,7 @@ class SourceError(ValueError):
     """A notebook source breaks the percent format; the message names the file and line."""
 
 
-# ---- source → cells ---------------------------------------------------------------------------------
+# ---- source → cells ------------------------------------------------------------------------------
 def parse_source(text: str, name: str = "<source>") -> list[tuple[str, str]]:
     """Split a percent-format source into ``[(cell_type, source), ...]``.
 
@@ -117,7 +117,7 @@ def notebook_cells(nb) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source) for c in nb.cells]
 
 
-# ---- execution and hygiene ---------------------------------------------------------------------------
+# ---- execution and hygiene -----------------------------------------------------------------------
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
 
 
@@ -132,7 +132,9 @@ def output_texts(output) -> list[str]:
     if output.get("output_type") == "stream":
         texts.append(output.get("text", ""))
     elif output.get("output_type") == "error":
-        texts += [output.get("ename", ""), output.get("evalue", "")] + list(output.get("traceback", []))
+        texts += [output.get("ename", ""), output.get("evalue", "")] + list(
+            output.get("traceback", [])
+        )
     for mime, value in output.get("data", {}).items():
         if mime.startswith("text/") or mime.endswith("json"):
             texts.append(value if isinstance(value, str) else str(value))
@@ -178,7 +180,7 @@ def execute(nb, timeout: int = 600):
     return nb
 
 
-# ---- commands ---------------------------------------------------------------------------------------
+# ---- commands ------------------------------------------------------------------------------------
 def sources() -> list[Path]:
     return sorted(SRC.glob("[0-9][0-9]_*.py"))
 
@@ -235,15 +237,19 @@ def check() -> list[str]:
         want = parse_source(src.read_text(encoding="utf-8"), src.name)
         got = notebook_cells(nbformat.read(ipynb, as_version=4))
         if got != want:
-            n = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            n = next(
+                (i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want))
+            )
             issues.append(f"{ipynb.name}: out of step with src/{src.name} from cell {n} on "
                           f"({len(got)} cells in the notebook, {len(want)} in the source); rebuild "
                           f"with python tools/build_notebooks.py {src.stem}")
     stems = {s.stem for s in srcs}
     for ipynb in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         if ipynb.stem not in stems:
-            issues.append(f"{ipynb.name}: has no source notebooks/src/{ipynb.stem}.py (notebooks are "
-                          "built from sources, never edited by hand)")
+            issues.append(
+                f"{ipynb.name}: has no source notebooks/src/{ipynb.stem}.py (notebooks are "
+                "built from sources, never edited by hand)"
+            )
     return issues
 
 

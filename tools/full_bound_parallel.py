@@ -51,8 +51,13 @@ def merge(parts: list[dict]):
     parts = sorted(parts, key=lambda p: p["start"])
     per_image = torch.tensor([v for p in parts for v in p["per_image"]], dtype=torch.float64)
     prior = torch.tensor([v for p in parts for v in p["prior"]], dtype=torch.float64)
-    per_t = torch.tensor([p["per_t_sum"] for p in parts], dtype=torch.float64).sum(0) / per_image.numel()
-    return BPDEstimate("full", per_image, prior, per_t, None, None, max(p["seconds"] for p in parts))
+    per_t = (
+        torch.tensor([p["per_t_sum"] for p in parts], dtype=torch.float64).sum(0)
+        / per_image.numel()
+    )
+    return BPDEstimate(
+        "full", per_image, prior, per_t, None, None, max(p["seconds"] for p in parts)
+    )
 
 
 def main(argv=None) -> int:
@@ -67,15 +72,24 @@ def main(argv=None) -> int:
     if a.n < a.procs or a.procs < 1:
         ap.error("--n must be at least --procs, and --procs at least 1")
     edges = [round(i * a.n / a.procs) for i in range(a.procs + 1)]
-    jobs = [(a.checkpoint, edges[i], edges[i + 1], a.seed + i, a.batch_size) for i in range(a.procs)]
+    jobs = [
+        (a.checkpoint, edges[i], edges[i + 1], a.seed + i, a.batch_size) for i in range(a.procs)
+    ]
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(a.procs) as pool:
         parts = pool.map(_shard, jobs)
     est = merge(parts)
     d = est.to_dict(per_t=True)
-    d.update({"checkpoint": str(a.checkpoint), "data": parts[0]["data"], "var_type": parts[0]["var_type"],
-              "cdf": "exact", "seconds": time.perf_counter() - t0,
-              "shards": [{k: p[k] for k in ("start", "stop", "seed", "seconds")} for p in parts]})
+    d.update(
+        {
+            "checkpoint": str(a.checkpoint),
+            "data": parts[0]["data"],
+            "var_type": parts[0]["var_type"],
+            "cdf": "exact",
+            "seconds": time.perf_counter() - t0,
+            "shards": [{k: p[k] for k in ("start", "stop", "seed", "seconds")} for p in parts],
+        }
+    )
     text = json.dumps(d)
     if a.out:
         a.out.write_text(text + "\n")

@@ -2,9 +2,10 @@
 """Measure how long chapters take with their full settings (``FULL_SIZE = True``).
 
 Each chapter is built from ``notebooks/src/`` exactly as ``build_notebooks.py`` builds it, with the
-single line ``FULL_SIZE = False`` switched to ``True``, executed in a fresh kernel (working directory
-``notebooks/``), and timed. Nothing is written into ``notebooks/``: the executed copy is thrown away
-(or saved under ``--out`` to look at). The chapters quote these times in their settings cell.
+single line ``FULL_SIZE = False`` switched to ``True``, executed in a fresh kernel (working
+directory ``notebooks/``), and timed. Nothing is written into ``notebooks/``: the executed copy is
+thrown away (or saved under ``--out`` to look at).
+The chapters quote these times in their settings cell.
 
     python tools/time_full_size.py 01 02 04          # some chapters
     python tools/time_full_size.py --json times.json # every chapter, results as JSON
@@ -29,7 +30,9 @@ def full_size_notebook(src: Path):
     nb = make_notebook(parse_source(src.read_text(encoding="utf-8"), str(src.relative_to(ROOT))))
     hits = [c for c in nb.cells if c.cell_type == "code" and SWITCH in c.source.splitlines()]
     if len(hits) != 1:
-        raise SystemExit(f"{src.name}: expected exactly one code line {SWITCH!r}, found {len(hits)}.")
+        raise SystemExit(
+            f"{src.name}: expected exactly one code line {SWITCH!r}, found {len(hits)}."
+        )
     lines = hits[0].source.splitlines()
     hits[0].source = "\n".join("FULL_SIZE = True" if line == SWITCH else line for line in lines)
     return nb
@@ -50,8 +53,11 @@ def main(argv=None) -> int:
         seconds = time.perf_counter() - start
         bad = problems(nb)
         results[src.stem] = round(seconds, 1)
-        print(f"{src.stem:<28} FULL_SIZE = True: {seconds:7.1f} s{'  PROBLEMS: ' + '; '.join(bad) if bad else ''}",
-              flush=True)
+        print(
+            f"{src.stem:<28} FULL_SIZE = True: {seconds:7.1f} "
+            f"s{'  PROBLEMS: ' + '; '.join(bad) if bad else ''}",
+            flush=True,
+        )
         if a.out:
             import nbformat
             a.out.mkdir(parents=True, exist_ok=True)

@@ -41,23 +41,29 @@ def _chapter_module(chapter: int):
 
 
 def exercise_ids(chapter: int) -> list[str]:
-    """The ids of a chapter's exercises, in order ("1.1", "1.2", …); [] for a chapter without any."""
+    """The ids of a chapter's exercises, in order
+    ("1.1", "1.2", …); [] for a chapter without any."""
     mod = _chapter_module(chapter)
     return list(mod.EXERCISES) if mod is not None else []
 
 
 def exercise(exercise_id: str) -> Exercise:
-    """The :class:`Exercise` with this id, e.g. ``"1.2"``; ValueError naming the known ids if none."""
+    """The :class:`Exercise` with this id, e.g.
+    ``"1.2"``; ValueError naming the known ids if none."""
     if not isinstance(exercise_id, str):
-        raise InvalidArgument(f"there is no exercise {exercise_id!r}: give the id as text in quotes, "
-                         f"e.g. check(\"1.2\", answer); a number like 1.10 would lose its last 0.")
+        raise InvalidArgument(
+            f"there is no exercise {exercise_id!r}: give the id as text in quotes, "
+            f'e.g. check("1.2", answer); a number like 1.10 would lose its last 0.'
+        )
     m = _ID.match(exercise_id.strip())
     mod = _chapter_module(int(m.group(1))) if m else None
     if mod is None or exercise_id.strip() not in mod.EXERCISES:
         known = ", ".join(exercise_ids(int(m.group(1)))) if m else ""
         where = f" Chapter {m.group(1)} has: {known}." if known else ""
-        raise InvalidArgument(f"there is no exercise {exercise_id!r}: ids look like \"1.2\" (chapter 1, "
-                         f"exercise 2), as written above the exercise.{where}")
+        raise InvalidArgument(
+            f'there is no exercise {exercise_id!r}: ids look like "1.2" (chapter 1, '
+            f"exercise 2), as written above the exercise.{where}"
+        )
     return mod.EXERCISES[exercise_id.strip()]
 
 

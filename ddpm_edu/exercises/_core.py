@@ -35,7 +35,8 @@ class Hint(Exception):
 
 
 class NotAttempted(Exception):
-    """The answer is still the placeholder (``...``, ``None``, or a function that is not written)."""
+    """The answer is still the placeholder (``...``,
+    ``None``, or a function that is not written)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ class Exercise:
 def describe(value) -> str:
     """A short, address-free description of a value's type and shape, for hints."""
     if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).replace('torch.', '')}"
+        dtype = str(value.dtype).replace("torch.", "")
+        return f"a tensor of shape {tuple(value.shape)} and dtype {dtype}"
     if isinstance(value, np.ndarray):
         return f"a numpy array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, str):
@@ -106,7 +108,9 @@ def as_tensor(value, what: str = "your answer") -> torch.Tensor:
     """Numbers, tensors, numpy arrays and (nested) lists → a float64 tensor, or :class:`Hint`."""
     if value is None or value is Ellipsis:
         raise Hint(f"{what} is {value!r}: it must be a number or a tensor.")
-    if isinstance(value, (bool, np.bool_)) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, torch.Tensor) and value.dtype == torch.bool
+    ):
         raise Hint(f"{what} is a True/False value; it must be a number or a tensor of numbers.")
     if isinstance(value, (str, bytes)) or callable(value):
         raise Hint(f"{what} is {describe(value)}; it must be a number or a tensor of numbers.")
@@ -116,17 +120,25 @@ def as_tensor(value, what: str = "your answer") -> torch.Tensor:
         else:
             t = torch.as_tensor(np.asarray(value))
     except Exception:  # ragged lists, objects numpy cannot read
-        raise Hint(f"{what} is {describe(value)} that cannot be read as an array of numbers.") from None
+        raise Hint(
+            f"{what} is {describe(value)} that cannot be read as an array of numbers."
+        ) from None
     if t.is_complex():
-        raise Hint(f"{what} has complex numbers; it should be real (did a square root of a negative "
-                   "number sneak in?).")
-    if t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in
-                                     (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise Hint(
+            f"{what} has complex numbers; it should be real (did a square root of a negative "
+            "number sneak in?)."
+        )
+    if t.dtype == torch.bool or not (
+        t.is_floating_point()
+        or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+    ):
         raise Hint(f"{what} is {describe(value)}; it must hold numbers.")
     t = t.to(torch.float64)
     if torch.isnan(t).any():
-        raise Hint(f"{what} contains NaN (not a number): look for 0/0, the log of a negative number "
-                   "or the square root of one.")
+        raise Hint(
+            f"{what} contains NaN (not a number): look for 0/0, the log of a negative number "
+            "or the square root of one."
+        )
     return t
 
 

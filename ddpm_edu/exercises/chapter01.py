@@ -22,7 +22,8 @@ _RTOL, _ATOL = 1e-3, 1e-5  # forgiving: float32 arithmetic and rounded constants
 
 # ---- 1.1 one forward step ----------------------------------------------------------------------
 def _fit_two(y: torch.Tensor, x: torch.Tensor, z: torch.Tensor):
-    """Least-squares a, b in y ≈ a·x + b·z and the relative residual (0 when y is exactly linear)."""
+    """Least-squares a, b in y ≈ a·x + b·z and the
+    relative residual (0 when y is exactly linear)."""
     A = torch.stack([x.flatten(), z.flatten()], dim=1)  # (n, 2)
     sol = torch.linalg.lstsq(A, y.flatten().unsqueeze(1)).solution.flatten()
     resid = (A @ sol - y.flatten()).norm() / y.flatten().norm().clamp(min=1e-12)
@@ -42,9 +43,11 @@ def _check_forward_step(fn) -> str:
             continue
         a_hat, b_hat, resid = _fit_two(got, x, z)
         if resid > 1e-3:
-            raise Hint("your x_t is not of the form a·x_{t−1} + b·ε, element by element, built from "
-                       "the arguments. Use the `noise` you are given (don't draw fresh noise with "
-                       "torch.randn), and combine it with x_prev without indexing or reshaping.")
+            raise Hint(
+                "your x_t is not of the form a·x_{t−1} + b·ε, element by element, built from "
+                "the arguments. Use the `noise` you are given (don't draw fresh noise with "
+                "torch.randn), and combine it with x_prev without indexing or reshaping."
+            )
         ra, rb = math.sqrt(1 - beta), math.sqrt(beta)
 
         def near(v, w):
@@ -56,16 +59,20 @@ def _check_forward_step(fn) -> str:
             raise Hint("the two coefficients are swapped: x_{t−1} is scaled by √(1−β_t) and the "
                        "noise by √β_t (β_t is small, so most of x_t is still the signal)." + said)
         if near(a_hat, ra) and near(b_hat, beta):
-            raise Hint(f"your x_t has the right mean but its noise variance is β_t² = {fmt(beta**2)} "
-                       f"instead of β_t = {beta}: did you use β_t instead of √β_t as the noise "
-                       "scale? A variance β_t means a standard deviation √β_t." + said)
+            raise Hint(
+                f"your x_t has the right mean but its noise variance is β_t² = {fmt(beta**2)} "
+                f"instead of β_t = {beta}: did you use β_t instead of √β_t as the noise "
+                "scale? A variance β_t means a standard deviation √β_t." + said
+            )
         if near(a_hat, 1 - beta) and near(b_hat, beta):
             raise Hint("you used the variances (1 − β_t and β_t) as multipliers; multiply by their "
                        "square roots, the standard deviations." + said)
         if near(a_hat, 1 - beta):
-            raise Hint("the noise is right but the signal is scaled by 1 − β_t instead of √(1−β_t): "
-                       "with √(1−β_t) the variance stays 1 when x_{t−1} has variance 1 "
-                       "((1−β_t) + β_t = 1)." + said)
+            raise Hint(
+                "the noise is right but the signal is scaled by 1 − β_t instead of √(1−β_t): "
+                "with √(1−β_t) the variance stays 1 when x_{t−1} has variance 1 "
+                "((1−β_t) + β_t = 1)." + said
+            )
         if near(a_hat, 1.0):
             raise Hint("you added noise without shrinking x_{t−1}: without the factor √(1−β_t) the "
                        "variance grows at every step and x_T is not N(0, I)." + said)
@@ -77,7 +84,8 @@ def _check_forward_step(fn) -> str:
         if near(b_hat, 1.0):
             raise Hint("the noise is added unscaled (variance 1); scale it by √β_t." + said)
         raise Hint("x_t = √(1−β_t)·x_{t−1} + √β_t·ε." + said)
-    return "x_t = √(1−β_t)·x_{t−1} + √β_t·ε: the mean shrinks by √(1−β_t) and the noise has variance β_t."
+    return ("x_t = √(1−β_t)·x_{t−1} + √β_t·ε: the mean shrinks by √(1−β_t) and the noise has "
+            "variance β_t.")
 
 
 _SOLUTION_1_1 = '''
@@ -107,22 +115,46 @@ def _check_alpha_bar(fn) -> str:
         if close(got, want, _RTOL, _ATOL):
             continue
         wrong = [
-            (torch.cumprod(betas, 0), "you multiplied the β_s; ᾱ_t is the product of the "
-                                      "α_s = 1 − β_s, the fractions of variance each step keeps."),
-            (torch.cumprod(1 - betas, 0).sqrt(), "that is √ᾱ_t, the factor in front of x_0 in "
-                                                 "q(x_t | x_0); ᾱ_t itself has no square root."),
-            (torch.cumprod((1 - betas).sqrt(), 0), "that is √ᾱ_t, the factor in front of x_0 in "
-                                                   "q(x_t | x_0); ᾱ_t itself has no square root."),
-            (1 - torch.cumsum(betas, 0), "1 − Σ β_s is only the first-order approximation of "
-                                         "∏ (1 − β_s): close while the β are small, wrong (even "
-                                         "negative) later. Multiply instead (torch.cumprod)."),
-            (torch.cumsum(1 - betas, 0), "you added the α_s; ᾱ_t is their product (torch.cumprod)."),
-            (1 - betas, "that is α_t = 1 − β_t, one step's factor; ᾱ_t is the cumulative product "
-                        "α_1·α_2·…·α_t."),
-            (torch.cat([torch.ones(1, dtype=torch.float64), want[:-1]]),
-             "off by one: your first entry is 1 = ᾱ_0, but ᾱ_1 = 1 − β_1 already includes step 1."),
-            (1 - torch.cumprod(1 - betas, 0), "that is 1 − ᾱ_t, the variance of the noise in "
-                                              "q(x_t | x_0); ᾱ_t is the signal's share."),
+            (
+                torch.cumprod(betas, 0),
+                "you multiplied the β_s; ᾱ_t is the product of the "
+                "α_s = 1 − β_s, the fractions of variance each step keeps.",
+            ),
+            (
+                torch.cumprod(1 - betas, 0).sqrt(),
+                "that is √ᾱ_t, the factor in front of x_0 in "
+                "q(x_t | x_0); ᾱ_t itself has no square root.",
+            ),
+            (
+                torch.cumprod((1 - betas).sqrt(), 0),
+                "that is √ᾱ_t, the factor in front of x_0 in "
+                "q(x_t | x_0); ᾱ_t itself has no square root.",
+            ),
+            (
+                1 - torch.cumsum(betas, 0),
+                "1 − Σ β_s is only the first-order approximation of "
+                "∏ (1 − β_s): close while the β are small, wrong (even "
+                "negative) later. Multiply instead (torch.cumprod).",
+            ),
+            (
+                torch.cumsum(1 - betas, 0),
+                "you added the α_s; ᾱ_t is their product (torch.cumprod).",
+            ),
+            (
+                1 - betas,
+                "that is α_t = 1 − β_t, one step's factor; ᾱ_t is the cumulative product "
+                "α_1·α_2·…·α_t.",
+            ),
+            (
+                torch.cat([torch.ones(1, dtype=torch.float64), want[:-1]]),
+                "off by one: your first entry is 1 = ᾱ_0, but ᾱ_1 = 1 − β_1 already includes step "
+                "1.",
+            ),
+            (
+                1 - torch.cumprod(1 - betas, 0),
+                "that is 1 − ᾱ_t, the variance of the noise in "
+                "q(x_t | x_0); ᾱ_t is the signal's share.",
+            ),
         ]
         name_slip(got, wrong, _RTOL, _ATOL)
         i = first_mismatch(got, want, _RTOL, _ATOL)
@@ -141,7 +173,7 @@ def alpha_bar_from_betas(betas):
 '''
 
 
-# ---- 1.3 where the signal-to-noise ratio crosses 1 --------------------------------------------------
+# ---- 1.3 where the signal-to-noise ratio crosses 1 -----------------------------------------------
 def _first_t(schedule, mask_fn) -> int:
     """The first paper time t in 1..T where ``mask_fn(schedule)[t]`` holds (index 0 is skipped)."""
     t = torch.arange(1, schedule.T + 1)
@@ -156,8 +188,10 @@ def _check_snr_crossing(answer) -> str:
         return (f"t = {want}: from here on the noise is stronger than the signal "
                 f"(ᾱ_{want} = {lin.alpha_bar[want].item():.4f} < ½).")
     if got != round(got) or not 1 <= got <= 1000:
-        raise Hint(f"give a time step t: a whole number between 1 and T = 1000 (yours is {fmt(got)}). "
-                   "The question is *when* SNR(t) first drops below 1, not the SNR itself.")
+        raise Hint(
+            f"give a time step t: a whole number between 1 and T = 1000 (yours is {fmt(got)}). "
+            "The question is *when* SNR(t) first drops below 1, not the SNR itself."
+        )
     got = int(round(got))
     if got == want - 1:
         raise Hint("one step too early: an index shifted by one? The schedule tables have index 0 "
@@ -183,15 +217,15 @@ def _check_snr_crossing(answer) -> str:
                f"SNR({got}) = {fmt(lin.snr[got].item())}. Find the first t with SNR(t) < 1.")
 
 
-_SOLUTION_1_3 = '''
+_SOLUTION_1_3 = """
 import torch
 from ddpm_edu import linear_schedule
 
 schedule = linear_schedule(T=1000)          # DDPM: β from 1e-4 to 0.02
-snr = schedule.snr                          # snr[t] is SNR(t) = ᾱ_t / (1 - ᾱ_t); index 0 is the data
+snr = schedule.snr                          # snr[t] = SNR(t) = ᾱ_t / (1 - ᾱ_t); index 0: the data
 t = torch.arange(1, schedule.T + 1)         # paper time t = 1..T
 answer = int(t[snr[1:] < 1].min())          # the first t with SNR(t) < 1
-'''
+"""
 
 
 EXERCISES = {

@@ -47,37 +47,64 @@ def _check_kl(fn) -> str:
                 "positive otherwise.")
     d2 = (m1 - m2) ** 2
     wrong = [
-        (_kl(m2, v2, m1, v1), "you computed KL(p2 ‖ p1): the KL is not symmetric. In KL(p1 ‖ p2) "
-                              "the log ratio is log(σ2²/σ1²) and you divide by σ2², the variance "
-                              "of the second argument."),
+        (
+            _kl(m2, v2, m1, v1),
+            "you computed KL(p2 ‖ p1): the KL is not symmetric. In KL(p1 ‖ p2) "
+            "the log ratio is log(σ2²/σ1²) and you divide by σ2², the variance "
+            "of the second argument.",
+        ),
         (2 * want, "yours is exactly 2× too large: the closed form has a ½ in front."),
         (0.5 * want, "yours is exactly ½ of the right value: is the ½ applied twice?"),
-        (want + 0.5, "yours is ½ too large everywhere (KL(p ‖ p) must be 0, yours gives ½ for "
-                     "two equal Gaussians): did you forget the −1 inside the bracket?"),
-        (want - 0.5, "yours is ½ too small everywhere: the −1 inside the bracket is counted twice?"),
-        (_kl(m1, v1 ** 2, m2, v2 ** 2), "you used the formula written with standard deviations σ "
-                                        "but gave it the variances σ²: here var1 and var2 already "
-                                        "are σ1² and σ2²."),
-        (want + 0.5 * torch.log(v2 / v1), "the log term is 2× too large: log(σ2/σ1) = ½·log(σ2²/σ1²); "
-                                          "with variances, keep the ½."),
-        (want - 0.25 * torch.log(v2 / v1), "the log term is ½ of what it should be: with "
-                                           "variances it is ½·log(σ2²/σ1²), not ½·log(σ2/σ1)."),
-        (0.5 * (-1 + torch.log(v2 / v1) + v1 / v2 + d2 / v1), "the squared mean difference "
-                                                              "(μ1 − μ2)² is divided by σ2², the "
-                                                              "variance of the second argument, "
-                                                              "not by σ1²."),
-        (0.5 * (-1 + torch.log(v1 / v2) + v1 / v2 + d2 / v2), "the log ratio is upside down: it "
-                                                              "is log(σ2²/σ1²), second over first."),
-        (0.5 * (-1 + torch.log(v2 / v1) + v1 / v2), "the mean term (μ1 − μ2)²/σ2² is missing: "
-                                                    "yours is right only when the means agree."),
+        (
+            want + 0.5,
+            "yours is ½ too large everywhere (KL(p ‖ p) must be 0, yours gives ½ for "
+            "two equal Gaussians): did you forget the −1 inside the bracket?",
+        ),
+        (
+            want - 0.5,
+            "yours is ½ too small everywhere: the −1 inside the bracket is counted twice?",
+        ),
+        (
+            _kl(m1, v1**2, m2, v2**2),
+            "you used the formula written with standard deviations σ "
+            "but gave it the variances σ²: here var1 and var2 already "
+            "are σ1² and σ2².",
+        ),
+        (
+            want + 0.5 * torch.log(v2 / v1),
+            "the log term is 2× too large: log(σ2/σ1) = ½·log(σ2²/σ1²); "
+            "with variances, keep the ½.",
+        ),
+        (
+            want - 0.25 * torch.log(v2 / v1),
+            "the log term is ½ of what it should be: with "
+            "variances it is ½·log(σ2²/σ1²), not ½·log(σ2/σ1).",
+        ),
+        (
+            0.5 * (-1 + torch.log(v2 / v1) + v1 / v2 + d2 / v1),
+            "the squared mean difference "
+            "(μ1 − μ2)² is divided by σ2², the "
+            "variance of the second argument, "
+            "not by σ1².",
+        ),
+        (
+            0.5 * (-1 + torch.log(v1 / v2) + v1 / v2 + d2 / v2),
+            "the log ratio is upside down: it is log(σ2²/σ1²), second over first.",
+        ),
+        (
+            0.5 * (-1 + torch.log(v2 / v1) + v1 / v2),
+            "the mean term (μ1 − μ2)²/σ2² is missing: yours is right only when the means agree.",
+        ),
         (0.5 * (-1 + torch.log(v2 / v1) + v1 / v2 + d2), "the mean term is not divided by σ2²."),
         (want / math.log(2), "that is in bits; the closed form with natural logs gives nats."),
     ]
     name_slip(got, wrong, _RTOL, _ATOL)
     i = first_mismatch(got, want, _RTOL, _ATOL)
-    raise Hint(f"for μ1 = {fmt(m1[i].item())}, σ1² = {fmt(v1[i].item())}, μ2 = {fmt(m2[i].item())}, "
-               f"σ2² = {fmt(v2[i].item())} the KL is {fmt(want[i].item())} nats, yours is "
-               f"{fmt(got[i].item())}. KL = ½(log(σ2²/σ1²) + (σ1² + (μ1 − μ2)²)/σ2² − 1).")
+    raise Hint(
+        f"for μ1 = {fmt(m1[i].item())}, σ1² = {fmt(v1[i].item())}, μ2 = {fmt(m2[i].item())}, "
+        f"σ2² = {fmt(v2[i].item())} the KL is {fmt(want[i].item())} nats, yours is "
+        f"{fmt(got[i].item())}. KL = ½(log(σ2²/σ1²) + (σ1² + (μ1 − μ2)²)/σ2² − 1)."
+    )
 
 
 _SOLUTION_2_1 = '''
@@ -137,10 +164,12 @@ def _check_asymmetry(answer, measured) -> str:
     if ratio <= 0:
         raise Hint(f"the measurement you passed is {fmt(ratio)}; a ratio of two KL divergences is "
                    "positive. Pass the ratio the cell above printed.")
-    said = (f"The measurement: KL(wide ‖ narrow)/KL(narrow ‖ wide) = {ratio:.1f}. Sampling from "
-            "the wide q, the points land where the narrow p is vanishingly small and log(q/p) is huge: "
-            "½(ln 0.01 + 100 − 1) ≈ 47 nats. From the narrow one, every point is where the wide "
-            "one is still reasonable: ½(ln 100 + 0.01 − 1) ≈ 1.8 nats.")
+    said = (
+        f"The measurement: KL(wide ‖ narrow)/KL(narrow ‖ wide) = {ratio:.1f}. Sampling from "
+        "the wide q, the points land where the narrow p is vanishingly small and log(q/p) is huge: "
+        "½(ln 0.01 + 100 − 1) ≈ 47 nats. From the narrow one, every point is where the wide "
+        "one is still reasonable: ½(ln 100 + 0.01 − 1) ≈ 1.8 nats."
+    )
     if got <= 0:
         raise Hint(f"a ratio of two positive KL divergences is positive; you predicted {fmt(got)}. "
                    f"{said}")
@@ -179,15 +208,24 @@ def _check_prior_kl(fn) -> str:
         if close(got, want, 2e-3, 1e-9):
             continue
         wrong = [
-            (_kl(0.0, 1.0, math.sqrt(ab) * x0, 1 - ab),
-             "you computed KL(N(0, I) ‖ q(x_T | x_0)), the other direction. L_T = "
-             "KL(q(x_T | x_0) ‖ p(x_T)): q comes first."),
+            (
+                _kl(0.0, 1.0, math.sqrt(ab) * x0, 1 - ab),
+                "you computed KL(N(0, I) ‖ q(x_T | x_0)), the other direction. L_T = "
+                "KL(q(x_T | x_0) ‖ p(x_T)): q comes first.",
+            ),
             (_kl(ab * x0, 1 - ab, 0.0, 1.0), "the mean of q(x_T | x_0) is √ᾱ_T·x_0, not ᾱ_T·x_0."),
-            (_kl(math.sqrt(ab) * x0, math.sqrt(1 - ab), 0.0, 1.0),
-             "the variance of q(x_T | x_0) is 1 − ᾱ_T; √(1 − ᾱ_T) is its standard deviation."),
-            (_kl(math.sqrt(ab) * x0, ab, 0.0, 1.0), "the variance of q(x_T | x_0) is 1 − ᾱ_T, not ᾱ_T."),
-            (_kl(math.sqrt(1 - ab) * x0, ab, 0.0, 1.0), "ᾱ_T and 1 − ᾱ_T are swapped: q(x_T | x_0) = "
-                                                        "N(√ᾱ_T·x_0, (1 − ᾱ_T) I)."),
+            (
+                _kl(math.sqrt(ab) * x0, math.sqrt(1 - ab), 0.0, 1.0),
+                "the variance of q(x_T | x_0) is 1 − ᾱ_T; √(1 − ᾱ_T) is its standard deviation.",
+            ),
+            (
+                _kl(math.sqrt(ab) * x0, ab, 0.0, 1.0),
+                "the variance of q(x_T | x_0) is 1 − ᾱ_T, not ᾱ_T.",
+            ),
+            (
+                _kl(math.sqrt(1 - ab) * x0, ab, 0.0, 1.0),
+                "ᾱ_T and 1 − ᾱ_T are swapped: q(x_T | x_0) = N(√ᾱ_T·x_0, (1 − ᾱ_T) I).",
+            ),
             (want / math.log(2), "that is in bits; give nats (natural logarithms)."),
         ]
         name_slip(got, wrong, 2e-3, 1e-9)
@@ -196,8 +234,10 @@ def _check_prior_kl(fn) -> str:
                        f"for ᾱ_T = {ab} it is not small at all. Compute "
                        "KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)).")
         i = first_mismatch(got, want, 2e-3, 1e-9)
-        raise Hint(f"for x_0 = {fmt(x0[i].item())} and ᾱ_T = {ab}, L_T = {fmt(want[i].item())} nats "
-                   f"but yours is {fmt(got[i].item())}. L_T = KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)).")
+        raise Hint(
+            f"for x_0 = {fmt(x0[i].item())} and ᾱ_T = {ab}, L_T = {fmt(want[i].item())} nats "
+            f"but yours is {fmt(got[i].item())}. L_T = KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1))."
+        )
     return ("L_T = KL(N(√ᾱ_T x_0, 1 − ᾱ_T) ‖ N(0, 1)). It has no learnable parameters, and with "
             "DDPM's ᾱ_T ≈ 4e−5 it is at most about 2e−5 nats per dimension (at x_0 = ±1): training "
             "can ignore it.")
@@ -207,7 +247,8 @@ _SOLUTION_2_4 = '''
 import torch
 
 def prior_kl(x0, alpha_bar_T):
-    """L_T = KL(q(x_T | x_0) || N(0, 1)) per element, in nats, with q(x_T | x_0) = N(√ᾱ_T x_0, 1 - ᾱ_T)."""
+    """L_T = KL(q(x_T | x_0) || N(0, 1)) per element, in nats, with
+    q(x_T | x_0) = N(√ᾱ_T x_0, 1 - ᾱ_T)."""
     mean, var = torch.sqrt(alpha_bar_T) * x0, 1 - alpha_bar_T
     # the closed form of exercise 2.1 with mu2 = 0, var2 = 1
     return 0.5 * (-torch.log(var) + var + mean ** 2 - 1)
@@ -215,10 +256,19 @@ def prior_kl(x0, alpha_bar_T):
 
 
 EXERCISES = {
-    "2.1": Exercise("2.1", "the KL of two Gaussians in closed form", "kl_gauss", _check_kl,
-                    _SOLUTION_2_1),
-    "2.2": Exercise("2.2", "KL(N(0, 1) ‖ N(1, 4)) by hand", "answer", _check_kl_value, _SOLUTION_2_2),
-    "2.3": Exercise("2.3", "predict, then measure: how asymmetric the KL is", "answer",
-                    _check_asymmetry, _SOLUTION_2_3, measured=("measured",)),
+    "2.1": Exercise(
+        "2.1", "the KL of two Gaussians in closed form", "kl_gauss", _check_kl, _SOLUTION_2_1
+    ),
+    "2.2": Exercise(
+        "2.2", "KL(N(0, 1) ‖ N(1, 4)) by hand", "answer", _check_kl_value, _SOLUTION_2_2
+    ),
+    "2.3": Exercise(
+        "2.3",
+        "predict, then measure: how asymmetric the KL is",
+        "answer",
+        _check_asymmetry,
+        _SOLUTION_2_3,
+        measured=("measured",),
+    ),
     "2.4": Exercise("2.4", "the prior term L_T", "prior_kl", _check_prior_kl, _SOLUTION_2_4),
 }

@@ -98,25 +98,41 @@ def _check_kl_term(answer) -> str:
     want = nats / math.log(2)                 # 0.30286 bits/dim
     got = as_number(answer, "your L_9")
     if near(got, want, 2e-3):
-        return (f"L_9 = (Δμ)²/(2 β̃_10) / ln 2 = {want:.4f} bits/dim: with equal variances only the mean "
-                "term of the closed form is left, and it is divided by a tiny variance — a mean that is "
-                "off by 1 % of the data range costs a third of a bit per pixel at t = 10.")
+        return (
+            f"L_9 = (Δμ)²/(2 β̃_10) / ln 2 = {want:.4f} bits/dim: with equal variances only the "
+            "mean term of the closed form is left, and it is divided by a tiny variance — a mean "
+            "that is off by 1 % of the data range costs a third of a bit per pixel at t = 10."
+        )
     beta = s.beta[_T_KL].item()
     wrong = [
         (nats, "that is in nats; divide by ln 2 for bits."),
         (2 * want, "exactly 2× too large: the closed form has a ½ in front, (Δμ)²/(2σ²)."),
         (want / 2, "exactly ½ of the right value: is the ½ applied twice?"),
-        (_DELTA ** 2 / (2 * math.sqrt(var)) / math.log(2), "you divided by the standard deviation "
-                                                           "√β̃_10; the closed form divides by the "
-                                                           "variance β̃_10."),
-        (_DELTA ** 2 / (2 * beta) / math.log(2), "you used β_10 (the forward step's variance); both "
-                                                 "Gaussians here have the posterior variance β̃_10 = "
-                                                 "schedule.posterior_variance[10]."),
-        (_DELTA / (2 * var) / math.log(2), "the mean difference enters squared: (Δμ)² = 0.01² = 1e−4."),
-        (want * _D, f"that is bits per image (× {_D} pixels); bits/dim is per pixel. Since every "
-                    "pixel has the same Δμ, the mean over pixels is one pixel's KL."),
-        (nats / math.log(10), "that is in decimal digits (log₁₀); bits use log₂, i.e. divide nats "
-                              "by ln 2."),
+        (
+            _DELTA**2 / (2 * math.sqrt(var)) / math.log(2),
+            "you divided by the standard deviation "
+            "√β̃_10; the closed form divides by the "
+            "variance β̃_10.",
+        ),
+        (
+            _DELTA**2 / (2 * beta) / math.log(2),
+            "you used β_10 (the forward step's variance); both "
+            "Gaussians here have the posterior variance β̃_10 = "
+            "schedule.posterior_variance[10].",
+        ),
+        (
+            _DELTA / (2 * var) / math.log(2),
+            "the mean difference enters squared: (Δμ)² = 0.01² = 1e−4.",
+        ),
+        (
+            want * _D,
+            f"that is bits per image (× {_D} pixels); bits/dim is per pixel. Since every "
+            "pixel has the same Δμ, the mean over pixels is one pixel's KL.",
+        ),
+        (
+            nats / math.log(10),
+            "that is in decimal digits (log₁₀); bits use log₂, i.e. divide nats by ln 2.",
+        ),
         (nats * math.log(2), "you multiplied by ln 2; nats → bits is a division by ln 2."),
     ]
     name_slip(got, wrong, same=lambda a, b: near(a, b, 2e-3))
@@ -150,10 +166,12 @@ def _check_small_t_share(answer, measured) -> str:
     if not 0 <= share <= 100:
         raise Hint(f"the measurement you passed is {fmt(share)}, not a share in percent: pass the "
                    "share that the cell above computed (a number from 0 to 100).")
-    said = (f"The measurement: t ≤ 10, 1 % of the steps, carry {share:.0f} % of the bound. At "
-            "small t the posterior pins x_{t−1} to a pixel level or two (β̃_t is tiny), so every error "
-            "of the model is expensive there; at large t any model that knows the noise "
-            "statistics matches the posterior.")
+    said = (
+        f"The measurement: t ≤ 10, 1 % of the steps, carry {share:.0f} % of the bound. At "
+        "small t the posterior pins x_{t−1} to a pixel level or two (β̃_t is tiny), so every error "
+        "of the model is expensive there; at large t any model that knows the noise "
+        "statistics matches the posterior."
+    )
     if 0 < got <= 1 and abs(100 * got - share) <= _WITHIN:
         raise Hint(f"your {fmt(got)} looks like a fraction; give the share in percent "
                    f"({fmt(100 * got)}). {said}")
@@ -179,9 +197,22 @@ answer = 75        # percent; anything from about 55 to 95 counts as a good pred
 
 
 EXERCISES = {
-    "3.1": Exercise("3.1", "the posterior mean written with the noise ε", "posterior_mean_eps",
-                    _check_posterior_mean_eps, _SOLUTION_3_1),
-    "3.2": Exercise("3.2", "one KL term L_{t−1} in bits/dim", "answer", _check_kl_term, _SOLUTION_3_2),
-    "3.3": Exercise("3.3", "predict, then measure: the share of the bound from t ≤ 10", "answer",
-                    _check_small_t_share, _SOLUTION_3_3, measured=("measured",)),
+    "3.1": Exercise(
+        "3.1",
+        "the posterior mean written with the noise ε",
+        "posterior_mean_eps",
+        _check_posterior_mean_eps,
+        _SOLUTION_3_1,
+    ),
+    "3.2": Exercise(
+        "3.2", "one KL term L_{t−1} in bits/dim", "answer", _check_kl_term, _SOLUTION_3_2
+    ),
+    "3.3": Exercise(
+        "3.3",
+        "predict, then measure: the share of the bound from t ≤ 10",
+        "answer",
+        _check_small_t_share,
+        _SOLUTION_3_3,
+        measured=("measured",),
+    ),
 }

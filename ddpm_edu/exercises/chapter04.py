@@ -51,7 +51,8 @@ def _mass(x, mu, sigma, half=BUCKET_HALF_WIDTH, edges=True, swap_edges=False) ->
 
 def _same_bits(got: torch.Tensor, cand: torch.Tensor, rtol: float, atol: float) -> bool:
     """Elementwise close, where costs above 40 bits (p < 1e−12, inf where p underflowed to 0)
-    count as equal: a learner's plain CDF difference gives inf where the library's gives 800 bits."""
+    count as equal: a learner's plain CDF difference gives inf where the library's gives
+    800 bits."""
     huge = (got > 40) & (cand > 40)
     agree = torch.isclose(got, cand, rtol=rtol, atol=atol)
     return got.shape == cand.shape and bool((huge | agree).all())
@@ -68,32 +69,55 @@ def _check_edge_probability(answer) -> str:
     got = as_number(answer, "your probability")
     tol = 1e-3                                                 # three decimals are enough
     if abs(got - want) <= tol:
-        return (f"p(k = 0) = Φ((−1 + 1/255 − μ)/σ) = Φ({(-1 + h - mu) / s:.4f}) = {want:.4f}: the edge "
-                "bucket (−∞, −1 + 1/255] takes all the mass below its upper edge, including the part "
-                "of the Gaussian that lies beyond −1.")
+        return (
+            f"p(k = 0) = Φ((−1 + 1/255 − μ)/σ) = Φ({(-1 + h - mu) / s:.4f}) = {want:.4f}: the edge "
+            "bucket (−∞, −1 + 1/255] takes all the mass below its upper edge, including the part "
+            "of the Gaussian that lies beyond −1."
+        )
 
     def mass(**kw) -> float:
         return float(_mass(x, mu, kw.pop("sigma", s), **kw))
 
     wrong = [
-        (mass(edges=False), "that is the mass of the interior bucket [−1 − 1/255, −1 + 1/255]. The "
-                            "edge bucket at k = 0 runs down to −∞: p = Φ((−1 + 1/255 − μ)/σ), with no "
-                            "C⁻ to subtract."),
-        (mass(half=2 * h), "the bucket's upper edge is −1 + 1/255 (half the 2/255 spacing between "
-                           "pixel values), not −1 + 2/255."),
-        (mass(half=h / 2), "the bucket's upper edge is −1 + 1/255 (half of the spacing 2/255), not "
-                           "−1 + 1/510."),
-        (1 - mass(), "that is the mass *above* the edge bucket, 1 − Φ(...). The black bucket collects "
-                     "everything below −1 + 1/255: p = Φ((−1 + 1/255 − μ)/σ) (check the sign of the "
-                     "argument, (edge − μ)/σ)."),
-        (float(standard_normal_cdf(torch.tensor((-1 - mu) / s))),
-         "that is Φ((−1 − μ)/σ), the mass below the pixel value −1 itself. The bucket extends half "
-         "a spacing further, to −1 + 1/255."),
-        (math.exp(-0.5 * ((-1 - mu) / s) ** 2) / (s * math.sqrt(2 * math.pi)),
-         "that is the Gaussian *density* at x = −1, not a probability (a density can exceed 1). "
-         "Integrate it over the bucket: a difference of CDFs."),
-        (-math.log2(want), "that is −log₂ p, the cost in bits. The question asks for the probability p."),
-        (-math.log(want), "that is −ln p, the cost in nats. The question asks for the probability p."),
+        (
+            mass(edges=False),
+            "that is the mass of the interior bucket [−1 − 1/255, −1 + 1/255]. The "
+            "edge bucket at k = 0 runs down to −∞: p = Φ((−1 + 1/255 − μ)/σ), with no "
+            "C⁻ to subtract.",
+        ),
+        (
+            mass(half=2 * h),
+            "the bucket's upper edge is −1 + 1/255 (half the 2/255 spacing between "
+            "pixel values), not −1 + 2/255.",
+        ),
+        (
+            mass(half=h / 2),
+            "the bucket's upper edge is −1 + 1/255 (half of the spacing 2/255), not −1 + 1/510.",
+        ),
+        (
+            1 - mass(),
+            "that is the mass *above* the edge bucket, 1 − Φ(...). The black bucket collects "
+            "everything below −1 + 1/255: p = Φ((−1 + 1/255 − μ)/σ) (check the sign of the "
+            "argument, (edge − μ)/σ).",
+        ),
+        (
+            float(standard_normal_cdf(torch.tensor((-1 - mu) / s))),
+            "that is Φ((−1 − μ)/σ), the mass below the pixel value −1 itself. The bucket extends "
+            "half a spacing further, to −1 + 1/255.",
+        ),
+        (
+            math.exp(-0.5 * ((-1 - mu) / s) ** 2) / (s * math.sqrt(2 * math.pi)),
+            "that is the Gaussian *density* at x = −1, not a probability (a density can exceed 1). "
+            "Integrate it over the bucket: a difference of CDFs.",
+        ),
+        (
+            -math.log2(want),
+            "that is −log₂ p, the cost in bits. The question asks for the probability p.",
+        ),
+        (
+            -math.log(want),
+            "that is −ln p, the cost in nats. The question asks for the probability p.",
+        ),
         (mass(sigma=math.sqrt(s)), "σ = 0.01 is the standard deviation already; you used √σ."),
         (mass(sigma=s * s), "σ = 0.01 is the standard deviation; you used σ² = 1e−4 in its place."),
     ]
@@ -135,9 +159,11 @@ def _check_pixel_bits(fn) -> str:
     expect_shape(got, want.shape, "your bits", like="k: one cost per pixel")
     rtol, atol = 2e-3, 2e-3                                   # float32 and DDPM's tanh CDF pass
     if close(got, want, rtol, atol):
-        return (f"−log₂ p(k) with the edge buckets to ±∞: {fmt(want[4].item())} bits for pixel 128 "
-                f"with the exact mean and σ = 0.0074, {fmt(want[0].item())} bits for the black pixel "
-                "k = 0 (an edge pixel never costs more than 1 bit when the mean sits on it).")
+        return (
+            f"−log₂ p(k) with the edge buckets to ±∞: {fmt(want[4].item())} bits for pixel 128 "
+            f"with the exact mean and σ = 0.0074, {fmt(want[0].item())} bits for the black pixel "
+            "k = 0 (an edge pixel never costs more than 1 bit when the mean sits on it)."
+        )
     edge = (k == 0) | (k == 255)
 
     def bits_of(p):
@@ -146,41 +172,58 @@ def _check_pixel_bits(fn) -> str:
     wrong = [
         (want * _LN2, "those are nats (natural log). Bits are −log₂ p = −ln p / ln 2."),
         (want * _LN2 / math.log(10), "that is −log₁₀ p. Bits are −log₂ p."),
-        (2.0 ** -want, "that is the probability p itself; the cost in bits is −log₂ p."),
+        (2.0**-want, "that is the probability p itself; the cost in bits is −log₂ p."),
         (-want, "the sign is flipped: the cost is −log₂ p, which is ≥ 0 because p ≤ 1."),
-        (bits_of(_mass(x, mu, sigma, edges=False)),
-         "right for interior pixels, wrong at k = 0 and k = 255: the edge buckets run to −∞ and +∞ "
-         "(p = C⁺ at k = 0, 1 − C⁻ at k = 255), so the 256 probabilities sum to 1."),
-        (bits_of(_mass(x, mu, sigma, swap_edges=True)),
-         "the edges are swapped: k = 0 (x = −1) takes everything below −1 + 1/255, p = C⁺; k = 255 "
-         "takes everything above 1 − 1/255, p = 1 − C⁻."),
-        (bits_of(_mass(x, mu, sigma, half=2 * BUCKET_HALF_WIDTH)),
-         "your buckets are twice too wide: pixel values are 2/255 apart, so a bucket is "
-         "[x − 1/255, x + 1/255]."),
-        (bits_of(_mass(x, mu, sigma, half=0.5 * BUCKET_HALF_WIDTH)),
-         "your buckets are half as wide as they should be: pixel values are 2/255 apart, so a bucket "
-         "is [x − 1/255, x + 1/255]."),
-        (bits_of(_mass(x, mu, sigma.sqrt())),
-         "sigma is the standard deviation already; you took its square root."),
-        (bits_of(_mass(x, mu, sigma ** 2)),
-         "sigma is the standard deviation; you used σ² in its place."),
+        (
+            bits_of(_mass(x, mu, sigma, edges=False)),
+            "right for interior pixels, wrong at k = 0 and k = 255: the edge buckets run to −∞ and "
+            "+∞ (p = C⁺ at k = 0, 1 − C⁻ at k = 255), so the 256 probabilities sum to 1.",
+        ),
+        (
+            bits_of(_mass(x, mu, sigma, swap_edges=True)),
+            "the edges are swapped: k = 0 (x = −1) takes everything below −1 + 1/255, p = C⁺; k = "
+            "255 takes everything above 1 − 1/255, p = 1 − C⁻.",
+        ),
+        (
+            bits_of(_mass(x, mu, sigma, half=2 * BUCKET_HALF_WIDTH)),
+            "your buckets are twice too wide: pixel values are 2/255 apart, so a bucket is "
+            "[x − 1/255, x + 1/255].",
+        ),
+        (
+            bits_of(_mass(x, mu, sigma, half=0.5 * BUCKET_HALF_WIDTH)),
+            "your buckets are half as wide as they should be: pixel values are 2/255 apart, so a "
+            "bucket is [x − 1/255, x + 1/255].",
+        ),
+        (
+            bits_of(_mass(x, mu, sigma.sqrt())),
+            "sigma is the standard deviation already; you took its square root.",
+        ),
+        (
+            bits_of(_mass(x, mu, sigma**2)),
+            "sigma is the standard deviation; you used σ² in its place.",
+        ),
     ]
     name_slip(got, wrong, same=lambda a, b: _same_bits(a, b, rtol, atol))
     far = ~torch.isfinite(got[~edge]) | (got[~edge] > 20)
     if float(far.double().mean()) >= 0.8:
-        # most interior pixels look impossibly far from their means: the bucket centre is not k/127.5 − 1
-        raise Hint("your costs are enormous even where the mean sits on the pixel: the bucket centre "
-                   "must be in the model's range [−1, 1], x = k/127.5 − 1 (not k itself, and not "
-                   "k/255, which is [0, 1]).")
+        # most interior pixels look impossibly far from their means: the bucket centre is not
+        # k/127.5 − 1
+        raise Hint(
+            "your costs are enormous even where the mean sits on the pixel: the bucket centre "
+            "must be in the model's range [−1, 1], x = k/127.5 − 1 (not k itself, and not "
+            "k/255, which is [0, 1])."
+        )
     bad = ~torch.isclose(got, want, rtol=rtol, atol=atol)
     if bool((bad & edge).any()) and not bool((bad & ~edge).any()):
         raise Hint("right for interior pixels, wrong at the edges k = 0 and k = 255: their buckets "
                    "run to −∞ and +∞ (p = C⁺ at k = 0, p = 1 − C⁻ at k = 255).")
     i = int(bad.nonzero()[0])
-    raise Hint(f"for k = {int(k[i])}, μ = {fmt(mu[i].item())}, σ = {fmt(sigma[i].item())} the cost is "
-               f"{fmt(want[i].item())} bits, yours is {fmt(got[i].item())}. Map k to x = k/127.5 − 1, "
-               "integrate N(μ, σ²) over the bucket [x − 1/255, x + 1/255] (to ±∞ at the edges), "
-               "return −log₂ of that.")
+    raise Hint(
+        f"for k = {int(k[i])}, μ = {fmt(mu[i].item())}, σ = {fmt(sigma[i].item())} the cost is "
+        f"{fmt(want[i].item())} bits, yours is {fmt(got[i].item())}. Map k to x = k/127.5 − 1, "
+        "integrate N(μ, σ²) over the bucket [x − 1/255, x + 1/255] (to ±∞ at the edges), "
+        "return −log₂ of that."
+    )
 
 
 _SOLUTION_4_2 = '''
@@ -216,42 +259,60 @@ def _check_sigma_for_8_bits(answer) -> str:
     got = as_number(answer, "your σ_1")
     rtol = 3e-3                                                # 0.80 and 0.801 both pass
     if abs(got - want) <= rtol * want:
-        return (f"σ_1 ≈ {want:.4f}: the bucket's mass is then ≈ (2/255)·N(0; 0, σ²) = 1/256, the "
-                "same as a uniform guess over the 256 values. A decoder that wide knows nothing about "
-                "the pixel; with σ_1 = √β̃_2 ≈ 0.0074 the same pixel costs 1.31 bits.")
+        return (
+            f"σ_1 ≈ {want:.4f}: the bucket's mass is then ≈ (2/255)·N(0; 0, σ²) = 1/256, the "
+            "same as a uniform guess over the 256 values. A decoder that wide knows nothing about "
+            "the pixel; with σ_1 = √β̃_2 ≈ 0.0074 the same pixel costs 1.31 bits."
+        )
     wrong = [
-        (_sigma_for_bits(8.0, 2 * BUCKET_HALF_WIDTH), "your bucket is twice too wide: its half-width "
-                                                      "is 1/255 (pixel values are 2/255 apart)."),
-        (_sigma_for_bits(8.0, 0.5 * BUCKET_HALF_WIDTH), "your bucket is half as wide as it should be: "
-                                                        "it is [x − 1/255, x + 1/255]."),
-        (_sigma_for_bits(8.0 / _LN2), "that σ makes the pixel cost 8 nats (p = e⁻⁸); the question is "
-                                      "about 8 bits (p = 2⁻⁸ = 1/256)."),
-        (want ** 2, "that is σ², the variance; the question asks for the standard deviation σ_1."),
-        (1 / math.sqrt(3), "1/√3 is the standard deviation of a uniform distribution on [−1, 1]. "
-                           "Here the decoder is a Gaussian centred on the pixel: solve "
-                           "2Φ((1/255)/σ) − 1 = 1/256 for σ."),
+        (
+            _sigma_for_bits(8.0, 2 * BUCKET_HALF_WIDTH),
+            "your bucket is twice too wide: its half-width "
+            "is 1/255 (pixel values are 2/255 apart).",
+        ),
+        (
+            _sigma_for_bits(8.0, 0.5 * BUCKET_HALF_WIDTH),
+            "your bucket is half as wide as it should be: it is [x − 1/255, x + 1/255].",
+        ),
+        (
+            _sigma_for_bits(8.0 / _LN2),
+            "that σ makes the pixel cost 8 nats (p = e⁻⁸); the question is "
+            "about 8 bits (p = 2⁻⁸ = 1/256).",
+        ),
+        (want**2, "that is σ², the variance; the question asks for the standard deviation σ_1."),
+        (
+            1 / math.sqrt(3),
+            "1/√3 is the standard deviation of a uniform distribution on [−1, 1]. "
+            "Here the decoder is a Gaussian centred on the pixel: solve "
+            "2Φ((1/255)/σ) − 1 = 1/256 for σ.",
+        ),
     ]
     name_slip(got, wrong, same=lambda a, b: abs(a - b) <= rtol * b)
     if got <= 0:
         raise Hint("σ_1 is a standard deviation: it must be positive.")
-    direction = ("too small: a narrower Gaussian centred on the pixel puts *more* mass in its bucket, "
-                 "so the pixel costs fewer bits" if got < want else
-                 "too large: at that width the bucket gets less than 1/256 of the mass")
+    direction = (
+        "too small: a narrower Gaussian centred on the pixel puts *more* mass in its bucket, "
+        "so the pixel costs fewer bits"
+        if got < want
+        else "too large: at that width the bucket gets less than 1/256 of the mass"
+    )
     raise Hint(f"σ_1 = {fmt(got)} is {direction}. Solve 2Φ((1/255)/σ) − 1 = 2⁻⁸ for σ (the mean "
                "sits on the pixel, the bucket is [x − 1/255, x + 1/255]).")
 
 
-_SOLUTION_4_3 = '''
+_SOLUTION_4_3 = """
 import math
 
-# p = 2 Phi(h / sigma) - 1 with h = 1/255 must equal 2^-8; solve by bisection (p falls as sigma grows)
+# p = 2 Phi(h / sigma) - 1 with h = 1/255 must equal 2^-8;
+# solve by bisection (p falls as sigma grows)
 Phi = lambda y: 0.5 * (1 + math.erf(y / math.sqrt(2)))
 lo, hi = 1e-3, 10.0
 for _ in range(100):
     mid = (lo + hi) / 2
     lo, hi = (mid, hi) if 2 * Phi((1 / 255) / mid) - 1 > 2 ** -8 else (lo, mid)
-answer = (lo + hi) / 2   # 0.8010; the density approximation (2/255) N(0; 0, sigma^2) = 1/256 gives the same
-'''
+# 0.8010; the density approximation (2/255) N(0; 0, sigma^2) = 1/256 gives the same
+answer = (lo + hi) / 2
+"""
 
 
 # ---- 4.4 predict, then measure: the share of MNIST pixels that are exactly black -----------------
@@ -289,12 +350,29 @@ answer = 80        # percent; anything from about 66 to 95 counts as a good pred
 
 
 EXERCISES = {
-    "4.1": Exercise("4.1", "the probability of an edge bucket", "answer", _check_edge_probability,
-                    _SOLUTION_4_1),
-    "4.2": Exercise("4.2", "the bits of a pixel under the bucket decoder", "pixel_bits", _check_pixel_bits,
-                    _SOLUTION_4_2),
-    "4.3": Exercise("4.3", "the decoder width σ_1 at which a pixel costs 8 bits", "answer",
-                    _check_sigma_for_8_bits, _SOLUTION_4_3),
-    "4.4": Exercise("4.4", "predict, then measure: the share of MNIST pixels that are black",
-                    "answer", _check_black_share, _SOLUTION_4_4, measured=("measured",)),
+    "4.1": Exercise(
+        "4.1", "the probability of an edge bucket", "answer", _check_edge_probability, _SOLUTION_4_1
+    ),
+    "4.2": Exercise(
+        "4.2",
+        "the bits of a pixel under the bucket decoder",
+        "pixel_bits",
+        _check_pixel_bits,
+        _SOLUTION_4_2,
+    ),
+    "4.3": Exercise(
+        "4.3",
+        "the decoder width σ_1 at which a pixel costs 8 bits",
+        "answer",
+        _check_sigma_for_8_bits,
+        _SOLUTION_4_3,
+    ),
+    "4.4": Exercise(
+        "4.4",
+        "predict, then measure: the share of MNIST pixels that are black",
+        "answer",
+        _check_black_share,
+        _SOLUTION_4_4,
+        measured=("measured",),
+    ),
 }

@@ -35,33 +35,54 @@ def _mu_inputs():
     xt = torch.randn(8, 6, generator=g, dtype=torch.float64)                     # (N, D)
     x0 = torch.rand(8, 6, generator=g, dtype=torch.float64) * 2 - 1
     c1, c2 = s.posterior_mean_coef1[t][:, None], s.posterior_mean_coef2[t][:, None]
-    mu = c1 * x0 + c2 * xt                                                       # a plausible mean
-    cols = tuple(table[t][:, None].clone() for table in (s.alpha, s.alpha_bar, s.beta))  # each (N, 1)
+    mu = c1 * x0 + c2 * xt  # a plausible mean
+    cols = tuple(
+        table[t][:, None].clone() for table in (s.alpha, s.alpha_bar, s.beta)
+    )  # each (N, 1)
     return s, t, xt, mu, cols
 
 
 def _check_eps_from_mu(fn) -> str:
     s, t, xt, mu, (alpha, ab, beta) = _mu_inputs()
-    want = predict_eps_from_x0(s, xt, t, predict_x0_from_mean(s, xt, t, mu))   # (N, D)
-    got = call(fn, xt, mu, alpha, ab, beta, what="eps_from_mu(xt, mu, alpha_t, alpha_bar_t, beta_t)")
+    want = predict_eps_from_x0(s, xt, t, predict_x0_from_mean(s, xt, t, mu))  # (N, D)
+    got = call(
+        fn, xt, mu, alpha, ab, beta, what="eps_from_mu(xt, mu, alpha_t, alpha_bar_t, beta_t)"
+    )
     expect_shape(got, want.shape, "your ε̂", like="xt")
     if close(got, want, 1e-3, 1e-6):
-        return ("ε̂ = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t: eq. 11 solved for ε. A sampler can run DDIM on a "
-                "μ-predicting network this way (ddpm_edu does, through x̂_0).")
+        return (
+            "ε̂ = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t: eq. 11 solved for ε. A sampler can run DDIM on a "
+            "μ-predicting network this way (ddpm_edu does, through x̂_0)."
+        )
     om = (1 - ab).sqrt()
     x0_hat = predict_x0_from_mean(s, xt, t, mu)
     wrong = [
-        (om * (xt - mu) / beta, "√α_t is missing: eq. 11 says √α_t μ = x_t − β_t/√(1 − ᾱ_t) ε, so "
-                                "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
-        (-want, "the sign is flipped: ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t (x_t minus the scaled mean)."),
-        (om * (xt - ab.sqrt() * mu) / beta, "you used ᾱ_t where α_t belongs: one step back from x_t "
-                                            "scales by √α_t = √(1 − β_t), not √ᾱ_t."),
-        ((xt - alpha.sqrt() * mu) / (beta * om), "√(1 − ᾱ_t) belongs in the numerator: "
-                                                 "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
-        ((xt - alpha.sqrt() * mu) / beta, "the factor √(1 − ᾱ_t) is missing: "
-                                          "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t."),
-        (om * (xt - alpha.sqrt() * mu) / beta.sqrt(), "divide by β_t, not √β_t: eq. 11 has "
-                                                      "β_t/√(1 − ᾱ_t) in front of ε."),
+        (
+            om * (xt - mu) / beta,
+            "√α_t is missing: eq. 11 says √α_t μ = x_t − β_t/√(1 − ᾱ_t) ε, so "
+            "ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t.",
+        ),
+        (
+            -want,
+            "the sign is flipped: ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t (x_t minus the scaled mean).",
+        ),
+        (
+            om * (xt - ab.sqrt() * mu) / beta,
+            "you used ᾱ_t where α_t belongs: one step back from x_t "
+            "scales by √α_t = √(1 − β_t), not √ᾱ_t.",
+        ),
+        (
+            (xt - alpha.sqrt() * mu) / (beta * om),
+            "√(1 − ᾱ_t) belongs in the numerator: ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t.",
+        ),
+        (
+            (xt - alpha.sqrt() * mu) / beta,
+            "the factor √(1 − ᾱ_t) is missing: ε = √(1 − ᾱ_t)(x_t − √α_t μ)/β_t.",
+        ),
+        (
+            om * (xt - alpha.sqrt() * mu) / beta.sqrt(),
+            "divide by β_t, not √β_t: eq. 11 has β_t/√(1 − ᾱ_t) in front of ε.",
+        ),
         (x0_hat, "that is x̂_0, the clean image the mean implies; the question asks for ε̂."),
     ]
     name_slip(got, wrong, 1e-3, 1e-6)
@@ -75,7 +96,8 @@ def _check_eps_from_mu(fn) -> str:
 
 _SOLUTION_5_1 = '''
 def eps_from_mu(xt, mu, alpha, alpha_bar, beta):
-    """ε̂ implied by a predicted mean μ: DDPM eq. 11, μ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t, solved for ε."""
+    """ε̂ implied by a predicted mean μ: DDPM eq. 11, μ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t,
+    solved for ε."""
     return (1 - alpha_bar).sqrt() * (xt - alpha.sqrt() * mu) / beta
 '''
 
@@ -136,29 +158,51 @@ def _check_x0_weight(fn) -> str:
     got = call(fn, beta, ab, ab_prev, what="x0_weight(beta_t, alpha_bar_t, alpha_bar_prev)")
     expect_shape(got, want.shape, "your weights", like="the inputs: one weight per step")
     if close(got, want, _RTOL, _ATOL):
-        return ("λ_t = c1_t²/(2β̃_t) = β_t ᾱ_{t−1}/(2(1 − ᾱ_t)(1 − ᾱ_{t−1})): about 2700 at t = 2 and "
-                "4e-7 at t = 1000 (linear schedule). An x̂_0 error costs the bound ten orders of "
-                "magnitude more at small t than at large t.")
+        return (
+            "λ_t = c1_t²/(2β̃_t) = β_t ᾱ_{t−1}/(2(1 − ᾱ_t)(1 − ᾱ_{t−1})): about 2700 at t = 2 and "
+            "4e-7 at t = 1000 (linear schedule). An x̂_0 error costs the bound ten orders of "
+            "magnitude more at small t than at large t."
+        )
     alpha = ab / ab_prev
     c1 = beta * ab_prev.sqrt() / (1 - ab)
     c2 = (1 - ab_prev) * alpha.sqrt() / (1 - ab)
     bt = beta * (1 - ab_prev) / (1 - ab)
     wrong = [
-        (c1 / (2 * bt), "c1_t is not squared: μ̃ − μ_θ = c1_t (x_0 − x̂_0), so the squared mean error "
-                        "is c1_t² (x_0 − x̂_0)²."),
-        (c1 ** 2 / bt, "you dropped the 2: the KL of two Gaussians with the same variance σ_t² is "
-                       "(μ̃ − μ_θ)²/(2σ_t²)."),
-        (c2 ** 2 / (2 * bt), "you used c2_t, the coefficient of x_t. The network's error is in x̂_0, "
-                             "which enters the mean through c1_t = β_t √ᾱ_{t−1}/(1 − ᾱ_t)."),
-        (c1 ** 2 / (2 * beta), "that is the weight with σ_t² = β_t (fixed large); this exercise uses "
-                               "σ_t² = β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t)."),
-        ((beta * ab.sqrt() / (1 - ab)) ** 2 / (2 * bt), "c1_t has √ᾱ_{t−1} (the previous step), not "
-                                                        "√ᾱ_t: c1_t = β_t √ᾱ_{t−1}/(1 − ᾱ_t)."),
-        (beta ** 2 / (2 * bt * alpha * (1 - ab)), "that is the weight of an ε-predicting network. For "
-                                                  "x̂_0, μ̃ − μ_θ = c1_t (x_0 − x̂_0): λ_t = c1_t²/(2β̃_t)."),
-        (1 / (2 * bt), "that is the weight of a network that predicts μ itself. For x̂_0 the mean error "
-                       "is c1_t (x_0 − x̂_0), so multiply by c1_t²."),
-        (c1 ** 2 / (2 * bt.sqrt()), "β̃_t is already a variance: divide by 2β̃_t, not by 2√β̃_t."),
+        (
+            c1 / (2 * bt),
+            "c1_t is not squared: μ̃ − μ_θ = c1_t (x_0 − x̂_0), so the squared mean error "
+            "is c1_t² (x_0 − x̂_0)².",
+        ),
+        (
+            c1**2 / bt,
+            "you dropped the 2: the KL of two Gaussians with the same variance σ_t² is "
+            "(μ̃ − μ_θ)²/(2σ_t²).",
+        ),
+        (
+            c2**2 / (2 * bt),
+            "you used c2_t, the coefficient of x_t. The network's error is in x̂_0, "
+            "which enters the mean through c1_t = β_t √ᾱ_{t−1}/(1 − ᾱ_t).",
+        ),
+        (
+            c1**2 / (2 * beta),
+            "that is the weight with σ_t² = β_t (fixed large); this exercise uses "
+            "σ_t² = β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t).",
+        ),
+        (
+            (beta * ab.sqrt() / (1 - ab)) ** 2 / (2 * bt),
+            "c1_t has √ᾱ_{t−1} (the previous step), not √ᾱ_t: c1_t = β_t √ᾱ_{t−1}/(1 − ᾱ_t).",
+        ),
+        (
+            beta**2 / (2 * bt * alpha * (1 - ab)),
+            "that is the weight of an ε-predicting network. For "
+            "x̂_0, μ̃ − μ_θ = c1_t (x_0 − x̂_0): λ_t = c1_t²/(2β̃_t).",
+        ),
+        (
+            1 / (2 * bt),
+            "that is the weight of a network that predicts μ itself. For x̂_0 the mean error "
+            "is c1_t (x_0 − x̂_0), so multiply by c1_t².",
+        ),
+        (c1**2 / (2 * bt.sqrt()), "β̃_t is already a variance: divide by 2β̃_t, not by 2√β̃_t."),
     ]
     name_slip(got, wrong, _RTOL, _ATOL)
     i = first_mismatch(got, want, _RTOL, _ATOL)

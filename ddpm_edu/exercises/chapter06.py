@@ -24,16 +24,17 @@ from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_
 __all__ = ["EXERCISES"]
 
 
-# ---- 6.1 the sinusoidal time embedding ---------------------------------------------------------------
+# ---- 6.1 the sinusoidal time embedding -----------------------------------------------------------
 _T_IN = torch.tensor([1, 2, 3, 10, 57, 100, 500, 999, 1000])
 
 
 def _embed(t: torch.Tensor, dim: int, base: float = 10000.0, spread: float | None = None,
            order: str = "cos-sin") -> torch.Tensor:
-    """Variants of the embedding in float64: ``spread`` divides k in the exponent (default dim/2)."""
+    """Variants of the embedding in float64: ``spread``
+    divides k in the exponent (default dim/2)."""
     half = dim // 2
     spread = half if spread is None else spread
-    freqs = torch.exp(-math.log(base) * torch.arange(half, dtype=torch.float64) / spread)   # (half,)
+    freqs = torch.exp(-math.log(base) * torch.arange(half, dtype=torch.float64) / spread)  # (half,)
     args = t.double()[:, None] * freqs[None, :]                                          # (N, half)
     cos, sin = torch.cos(args), torch.sin(args)
     if order == "cos-sin":
@@ -49,38 +50,64 @@ def _check_embedding(fn) -> str:
         want = sinusoidal_embedding(t, dim).double()                   # (N, dim), the library's
         got = call(fn, t, dim, what=f"time_embedding(t, dim={dim})")
         if got.shape == (t.shape[0], dim // 2):
-            raise Hint(f"your embedding has dim/2 = {dim // 2} columns: it should have dim = {dim}, "
-                       "the cos half followed by the sin half.")
+            raise Hint(
+                f"your embedding has dim/2 = {dim // 2} columns: it should have dim = {dim}, "
+                "the cos half followed by the sin half."
+            )
         expect_shape(got, want.shape, "your embedding", like="(N, dim): one row per t")
         if close(got, want, 1e-4, 1e-3):
             continue
         wrong = [
-            (_embed(t, dim, order="sin-cos"), "sin and cos are in the other order: the library (like "
-                                              "improved-diffusion) puts the cos half first, "
-                                              "[cos(t ω_k), sin(t ω_k)]."),
-            (_embed(t, dim, order="interleaved"), "you interleaved cos and sin column by column; the "
-                                                  "library concatenates two halves: all cos columns, "
-                                                  "then all sin columns."),
-            (_embed(t, dim, spread=dim), "your frequencies spread over dim: ω_k = 10000^(−k/(dim/2)), "
-                                         "k = 0..dim/2 − 1, so the slowest has period about 2π·10000."),
-            (_embed(t, dim, spread=dim // 2 - 1), "you divided k by dim/2 − 1: ω_k = 10000^(−k/(dim/2)), "
-                                                  "so the last frequency is 10000^(−(dim/2 − 1)/(dim/2)), "
-                                                  "not exactly 1/10000."),
-            (_embed(t - 1, dim), "you shifted t to start at 0: the network is called with the paper's "
-                                 "t = 1..T, and the embedding uses that t as it is."),
-            (_embed(t, dim, base=1000.0), "the base (max_period) is 10000, as in the Transformer: "
-                                          "ω_k = 10000^(−k/(dim/2))."),
-            (_embed(t.double() / 1000, dim), "the library embeds t itself, not t/T: with ω_0 = 1 the "
-                                             "fastest column changes by a whole radian per step."),
+            (
+                _embed(t, dim, order="sin-cos"),
+                "sin and cos are in the other order: the library (like "
+                "improved-diffusion) puts the cos half first, "
+                "[cos(t ω_k), sin(t ω_k)].",
+            ),
+            (
+                _embed(t, dim, order="interleaved"),
+                "you interleaved cos and sin column by column; the "
+                "library concatenates two halves: all cos columns, "
+                "then all sin columns.",
+            ),
+            (
+                _embed(t, dim, spread=dim),
+                "your frequencies spread over dim: ω_k = 10000^(−k/(dim/2)), "
+                "k = 0..dim/2 − 1, so the slowest has period about 2π·10000.",
+            ),
+            (
+                _embed(t, dim, spread=dim // 2 - 1),
+                "you divided k by dim/2 − 1: ω_k = 10000^(−k/(dim/2)), "
+                "so the last frequency is 10000^(−(dim/2 − 1)/(dim/2)), "
+                "not exactly 1/10000.",
+            ),
+            (
+                _embed(t - 1, dim),
+                "you shifted t to start at 0: the network is called with the paper's "
+                "t = 1..T, and the embedding uses that t as it is.",
+            ),
+            (
+                _embed(t, dim, base=1000.0),
+                "the base (max_period) is 10000, as in the Transformer: ω_k = 10000^(−k/(dim/2)).",
+            ),
+            (
+                _embed(t.double() / 1000, dim),
+                "the library embeds t itself, not t/T: with ω_0 = 1 the "
+                "fastest column changes by a whole radian per step.",
+            ),
         ]
         name_slip(got, wrong, 1e-4, 1e-3)
         i, j = divmod(first_mismatch(got, want, 1e-4, 1e-3), dim)
-        raise Hint(f"for t = {int(t[i])}, dim = {dim}, column {j} should be {fmt(want[i, j].item())}, "
-                   f"yours is {fmt(got[i, j].item())}. Columns 0..dim/2 − 1 are cos(t ω_k), the rest "
-                   "sin(t ω_k), with ω_k = 10000^(−k/(dim/2)).")
-    return ("[cos(t ω_k), sin(t ω_k)], ω_k = 10000^(−k/(dim/2)): fast columns tell neighbouring steps "
-            "apart, slow ones say roughly where in the chain t is. The U-Net passes this through a "
-            "small MLP before adding it to every residual block.")
+        raise Hint(
+            f"for t = {int(t[i])}, dim = {dim}, column {j} should be {fmt(want[i, j].item())}, "
+            f"yours is {fmt(got[i, j].item())}. Columns 0..dim/2 − 1 are cos(t ω_k), the rest "
+            "sin(t ω_k), with ω_k = 10000^(−k/(dim/2))."
+        )
+    return (
+        "[cos(t ω_k), sin(t ω_k)], ω_k = 10000^(−k/(dim/2)): fast columns tell neighbouring steps "
+        "apart, slow ones say roughly where in the chain t is. The U-Net passes this through a "
+        "small MLP before adding it to every residual block."
+    )
 
 
 _SOLUTION_6_1 = '''
@@ -88,7 +115,8 @@ import math
 import torch
 
 def time_embedding(t, dim):
-    """[cos(t ω_k), sin(t ω_k)] for k = 0..dim/2 − 1, ω_k = 10000^(−k/(dim/2)); t (N,) → (N, dim)."""
+    """[cos(t ω_k), sin(t ω_k)] for k = 0..dim/2 − 1, ω_k = 10000^(−k/(dim/2));
+    t (N,) → (N, dim)."""
     half = dim // 2
     omega = torch.exp(-math.log(10000.0) * torch.arange(half) / half)       # (half,)
     angles = t.float()[:, None] * omega[None, :]                              # (N, half)
@@ -96,7 +124,7 @@ def time_embedding(t, dim):
 '''
 
 
-# ---- 6.2 the loss at step 1 of an x_0-predicting network -------------------------------------------------
+# ---- 6.2 the loss at step 1 of an x_0-predicting network -----------------------------------------
 @lru_cache(maxsize=1)
 def _mnist_moments() -> tuple[float, float]:
     """E[x_0²] and E[x_0] over every pixel of the MNIST training set in the model range [−1, 1]."""
@@ -117,41 +145,61 @@ def _check_first_loss(answer) -> str:
         return abs(a - b) <= rel * abs(b)
 
     if same(got, mean_sq):
-        return (f"E[x_0²] ≈ {mean_sq:.4f}: the network outputs 0, so its squared error is the target's "
-                "own mean square. Mostly the black background (x_0 = −1, error 1) and a few white "
-                "strokes. For an ε-network the same argument gives E[ε²] = 1: a first loss near 1 "
-                "means the set-up is right.")
+        return (
+            f"E[x_0²] ≈ {mean_sq:.4f}: the network outputs 0, so its squared error is the target's "
+            "own mean square. Mostly the black background (x_0 = −1, error 1) and a few white "
+            "strokes. For an ε-network the same argument gives E[ε²] = 1: a first loss near 1 "
+            "means the set-up is right."
+        )
     var = mean_sq - mean ** 2
     wrong = [
-        (1.0, "1 is the answer for an ε-network (E[ε²] = 1). This network predicts x_0, so the first "
-              "loss is E[(x_0 − 0)²] over the MNIST pixels in [−1, 1]."),
-        (var, "that is the variance of the pixels, E[(x_0 − E x_0)²]: the network outputs 0, not the "
-              "mean image, so the error is x_0 itself and the loss is E[x_0²]."),
-        (mean ** 2, "that is (E x_0)², the square of the mean; the loss averages the squares: E[x_0²]."),
+        (
+            1.0,
+            "1 is the answer for an ε-network (E[ε²] = 1). This network predicts x_0, so the first "
+            "loss is E[(x_0 − 0)²] over the MNIST pixels in [−1, 1].",
+        ),
+        (
+            var,
+            "that is the variance of the pixels, E[(x_0 − E x_0)²]: the network outputs 0, not the "
+            "mean image, so the error is x_0 itself and the loss is E[x_0²].",
+        ),
+        (
+            mean**2,
+            "that is (E x_0)², the square of the mean; the loss averages the squares: E[x_0²].",
+        ),
         (mean, "that is E[x_0], the mean pixel: the loss is a mean of *squared* errors, E[x_0²]."),
-        (mean_sq / 2, "half of it: the loss in ddpm_edu is the plain mean squared error, without a ½."),
-        (0.1120, "that is E[x²] for pixels scaled to [0, 1]; the model works in [−1, 1] "
-                 "(x = k/127.5 − 1), where black is −1."),
+        (
+            mean_sq / 2,
+            "half of it: the loss in ddpm_edu is the plain mean squared error, without a ½.",
+        ),
+        (
+            0.1120,
+            "that is E[x²] for pixels scaled to [0, 1]; the model works in [−1, 1] "
+            "(x = k/127.5 − 1), where black is −1.",
+        ),
         (math.sqrt(mean_sq), "that is the root mean square; the loss is the mean square itself."),
     ]
     name_slip(got, wrong, same=same)
     if got > 100:
         raise Hint("the loss is computed on pixels mapped to [−1, 1] (x = k/127.5 − 1), not on the "
                    "raw values 0..255.")
-    raise Hint(f"{fmt(got)} is not it. A new U-Net outputs exactly 0 (its last layer starts at zero), "
-               "and an x_0-network's target is the image, so the first loss is the mean of x_0² over "
-               "the pixels of the training digits in [−1, 1].")
+    raise Hint(
+        f"{fmt(got)} is not it. A new U-Net outputs exactly 0 (its last layer starts at zero), "
+        "and an x_0-network's target is the image, so the first loss is the mean of x_0² over "
+        "the pixels of the training digits in [−1, 1]."
+    )
 
 
-_SOLUTION_6_2 = '''
+_SOLUTION_6_2 = """
 from ddpm_edu import load_mnist, to_model_range
 
 images, _ = load_mnist("train")
-answer = to_model_range(images).pow(2).mean().item()   # ≈ 0.925: the error of predicting 0 is x_0 itself
-'''
+# ≈ 0.925: the error of predicting 0 is x_0 itself
+answer = to_model_range(images).pow(2).mean().item()
+"""
 
 
-# ---- 6.3 one EMA update with the warm-up -------------------------------------------------------------------
+# ---- 6.3 one EMA update with the warm-up ---------------------------------------------------------
 def _decay(step: int, decay: float) -> float:
     """The decay the training loop uses after step ``step`` with TrainConfig.ema_decay ``decay``."""
     return ema_decay_at(step, TrainConfig(ema_decay=decay))
@@ -175,25 +223,39 @@ def _check_ema(fn) -> str:
             continue
         d = _decay(step, decay)
         wrong = [
-            (d * theta + (1 - d) * ema, "the two weights are swapped: the EMA keeps most of itself, "
-                                        "θ_ema ← d·θ_ema + (1 − d)·θ with d close to 1."),
-            (decay * ema + (1 - decay) * theta, "that is the update without the warm-up: early in training "
-                                                "use d = min(decay, (1 + step)/(10 + step)), so the EMA "
-                                                "does not remember the random initial weights for "
-                                                "thousands of steps."),
-            (_ema(ema, theta, step - 1, decay), "the warm-up is off by one step: d = (1 + step)/(10 + "
-                                                "step) with the step just finished (1 for the first)."),
-            (_ema(ema, theta, step + 1, decay), "the warm-up is off by one step: d = (1 + step)/(10 + "
-                                                "step) with the step just finished (1 for the first)."),
+            (
+                d * theta + (1 - d) * ema,
+                "the two weights are swapped: the EMA keeps most of itself, "
+                "θ_ema ← d·θ_ema + (1 − d)·θ with d close to 1.",
+            ),
+            (
+                decay * ema + (1 - decay) * theta,
+                "that is the update without the warm-up: early in training "
+                "use d = min(decay, (1 + step)/(10 + step)), so the EMA "
+                "does not remember the random initial weights for "
+                "thousands of steps.",
+            ),
+            (
+                _ema(ema, theta, step - 1, decay),
+                "the warm-up is off by one step: d = (1 + step)/(10 + "
+                "step) with the step just finished (1 for the first).",
+            ),
+            (
+                _ema(ema, theta, step + 1, decay),
+                "the warm-up is off by one step: d = (1 + step)/(10 + "
+                "step) with the step just finished (1 for the first).",
+            ),
             (d * ema + theta, "the new weights enter with the factor (1 − d), not 1."),
         ]
         name_slip(got, wrong, 1e-6, 1e-9)
         raise Hint(f"at step {step} with decay {decay} the decay used is d = {fmt(d)} and the EMA "
                    f"d·θ_ema + (1 − d)·θ; your first entry is {fmt(got[0].item())}, expected "
                    f"{fmt(want[0].item())}.")
-    return ("d = min(decay, (1 + step)/(10 + step)): 2/11 after the first step, 0.9 after 80, and the "
-            "full 0.999 only after about 9000 steps. The EMA of a short run follows the recent weights "
-            "instead of averaging in the random start.")
+    return (
+        "d = min(decay, (1 + step)/(10 + step)): 2/11 after the first step, 0.9 after 80, and the "
+        "full 0.999 only after about 9000 steps. The EMA of a short run follows the recent weights "
+        "instead of averaging in the random start."
+    )
 
 
 _SOLUTION_6_3 = '''

@@ -22,7 +22,7 @@ from ._core import Exercise, Hint, call, close, expect_shape, fmt, name_slip
 __all__ = ["EXERCISES"]
 
 
-# ---- 7.1 ε̂ from x̂_0 -------------------------------------------------------------------------------------
+# ---- 7.1 ε̂ from x̂_0 ----------------------------------------------------------------------------
 _T_71 = (10, 300, 900)
 
 
@@ -57,38 +57,54 @@ def _check_eps_from_x0(fn) -> str:
         return torch.stack([f(xt, ab) for xt, ab in inputs])
 
     wrong = [
-        (each(lambda xt, ab: (xt - ab * x0h) / math.sqrt(1 - ab)),
-         "the signal's coefficient is √ᾱ_t, not ᾱ_t: x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε."),
-        (each(lambda xt, ab: (xt - math.sqrt(ab) * x0h) / (1 - ab)),
-         "divide by the noise's standard deviation √(1 − ᾱ_t), not by its variance 1 − ᾱ_t."),
-        (each(lambda xt, ab: (math.sqrt(ab) * x0h - xt) / math.sqrt(1 - ab)),
-         "the sign is flipped: ε̂ = (x_t − √ᾱ_t x̂_0)/√(1 − ᾱ_t)."),
-        (each(lambda xt, ab: (xt - math.sqrt(1 - ab) * x0h) / math.sqrt(ab)),
-         "the coefficients are swapped: x̂_0 is multiplied by √ᾱ_t, and the difference is divided by "
-         "√(1 − ᾱ_t)."),
-        (each(lambda xt, ab: xt - math.sqrt(ab) * x0h),
-         "that is √(1 − ᾱ_t)·ε̂, the noise *term*; divide it by √(1 − ᾱ_t) to get ε̂ itself."),
-        (each(lambda xt, ab: (xt - math.sqrt(ab) * x0h) / math.sqrt(ab)),
-         "divide by √(1 − ᾱ_t), the noise's standard deviation, not by √ᾱ_t."),
+        (
+            each(lambda xt, ab: (xt - ab * x0h) / math.sqrt(1 - ab)),
+            "the signal's coefficient is √ᾱ_t, not ᾱ_t: x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε.",
+        ),
+        (
+            each(lambda xt, ab: (xt - math.sqrt(ab) * x0h) / (1 - ab)),
+            "divide by the noise's standard deviation √(1 − ᾱ_t), not by its variance 1 − ᾱ_t.",
+        ),
+        (
+            each(lambda xt, ab: (math.sqrt(ab) * x0h - xt) / math.sqrt(1 - ab)),
+            "the sign is flipped: ε̂ = (x_t − √ᾱ_t x̂_0)/√(1 − ᾱ_t).",
+        ),
+        (
+            each(lambda xt, ab: (xt - math.sqrt(1 - ab) * x0h) / math.sqrt(ab)),
+            "the coefficients are swapped: x̂_0 is multiplied by √ᾱ_t, and the difference is "
+            "divided by √(1 − ᾱ_t).",
+        ),
+        (
+            each(lambda xt, ab: xt - math.sqrt(ab) * x0h),
+            "that is √(1 − ᾱ_t)·ε̂, the noise *term*; divide it by √(1 − ᾱ_t) to get ε̂ itself.",
+        ),
+        (
+            each(lambda xt, ab: (xt - math.sqrt(ab) * x0h) / math.sqrt(ab)),
+            "divide by √(1 − ᾱ_t), the noise's standard deviation, not by √ᾱ_t.",
+        ),
     ]
     name_slip(got_t, wrong, rtol, atol)
     worst = int((got_t - want_t).abs().flatten(1).amax(1).argmax())
-    raise Hint(f"at t = {_T_71[worst]} (ᾱ_t = {fmt(inputs[worst][1])}) your ε̂ differs from the expected "
-               "one. Solve x_t = √ᾱ_t x̂_0 + √(1 − ᾱ_t) ε̂ for ε̂.")
+    raise Hint(
+        f"at t = {_T_71[worst]} (ᾱ_t = {fmt(inputs[worst][1])}) your ε̂ differs from the expected "
+        "one. Solve x_t = √ᾱ_t x̂_0 + √(1 − ᾱ_t) ε̂ for ε̂."
+    )
 
 
 _SOLUTION_7_1 = '''
 import math
 
 def eps_from_x0(x_t, x0_hat, alpha_bar_t):
-    """The noise implied by a predicted clean image: solve x_t = sqrt(abar) x0 + sqrt(1 - abar) eps."""
+    """The noise implied by a predicted clean image:
+    solve x_t = sqrt(abar) x0 + sqrt(1 - abar) eps."""
     return (x_t - math.sqrt(alpha_bar_t) * x0_hat) / math.sqrt(1 - alpha_bar_t)
 '''
 
 
-# ---- 7.2 PSNR ---------------------------------------------------------------------------------------
+# ---- 7.2 PSNR ------------------------------------------------------------------------------------
 def _psnr_pairs():
-    """Three (sample, image) pairs in [−1, 1], shape (3, 8, 8): a close, a middling and a poor match."""
+    """Three (sample, image) pairs in [−1, 1], shape
+    (3, 8, 8): a close, a middling and a poor match."""
     g = torch.Generator().manual_seed(72)
     image = torch.rand(3, 8, 8, generator=g) * 2 - 1
     pairs = []
@@ -105,36 +121,63 @@ def _check_psnr(fn) -> str:
         want.append(float(psnr_to_nearest(a[None], b[None])))
         out = call(fn, a, b, what="psnr_db(sample, image)")
         if out.numel() != 1:
-            raise Hint(f"psnr_db(sample, image) returned a tensor of shape {tuple(out.shape)}; it should "
-                       "return one number per pair of images (average the squared error over all "
-                       "pixels and channels first).")
+            raise Hint(
+                f"psnr_db(sample, image) returned a tensor of shape {tuple(out.shape)}; it should "
+                "return one number per pair of images (average the squared error over all "
+                "pixels and channels first)."
+            )
         got.append(float(out.reshape(())))
     want_t, got_t = torch.tensor(want), torch.tensor(got)
     tol = 0.02  # dB; float32 arithmetic passes easily
     if close(got_t, want_t, 0, tol):
-        return (f"PSNR = 10·log₁₀(2²/MSE): {fmt(want[0])}, {fmt(want[1])} and {fmt(want[2])} dB for "
-                "the three pairs. Each halving of the RMS error adds 6.02 dB; the course calls a "
-                "sample recognisable from 20 dB (RMS error 10 % of the range).")
+        return (
+            f"PSNR = 10·log₁₀(2²/MSE): {fmt(want[0])}, {fmt(want[1])} and {fmt(want[2])} dB for "
+            "the three pairs. Each halving of the RMS error adds 6.02 dB; the course calls a "
+            "sample recognisable from 20 dB (RMS error 10 % of the range)."
+        )
     mse = torch.tensor([float(((a.double() - b.double()) ** 2).mean()) for a, b in pairs])
     wrong = [
-        (want_t - 20 * math.log10(2), "you used a peak of 1, the range of images in [0, 1]. Our images "
-                                      "live in [−1, 1], so the range is 2 and the numerator 2² = 4."),
-        (want_t + 20 * math.log10(127.5), "you used a peak of 255, the range of 8-bit pixels; these "
-                                          "images are in [−1, 1], so the range is 2."),
-        (10 * torch.log10(4 / mse.sqrt()), "you divided by the root-mean-square error; PSNR uses the "
-                                           "mean squared error: 10·log₁₀(4 / MSE)."),
-        (2 * want_t, "that is 20·log₁₀(4/MSE); with the squared error inside, the factor is 10 "
-                     "(20·log₁₀ goes with the RMS error: 20·log₁₀(2/RMSE))."),
+        (
+            want_t - 20 * math.log10(2),
+            "you used a peak of 1, the range of images in [0, 1]. Our images "
+            "live in [−1, 1], so the range is 2 and the numerator 2² = 4.",
+        ),
+        (
+            want_t + 20 * math.log10(127.5),
+            "you used a peak of 255, the range of 8-bit pixels; these "
+            "images are in [−1, 1], so the range is 2.",
+        ),
+        (
+            10 * torch.log10(4 / mse.sqrt()),
+            "you divided by the root-mean-square error; PSNR uses the "
+            "mean squared error: 10·log₁₀(4 / MSE).",
+        ),
+        (
+            2 * want_t,
+            "that is 20·log₁₀(4/MSE); with the squared error inside, the factor is 10 "
+            "(20·log₁₀ goes with the RMS error: 20·log₁₀(2/RMSE)).",
+        ),
         (10 * torch.log(4 / mse), "you took the natural logarithm; decibels use log₁₀."),
-        (-want_t, "the sign is flipped: PSNR = 10·log₁₀(peak²/MSE) is large when the error is small."),
-        (want_t + 20 * math.log10(2), "you used a peak of 4, or mapped the images to [0, 1] and kept the "
-                                      "peak at 2: the peak is the range of the values you compare."),
-        (10 * torch.log10(4 / (mse * 3)), "you summed over the channels instead of averaging: the MSE is "
-                                          "the mean over every pixel of every channel."),
+        (
+            -want_t,
+            "the sign is flipped: PSNR = 10·log₁₀(peak²/MSE) is large when the error is small.",
+        ),
+        (
+            want_t + 20 * math.log10(2),
+            "you used a peak of 4, or mapped the images to [0, 1] and kept the "
+            "peak at 2: the peak is the range of the values you compare.",
+        ),
+        (
+            10 * torch.log10(4 / (mse * 3)),
+            "you summed over the channels instead of averaging: the MSE is "
+            "the mean over every pixel of every channel.",
+        ),
     ]
     name_slip(got_t, [(cand.float(), hint) for cand, hint in wrong], 0, tol)
-    raise Hint(f"for the first pair the PSNR is {fmt(want[0])} dB, yours is {fmt(got[0])}. Compute the "
-               "mean squared difference over all values, then 10·log₁₀(2² / MSE).")
+    raise Hint(
+        f"for the first pair the PSNR is {fmt(want[0])} dB, yours is {fmt(got[0])}. Compute the "
+        "mean squared difference over all values, then 10·log₁₀(2² / MSE)."
+    )
 
 
 _SOLUTION_7_2 = '''
@@ -148,7 +191,14 @@ def psnr_db(sample, image):
 
 
 EXERCISES = {
-    "7.1": Exercise("7.1", "the noise ε̂ implied by a predicted x̂_0", "eps_from_x0", _check_eps_from_x0,
-                    _SOLUTION_7_1),
-    "7.2": Exercise("7.2", "PSNR, the single-image criterion", "psnr_db", _check_psnr, _SOLUTION_7_2),
+    "7.1": Exercise(
+        "7.1",
+        "the noise ε̂ implied by a predicted x̂_0",
+        "eps_from_x0",
+        _check_eps_from_x0,
+        _SOLUTION_7_1,
+    ),
+    "7.2": Exercise(
+        "7.2", "PSNR, the single-image criterion", "psnr_db", _check_psnr, _SOLUTION_7_2
+    ),
 }

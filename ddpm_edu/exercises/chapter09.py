@@ -59,31 +59,56 @@ def _check_decoder_weight(answer) -> str:
     want = (_T - 1) / (_K - 1)  # 20.388: K − 1 draws from the T − 1 steps 2..T
     got = as_number(answer, "your weight")
     if near(got, want, _REL):
-        return (f"(T − 1)/(K − 1) = 999/49 = {want:.4f}: each of the T − 1 = 999 steps 2..T has the "
-                "chance (K − 1)/(T − 1) of being drawn, so weighting a drawn term by the inverse "
-                "chance makes its expected contribution its own value — unbiased. L_0 is computed "
-                "every time, so its weight is 1.")
+        return (
+            f"(T − 1)/(K − 1) = 999/49 = {want:.4f}: each of the T − 1 = 999 steps 2..T has the "
+            "chance (K − 1)/(T − 1) of being drawn, so weighting a drawn term by the inverse "
+            "chance makes its expected contribution its own value — unbiased. L_0 is computed "
+            "every time, so its weight is 1."
+        )
     wrong = [
-        (_T / _K, "T/K = 20 is the weight when all K steps are drawn from 1..T. Here L_0 is always "
-                  "computed (weight 1), so only K − 1 steps are drawn, from the T − 1 steps 2..T."),
-        (_T / (_K - 1), "only K − 1 steps are drawn, right, but they are drawn from the T − 1 steps "
-                        "2..T (t = 1, the decoder, is always computed), not from all T."),
-        ((_T - 1) / _K, "the T − 1 candidates are right, but only K − 1 steps are drawn (the K-th "
-                        "network call goes to the decoder L_0)."),
-        ((_K - 1) / (_T - 1), "that is the chance (K − 1)/(T − 1) that a step is drawn; the weight is "
-                              "its inverse, so that weight × chance = 1."),
-        (_K / _T, "that is the chance K/T of a step being drawn without the decoder rule; the weight "
-                  "is an inverse chance, and here only K − 1 of the T − 1 steps 2..T are drawn."),
-        (1 / (_K - 1), "that averages the drawn terms; the bound is their sum over T − 1 steps, so "
-                       "the mean must be scaled up by T − 1: (T − 1)/(K − 1)."),
-        (1.0, "weight 1 belongs to the decoder L_0, which is always computed. The sampled steps stand "
-              "for all the steps 2..T that were not drawn."),
+        (
+            _T / _K,
+            "T/K = 20 is the weight when all K steps are drawn from 1..T. Here L_0 is always "
+            "computed (weight 1), so only K − 1 steps are drawn, from the T − 1 steps 2..T.",
+        ),
+        (
+            _T / (_K - 1),
+            "only K − 1 steps are drawn, right, but they are drawn from the T − 1 steps "
+            "2..T (t = 1, the decoder, is always computed), not from all T.",
+        ),
+        (
+            (_T - 1) / _K,
+            "the T − 1 candidates are right, but only K − 1 steps are drawn (the K-th "
+            "network call goes to the decoder L_0).",
+        ),
+        (
+            (_K - 1) / (_T - 1),
+            "that is the chance (K − 1)/(T − 1) that a step is drawn; the weight is "
+            "its inverse, so that weight × chance = 1.",
+        ),
+        (
+            _K / _T,
+            "that is the chance K/T of a step being drawn without the decoder rule; the weight "
+            "is an inverse chance, and here only K − 1 of the T − 1 steps 2..T are drawn.",
+        ),
+        (
+            1 / (_K - 1),
+            "that averages the drawn terms; the bound is their sum over T − 1 steps, so "
+            "the mean must be scaled up by T − 1: (T − 1)/(K − 1).",
+        ),
+        (
+            1.0,
+            "weight 1 belongs to the decoder L_0, which is always computed. The sampled steps "
+            "stand for all the steps 2..T that were not drawn.",
+        ),
     ]
     name_slip(got, wrong, same=lambda a, b: near(a, b, _REL))
     if abs(got - want) < 0.05:
         raise Hint(f"close, but {fmt(got)} is not accurate enough: give at least three decimals.")
-    raise Hint(f"{fmt(got)} is not it. K − 1 = {_K - 1} steps are drawn at random from the "
-               f"T − 1 = {_T - 1} steps 2..T; what weight makes weight × (chance of being drawn) = 1?")
+    raise Hint(
+        f"{fmt(got)} is not it. K − 1 = {_K - 1} steps are drawn at random from the "
+        f"T − 1 = {_T - 1} steps 2..T; what weight makes weight × (chance of being drawn) = 1?"
+    )
 
 
 _SOLUTION_9_2 = '''
@@ -103,19 +128,37 @@ def _check_images_needed(answer) -> str:
     want = math.ceil(exact)           # 3458
     got = as_number(answer, "your number of images")
     if 3455 <= got <= 3460:
-        return (f"n = (1.96 · sd / h)² = (1.96 · {_SD} / {_HALF})² = {exact:.1f}, so {want} images. "
-                "A 10× narrower interval costs 100× the images: the half-width shrinks only like 1/√n.")
+        return (
+            f"n = (1.96 · sd / h)² = (1.96 · {_SD} / {_HALF})² = {exact:.1f}, so {want} images. "
+            "A 10× narrower interval costs 100× the images: the half-width shrinks only like 1/√n."
+        )
     wrong = [
-        (Z95 * _SD / _HALF, "that is √n: the half-width is 1.96·sd/√n, so n = (1.96·sd/h)² — square it."),
-        ((2 * _SD / _HALF) ** 2, "with 2 in place of 1.96 you get 3600, 4 % too many. The 95 % normal "
-                                 "quantile is 1.96 (ddpm_edu.evaluation.Z95)."),
-        ((_SD / _HALF) ** 2, "the 1.96 is missing: (sd/h)² gives a ±1 standard error interval, only "
-                             "68 % coverage."),
-        ((Z95 * _SD ** 2 / _HALF) ** 2, "you used the variance sd² = 0.09 where the standard "
-                                        "deviation belongs."),
-        ((Z95 * _SD / (2 * _HALF)) ** 2, "0.01 is the half-width h (mean ± h), not the full width."),
-        ((Z95 * _SD / (_HALF / 2)) ** 2, "the interval is mean ± h with h = 0.01: use h itself, not h/2."),
-        (Z95 * _SD / _HALF ** 2, "n = (1.96 · sd / h)²: square the whole ratio."),
+        (
+            Z95 * _SD / _HALF,
+            "that is √n: the half-width is 1.96·sd/√n, so n = (1.96·sd/h)² — square it.",
+        ),
+        (
+            (2 * _SD / _HALF) ** 2,
+            "with 2 in place of 1.96 you get 3600, 4 % too many. The 95 % normal "
+            "quantile is 1.96 (ddpm_edu.evaluation.Z95).",
+        ),
+        (
+            (_SD / _HALF) ** 2,
+            "the 1.96 is missing: (sd/h)² gives a ±1 standard error interval, only 68 % coverage.",
+        ),
+        (
+            (Z95 * _SD**2 / _HALF) ** 2,
+            "you used the variance sd² = 0.09 where the standard deviation belongs.",
+        ),
+        (
+            (Z95 * _SD / (2 * _HALF)) ** 2,
+            "0.01 is the half-width h (mean ± h), not the full width.",
+        ),
+        (
+            (Z95 * _SD / (_HALF / 2)) ** 2,
+            "the interval is mean ± h with h = 0.01: use h itself, not h/2.",
+        ),
+        (Z95 * _SD / _HALF**2, "n = (1.96 · sd / h)²: square the whole ratio."),
     ]
     name_slip(got, wrong, same=lambda a, b: near(a, b, 3e-3) or abs(a - math.ceil(b)) < 1)
     if 3300 < got < 3600:

@@ -49,32 +49,58 @@ def _check_noisy_gaussian_score(fn) -> str:
         if close(got, want, _RTOL, _ATOL):
             continue
         wrong = [
-            (-want, "the sign is flipped: the score points *towards* the mean, uphill in log q, so "
-                    "it is −(x_t − √ᾱ_t m)/Var."),
-            (-(x - m) / var, "the mean of q(x_t) is √ᾱ_t m, not m: the forward process shrinks the "
-                             "signal by √ᾱ_t."),
-            (-(x - r * m) / (1 - ab), "that is the score of q(x_t | x_0) with x_0 = m, where only "
-                                      "the added noise (variance 1 − ᾱ_t) is random. The marginal "
-                                      "q(x_t) also carries the data's own spread: Var = ᾱ_t s² + 1 − ᾱ_t."),
-            (-(x - r * m) / (s * s + 1 - ab), "the data's variance enters scaled: √ᾱ_t x_0 has "
-                                              "variance ᾱ_t s², so Var q(x_t) = ᾱ_t s² + 1 − ᾱ_t."),
-            (-(x - r * m) / (r * s * s + 1 - ab), "√ᾱ_t x_0 has variance (√ᾱ_t)² s² = ᾱ_t s², not "
-                                                  "√ᾱ_t s²."),
-            (-(x - r * m) / (ab * s + 1 - ab), "s is the standard deviation of the data; its "
-                                               "variance s² goes into Var q(x_t) = ᾱ_t s² + 1 − ᾱ_t."),
-            (-(x - r * m) / math.sqrt(var), "divide by the variance, not the standard deviation: "
-                                            "log N(x; μ, v) = −(x − μ)²/(2v) + const, whose "
-                                            "derivative is −(x − μ)/v."),
-            (-(x - r * m) / (ab * s * s), "the noise is missing from the variance: "
-                                          "Var q(x_t) = ᾱ_t s² + (1 − ᾱ_t)."),
-            (math.sqrt(1 - ab) * (x - r * m) / var, "that is ε*(x_t) = E[ε | x_t], the best "
-                                                    "ε-prediction; the score is −ε*/√(1 − ᾱ_t)."),
+            (
+                -want,
+                "the sign is flipped: the score points *towards* the mean, uphill in log q, so "
+                "it is −(x_t − √ᾱ_t m)/Var.",
+            ),
+            (
+                -(x - m) / var,
+                "the mean of q(x_t) is √ᾱ_t m, not m: the forward process shrinks the "
+                "signal by √ᾱ_t.",
+            ),
+            (
+                -(x - r * m) / (1 - ab),
+                "that is the score of q(x_t | x_0) with x_0 = m, where only "
+                "the added noise (variance 1 − ᾱ_t) is random. The marginal "
+                "q(x_t) also carries the data's own spread: Var = ᾱ_t s² + 1 − ᾱ_t.",
+            ),
+            (
+                -(x - r * m) / (s * s + 1 - ab),
+                "the data's variance enters scaled: √ᾱ_t x_0 has "
+                "variance ᾱ_t s², so Var q(x_t) = ᾱ_t s² + 1 − ᾱ_t.",
+            ),
+            (
+                -(x - r * m) / (r * s * s + 1 - ab),
+                "√ᾱ_t x_0 has variance (√ᾱ_t)² s² = ᾱ_t s², not √ᾱ_t s².",
+            ),
+            (
+                -(x - r * m) / (ab * s + 1 - ab),
+                "s is the standard deviation of the data; its "
+                "variance s² goes into Var q(x_t) = ᾱ_t s² + 1 − ᾱ_t.",
+            ),
+            (
+                -(x - r * m) / math.sqrt(var),
+                "divide by the variance, not the standard deviation: "
+                "log N(x; μ, v) = −(x − μ)²/(2v) + const, whose "
+                "derivative is −(x − μ)/v.",
+            ),
+            (
+                -(x - r * m) / (ab * s * s),
+                "the noise is missing from the variance: Var q(x_t) = ᾱ_t s² + (1 − ᾱ_t).",
+            ),
+            (
+                math.sqrt(1 - ab) * (x - r * m) / var,
+                "that is ε*(x_t) = E[ε | x_t], the best ε-prediction; the score is −ε*/√(1 − ᾱ_t).",
+            ),
         ]
         name_slip(got, wrong, _RTOL, _ATOL)
         i = first_mismatch(got, want, _RTOL, _ATOL)
-        raise Hint(f"with ᾱ_t = {ab}, m = {m}, s = {s} and x_t = {fmt(x.flatten()[i].item())} the "
-                   f"score is {fmt(want.flatten()[i].item())}, yours is {fmt(got.flatten()[i].item())}. "
-                   "q(x_t) = N(√ᾱ_t m, ᾱ_t s² + 1 − ᾱ_t): the score of N(μ, v) is −(x − μ)/v.")
+        raise Hint(
+            f"with ᾱ_t = {ab}, m = {m}, s = {s} and x_t = {fmt(x.flatten()[i].item())} the "
+            f"score is {fmt(want.flatten()[i].item())}, yours is {fmt(got.flatten()[i].item())}. "
+            "q(x_t) = N(√ᾱ_t m, ᾱ_t s² + 1 − ᾱ_t): the score of N(μ, v) is −(x − μ)/v."
+        )
     return ("∇ log q(x_t) = −(x_t − √ᾱ_t m)/(ᾱ_t s² + 1 − ᾱ_t): a straight line through the mean "
             "√ᾱ_t m, whose slope −1/Var flattens as t grows and q(x_t) widens towards N(0, 1).")
 
@@ -106,30 +132,49 @@ def _check_tweedie(fn) -> str:
         if close(got, want, _RTOL, _ATOL):
             continue
         wrong = [
-            ((x - (1 - ab) * score) / r, "the score enters with a plus sign: it points towards "
-                                         "where the data is likely, and x̂_0 moves x_t that way. "
-                                         "(It is ε̂ that is subtracted: ε̂ = −√(1−ᾱ_t)·score.)"),
-            ((x + math.sqrt(1 - ab) * score) / r, "you used the score where −ε̂ belongs. With "
-                                                  "ε̂ = −√(1−ᾱ_t)·score, x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t "
-                                                  "becomes (x_t + (1 − ᾱ_t)·score)/√ᾱ_t."),
-            ((x - math.sqrt(1 - ab) * score) / r, "you used the score where ε̂ belongs: "
-                                                  "ε̂ = −√(1−ᾱ_t)·score, so the factor is +(1 − ᾱ_t)."),
+            (
+                (x - (1 - ab) * score) / r,
+                "the score enters with a plus sign: it points towards "
+                "where the data is likely, and x̂_0 moves x_t that way. "
+                "(It is ε̂ that is subtracted: ε̂ = −√(1−ᾱ_t)·score.)",
+            ),
+            (
+                (x + math.sqrt(1 - ab) * score) / r,
+                "you used the score where −ε̂ belongs. With "
+                "ε̂ = −√(1−ᾱ_t)·score, x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t "
+                "becomes (x_t + (1 − ᾱ_t)·score)/√ᾱ_t.",
+            ),
+            (
+                (x - math.sqrt(1 - ab) * score) / r,
+                "you used the score where ε̂ belongs: "
+                "ε̂ = −√(1−ᾱ_t)·score, so the factor is +(1 − ᾱ_t).",
+            ),
             ((x + (1 - ab) * score) / ab, "divide by √ᾱ_t, not ᾱ_t: x_t = √ᾱ_t x_0 + noise."),
-            (x + (1 - ab) * score, "that is √ᾱ_t·E[x_0 | x_t], the denoised point still at the "
-                                   "scale of x_t; divide by √ᾱ_t to undo the shrinking."),
-            ((x + (1 - ab) * score) * r, "you multiplied by √ᾱ_t; x_t = √ᾱ_t x_0 + noise, so "
-                                         "undo the shrinking by dividing by √ᾱ_t."),
+            (
+                x + (1 - ab) * score,
+                "that is √ᾱ_t·E[x_0 | x_t], the denoised point still at the "
+                "scale of x_t; divide by √ᾱ_t to undo the shrinking.",
+            ),
+            (
+                (x + (1 - ab) * score) * r,
+                "you multiplied by √ᾱ_t; x_t = √ᾱ_t x_0 + noise, so "
+                "undo the shrinking by dividing by √ᾱ_t.",
+            ),
             ((x + ab * score) / r, "the factor is the noise variance 1 − ᾱ_t, not ᾱ_t."),
             (x + (1 - ab) * score / r, "only x_t + (1 − ᾱ_t)·score as a whole is divided by √ᾱ_t."),
         ]
         name_slip(got, wrong, _RTOL, _ATOL)
         i = first_mismatch(got, want, _RTOL, _ATOL)
-        raise Hint(f"with ᾱ_t = {ab}, x_t = {fmt(x.flatten()[i].item())} and score "
-                   f"{fmt(score.flatten()[i].item())}, E[x_0 | x_t] = {fmt(want.flatten()[i].item())}, "
-                   f"yours is {fmt(got.flatten()[i].item())}. Tweedie: "
-                   "E[x_0 | x_t] = (x_t + (1 − ᾱ_t)·∇ log q(x_t))/√ᾱ_t.")
-    return ("E[x_0 | x_t] = (x_t + (1 − ᾱ_t)·score)/√ᾱ_t: one step up the score, as long as the noise "
-            "variance, then undo the shrinking. With score = −ε̂/√(1−ᾱ_t) this is predict_x0_from_eps.")
+        raise Hint(
+            f"with ᾱ_t = {ab}, x_t = {fmt(x.flatten()[i].item())} and score "
+            f"{fmt(score.flatten()[i].item())}, E[x_0 | x_t] = {fmt(want.flatten()[i].item())}, "
+            f"yours is {fmt(got.flatten()[i].item())}. Tweedie: "
+            "E[x_0 | x_t] = (x_t + (1 − ᾱ_t)·∇ log q(x_t))/√ᾱ_t."
+        )
+    return (
+        "E[x_0 | x_t] = (x_t + (1 − ᾱ_t)·score)/√ᾱ_t: one step up the score, as long as the noise "
+        "variance, then undo the shrinking. With score = −ε̂/√(1−ᾱ_t) this is predict_x0_from_eps."
+    )
 
 
 _SOLUTION_10_2 = '''
@@ -137,7 +182,8 @@ import torch
 
 def tweedie_x0(x_t, score, alpha_bar):
     """Tweedie's formula: E[x_0 | x_t] from the score of q(x_t)."""
-    denoised = x_t + (1 - alpha_bar) * score         # E[sqrt(alpha_bar) x_0 | x_t]: step of size "noise variance"
+    # E[sqrt(alpha_bar) x_0 | x_t]: a step of size "noise variance" along the score
+    denoised = x_t + (1 - alpha_bar) * score
     return denoised / torch.sqrt(alpha_bar)          # undo the shrinking of the signal
 '''
 
@@ -210,20 +256,34 @@ def _check_ode_euler_step(fn) -> str:
         rt, rs = math.sqrt(ab_t), math.sqrt(ab_s)
         sig_t, sig_s = math.sqrt((1 - ab_t) / ab_t), math.sqrt((1 - ab_s) / ab_s)
         wrong = [
-            (rs * (x / rt + (sig_t - sig_s) * eps), "the step goes the wrong way: σ decreases "
-                                                    "towards the data, so σ_s − σ_t < 0 multiplies ε̂."),
-            (x / rt + (sig_s - sig_t) * eps, "that is x̄_s = x_s/√ᾱ_s; multiply by √ᾱ_s to return "
-                                              "to the variables of x_s."),
-            (x + (sig_s - sig_t) * eps, "you stepped in x, not in x̄ = x/√ᾱ: divide x_t by √ᾱ_t "
-                                         "first, take the step, then multiply by √ᾱ_s."),
-            (rs * (x / rt + ((1 - ab_s) / ab_s - (1 - ab_t) / ab_t) * eps),
-             "you used σ² (the variance) where σ belongs: σ_t = √((1 − ᾱ_t)/ᾱ_t)."),
-            (rs * (x / rt + (math.sqrt(1 - ab_s) - math.sqrt(1 - ab_t)) * eps),
-             "√(1 − ᾱ) is the noise level of x_t; x̄ = x_t/√ᾱ_t has noise level "
-             "σ_t = √((1 − ᾱ_t)/ᾱ_t)."),
-            (rs / rt * x + (math.sqrt(1 - ab_s) - math.sqrt(1 - ab_t)) * eps,
-             "√(1 − ᾱ) is the noise level of x_t; x̄ = x_t/√ᾱ_t has noise level "
-             "σ_t = √((1 − ᾱ_t)/ᾱ_t), and the step is taken in x̄."),
+            (
+                rs * (x / rt + (sig_t - sig_s) * eps),
+                "the step goes the wrong way: σ decreases "
+                "towards the data, so σ_s − σ_t < 0 multiplies ε̂.",
+            ),
+            (
+                x / rt + (sig_s - sig_t) * eps,
+                "that is x̄_s = x_s/√ᾱ_s; multiply by √ᾱ_s to return to the variables of x_s.",
+            ),
+            (
+                x + (sig_s - sig_t) * eps,
+                "you stepped in x, not in x̄ = x/√ᾱ: divide x_t by √ᾱ_t "
+                "first, take the step, then multiply by √ᾱ_s.",
+            ),
+            (
+                rs * (x / rt + ((1 - ab_s) / ab_s - (1 - ab_t) / ab_t) * eps),
+                "you used σ² (the variance) where σ belongs: σ_t = √((1 − ᾱ_t)/ᾱ_t).",
+            ),
+            (
+                rs * (x / rt + (math.sqrt(1 - ab_s) - math.sqrt(1 - ab_t)) * eps),
+                "√(1 − ᾱ) is the noise level of x_t; x̄ = x_t/√ᾱ_t has noise level "
+                "σ_t = √((1 − ᾱ_t)/ᾱ_t).",
+            ),
+            (
+                rs / rt * x + (math.sqrt(1 - ab_s) - math.sqrt(1 - ab_t)) * eps,
+                "√(1 − ᾱ) is the noise level of x_t; x̄ = x_t/√ᾱ_t has noise level "
+                "σ_t = √((1 − ᾱ_t)/ᾱ_t), and the step is taken in x̄.",
+            ),
         ]
         name_slip(got, wrong, _RTOL, _ATOL)
         i = first_mismatch(got, want, _RTOL, _ATOL)

@@ -32,8 +32,20 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "plots": ["image_grid", "schedules_figure", "default_schedules", "forward_strip", "vlb_terms_figure"],
-    "likelihood_plots": ["kl_figure", "kl_scene", "bucket_figure", "bucket_scene", "bucket_probabilities"],
+    "plots": [
+        "image_grid",
+        "schedules_figure",
+        "default_schedules",
+        "forward_strip",
+        "vlb_terms_figure",
+    ],
+    "likelihood_plots": [
+        "kl_figure",
+        "kl_scene",
+        "bucket_figure",
+        "bucket_scene",
+        "bucket_probabilities",
+    ],
     "diagrams": ["chain_diagram", "unet_diagram"],
     "gif": ["save_gif", "read_gif", "forward_chain_gif", "reverse_chain_gif"],
     "frames": ["frame_times", "pick_steps", "forward_chain", "SPACINGS"],
@@ -41,8 +53,12 @@ _EXPORTS = {
     "likelihood_widgets": ["KLExplorer", "BucketExplorer", "kl_monte_carlo"],
     "score_plots": ["score_field_figure", "points_figure", "eps_field", "relative_field_error"],
     "score_widgets": ["ScoreFieldExplorer"],
-    "vlb_widgets": ["VLBTermExplorer", "FastEstimatorExplorer", "vlb_term_scenes",
-                    "fast_estimate_stats"],
+    "vlb_widgets": [
+        "VLBTermExplorer",
+        "FastEstimatorExplorer",
+        "vlb_term_scenes",
+        "fast_estimate_stats",
+    ],
     "sampling_widgets": ["DDIMExplorer"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}

@@ -16,7 +16,6 @@ Each drawn part carries a ``gid`` (``artist.get_gid()``: "node:x_t", "q:x_0→x_
 """
 from __future__ import annotations
 
-import numpy as np
 
 from . import _render
 from .plots import new_figure
@@ -312,7 +311,8 @@ def _draw_unet_levels(ax, u, xl, xr, w):
         _level_box(ax, xl, y, w, f"down {i}: {s}×{s}, {c} ch", lev["down"], f"down:{i}")
         _level_box(ax, xr, y, w, f"up {i}: {s}×{s}, {c} ch", lev["up"], f"up:{i}")
         n = len(lev["down"])
-        for j, ((_, c_skip), _) in enumerate(lev["down"]):
+        (_, c_skip), _ = lev["down"][-1]           # the skips' channels, as the label says
+        for j in range(n):
             ys = y - 0.17 + 0.14 * (j - (n - 1) / 2)
             _arrow(ax, (xl + w / 2, ys), (xr - w / 2, ys), f"skip:{i}:{j}", "0.25", lw=1.2)
         what = f"skip, {c_skip} ch" if n == 1 else f"{n} skips, {c_skip} ch each"
