@@ -17,7 +17,8 @@ import time
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default="mnist-cond")
-    p.add_argument("--n", type=int, default=1000, help="digits per guidance weight (a multiple of 10)")
+    p.add_argument("--n", type=int, default=1000,
+                   help="digits per guidance weight (a multiple of 10)")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps")
     p.add_argument("--w", type=float, nargs="+", default=[0, 1, 2, 3, 5], help="guidance weights")
     p.add_argument("--seed", type=int, default=0)
@@ -42,11 +43,13 @@ def main(argv=None) -> int:
         r = conditional_quality(x, labels)
         rows.append({"w": w, "seconds": seconds, "steps": args.steps, **r.to_dict()})
         print(f"| {w:g} | {100 * r.accuracy:.1f} % | {100 * r.min_class_accuracy:.1f} % | "
-              f"{100 * r.confident_share:.1f} % | {r.fid:.2f} | {r.diversity:.2f} | {seconds:.0f} |",
+              f"{100 * r.confident_share:.1f} % | {r.fid:.2f} | {r.diversity:.2f} | "
+              f"{seconds:.0f} |",
               flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"checkpoint": str(args.checkpoint), "n": len(labels), "rows": rows}, f, indent=1)
+            json.dump({"checkpoint": str(args.checkpoint), "n": len(labels), "rows": rows}, f,
+                      indent=1)
     return 0
 
 
