@@ -281,12 +281,14 @@ def _budget(config) -> str:
     return f"{config.minutes:g} minutes{limit}"
 
 
-def _train(args, device: str, where) -> int:
+def _plan(args, where):
+    """What to train: (net, schedule, data, config, extra, out_dir, title), from --resume or a
+    recipe with the command line's overrides."""
     import torch
 
     from .. import checkpoints
     from ..recipes import get_recipe
-    from ..training import as_training_data, prepare_resume, train
+    from ..training import prepare_resume
 
     changes = _overrides(args)
     if args.resume:
@@ -298,38 +300,32 @@ def _train(args, device: str, where) -> int:
         if args.recipe and plan.extra.get("preset") not in (None, args.recipe):
             raise UserError(f"{out_dir} was trained with recipe {plan.extra.get('preset')!r}, not "
                             f"{args.recipe!r}; drop --recipe when resuming.")
-        net, schedule, data, config, extra = (
-            plan.net,
-            plan.schedule,
-            plan.data,
-            plan.config,
-            plan.extra,
-        )
         title = f"resuming {out_dir} from step {plan.step}"
-    else:
-        if not args.recipe:
-            raise UserError(f"choose a recipe with --recipe NAME (or --preset NAME), one of "
-                            f"{', '.join(recipe_names())}; or continue a run with --resume DIR.")
-        recipe = get_recipe(args.recipe).with_train(**changes)
-        config = recipe.train
-        if isinstance(config.threads, int):
-            torch.set_num_threads(config.threads)  # before the network's first eager op
-        out_dir = Path(args.out or f"runs/{recipe.name}")
-        if where.rank == 0:  # before loading the data; train() checks it again
-            checkpoints.prepare_run_dir(out_dir)
-        net, schedule = recipe.build_network(), recipe.build_schedule()
-        data = recipe.load_data()
-        # the checkpoint key is "preset", the recipes' earlier name, which every saved run carries
-        extra = {"preset": recipe.name, "dataset": recipe.dataset}
-        title = f"recipe {recipe.name!r}: {recipe.about}"
+        return plan.net, plan.schedule, plan.data, plan.config, plan.extra, out_dir, title
+    if not args.recipe:
+        raise UserError(f"choose a recipe with --recipe NAME (or --preset NAME), one of "
+                        f"{', '.join(recipe_names())}; or continue a run with --resume DIR.")
+    recipe = get_recipe(args.recipe).with_train(**changes)
+    config = recipe.train
+    if isinstance(config.threads, int):
+        torch.set_num_threads(config.threads)  # before the network's first eager op
+    out_dir = Path(args.out or f"runs/{recipe.name}")
+    if where.rank == 0:  # before loading the data; train() checks it again
+        checkpoints.prepare_run_dir(out_dir)
+    net, schedule = recipe.build_network(), recipe.build_schedule()
+    # the checkpoint key is "preset", the recipes' earlier name, which every saved run carries
+    extra = {"preset": recipe.name, "dataset": recipe.dataset}
+    title = f"recipe {recipe.name!r}: {recipe.about}"
+    return net, schedule, recipe.load_data(), config, extra, out_dir, title
 
-    data = as_training_data(data)
+
+def _print_plan(title, net, schedule, data, config, out_dir, where) -> None:
+    import torch
+
     n_params = sum(p.numel() for p in net.parameters())
     print(f"ddpm-edu train: {title}")
-    print(
-        f"  network {net.kind}, {n_params:,} parameters; schedule {schedule.name}, "
-        f"T = {schedule.T}; data {data.n} × {'×'.join(map(str, data.shape))}"
-    )
+    print(f"  network {net.kind}, {n_params:,} parameters; schedule {schedule.name}, "
+          f"T = {schedule.T}; data {data.n} × {'×'.join(map(str, data.shape))}")
     print(f"  {_budget(config)} of {config.batch_size}, lr {config.lr:g} (warm-up "
           f"{config.warmup_steps}), EMA {config.ema_decay:g}, loss {config.loss}, predicting "
           f"{config.mean_type}; lr schedule {config.lr_schedule}; precision {config.precision}; "
@@ -339,6 +335,15 @@ def _train(args, device: str, where) -> int:
               f"images each per step (DistributedDataParallel)")
     print(f"  checkpoints → {out_dir} (every {config.save_every} steps, at the end and on Ctrl-C)",
           flush=True)
+
+
+def _train(args, device: str, where) -> int:
+    from .. import checkpoints
+    from ..training import as_training_data, train
+
+    net, schedule, data, config, extra, out_dir, title = _plan(args, where)
+    data = as_training_data(data)
+    _print_plan(title, net, schedule, data, config, out_dir, where)
     start = time.perf_counter()
     # a NaN loss raises TrainingDiverged, a UserError: the dispatcher prints its one-line message
     result = train(net, schedule, data, config, out_dir=out_dir, resume=bool(args.resume),

@@ -99,6 +99,7 @@ def forward_step(x_prev, beta_t, noise):
 
 
 # ---- 1.2 ᾱ_t from β_t ----------------------------------------------------------------------------
+# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_alpha_bar(fn) -> str:
     for betas in (torch.linspace(0.05, 0.3, 10, dtype=torch.float64),
                   torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)):

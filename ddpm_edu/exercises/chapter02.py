@@ -37,6 +37,7 @@ def _kl_inputs():
     return m1, v1, m2, v2
 
 
+# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_kl(fn) -> str:
     m1, v1, m2, v2 = _kl_inputs()
     want = _kl(m1, v1, m2, v2)  # (6,), want[0] = 0.318145, want[1] = 0 (equal Gaussians)

@@ -62,6 +62,7 @@ def _same_bits(got: torch.Tensor, cand: torch.Tensor, rtol: float, atol: float) 
 _MU_41, _SIGMA_41 = -0.99, 0.01
 
 
+# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_edge_probability(answer) -> str:
     x = torch.tensor([-1.0], dtype=torch.float64)             # pixel k = 0, the black edge bucket
     mu, s, h = _MU_41, _SIGMA_41, BUCKET_HALF_WIDTH
@@ -151,6 +152,7 @@ def _pixel_inputs():
     return k, mu, sigma
 
 
+# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_pixel_bits(fn) -> str:
     k, mu, sigma = _pixel_inputs()
     x = _x(k)

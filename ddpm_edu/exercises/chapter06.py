@@ -44,6 +44,7 @@ def _embed(t: torch.Tensor, dim: int, base: float = 10000.0, spread: float | Non
     return torch.stack([cos, sin], dim=2).reshape(t.shape[0], dim)   # interleaved cos_0, sin_0, …
 
 
+# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_embedding(fn) -> str:
     for dim in (8, 32):
         t = _T_IN.clone()

@@ -114,6 +114,7 @@ def _psnr_pairs():
     return pairs
 
 
+# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_psnr(fn) -> str:
     pairs = _psnr_pairs()
     want, got = [], []

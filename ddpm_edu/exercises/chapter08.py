@@ -39,6 +39,7 @@ def _pairs():
     return ab[t].clone(), ab[prev].clone()
 
 
+# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_sigma(fn) -> str:
     ab_t, ab_prev = _pairs()
     for eta in (1.0, 0.5, 0.0):

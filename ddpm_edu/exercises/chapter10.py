@@ -36,6 +36,7 @@ def _scalar(v: float) -> torch.Tensor:
 _CASES_10_1 = ((0.9, 0.3, 0.2), (0.3, -0.5, 0.7), (0.02, 0.8, 0.1))  # (ᾱ_t, m, s)
 
 
+# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_noisy_gaussian_score(fn) -> str:
     g = torch.Generator().manual_seed(101)
     for ab, m, s in _CASES_10_1:
