@@ -26,16 +26,8 @@ def tiny_run(tmp_path_factory):
     assert (
         main(
             [
-                "train",
-                "--preset",
-                "tiny",
-                "--out",
-                str(out),
-                "--steps",
-                "6",
-                "--save-every",
-                "3",
-                "--no-progress",
+                "train", "--preset", "tiny", "--out", str(out), "--steps", "6", "--save-every",
+                "3", "--no-progress",
             ]
         )
         == 0
@@ -56,18 +48,8 @@ def test_sample_png_and_npy(tiny_run, tmp_path, capsys):
     assert (
         main(
             [
-                "sample",
-                "--checkpoint",
-                str(tiny_run),
-                "--n",
-                "5",
-                "--steps",
-                "4",
-                "--out",
-                str(png),
-                "--scale",
-                "2",
-                "--no-progress",
+                "sample", "--checkpoint", str(tiny_run), "--n", "5", "--steps", "4", "--out",
+                str(png), "--scale", "2", "--no-progress",
             ]
         )
         == 0
@@ -75,16 +57,8 @@ def test_sample_png_and_npy(tiny_run, tmp_path, capsys):
     assert (
         main(
             [
-                "sample",
-                "--checkpoint",
-                str(tiny_run),
-                "--n",
-                "5",
-                "--steps",
-                "4",
-                "--out",
-                str(npy),
-                "--no-progress",
+                "sample", "--checkpoint", str(tiny_run), "--n", "5", "--steps", "4", "--out",
+                str(npy), "--no-progress",
             ]
         )
         == 0
@@ -105,18 +79,8 @@ def test_sample_png_and_npy(tiny_run, tmp_path, capsys):
     assert (
         main(
             [
-                "sample",
-                "--checkpoint",
-                str(tiny_run),
-                "--n",
-                "2",
-                "--sampler",
-                "ddpm",
-                "--steps",
-                "3",
-                "--out",
-                str(again),
-                "--no-progress",
+                "sample", "--checkpoint", str(tiny_run), "--n", "2", "--sampler", "ddpm",
+                "--steps", "3", "--out", str(again), "--no-progress",
             ]
         )
         == 0

@@ -364,19 +364,8 @@ def test_eval_cli_json_matches_the_library(tiny_run, capsys):
     assert (
         main(
             [
-                "eval",
-                "--checkpoint",
-                str(tiny_run),
-                "--bpd",
-                "--n",
-                "3",
-                "--fast",
-                "10",
-                "--seed",
-                "3",
-                "--json",
-                "--per-t",
-                "--no-progress",
+                "eval", "--checkpoint", str(tiny_run), "--bpd", "--n", "3", "--fast", "10",
+                "--seed", "3", "--json", "--per-t", "--no-progress",
             ]
         )
         == 0
@@ -412,15 +401,8 @@ def test_eval_cli_full_bound_human_output_and_errors(tiny_run, capsys):
     assert (
         main(
             [
-                "eval",
-                "--checkpoint",
-                str(tiny_run),
-                "--n",
-                "3",
-                "--fast",
-                "4",
-                "--always-decoder",
-                "--no-progress",
+                "eval", "--checkpoint", str(tiny_run), "--n", "3", "--fast", "4",
+                "--always-decoder", "--no-progress",
             ]
         )
         == 0
