@@ -95,6 +95,8 @@ _EXPORTS = {
     "checkpoints": ["load_model", "read_metadata"],
     "score": ["score_from_eps", "eps_from_score", "langevin_steps", "pc_steps", "ode_steps",
               "ODEMethod"],
+    "flow": ["straight_path", "velocity_target", "flow_matching_loss", "flow_from_vp",
+             "velocity_from_eps", "eps_from_velocity", "flow_steps"],
     "evaluation": ["bpd_full", "bpd_fast", "BPDEstimate"],
     "diagnose": ["diagnose", "Diagnosis"],
     "datasets.mnist": ["load_mnist"],
