@@ -7,9 +7,10 @@ s ∈ [0, 1] (s = 0 data, s = 1 noise, the direction of DDPM's t):
     y_s = (1 − s) x_0 + s ε,     ε ~ N(0, I)                         (:func:`straight_path`)
     d y_s / d s = ε − x_0 =: u                                        (:func:`velocity_target`)
 
-A network v_θ(y, s) regressed on u (:func:`flow_matching_loss`) learns v*(y, s) = E[ε − x_0 | y_s = y],
-the velocity of the marginal path: the ODE dy/ds = v*(y, s), started from y_1 ~ N(0, I) and run
-from s = 1 to s = 0 (:func:`flow_steps`), carries N(0, I) to the data distribution.
+A network v_θ(y, s) regressed on u (:func:`flow_matching_loss`) learns
+v*(y, s) = E[ε − x_0 | y_s = y], the velocity of the marginal path: the ODE dy/ds = v*(y, s),
+started from y_1 ~ N(0, I) and run from s = 1 to s = 0 (:func:`flow_steps`), carries N(0, I) to the
+data distribution.
 
 Time for the network. The course's networks embed an integer time index, as a DDPM's t
 (:mod:`ddpm_edu.nets.embedding`). Flow time is fed the same way on a fine grid: the network sees
@@ -43,7 +44,8 @@ from typing import Iterator
 
 import torch
 
-from ._checks import check_choice, check_float, check_same_shape, check_schedule, check_t
+from ._checks import (check_choice, check_float, check_generator, check_model, check_same_shape,
+                      check_schedule, check_t)
 from .chain import Step, initial_noise, randn
 from .errors import InvalidArgument, InvalidType
 from .losses import mean_flat
@@ -116,7 +118,9 @@ def flow_matching_loss(net, x0: torch.Tensor, *, t=None, noise=None, levels: int
         levels: K, the grid of flow times the network sees (see the module docstring).
     The minimiser over all functions of (y, k) is v*(y, k/K) = E[ε − x_0 | y_s = y].
     """
+    check_model(net, "net")
     check_float(x0, "x0")
+    check_generator(generator)
     levels = _check_levels(levels)
     n = x0.shape[0]
     if t is None:
@@ -156,7 +160,7 @@ def flow_from_vp(schedule: Schedule, x_t: torch.Tensor, t):
 
 
 def velocity_from_eps(schedule: Schedule, x_t: torch.Tensor, eps: torch.Tensor, t):
-    """v = ((a + b) ε̂ − x_t)/a = ε̂ − x̂_0: the straight-path velocity at (y, s) = flow_from_vp(x_t).
+    """v = ((a + b) ε̂ − x_t)/a = ε̂ − x̂_0: the straight-path velocity at (y, s) = flow_from_vp(…).
 
     Args: x_t [N, ...] on the DDPM's scale; eps: ε̂(x_t, t), shaped like x_t; t: 1..T.
     With the exact ε* = E[ε | x_t] this is the exact v*(y, s) = E[ε − x_0 | y_s = y].
@@ -201,6 +205,8 @@ def flow_steps(model, x_1=None, *, shape=None, steps: int = 50, method="euler",
     the sample): ``Step(K, y_1, None)``, then ``Step(k_{j−1}, y, x̂_0)`` after each step, with
     x̂_0 = y − s v_θ(y, s) the data point predicted by that step's first call.
     """
+    check_model(model)
+    check_generator(generator)
     method = check_choice(ODEMethod, method, "method")
     levels = _check_levels(levels)
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
@@ -210,7 +216,10 @@ def flow_steps(model, x_1=None, *, shape=None, steps: int = 50, method="euler",
         raise InvalidArgument(f"flow_steps: steps must be between 1 and levels = {levels} (the "
                               f"grid of flow times the model knows), got {steps}.")
     grid = [round(j * levels / steps) for j in range(int(steps), -1, -1)]  # K … 0, distinct
-    x = initial_noise(x_1, shape, generator, dtype, device, "flow_steps")
+    try:
+        x = initial_noise(x_1, shape, generator, dtype, device, "flow_steps")
+    except InvalidArgument as e:  # its messages name DDPM's x_T; here the noise is x_1
+        raise InvalidArgument(str(e).replace("x_T", "x_1")) from None
     return _flow_gen(model, x, grid, levels, method)
 
 

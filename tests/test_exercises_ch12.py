@@ -2,7 +2,8 @@
 may write them and rejects the typical wrong ones with the hint that names the mistake. The right
 answers are recomputed here independently: the straight-path time from the library's
 ``flow_from_vp`` on a one-step schedule with ᾱ = 0.2, the Gaussian velocity by least squares on
-Monte Carlo draws of (y_s, ε − x_0), Heun's factor from ``flow_steps`` on the exact Gaussian flow."""
+Monte Carlo draws of (y_s, ε − x_0), Heun's factor from ``flow_steps`` on the exact Gaussian
+flow."""
 import math
 
 import numpy as np

@@ -75,8 +75,8 @@ def _check_gaussian_velocity(fn) -> str:
         var = (1 - s) ** 2 * sd ** 2 + s ** 2
         cov = s - (1 - s) * sd ** 2
         want = -m + cov * (y - (1 - s) * m) / var
-        got = call(fn, y, torch.tensor(s, dtype=torch.float64), torch.tensor(m, dtype=torch.float64),
-                   torch.tensor(sd, dtype=torch.float64), what="gaussian_velocity(y, s, m, sd)")
+        numbers = [torch.tensor(v, dtype=torch.float64) for v in (s, m, sd)]  # 0-d tensors
+        got = call(fn, y, *numbers, what="gaussian_velocity(y, s, m, sd)")
         expect_shape(got, y.shape, "your velocity", like="y: one velocity per coordinate")
         if close(got, want, _RTOL, _ATOL):
             continue

@@ -170,8 +170,8 @@ fig
 # %%
 x0_rep, eps_rep = x0[:4].repeat(schedule.T, 1), eps[:4].repeat(schedule.T, 1)  # pair of each row
 torch.testing.assert_close(y_rest, straight_path(x0_rep, eps_rep, s_rest))
-print(f"s(t) at t = 1, 10, 50, 100, 200: "
-      + ", ".join(f"{flow_from_vp(schedule, x0[:1], t)[1].item():.4f}" for t in (1, 10, 50, 100, 200)))
+s_of_t = [flow_from_vp(schedule, x0[:1], t)[1].item() for t in (1, 10, 50, 100, 200)]
+print("s(t) at t = 1, 10, 50, 100, 200: " + ", ".join(f"{s:.4f}" for s in s_of_t))
 
 # %% [markdown]
 # ### Exercise 12.1 — the straight-path time of a DDPM step
@@ -279,7 +279,7 @@ def ddpm_posterior_means(x_t, ab):
 
 
 def ddpm_velocity(y, k, levels=1000):
-    """ε* − x0* of the DDPM at the level whose straight-path time is s = k/levels, as model(y, k)."""
+    """ε* − x0* of the DDPM at the level whose straight-path time is s = k/levels: model(y, k)."""
     s = k.double()[:, None] / levels                   # (N, 1)
     ab = (1 - s) ** 2 / ((1 - s) ** 2 + s ** 2)         # the ᾱ with b/(a + b) = s
     x_t = (ab.sqrt() + (1 - ab).sqrt()) * y            # back to DDPM's scale
@@ -423,8 +423,8 @@ for name, sec in seconds.items():
 # %%
 # NBVAL_APPROX
 # numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
-print(f"mean loss of the last 50 steps: flow matching {sum(fm_history[-50:]) / 50:.4f} (error "
-      f"in v), DDPM {sum(ddpm_history[-50:]) / 50:.4f} (error in ε)")
+print(f"mean loss of the last 50 steps: flow matching {sum(fm_history[-50:]) / 50:.3f} (error "
+      f"in v), DDPM {sum(ddpm_history[-50:]) / 50:.3f} (error in ε)")
 
 # %% [markdown]
 # The two losses are on different scales (an error in $v$ against an error in $\epsilon$; even the
@@ -525,11 +525,13 @@ for n in STEP_COUNTS:
         samples["DDPM", method, n] = last_state(ode_steps(ddpm_net, schedule, y1, steps=n,
                                                           method=method))
 off = {key: off_the_moons(pts) for key, pts in samples.items()}
-print(f"fresh data: {off_the_moons(two_moons(N_POINTS, seed=2)):.1%} off the moons")
+print(f"share of the points off the moons (fresh data: "
+      f"{off_the_moons(two_moons(N_POINTS, seed=2)):.2f})")
 print(f"{'steps':>5} | {'flow Euler':>10} {'flow Heun':>10} | {'DDPM Euler':>10} {'DDPM Heun':>10}")
 for n in STEP_COUNTS:
-    print(f"{n:>5} | {off['flow matching', 'euler', n]:>10.1%} {off['flow matching', 'heun', n]:>10.1%}"
-          f" | {off['DDPM', 'euler', n]:>10.1%} {off['DDPM', 'heun', n]:>10.1%}")
+    row = [off[model, method, n] for model in ("flow matching", "DDPM")
+           for method in ("euler", "heun")]
+    print(f"{n:>5} | {row[0]:>10.2f} {row[1]:>10.2f} | {row[2]:>10.2f} {row[3]:>10.2f}")
 # what the text below says about this table, checked:
 assert all(off[m, "euler", 1] > 0.9 for m in ("flow matching", "DDPM"))        # one step: a blob
 assert all(off["flow matching", "euler", n] < off["DDPM", "euler", n] for n in (2, 4, 8))
