@@ -4,7 +4,8 @@ never with a bare TypeError or ValueError from deep inside torch or NumPy.
 
 Entry points: load_pretrained, sampling.sample and PretrainedModel.sample, training.train, the
 bits/dim estimators (bpd_full, bpd_fast), quality.sample_quality, the GIF writers of
-ddpm_edu.viz.gif and flow matching's loss, sampler and ε → velocity map (ddpm_edu.flow). Everything runs on tiny inputs (a 10-step schedule, a zero network)."""
+ddpm_edu.viz.gif and flow matching's loss, sampler and ε → velocity map (ddpm_edu.flow).
+Everything runs on tiny inputs (a 10-step schedule, a zero network)."""
 import pytest
 import torch
 
@@ -205,7 +206,8 @@ def _flow(**kw):
 
 
 FLOW = [
-    ("loss net None", lambda: flow_matching_loss(None, POINTS), InvalidType, "net must be callable"),
+    ("loss net None", lambda: flow_matching_loss(None, POINTS), InvalidType,
+     "net must be callable"),
     ("loss x0 list", lambda: flow_matching_loss(zero, [[0.0, 1.0]]), InvalidType, "x0 must be"),
     ("loss levels 0", lambda: flow_matching_loss(zero, POINTS, levels=0), InvalidArgument,
      "levels must be a positive int"),
