@@ -481,7 +481,7 @@ assert min(map(straightness, (fm_path, ddpm_path, ddpm_on_line))) > 1.03   # non
 # paths a sampler follows are the *marginal* ones, and by section 4 an exact flow model and an exact
 # DDPM follow the same curves on the straight scale. So read the first and the last row together:
 # what separates them is what two short trainings learned (and each clock's spacing of the points
-# along the path), not the family. The middle row shows how much the coordinates alone change the
+# along the path), not the family. The last two rows show how much the coordinates alone change the
 # measure: the same DDPM paths, in $x_t$ and on the straight scale. None of the three is straight
 # (checked below: every ratio is well above 1).
 #
