@@ -72,8 +72,6 @@ def _check_s(s, x: torch.Tensor) -> torch.Tensor:
         raise InvalidType(f"s must be a number or a float tensor [N] of flow times in [0, 1], "
                           f"got {type(s).__name__}.")
     s = torch.as_tensor(s, dtype=x.dtype, device=x.device)
-    if not s.is_floating_point():
-        s = s.to(x.dtype)
     if s.ndim > 1 or (s.ndim == 1 and s.shape[0] != x.shape[0]):
         raise InvalidArgument(f"s must be a number or have shape [{x.shape[0]}] (one flow time "
                               f"per example), got shape {tuple(s.shape)}.")

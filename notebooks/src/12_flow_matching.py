@@ -48,7 +48,6 @@ import torch
 torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 torch.manual_seed(0)
 %matplotlib inline
-import math
 import time
 
 from ddpm_edu import (eps_from_velocity, flow_from_vp, flow_matching_loss, flow_steps, get_recipe,
