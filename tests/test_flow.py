@@ -123,6 +123,15 @@ def test_ode_carries_noise_to_the_data_distribution(method):
                                1e-4, rtol=0)
 
 
+def test_heun_carries_standard_normal_draws_to_the_data_distribution():
+    n = 40000
+    y1 = torch.randn(n, 1, generator=_gen(7), dtype=torch.float64)
+    out = _last(flow_steps(ExactVelocity(), y1, steps=50, method="heun")).x
+    z = 4.0                                                   # tolerance in standard errors
+    assert abs(out.mean().item() - MU) < z * SIGMA / n ** 0.5
+    assert abs(out.std().item() - SIGMA) < z * SIGMA / (2 * n) ** 0.5
+
+
 def test_heun_is_second_order_and_euler_first_order():
     y1 = torch.linspace(-3, 3, 61, dtype=torch.float64)[:, None]
     exact = MU + SIGMA * y1

@@ -51,8 +51,8 @@ torch.manual_seed(0)
 import time
 
 from ddpm_edu import (eps_from_velocity, flow_from_vp, flow_matching_loss, flow_steps, get_recipe,
-                      linear_schedule, ode_steps, predict_x0_from_eps, q_sample, simple_loss,
-                      straight_path, two_moons, velocity_from_eps, velocity_target)
+                      linear_schedule, ode_steps, predict_x0_from_eps, q_sample, respace,
+                      simple_loss, straight_path, two_moons, velocity_from_eps, velocity_target)
 from ddpm_edu.exercises import check, solution
 from ddpm_edu.viz.plots import new_figure
 
@@ -488,8 +488,10 @@ assert min(map(straightness, (fm_path, ddpm_path, ddpm_on_line))) > 1.03   # non
 #
 # Where the two do differ in use is the clock. We draw the same noise through each model with
 # few ODE steps, Euler and Heun, and count the samples "off the moons" as chapter 5 does: farther
-# than 0.1 from every one of 500 fresh data points (fresh data scores 0). First, where each
-# sampler's steps sit on the straight path's clock:
+# than 0.1 from every one of 500 fresh data points (fresh data scores 0). The last column runs the
+# DDPM on the flow model's clock: its own schedule respaced (`ddpm_edu.respace` with a list of
+# steps) to the $t$ whose $s(t)$ is nearest to $j/n$, integrated by the same `ode_steps`. First,
+# where each sampler's steps sit on the straight path's clock:
 
 # %%
 STEP_COUNTS = (1, 2, 4, 8, 16, 32)
@@ -516,6 +518,13 @@ def last_state(steps):
     return st.x
 
 
+def straight_clock(n):
+    """The DDPM's own schedule respaced to the steps t whose s(t) is nearest to s = j/n."""
+    s_all = flow_from_vp(schedule, torch.zeros(schedule.T, 1), torch.arange(1, schedule.T + 1))[1]
+    nearest = [int((s_all - j / n).abs().argmin()) + 1 for j in range(1, n + 1)]
+    return respace(schedule, nearest)
+
+
 samples, off = {}, {}
 for n in STEP_COUNTS:
     for method in ("euler", "heun"):
@@ -523,18 +532,26 @@ for n in STEP_COUNTS:
                                                                     method=method))
         samples["DDPM", method, n] = last_state(ode_steps(ddpm_net, schedule, y1, steps=n,
                                                           method=method))
+    clock = straight_clock(n)
+    samples["DDPM, straight clock", "euler", n] = last_state(ode_steps(ddpm_net, clock, y1,
+                                                                       steps=clock.T,
+                                                                       method="euler"))
 off = {key: off_the_moons(pts) for key, pts in samples.items()}
 print(f"share of the points off the moons (fresh data: "
       f"{off_the_moons(two_moons(N_POINTS, seed=2)):.2f})")
-print(f"{'steps':>5} | {'flow Euler':>10} {'flow Heun':>10} | {'DDPM Euler':>10} {'DDPM Heun':>10}")
+COLUMNS = [("flow matching", "euler"), ("flow matching", "heun"), ("DDPM", "euler"),
+           ("DDPM", "heun"), ("DDPM, straight clock", "euler")]
+print(f"{'steps':>5} | {'flow Euler':>10} {'flow Heun':>10} | {'DDPM Euler':>10} {'DDPM Heun':>10}"
+      f" | {'DDPM Euler, s-clock':>19}")
 for n in STEP_COUNTS:
-    row = [off[model, method, n] for model in ("flow matching", "DDPM")
-           for method in ("euler", "heun")]
-    print(f"{n:>5} | {row[0]:>10.2f} {row[1]:>10.2f} | {row[2]:>10.2f} {row[3]:>10.2f}")
+    row = [off[model, method, n] for model, method in COLUMNS]
+    print(f"{n:>5} | {row[0]:>10.2f} {row[1]:>10.2f} | {row[2]:>10.2f} {row[3]:>10.2f}"
+          f" | {row[4]:>19.2f}")
 # what the text below says about this table, checked:
 assert all(off[m, "euler", 1] > 0.9 for m in ("flow matching", "DDPM"))        # one step: a blob
 assert all(off["flow matching", "euler", n] < off["DDPM", "euler", n] for n in (2, 4, 8))
 assert all(off["DDPM", "heun", n] >= off["DDPM", "euler", n] for n in (2, 4))
+assert all(off["DDPM, straight clock", "euler", n] < off["DDPM", "euler", n] for n in (2, 4, 8))
 
 # %%
 fig, axes = new_figure((10, 5), nrows=2, ncols=4)
@@ -554,18 +571,19 @@ fig
 #
 # * With one Euler step both samplers return $\hat x_0$ of the pure noise, close to the data's mean:
 #   a blob in the middle, nearly all of it off the moons.
-# * With a few Euler steps the flow model is ahead. Some of that may be the training, but the
-#   clock alone is enough to explain it: the DDPM sampler spends its first steps where the
-#   straight-path time barely moves and takes its big steps near the data (the printed $s$ values).
+# * With a few Euler steps the flow model is ahead of the DDPM on its usual clock. The DDPM sampler
+#   spends its first steps where the straight-path time barely moves and takes its big steps near
+#   the data (the printed $s$ values). Put on the straight clock, the same DDPM network does better
+#   at two, four and eight steps (last column): much of the gap was the clock, the rest is the
+#   training.
 # * Heun does not rescue the DDPM with two or four steps; it is worse than Euler there. Its steps
 #   are huge in $\sigma$ at the noise end (chapter 10 saw the same), where a second-order
 #   correction extrapolates badly.
 # * With many steps both solvers converge to each model's own ODE, and the remaining gap is
 #   the training: equal budgets, different losses, neither network finished.
 #
-# A DDPM sampled on the straight clock would close much of the gap: evenly spaced $s$ is just a
-# different respacing of $t$ (the "trailing"/"Karras" spacings of modern DDPM samplers do something
-# similar). That is a thing to try below.
+# Evenly spaced $s$ is just another respacing of $t$; modern DDPM samplers use spacings with the
+# same aim (the "trailing" spacing of diffusers, the $\sigma$ grid of Karras et al. 2022).
 #
 # ## Summary
 #
@@ -586,10 +604,8 @@ fig
 #
 # ## Things to try
 #
-# 1. Sample the DDPM on the straight clock: for each $s_j = j/S$ find the DDPM level $t$ with
-#    $s(t)$ closest (`flow_from_vp(schedule, x, t)[1]`), pass those $t$ as a list to
-#    `ddpm_edu.respace`, and run DDIM on that chain. How close does it come to the flow model at
-#    four and eight steps?
+# 1. Run Heun on the straight clock too (`straight_clock(n)` with `method="heun"`). Does the
+#    second-order method now pay off for the DDPM, as it does for the flow model?
 # 2. Train both models with `FULL_SIZE = True`. Which differences of section 7 survive a longer
 #    run, and does the straightness of section 6 move?
 # 3. Separate the target from the weighting: train the DDPM with $t$ drawn so that $s(t)$ is
