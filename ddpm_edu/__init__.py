@@ -26,6 +26,11 @@ data (β_0 = 0, ᾱ_0 = 1), so ``schedule.alpha_bar[t]`` is ᾱ_t. diffusers and
 0..T−1: their t is ours − 1 (their ``alphas_cumprod[0]`` is our ``alpha_bar[1]``). That shift is
 made here and nowhere else; a network trained by this library is called with paper indices.
 
+Flow matching (``ddpm_edu.flow``) has its own time s ∈ [0, 1], s = 0 the data and s = 1 the noise
+(the direction of t; diffusers' ``FlowMatchEulerDiscreteScheduler`` calls it sigma). Its networks
+see the integer k = s·K, K = ``ddpm_edu.flow.LEVELS`` = 1000, and a sampler's ``Step.t`` is that k.
+A DDPM's step t sits at s = √(1−ᾱ_t)/(√ᾱ_t + √(1−ᾱ_t)) (``flow_from_vp``).
+
 Units: ``*_bpd`` and the L_vlb functions return bits per dimension; ``normal_kl`` and
 ``discretized_gaussian_log_likelihood`` return nats per element.
 
@@ -95,6 +100,8 @@ _EXPORTS = {
     "checkpoints": ["load_model", "read_metadata"],
     "score": ["score_from_eps", "eps_from_score", "langevin_steps", "pc_steps", "ode_steps",
               "ODEMethod"],
+    "flow": ["straight_path", "velocity_target", "flow_matching_loss", "flow_from_vp",
+             "velocity_from_eps", "eps_from_velocity", "flow_steps"],
     "evaluation": ["bpd_full", "bpd_fast", "BPDEstimate"],
     "diagnose": ["diagnose", "Diagnosis"],
     "datasets.mnist": ["load_mnist"],

@@ -30,7 +30,8 @@ class Step(NamedTuple):
     """One state of a sampling chain.
 
     t: the original schedule index of ``x`` (T for the initial noise, 0 for the sample; for a
-       respaced run, the original index of the kept step).
+       respaced run, the original index of the kept step; for :func:`ddpm_edu.flow.flow_steps`,
+       the index k = s·K of flow time s on its grid, K for the noise and 0 for the sample).
     x: x_t, shape [N, ...].
     x0_hat: x̂_0 predicted at the previous (larger) t and used for this update; None for x_T.
     """

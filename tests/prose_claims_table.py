@@ -210,6 +210,12 @@ def tiny_recipe():
     return get_recipe("tiny")
 
 
+def ch12_exercise_alpha_bar():
+    """The ᾱ_t of exercise 12.1, as its check uses it."""
+    from ddpm_edu.exercises import chapter12
+    return chapter12._AB
+
+
 CLAIMS: dict[str, list[Claim]] = {
     "00": [
         setting("for us a 28×28 MNIST digit", "28", lambda: 28),
@@ -582,6 +588,19 @@ CLAIMS: dict[str, list[Claim]] = {
         setting("the full 1000-step bound on 64 digits", "64",
                 lambda: ch9("N_IMAGES", full_size=True)),
         setting("compare with the 50-step chain's", "50", lambda: ch9("CHAIN_STEPS")),
+    ],
+    "12": [
+        cited("Stable Diffusion 3 is trained this way", "3",
+              "Esser et al. 2024, Scaling Rectified Flow Transformers (the model's name)"),
+        setting(r"A DDPM step has $\bar\alpha_t = 0.2$", "0.2", ch12_exercise_alpha_bar),
+        setting("doubles from 20 to 40", "20",
+                lambda: chapter_number("12", r"^ERROR_STEPS = \(\d+, (\d+), \d+\)")),
+        setting("doubles from 20 to 40", "40",
+                lambda: chapter_number("12", r"^ERROR_STEPS = \(\d+, \d+, (\d+)\)")),
+        setting("farther than 0.1 from every one of 500", "0.1",
+                lambda: chapter_number("12", r"min\(dim=1\)\.values > ([\d.]+)\)")),
+        setting("farther than 0.1 from every one of 500", "500",
+                lambda: chapter_number("12", r"^held_out = two_moons\((\d+),")),
     ],
 }
 

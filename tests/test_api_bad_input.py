@@ -3,13 +3,15 @@
 never with a bare TypeError or ValueError from deep inside torch or NumPy.
 
 Entry points: load_pretrained, sampling.sample and PretrainedModel.sample, training.train, the
-bits/dim estimators (bpd_full, bpd_fast), quality.sample_quality and the GIF writers of
-ddpm_edu.viz.gif. Everything runs on tiny inputs (a 10-step schedule, a zero network)."""
+bits/dim estimators (bpd_full, bpd_fast), quality.sample_quality, the GIF writers of
+ddpm_edu.viz.gif and flow matching's loss, sampler and ε → velocity map (ddpm_edu.flow).
+Everything runs on tiny inputs (a 10-step schedule, a zero network)."""
 import pytest
 import torch
 
 from ddpm_edu.errors import InvalidArgument, InvalidType, MissingFile, NotWritable, UserError
 from ddpm_edu.evaluation import bpd_fast, bpd_full
+from ddpm_edu.flow import flow_matching_loss, flow_steps, velocity_from_eps
 from ddpm_edu.pretrained import load_pretrained
 from ddpm_edu.quality import sample_quality
 from ddpm_edu.sampling import sample
@@ -196,6 +198,40 @@ GIF = [
 ]
 
 
+POINTS = torch.zeros(3, 2)
+
+
+def _flow(**kw):
+    return flow_steps(**{**dict(model=zero, x_1=POINTS, steps=4), **kw})
+
+
+FLOW = [
+    ("loss net None", lambda: flow_matching_loss(None, POINTS), InvalidType,
+     "net must be callable"),
+    ("loss x0 list", lambda: flow_matching_loss(zero, [[0.0, 1.0]]), InvalidType, "x0 must be"),
+    ("loss levels 0", lambda: flow_matching_loss(zero, POINTS, levels=0), InvalidArgument,
+     "levels must be a positive int"),
+    ("loss t float", lambda: flow_matching_loss(zero, POINTS, t=torch.full((3,), 0.5)),
+     InvalidType, "integer"),
+    ("loss t > levels", lambda: flow_matching_loss(zero, POINTS, t=torch.full((3,), 11), levels=10),
+     InvalidArgument, "0..10"),
+    ("loss wrong shape", lambda: flow_matching_loss(lambda y, k: y[:, :1], POINTS),
+     InvalidArgument, "velocity shaped like y"),
+    ("loss generator", lambda: flow_matching_loss(zero, POINTS, generator=3), InvalidType,
+     "generator must be a torch.Generator"),
+    ("steps model None", lambda: _flow(model=None), InvalidType, "model must be callable"),
+    ("steps 0", lambda: _flow(steps=0), InvalidArgument, "between 1 and levels"),
+    ("steps > levels", lambda: _flow(steps=11, levels=10), InvalidArgument, "between 1 and levels"),
+    ("steps float", lambda: _flow(steps=2.5), InvalidType, "steps must be an int"),
+    ("method", lambda: _flow(method="rk4"), InvalidArgument, "method"),
+    ("no noise", lambda: _flow(x_1=None), InvalidArgument, "give the initial noise x_1"),
+    ("shape clash", lambda: _flow(shape=(4, 2)), InvalidArgument, "x_1 has shape (3, 2)"),
+    ("velocity t 0", lambda: velocity_from_eps(S, POINTS, POINTS, 0), InvalidArgument, "1..10"),
+    ("velocity schedule", lambda: velocity_from_eps("linear", POINTS, POINTS, 1), InvalidType,
+     "Schedule"),
+]
+
+
 def _check(call, error, words):
     with pytest.raises(error) as info:
         call()
@@ -225,6 +261,11 @@ def test_bpd(call, error, words):
 
 @pytest.mark.parametrize("call, error, words", [pytest.param(*r[1:], id=r[0]) for r in QUALITY])
 def test_sample_quality(call, error, words):
+    _check(call, error, words)
+
+
+@pytest.mark.parametrize("call, error, words", [pytest.param(*r[1:], id=r[0]) for r in FLOW])
+def test_flow(call, error, words):
     _check(call, error, words)
 
 
