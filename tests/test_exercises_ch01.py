@@ -78,7 +78,7 @@ def test_1_2_in_place_edits_of_the_input_do_not_fool_the_check():
 @pytest.mark.parametrize("answer", [10.05, 10, 9, 11.5, torch.tensor(10.0)])
 def test_1_3_accepts_a_prediction_near_the_measurement(answer):
     v = _right("1.3", answer)
-    assert "Var(x_T) = 10.06" in v.message and "Σ β_t = 10.05" in v.message
+    assert "Var(x_T) = 10.12" in v.message and "Σ β_t = 10.05" in v.message
 
 
 @pytest.mark.parametrize("answer, fragment", [
@@ -93,7 +93,7 @@ def test_1_3_accepts_a_prediction_near_the_measurement(answer):
 ])
 def test_1_3_names_the_slip_and_quotes_the_measurement(answer, fragment):
     v = _wrong("1.3", answer, fragment)
-    assert "Var(x_T) = 10.06" in v.message
+    assert "Var(x_T) = 10.12" in v.message
 
 
 def test_1_3_a_negative_measurement_gets_a_hint():

@@ -234,3 +234,16 @@ def test_bad_labels_are_refused(y, err, match):
 def test_bad_num_classes_is_refused(value):
     with pytest.raises(ValueError, match="num_classes"):
         _small_unet(num_classes=value)
+
+
+def test_flops_per_image_counts_the_mnist_network_as_the_benchmark_reports():
+    """benchmarks/README.md: 159.9 MFLOP forward, 479.4 training, per image of the mnist U-Net;
+    a hand count of one linear layer as an independent check of the counter."""
+    from ddpm_edu.nets import architecture, build_network, flops_per_image
+    net = build_network(architecture("mnist"))
+    fwd, train = flops_per_image(net, list(net.parameters()), (1, 28, 28), batch=1)
+    assert round(fwd / 1e6, 1) == 159.9 and round(train / 1e6, 1) == 479.4
+    assert all(p.grad is None for p in net.parameters())
+    lin = torch.nn.Linear(10, 3)
+    fwd, _ = flops_per_image(lambda x, t: lin(x), list(lin.parameters()), (10,), batch=2)
+    assert fwd == 2 * 10 * 3
