@@ -64,9 +64,9 @@ print(f"FULL_SIZE = {FULL_SIZE}: {TRAIN_STEPS} training steps in section 4")
 #
 # The course ships one picture for this experiment, `data/images/flower64.png`: 64×64 pixels,
 # drawn by the course's own code and released into the public domain (CC0; the folder's README
-# says how it was made). The recipe trains on it at 32×32, where each training step costs a third
-# of what it costs at 64×64. `load_single_image` prepares any picture the way the Flowers loader
-# below prepares its photographs: the shorter side resized to the target size, then the centre
+# says how it was made). The recipe trains on it at 32×32, where each training step needs a quarter
+# of the arithmetic it needs at 64×64 (a quarter of the pixels). `load_single_image` prepares any
+# picture the way the Flowers loader prepares its photographs (section 5): the shorter side resized to the target size, then the centre
 # square cut out.
 
 # %%
@@ -449,8 +449,8 @@ print(f"{'one CPU core (estimate)':<30} {cpu_images_per_s:>9.1f} "
 #
 # ## Things to try
 #
-# 1. Set `FULL_SIZE = True` and rerun: the full recipe's 300 steps, and watch the PSNR climb past
-#    30 dB.
+# 1. Set `FULL_SIZE = True` and rerun: the full recipe's 300 steps, and watch the PSNR climb to
+#    about 33 dB.
 # 2. Train the same recipe with $\epsilon$-prediction, `recipe.train.replace(mean_type="eps")`, and
 #    compare the PSNR after the same number of steps. Which $t$ does the $\epsilon$-model get wrong?
 #    (Plot the error of its $\hat x_0$ against $t$.)
