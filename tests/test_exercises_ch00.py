@@ -1,6 +1,7 @@
 """Chapter 0's exercise checks (the welcome): "which phase adds noise" takes a word, the prediction
-of x_T's share outside [−1, 1] and "how many network calls" a number. Each accepts the right answer in the forms a learner may write it and
-rejects the typical wrong ones with the hint that names the confusion."""
+of x_T's share outside [−1, 1] and "how many network calls" a number. Each accepts the right answer
+in the forms a learner may write it and rejects the typical wrong ones with the hint that names the
+confusion."""
 import numpy as np
 import pytest
 import torch

@@ -101,7 +101,7 @@ def test_1_3_a_negative_measurement_gets_a_hint():
 
 
 def test_1_3_the_solution_is_the_sum_of_the_betas_and_the_chain_agrees():
-    """The prediction of the solution against an independent Monte Carlo of the shrink-free chain."""
+    """The solution's prediction against an independent Monte Carlo of the shrink-free chain."""
     from ddpm_edu import linear_schedule
     beta = linear_schedule(1000).beta[1:]
     g = torch.Generator().manual_seed(0)

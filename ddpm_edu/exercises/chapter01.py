@@ -202,8 +202,9 @@ def _check_no_shrink(answer, measured) -> str:
                                                 "variances, not their standard deviations. "),
         (lin.beta[1:].sqrt().sum().item(), "you added the standard deviations √β_t; independent "
                                            "noises add their variances. "),
-        (1000 * lin.beta[-1].item(), "you used the last, largest β_T = 0.02 for every step; the "
-                                     "β_t grow linearly from 1e−4, so their average is half that. "),
+        (1000 * lin.beta[-1].item(), "you used the last, largest β_T = 0.02 for every step; "
+                                     "the β_t grow linearly from 1e−4, so their average is half "
+                                     "that. "),
         (1000.0, "each step adds a variance β_t, not 1. "),
     ]
     name_slip(got, [(v, h + said) for v, h in slips], same=lambda a, b: near(a, b, 0.05))

@@ -213,8 +213,8 @@ def _check_first_guess(answer, measured) -> str:
                    f"guess made from pure noise had to be noise-like too. {said}")
     if got > psnr:
         raise Hint(f"you predicted {fmt(got)} dB, more than the network delivers: it is trained, "
-                   f"not exact: its x̂_0 misses the image by about as much as the finished samples do. "
-                   f"{said}")
+                   "not exact: its x̂_0 misses the image by about as much as the finished samples "
+                   f"do. {said}")
     raise Hint(f"you predicted {fmt(got)} dB, too little. {said}")
 
 

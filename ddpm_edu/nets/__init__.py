@@ -122,7 +122,9 @@ def count_parameters(net: nn.Module) -> int:
 
 
 def flops_per_image(forward, params, shape, batch: int = 4) -> tuple[float, float]:
-    """(forward FLOPs, training FLOPs) per image of ``forward(x, t)`` on inputs of ``shape`` (C, H, W).
+    """(forward FLOPs, training FLOPs) per image of ``forward(x, t)`` on inputs of ``shape``.
+
+    ``shape`` is one input's shape without the batch axis, e.g. (C, H, W).
 
     Counted by ``torch.utils.flop_counter.FlopCounterMode`` on a small random batch: convolutions,
     matmuls and attention; GroupNorm, SiLU and additions are memory traffic, not counted. Training
