@@ -26,8 +26,7 @@
 #
 # **Library used:** `ddpm_edu.datasets.single_image` (the image, flips, PSNR),
 # `ddpm_edu.datasets.flowers` (`split_order`), the recipes `single-image` and `flowers64` of
-# `ddpm_edu.recipes`, `ddim_steps`, `load_pretrained`, `train`, `ddpm_edu.nets.flops_per_image`,
-# and `ddpm_edu.viz`.
+# `ddpm_edu.recipes`, `ddim_steps`, `load_pretrained`, `train`, and `ddpm_edu.viz`.
 
 # %%
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
@@ -393,24 +392,26 @@ print("the first training photos:", ", ".join(names[i] for i in mine_train[:3]),
 # to the end with this library yet, so those are the GPU times we can give. For a CPU we have a
 # measurement of our own: `benchmarks/README.md` times the MNIST U-Net's training on one core of
 # this course's machine. A photo at 64×64 with three colours costs more arithmetic than a digit, so
-# we scale that speed by the two networks' training FLOPs per image, counted by
-# `flops_per_image`.
+# we scale that speed by the two networks' training FLOPs per image, which the same file lists
+# (counted by `ddpm_edu.nets.flops_per_image`).
 
 # %%
-from ddpm_edu.nets import flops_per_image
-
 flowers = get_recipe("flowers64")
 n_images = flowers.train.steps * flowers.train.batch_size            # images the recipe trains on
 print(f"flowers64: {flowers.train.steps:,} steps of {flowers.train.batch_size} = {n_images:,} "
       f"images, {n_images / len(mine_train):.0f} passes over the {len(mine_train):,} training photos")
 
-row = next(line for line in (REPO / "benchmarks" / "README.md").read_text().splitlines()
-           if line.startswith("| ours (`mnist` architecture)"))
-cells = [c.strip() for c in row.strip("|").split("|")]               # the benchmark's columns
-mnist_train_flops, mnist_images_per_s = float(cells[3]) * 1e6, float(cells[4])
-flowers_net = flowers.build_network()
-_, flowers_train_flops = flops_per_image(flowers_net, list(flowers_net.parameters()),
-                                         (3, 64, 64), batch=1)
+
+def benchmark_row(start):
+    """The cells of the row of benchmarks/README.md that starts with `start`."""
+    lines = (REPO / "benchmarks" / "README.md").read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith(start))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+timed = benchmark_row("| ours (`mnist` architecture)")      # the timed training benchmark
+mnist_images_per_s, mnist_train_flops = float(timed[4]), float(timed[3]) * 1e6
+flowers_train_flops = float(benchmark_row("| `flowers64`")[4]) * 1e6   # counted FLOPs per image
 cpu_images_per_s = mnist_images_per_s * mnist_train_flops / flowers_train_flops
 print(f"training FLOPs per image: {flowers_train_flops / 1e9:.2f} G for a flower, "
       f"{mnist_train_flops / 1e9:.2f} G for a digit ({flowers_train_flops / mnist_train_flops:.0f}×)")
