@@ -142,9 +142,10 @@ check("0.1", answer)
 #
 # Some exercises ask you to **predict** first and then run an experiment that measures the answer;
 # the check compares the two and explains the difference. The digit's pixels all lie in
-# $[-1, 1]$. After all $T$ steps, $x_T = \sqrt{\bar\alpha_T}\,x_0 + \sqrt{1-\bar\alpha_T}\,\epsilon$
-# (both weights were printed a few cells above). Before you run the next cells: what share of the pixels
-# of $x_T$, in percent, will lie **outside** $[-1, 1]$?
+# $[-1, 1]$. After all $T$ steps,
+# $x_T = \sqrt{\bar\alpha_T}\,x_0 + \sqrt{1-\bar\alpha_T}\,\epsilon$ (both weights were printed a
+# few cells above). Before you run the next cells: what share of the pixels of $x_T$, in percent,
+# will lie **outside** $[-1, 1]$?
 
 # %%
 answer = ...     # your prediction, in percent
