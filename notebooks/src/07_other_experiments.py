@@ -347,10 +347,10 @@ fig
 # Zisserman, 2008): 8,189 photographs of flowers of 102 kinds. **The photographs cannot ship with
 # the course**: they come as one 330 MB archive, and it is the authors' to distribute, from their
 # own site; the course does not pass it on. So this notebook cannot show them, and its tests never
-# download them. `load_flowers("train")` fetches the archive on first use (or
-# takes it from `data/flowers102/`), checks its published checksums, and decodes every photo the
-# way `load_single_image` prepares the flower above: the shorter side resized, the centre square
-# cut out.
+# download them. `load_flowers("train")` fetches the archive on first use (or takes it from
+# `data/flowers102/`), checks its published checksums, and decodes every photo the way
+# `load_single_image` prepares the flower above: the shorter side resized, the centre square cut
+# out.
 #
 # ### The split, on the real file list
 #
