@@ -96,21 +96,9 @@ def hf_course_unet():
 
 
 def flops_per_image(forward, params, shape, batch=4):
-    """(forward FLOPs, training FLOPs) per image, counted by FlopCounterMode on a small batch."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    x = torch.randn(batch, *shape)
-    t = torch.randint(1, 1001, (batch,))
-    with FlopCounterMode(display=False) as fc:
-        with torch.no_grad():
-            forward(x, t)
-    fwd = fc.get_total_flops() / batch
-    with FlopCounterMode(display=False) as fc:
-        forward(x, t).square().mean().backward()
-    for p in params:
-        p.grad = None
-    return fwd, fc.get_total_flops() / batch
+    """(forward FLOPs, training FLOPs) per image: ``ddpm_edu.nets.flops_per_image``."""
+    from ddpm_edu.nets import flops_per_image as count
+    return count(forward, params, shape, batch)
 
 
 def matmul_peak(n, repeats=5, dtype=None):

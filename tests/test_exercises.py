@@ -16,10 +16,10 @@ from ddpm_edu.errors import InvalidArgument
 from exercise_helpers import MEASURED, right as _right, wrong as _wrong
 
 EXPECTED_IDS = {
-    0: ["0.1", "0.2"], 1: ["1.1", "1.2", "1.3"], 2: ["2.1", "2.2", "2.3", "2.4"],
+    0: ["0.1", "0.2", "0.3"], 1: ["1.1", "1.2", "1.3", "1.4"], 2: ["2.1", "2.2", "2.3", "2.4"],
     3: ["3.1", "3.2", "3.3"], 4: ["4.1", "4.2", "4.3", "4.4"], 5: ["5.1", "5.2", "5.3"],
-    6: ["6.1", "6.2", "6.3"], 7: ["7.1", "7.2"], 8: ["8.1", "8.2", "8.3"], 9: ["9.1", "9.2", "9.3"],
-    10: ["10.1", "10.2", "10.3", "10.4"], 12: ["12.1", "12.2", "12.3"],
+    6: ["6.1", "6.2", "6.3", "6.4"], 7: ["7.1", "7.2", "7.3"], 8: ["8.1", "8.2", "8.3"],
+    9: ["9.1", "9.2", "9.3"], 10: ["10.1", "10.2", "10.3", "10.4"], 12: ["12.1", "12.2", "12.3"],
 }
 ALL_IDS = [i for ch in range(20) for i in exercise_ids(ch)]
 FUNCTION_IDS = [i for i in ALL_IDS if exercise(i).answer_name != "answer"]
@@ -136,25 +136,25 @@ def test_a_function_that_edits_its_inputs_in_place_cannot_break_the_check(ex_id)
 # ---- a verdict, check, solution, exercise ---------------------------------------------------
 def test_a_check_that_breaks_still_gives_a_verdict(monkeypatch):
     import dataclasses
-    ex = exercise("1.3")
+    ex = exercise("1.4")
 
     def broken(answer):
         raise RuntimeError("a case the check did not foresee")
-    monkeypatch.setitem(exercises.chapter01.EXERCISES, "1.3", dataclasses.replace(ex, check=broken))
-    v = evaluate("1.3", 260)
+    monkeypatch.setitem(exercises.chapter01.EXERCISES, "1.4", dataclasses.replace(ex, check=broken))
+    v = evaluate("1.4", 260)
     assert v.status == "not yet" and "could not be checked (RuntimeError)" in v.message
     assert "a number" in v.message
 
 
 def test_verdict_rendering_is_deterministic_text_and_html():
-    v = evaluate("1.3", ...)
-    assert str(v) == ("… Exercise 1.3: not attempted yet. Replace the `...` with your answer and "
+    v = evaluate("1.4", ...)
+    assert str(v) == ("… Exercise 1.4: not attempted yet. Replace the `...` with your answer and "
                       "run the cell again.")
     html = v._repr_html_()
     assert (
         html.startswith("<div")
         and "not attempted yet" in html
-        and html == evaluate("1.3", ...)._repr_html_()
+        and html == evaluate("1.4", ...)._repr_html_()
     )
     w = evaluate("2.2", 1.3069)
     assert str(w).startswith("✗ Exercise 2.2: not yet. That is KL(N(1, 4)")
@@ -185,7 +185,8 @@ def test_package_exports():
 # ---- "predict, then run and compare": the measurement is passed in --------------------------
 def test_every_chapter_with_a_prediction_has_its_ci_measurement_here():
     assert set(PREDICTION_IDS) == set(MEASURED)
-    assert {"3.3", "5.2", "8.3", "9.1", "10.3", "12.3"} <= set(PREDICTION_IDS)
+    assert {"0.2", "1.3", "2.3", "3.3", "5.2", "6.4", "7.3", "8.3", "9.1", "10.3",
+            "12.3"} <= set(PREDICTION_IDS)
 
 
 @pytest.mark.parametrize("ex_id", PREDICTION_IDS)
@@ -204,8 +205,8 @@ def test_a_prediction_verdict_quotes_the_measurement(ex_id):
 
 
 def test_a_measurement_an_exercise_does_not_take_is_a_usage_error():
-    with pytest.raises(InvalidArgument, match="1.3 has no measurement called measured"):
-        evaluate("1.3", 260, measured=3)
+    with pytest.raises(InvalidArgument, match="1.4 has no measurement called measured"):
+        evaluate("1.4", 260, measured=3)
     with pytest.raises(InvalidArgument, match="it takes measured=..."):
         check("3.3", 50, share=3)
 

@@ -1,6 +1,7 @@
-"""Chapter 0's exercise checks (the welcome): "which phase adds noise" takes a word, "how many
-network calls" a number. Each accepts the right answer in the forms a learner may write it and
-rejects the typical wrong ones with the hint that names the confusion."""
+"""Chapter 0's exercise checks (the welcome): "which phase adds noise" takes a word, the prediction
+of x_T's share outside [−1, 1] and "how many network calls" a number. Each accepts the right answer
+in the forms a learner may write it and rejects the typical wrong ones with the hint that names the
+confusion."""
 import numpy as np
 import pytest
 import torch
@@ -33,11 +34,38 @@ def test_0_1_names_the_mistake(answer, fragment):
     _wrong("0.1", answer, fragment)
 
 
-# ---- 0.2 network calls ---------------------------------------------------------------------------
+# ---- 0.2 predict, then measure: x_T outside the image range --------------------------------------
+@pytest.mark.parametrize("answer", [31.7, 33, 25, 38, torch.tensor(30.0)])
+def test_0_2_accepts_a_prediction_near_the_measurement(answer):
+    v = _right("0.2", answer)
+    assert "31.5 % of x_T's pixels" in v.message and "31.7 %" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (0, "no edges"),                  # the intuition: noise stays inside the image's range
+    (68.3, "inside"),
+    (4.6, "two standard deviations"),
+    (50, "quartiles"),
+    (100, "most of a standard Gaussian"),
+    (0.317, "fraction"),
+    (12, "too little"),
+    (70.5, "too much"),
+    (-5, "between 0 and 100"),
+])
+def test_0_2_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("0.2", answer, fragment)
+    assert "31.5 %" in v.message
+
+
+def test_0_2_a_measurement_that_is_not_a_share_gets_a_hint():
+    _wrong("0.2", 30, "not a share in percent", measured={"measured": 250})
+
+
+# ---- 0.3 network calls ---------------------------------------------------------------------------
 @pytest.mark.parametrize("answer", [1000, 1000.0, torch.tensor(1000), np.int64(1000), [1000],
                                     torch.tensor([1000.0])])
-def test_0_2_accepts(answer):
-    v = _right("0.2", answer)
+def test_0_3_accepts(answer):
+    v = _right("0.3", answer)
     assert "whole batch" in v.message
 
 
@@ -58,5 +86,5 @@ def test_0_2_accepts(answer):
     ("1000", "must be a number"),
     (torch.tensor([1000, 16]), "single number"),
 ])
-def test_0_2_names_the_mistake(answer, fragment):
-    _wrong("0.2", answer, fragment)
+def test_0_3_names_the_mistake(answer, fragment):
+    _wrong("0.3", answer, fragment)

@@ -74,12 +74,49 @@ def test_1_2_in_place_edits_of_the_input_do_not_fool_the_check():
     _wrong("1.2", sneaky)
 
 
-# ---- 1.3 where SNR crosses 1 ---------------------------------------------------------------------
+# ---- 1.3 predict, then measure: the chain without its shrink factor ------------------------------
+@pytest.mark.parametrize("answer", [10.05, 10, 9, 11.5, torch.tensor(10.0)])
+def test_1_3_accepts_a_prediction_near_the_measurement(answer):
+    v = _right("1.3", answer)
+    assert "Var(x_T) = 10.12" in v.message and "Σ β_t = 10.05" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (1, "variance-preserving"),          # the intuition of section 1, without the shrink it needs
+    (3.17, "standard deviation"),
+    (94.7, "added the standard deviations"),
+    (8968, "squared the sum"),
+    (20, "largest β_T"),
+    (1000, "not 1"),
+    (5, "too little"),
+    (30, "too much"),
+])
+def test_1_3_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("1.3", answer, fragment)
+    assert "Var(x_T) = 10.12" in v.message
+
+
+def test_1_3_a_negative_measurement_gets_a_hint():
+    _wrong("1.3", 10, "a variance is positive", measured={"measured": -1})
+
+
+def test_1_3_the_solution_is_the_sum_of_the_betas_and_the_chain_agrees():
+    """The solution's prediction against an independent Monte Carlo of the shrink-free chain."""
+    from ddpm_edu import linear_schedule
+    beta = linear_schedule(1000).beta[1:]
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(20_000, dtype=torch.float64)
+    for b in beta.tolist():
+        x += b ** 0.5 * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    assert abs(x.var().item() - 10.05) < 0.4
+
+
+# ---- 1.4 where SNR crosses 1 ---------------------------------------------------------------------
 @pytest.mark.parametrize(
     "answer", [260, 260.0, torch.tensor(260), np.int64(260), torch.tensor([260])]
 )
-def test_1_3_accepts(answer):
-    _right("1.3", answer)
+def test_1_4_accepts(answer):
+    _right("1.4", answer)
 
 
 @pytest.mark.parametrize("answer, fragment", [
@@ -87,11 +124,11 @@ def test_1_3_accepts(answer):
     (497, "cosine"), (84, "ending at 0.2"), (685, "geometric"), (0.97, "a whole number"),
     (5000, "a whole number"), (100, "too early"), (900, "too late"), ([259, 260], "single number"),
 ])
-def test_1_3_names_the_mistake(answer, fragment):
-    _wrong("1.3", answer, fragment)
+def test_1_4_names_the_mistake(answer, fragment):
+    _wrong("1.4", answer, fragment)
 
 
-def test_1_3_pinned_value_against_the_schedule():
+def test_1_4_pinned_value_against_the_schedule():
     from ddpm_edu import linear_schedule
     s = linear_schedule(1000)
     # independent oracle: ᾱ_t < ½ ⇔ SNR < 1; ᾱ from a Python loop over β

@@ -151,3 +151,39 @@ def test_6_3_accepts():
 ])
 def test_6_3_names_the_mistake(fn, fragment):
     _wrong("6.3", fn, fragment)
+
+
+# ---- 6.4 predict, then measure: the noise level with the largest loss ----------------------------
+def test_6_4_accepts_the_hardest_step_and_quotes_the_measurement():
+    v = _right("6.4", 1)
+    assert "1: 0.17" in v.message and "1000: 8.7e-05" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (1000, "pure noise"),             # the intuition: the noisiest input is the hardest
+    (500, "not where the loss is largest"),
+    (7, "one of the steps"),
+])
+def test_6_4_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("6.4", answer, fragment)
+    assert "1000" in v.message
+
+
+def test_6_4_follows_the_measurement_not_a_fixed_answer():
+    """Were the largest loss measured elsewhere, the check would say so."""
+    _right("6.4", 100, measured={"ts": (1, 100), "losses": (0.1, 0.2)})
+    _wrong("6.4", 1, "pass the measurement", measured={"ts": (1, 100), "losses": (0.1,)})
+
+
+def test_6_4_the_shipped_model_measured_as_in_the_chapter():
+    """The chapter's measurement, on 8 test digits: the loss falls from t = 1 to t = T."""
+    from ddpm_edu import load_mnist, load_pretrained, q_sample, to_model_range
+    model = load_pretrained("mnist")
+    x0 = to_model_range(load_mnist("test")[0][:8]).unsqueeze(1)
+    g, losses = torch.Generator().manual_seed(6), []
+    for t in (1, 1000):
+        eps = torch.randn(x0.shape, generator=g)
+        with torch.no_grad():
+            eps_hat = model.eps(q_sample(model.schedule, x0, t, noise=eps), torch.full((8,), t))
+        losses.append(((eps_hat - eps) ** 2).mean().item())
+    assert losses[0] > 100 * losses[1]

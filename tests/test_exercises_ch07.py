@@ -85,3 +85,20 @@ def test_7_2_accepts(answer):
 ])
 def test_7_2_names_the_mistake(answer, fragment):
     _wrong("7.2", answer, fragment)
+
+
+# ---- 7.3 predict, then measure: the first guess x̂_0, made from pure noise ------------------------
+@pytest.mark.parametrize("answer", [33, 32.85, 30, 36, torch.tensor(33.0)])
+def test_7_3_accepts_a_prediction_near_the_measurement(answer):
+    v = _right("7.3", answer)
+    assert "scores 32.9 dB" in v.message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (8, "noise-like"),                # the intuition: a guess from pure noise is noise
+    (45, "not exact"),
+    (25, "too little"),
+])
+def test_7_3_names_the_slip_and_quotes_the_measurement(answer, fragment):
+    v = _wrong("7.3", answer, fragment)
+    assert "32.9 dB" in v.message

@@ -234,3 +234,24 @@ def test_bad_labels_are_refused(y, err, match):
 def test_bad_num_classes_is_refused(value):
     with pytest.raises(ValueError, match="num_classes"):
         _small_unet(num_classes=value)
+
+
+def test_flops_per_image_recounts_the_benchmark_readme():
+    """benchmarks/README.md's FLOPs table (chapter 7 reads it) is what flops_per_image counts, and
+    the mnist row agrees with the timed benchmark's; a linear layer counted by hand as an oracle."""
+    from pathlib import Path
+    from ddpm_edu.nets import architecture, build_network, count_parameters, flops_per_image
+    readme = (Path(__file__).resolve().parent.parent / "benchmarks" / "README.md").read_text(
+        encoding="utf-8")
+    for name, shape in (("mnist", (1, 28, 28)), ("flowers64", (3, 64, 64))):
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
+        params, fwd_m, train_m = [float(c.replace(",", "")) for c in row.strip("|").split("|")[2:]]
+        net = build_network(architecture(name))
+        fwd, train = flops_per_image(net, list(net.parameters()), shape, batch=1)
+        assert (count_parameters(net), round(fwd / 1e6, 1), round(train / 1e6, 1)) == (
+            params, fwd_m, train_m)
+        assert all(p.grad is None for p in net.parameters())
+    assert "| ours (`mnist` architecture) | 589,985 | 159.9 | 479.4 |" in readme
+    lin = torch.nn.Linear(10, 3)
+    fwd, _ = flops_per_image(lambda x, t: lin(x), list(lin.parameters()), (10,), batch=2)
+    assert fwd == 2 * 10 * 3

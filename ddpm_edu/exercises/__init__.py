@@ -5,9 +5,9 @@ In a notebook::
     from ddpm_edu.exercises import check, solution
 
     answer = ...                 # the learner replaces `...` with their answer
-    check("1.3", answer)         # → "… Exercise 1.3: not attempted yet. …"
-                                 #   "✗ Exercise 1.3: not yet. <what is wrong>"  or  "✓ … correct."
-    solution("1.3")              # a teacher reveals the reference solution (printed, not run)
+    check("1.4", answer)         # → "… Exercise 1.4: not attempted yet. …"
+                                 #   "✗ Exercise 1.4: not yet. <what is wrong>"  or  "✓ … correct."
+    solution("1.4")              # a teacher reveals the reference solution (printed, not run)
 
 Answers may be numbers, tensors, numpy arrays, lists, or functions (called on test inputs the
 check chooses). A wrong shape, dtype or a function that raises is reported as a hint, never as a

@@ -1,4 +1,6 @@
-"""Chapter 1 (forward noising): one step of q(x_t | x_{t−1}), ᾱ_t from β_t, where SNR(t) crosses 1.
+"""Chapter 1 (forward noising): one step of q(x_t | x_{t−1}), ᾱ_t from β_t, a prediction of what
+the chain does without its shrink factor √(1 − β_t) (compared with the chapter's Monte Carlo), and
+where SNR(t) crosses 1.
 
 Each check tries the learner's answer on inputs it chooses, and when the answer is wrong it tests
 the usual slips (a variance used where a standard deviation belongs, a product taken as a sum,
@@ -13,7 +15,7 @@ import torch
 
 from ..schedules import cosine_schedule, geometric_schedule, linear_schedule
 from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
-                    name_slip)
+                    measurement, name_slip, near)
 
 __all__ = ["EXERCISES"]
 
@@ -174,7 +176,52 @@ def alpha_bar_from_betas(betas):
 '''
 
 
-# ---- 1.3 where the signal-to-noise ratio crosses 1 -----------------------------------------------
+# ---- 1.3 predict, then measure: the chain without its shrink factor ------------------------------
+def _check_no_shrink(answer, measured) -> str:
+    lin = linear_schedule(1000)
+    total = lin.beta[1:].sum().item()                      # Σ β_t = 10.05
+    got = as_number(answer, "your predicted variance")
+    var = measurement(measured)
+    if var <= 0:
+        raise Hint(f"the measurement you passed is {fmt(var)}; a variance is positive. Pass the "
+                   "variance that the cell above printed.")
+    said = (f"The measurement: Var(x_T) = {var:.2f}. Without the shrink nothing pulls x_t back, so "
+            f"the T independent noise variances simply add up: Σ β_t = {total:.2f} (T times the "
+            f"average β, {lin.T} · {total / lin.T:.5f}), a standard deviation of "
+            f"{math.sqrt(total):.1f}. Sampling would then have to start from N(0, {total:.0f} I), "
+            "not N(0, I); with √(1 − β_t) the variance stays at 1 at every step.")
+    if near(got, var, 0.2):
+        return f"you predicted {fmt(got)}. {said}"
+    slips = [
+        (1.0, "you predicted 1, the variance-preserving answer: that needs the shrink factor "
+              "√(1 − β_t) this chain leaves out. "),
+        (math.sqrt(total), f"you predicted {fmt(got)}, the standard deviation √(Σ β_t); the "
+                           "question asks for the variance. "),
+        (lin.beta[1:].sqrt().sum().item() ** 2, "you added the standard deviations √β_t and "
+                                                "squared the sum; independent noises add their "
+                                                "variances, not their standard deviations. "),
+        (lin.beta[1:].sqrt().sum().item(), "you added the standard deviations √β_t; independent "
+                                           "noises add their variances. "),
+        (1000 * lin.beta[-1].item(), "you used the last, largest β_T = 0.02 for every step; "
+                                     "the β_t grow linearly from 1e−4, so their average is half "
+                                     "that. "),
+        (1000.0, "each step adds a variance β_t, not 1. "),
+    ]
+    name_slip(got, [(v, h + said) for v, h in slips], same=lambda a, b: near(a, b, 0.05))
+    word = "too little" if got < var else "too much"
+    raise Hint(f"you predicted {fmt(got)}, {word}. {said}")
+
+
+_SOLUTION_1_3 = """
+from ddpm_edu import linear_schedule
+
+# x_t = x_{t-1} + √β_t ε: each step adds an independent noise of variance β_t, and x_0 = 0.5 is a
+# constant, so Var(x_T) = β_1 + β_2 + … + β_T
+answer = linear_schedule(1000).beta[1:].sum().item()      # 10.05
+"""
+
+
+# ---- 1.4 where the signal-to-noise ratio crosses 1 -----------------------------------------------
 def _first_t(schedule, mask_fn) -> int:
     """The first paper time t in 1..T where ``mask_fn(schedule)[t]`` holds (index 0 is skipped)."""
     t = torch.arange(1, schedule.T + 1)
@@ -218,7 +265,7 @@ def _check_snr_crossing(answer) -> str:
                f"SNR({got}) = {fmt(lin.snr[got].item())}. Find the first t with SNR(t) < 1.")
 
 
-_SOLUTION_1_3 = """
+_SOLUTION_1_4 = """
 import torch
 from ddpm_edu import linear_schedule
 
@@ -233,5 +280,7 @@ EXERCISES = {
     "1.1": Exercise("1.1", "one step of q(x_t | x_{t−1})", "forward_step", _check_forward_step,
                     _SOLUTION_1_1),
     "1.2": Exercise("1.2", "ᾱ_t from β_t", "alpha_bar_from_betas", _check_alpha_bar, _SOLUTION_1_2),
-    "1.3": Exercise("1.3", "where SNR(t) crosses 1", "answer", _check_snr_crossing, _SOLUTION_1_3),
+    "1.3": Exercise("1.3", "predict, then measure: the chain without its shrink factor", "answer",
+                    _check_no_shrink, _SOLUTION_1_3, measured=("measured",)),
+    "1.4": Exercise("1.4", "where SNR(t) crosses 1", "answer", _check_snr_crossing, _SOLUTION_1_4),
 }

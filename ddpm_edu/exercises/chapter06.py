@@ -1,5 +1,6 @@
 """Chapter 6 (training a U-Net): the sinusoidal time embedding, the loss a freshly built network
-reports at its first step, and one EMA update with the library's warm-up.
+reports at its first step, one EMA update with the library's warm-up, and a prediction of the
+noise level at which the trained model's loss is largest (compared with the chapter's measurement).
 
 The right answers come from the library (:func:`ddpm_edu.nets.embedding.sinusoidal_embedding`, the
 MNIST training images through :func:`ddpm_edu.pixels.to_model_range`, the EMA decay of the training
@@ -18,8 +19,8 @@ import torch
 
 from ..nets.embedding import sinusoidal_embedding
 from ..training import TrainConfig, ema_decay_at
-from ._core import (Exercise, Hint, as_number, call, close, expect_shape, first_mismatch, fmt,
-                    name_slip)
+from ._core import (Exercise, Hint, as_number, as_tensor, call, close, expect_shape,
+                    first_mismatch, fmt, name_slip)
 
 __all__ = ["EXERCISES"]
 
@@ -266,6 +267,40 @@ def ema_update(ema, theta, step, decay):
     return d * ema + (1 - d) * theta
 '''
 
+# ---- 6.4 predict, then measure: at which t is the trained model's loss largest? ------------------
+def _check_hardest_t(answer, ts, losses) -> str:
+    ts = [int(t) for t in as_tensor(ts, "the ts= you passed").flatten().tolist()]
+    losses = as_tensor(losses, "the losses= you passed").flatten().tolist()
+    if len(ts) != len(losses) or len(ts) < 2:
+        raise Hint("pass the measurement as the cell above does: ts= the steps and losses= one "
+                   "loss per step (lists of the same length).")
+    got = as_number(answer, "your predicted t")
+    table = ", ".join(f"{t}: {v:.2g}" for t, v in zip(ts, losses))
+    hardest = ts[max(range(len(ts)), key=losses.__getitem__)]
+    said = (f"The measurement, L_simple per t: {table}. At large t, x_t is almost all noise, so "
+            "ε̂ ≈ x_t is nearly exact and the loss is tiny. At small t the noise is a hundredth of "
+            "the pixel range, hidden in the digit's own detail: to name it the network must know "
+            "the clean image almost exactly, so the ε-loss is largest where the noise is smallest. "
+            "(Measured on x̂_0 instead, the order reverses: an error in ε̂ is divided by √SNR(t) "
+            "on its way to x̂_0.)")
+    if got not in ts:
+        raise Hint(f"give one of the steps the cell measures, {', '.join(map(str, ts))}; "
+                   f"yours is {fmt(got)}.")
+    if int(got) == hardest:
+        return f"t = {hardest}. {said}"
+    if int(got) == max(ts):
+        raise Hint(f"t = {int(got)} is where x_t is pure noise, so it looks the hardest, but the "
+                   f"network is asked for the noise, not the digit, and there the noise is "
+                   f"nearly all of x_t. {said}")
+    raise Hint(f"t = {int(got)} is not where the loss is largest. {said}")
+
+
+_SOLUTION_6_4 = """
+# An ε-network is asked for the noise. At t = T the noise is nearly all of x_t (ε̂ ≈ x_t is almost
+# exact); at t = 1 it is a hundredth of the pixel range, hidden in the digit's detail.
+answer = 1
+"""
+
 
 EXERCISES = {
     "6.1": Exercise("6.1", "the sinusoidal time embedding", "time_embedding", _check_embedding,
@@ -273,4 +308,6 @@ EXERCISES = {
     "6.2": Exercise("6.2", "the loss of a new x_0-network at its first step", "answer",
                     _check_first_loss, _SOLUTION_6_2),
     "6.3": Exercise("6.3", "one EMA update with warm-up", "ema_update", _check_ema, _SOLUTION_6_3),
+    "6.4": Exercise("6.4", "predict, then measure: the noise level with the largest loss", "answer",
+                    _check_hardest_t, _SOLUTION_6_4, measured=("ts", "losses")),
 }

@@ -1,6 +1,7 @@
 """Chapter 7 (the seed's other experiments): the noise ε̂ implied by a predicted clean image x̂_0
-(what a sampler needs from an x_0-model, 7.1), and the PSNR criterion of the single-image
-experiment (7.2).
+(what a sampler needs from an x_0-model, 7.1), the PSNR criterion of the single-image
+experiment (7.2), and a prediction of how close the model's very first guess, made from pure noise,
+is to the image (7.3, compared with the chapter's measurement).
 
 The right answers come from the library: :func:`ddpm_edu.datasets.single_image.psnr_to_nearest`
 and :func:`ddpm_edu.forward.predict_eps_from_x0`. A wrong answer is compared with the usual slips:
@@ -17,7 +18,8 @@ import torch
 from ..datasets.single_image import psnr_to_nearest
 from ..forward import predict_eps_from_x0
 from ..schedules import linear_schedule
-from ._core import Exercise, Hint, call, close, expect_shape, fmt, name_slip
+from ._core import Exercise, Hint, as_number, call, close, expect_shape, fmt, measurement, \
+    name_slip
 
 __all__ = ["EXERCISES"]
 
@@ -190,6 +192,38 @@ def psnr_db(sample, image):
     return 10 * torch.log10(4.0 / mse)
 '''
 
+# ---- 7.3 predict, then measure: the PSNR of the first x̂_0, made from pure noise ------------------
+_WITHIN_DB = 4.0                # a prediction this close (in dB) is a good one
+_RECOGNISABLE_DB = 20.0         # ddpm_edu.datasets.single_image.RECOGNISABLE_PSNR_DB
+
+
+def _check_first_guess(answer, measured) -> str:
+    got = as_number(answer, "your predicted PSNR")
+    psnr = measurement(measured)
+    said = (f"The measurement: the x̂_0 predicted from pure noise at t = T scores {psnr:.1f} dB, "
+            "almost what the finished samples score. The model predicts x_0, and with one "
+            "training image the best x̂_0 is that image whatever x_t is: it has learnt a constant. "
+            "The first guess is already the flower; the chain only carries x_t towards it. An "
+            "ε-model would have to get there through ε̂, whose error is magnified about 160× in "
+            "x̂_0 at t = T.")
+    if abs(got - psnr) <= _WITHIN_DB:
+        return f"you predicted {fmt(got)} dB. {said}"
+    if got < _RECOGNISABLE_DB:
+        raise Hint(f"you predicted {fmt(got)} dB, below the 20 dB of \"recognisable\": as if a "
+                   f"guess made from pure noise had to be noise-like too. {said}")
+    if got > psnr:
+        raise Hint(f"you predicted {fmt(got)} dB, more than the network delivers: it is trained, "
+                   "not exact: its x̂_0 misses the image by about as much as the finished samples "
+                   f"do. {said}")
+    raise Hint(f"you predicted {fmt(got)} dB, too little. {said}")
+
+
+_SOLUTION_7_3 = """
+# The single-image model predicts x_0, and its best x̂_0 is the training image whatever x_t is: even
+# from pure noise its guess is about as good as the finished samples (about 33 dB in section 3).
+answer = 33
+"""
+
 
 EXERCISES = {
     "7.1": Exercise(
@@ -202,4 +236,6 @@ EXERCISES = {
     "7.2": Exercise(
         "7.2", "PSNR, the single-image criterion", "psnr_db", _check_psnr, _SOLUTION_7_2
     ),
+    "7.3": Exercise("7.3", "predict, then measure: the first guess x̂_0, made from pure noise",
+                    "answer", _check_first_guess, _SOLUTION_7_3, measured=("measured",)),
 }

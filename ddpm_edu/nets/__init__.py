@@ -38,7 +38,7 @@ from .unet import UNet, UNetConfig
 from ..errors import InvalidArgument, InvalidType
 
 __all__ = ["UNet", "UNetConfig", "MLP", "MLPConfig", "build_network", "network_config",
-           "architecture", "ARCHITECTURES", "count_parameters"]
+           "architecture", "ARCHITECTURES", "count_parameters", "flops_per_image"]
 
 # kind → (network class, config dataclass)
 _KINDS = {"unet": (UNet, UNetConfig), "mlp": (MLP, MLPConfig)}
@@ -119,3 +119,29 @@ def architecture(name: str) -> dict:
 def count_parameters(net: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def flops_per_image(forward, params, shape, batch: int = 4) -> tuple[float, float]:
+    """(forward FLOPs, training FLOPs) per image of ``forward(x, t)`` on inputs of ``shape``.
+
+    ``shape`` is one input's shape without the batch axis, e.g. (C, H, W).
+
+    Counted by ``torch.utils.flop_counter.FlopCounterMode`` on a small random batch: convolutions,
+    matmuls and attention; GroupNorm, SiLU and additions are memory traffic, not counted. Training
+    is forward + backward of a mean squared output (about 3× the forward); the gradients it leaves
+    on ``params`` are cleared. ``forward`` is a network or any callable with its signature.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.randn(batch, *shape)                      # (B, C, H, W)
+    t = torch.randint(1, 1001, (batch,))                # (B,)
+    with FlopCounterMode(display=False) as fc:
+        with torch.no_grad():
+            forward(x, t)
+    fwd = fc.get_total_flops() / batch
+    with FlopCounterMode(display=False) as fc:
+        forward(x, t).square().mean().backward()
+    for p in params:
+        p.grad = None
+    return fwd, fc.get_total_flops() / batch

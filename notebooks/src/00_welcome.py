@@ -138,6 +138,32 @@ answer = ...
 check("0.1", answer)
 
 # %% [markdown]
+# ### Exercise 0.2 — predict, then measure: how much of $x_T$ leaves the image range?
+#
+# Some exercises ask you to **predict** first and then run an experiment that measures the answer;
+# the check compares the two and explains the difference. The digit's pixels all lie in
+# $[-1, 1]$. After all $T$ steps,
+# $x_T = \sqrt{\bar\alpha_T}\,x_0 + \sqrt{1-\bar\alpha_T}\,\epsilon$ (both weights were printed a
+# few cells above). Before you run the next cells: what share of the pixels of $x_T$, in percent,
+# will lie **outside** $[-1, 1]$?
+
+# %%
+answer = ...     # your prediction, in percent
+
+# %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
+from ddpm_edu import q_sample
+
+x_T = q_sample(schedule, x0, schedule.T, generator=torch.Generator().manual_seed(1))  # (1, 1, 28, 28)
+outside = 100 * (x_T.abs() > 1).double().mean().item()
+print(f"x_T: {outside:.1f} % of its {x_T.numel()} pixels lie outside [-1, 1]; "
+      f"its values reach {x_T.min().item():.2f} .. {x_T.max().item():.2f}")
+
+# %%
+check("0.2", answer, measured=outside)
+
+# %% [markdown]
 # ## 2. How to use this course
 #
 # * **Run the cells in order**, top to bottom: Shift+Enter runs one cell and moves on; *Run → Run All
@@ -335,7 +361,7 @@ from ddpm_edu.viz.plots import image_grid
 image_grid(samples, title=f"{N_TOUR} digits from the shipped model (DDIM, {TOUR_STEPS} steps)")
 
 # %% [markdown]
-# ### Exercise 0.2 — how many network calls?
+# ### Exercise 0.3 — how many network calls?
 #
 # The tour's DDIM sampler needed one network call per step: 10 calls in all. DDPM's own sampler
 # instead takes every one of the $T = 1000$ reverse steps $x_T \to x_{T-1} \to \dots \to x_0$, and
@@ -345,7 +371,7 @@ image_grid(samples, title=f"{N_TOUR} digits from the shipped model (DDIM, {TOUR_
 # %%
 answer = ...
 
-check("0.2", answer)
+check("0.3", answer)
 
 # %% [markdown]
 # ## Summary
@@ -363,7 +389,7 @@ check("0.2", answer)
 #
 # ## Things to try
 #
-# 1. Print a solution: `solution("0.2")`. Then give a wrong answer on purpose (say, 16000) and
+# 1. Print a solution: `solution("0.3")`. Then give a wrong answer on purpose (say, 16000) and
 #    read the hint.
 # 2. Change the seed in the tour (`manual_seed(0)`) and rerun: new noise, new digits.
 # 3. Run the tour with `TOUR_STEPS = 3`, `20` and `100`. When do the digits stop improving?

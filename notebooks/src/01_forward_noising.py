@@ -219,6 +219,32 @@ def alpha_bar_from_betas(betas):
 check("1.2", alpha_bar_from_betas)
 
 # %% [markdown]
+# ### Exercise 1.3 — predict, then measure: the chain without its shrink factor
+#
+# Section 1 claimed that the factor $\sqrt{1-\beta_t}$ is what keeps the variance at 1. Take it
+# out: $x_t = x_{t-1} + \sqrt{\beta_t}\,\epsilon$, with DDPM's $\beta_t$ and fresh noise at every
+# step. Before you run the next cells, **predict** the variance of $x_T$ after all $T$ steps,
+# starting from the pixel value $x_0 = 0.5$. (Reason with how variances of independent noises
+# combine; the check compares your number with the chain's.)
+
+# %%
+answer = ...     # your prediction: Var(x_T) without the shrink factor
+
+# %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
+g = torch.Generator().manual_seed(6)
+x = torch.full((N_MC,), 0.5, dtype=torch.float64)          # N_MC chains, all from x_0 = 0.5
+for t in range(1, schedule.T + 1):
+    x = x + schedule.beta[t].sqrt() * torch.randn(x.shape, generator=g, dtype=torch.float64)
+no_shrink_var = x.var().item()
+print(f"without √(1 − β_t): Var(x_T) = {no_shrink_var:.2f} over {N_MC:,} chains "
+      f"(with it, the table above: 1 − ᾱ_T = {1 - schedule.alpha_bar[-1].item():.4f})")
+
+# %%
+check("1.3", answer, measured=no_shrink_var)
+
+# %% [markdown]
 # ## 3. Schedules: how fast should the signal fade?
 #
 # The schedule decides how $\bar\alpha_t$ travels from 1 (all signal) to its final value. This
@@ -304,7 +330,7 @@ image_grid(torch.cat(one_draw + averaged).clamp(-1, 1), nrow=4,
 # $t = 214$, so the network spends most of its training on steps where there is nothing left to
 # denoise.
 #
-# ### Exercise 1.3 — where does the noise win?
+# ### Exercise 1.4 — where does the noise win?
 #
 # For DDPM's linear schedule ($\beta$ from $10^{-4}$ to $0.02$, $T = 1000$), find the **first**
 # time step $t$ at which $\mathrm{SNR}(t) < 1$, i.e. the noise variance exceeds the signal variance.
@@ -314,7 +340,7 @@ image_grid(torch.cat(one_draw + averaged).clamp(-1, 1), nrow=4,
 # %%
 answer = ...
 
-check("1.3", answer)
+check("1.4", answer)
 
 # %% [markdown]
 # ## 4. Watching a digit dissolve
@@ -339,7 +365,7 @@ forward_strip(x0, schedule, n=8, generator=torch.Generator().manual_seed(4))
 # $\epsilon$ drawn once, so the picture changes smoothly; the read-out gives $\bar\alpha_t$, the
 # signal and noise amplitudes and the SNR. Things to look for: at which $t$ can you no longer tell
 # the digit? Is it the same $t$ for every schedule? Where do the signal and noise amplitudes cross
-# (exercise 1.3)? And for the geometric schedule, slide to $t = 1000$.
+# (exercise 1.4)? And for the geometric schedule, slide to $t = 1000$.
 #
 # *If the widget does not render (e.g. in a static viewer), `ForwardExplorer.static(x0,
 # schedules=schedules)` draws the same pictures as a grid, and the strip above shows one schedule.*

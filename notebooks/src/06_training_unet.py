@@ -435,6 +435,39 @@ fig.tight_layout()
 fig
 
 # %% [markdown]
+# ### Exercise 6.4 — predict, then measure: which noise level is hardest?
+#
+# The shipped model is trained on every $t$ alike. At which of the steps
+# $t \in \{1, 10, 100, 500, 900, 1000\}$ is its loss $\lVert\epsilon - \hat\epsilon\rVert^2/D$ the
+# **largest**? Think about what the network is asked for (the noise, not the digit) before you
+# run the next cells: the measurement noises test digits to each $t$ and scores the model there.
+
+# %%
+answer = ...     # your prediction: one of 1, 10, 100, 500, 900, 1000
+
+# %%
+# NBVAL_APPROX
+# numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
+from ddpm_edu import q_sample
+
+test_images, _ = load_mnist("test")
+x0_test = to_model_range(test_images[:32]).unsqueeze(1)      # (32, 1, 28, 28): 32 test digits
+ts = (1, 10, 100, 500, 900, 1000)
+g = torch.Generator().manual_seed(6)
+losses = []
+for t_level in ts:
+    eps = torch.randn(x0_test.shape, generator=g)
+    x_t = q_sample(model.schedule, x0_test, t_level, noise=eps)   # the digits noised to t
+    with torch.no_grad():
+        eps_hat = model.eps(x_t, torch.full((len(x0_test),), t_level))
+    losses.append(((eps - eps_hat) ** 2).mean().item())
+print("t:       " + "".join(f"{t_level:>10}" for t_level in ts))
+print("L_simple " + "".join(f"{v:>10.2e}" for v in losses))
+
+# %%
+check("6.4", answer, ts=ts, losses=losses)
+
+# %% [markdown]
 # ## 6. Sampling with DDPM's ancestral chain
 #
 # DDPM's Algorithm 2 starts from $x_T \sim \mathcal N(0, I)$ and takes every step back:

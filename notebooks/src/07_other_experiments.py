@@ -9,8 +9,8 @@
 # smallest one possible: the whole training set is **a single image**, and the model must learn to
 # generate it from pure noise. The second is the largest: **Oxford Flowers 102**, eight thousand
 # colour photographs at 64×64 pixels, a GPU job. This chapter does the first one completely — on
-# your CPU, in about a minute — and prepares the second: the data pipeline, the split, the recipe
-# and the commands, with everything that can run without the 330 MB archive running here.
+# your CPU, in about a minute — and for the second shows what can be shown without its photographs:
+# how the course splits them, and what a training run costs.
 #
 # **Learning goals.** After this chapter you can
 #
@@ -20,11 +20,12 @@
 # 2. say why a model of one image should predict $x_0$ rather than $\epsilon$, and turn its
 #    $\hat x_0$ into the $\hat\epsilon$ a sampler needs;
 # 3. measure "recognisable" with the peak signal-to-noise ratio (PSNR) and a calibrated threshold;
-# 4. prepare Oxford Flowers 102 the course's way (shorter side, centre crop, a seeded 80/20 split),
-#    reproduce the split from scratch, and train the `flowers64` recipe on a GPU.
+# 4. say why Oxford Flowers 102 cannot ship with the course, reproduce its seeded 80/20 split on
+#    the real file list, and estimate what training the `flowers64` recipe costs on a GPU and on a
+#    CPU.
 #
 # **Library used:** `ddpm_edu.datasets.single_image` (the image, flips, PSNR),
-# `ddpm_edu.datasets.flowers` (`load_flowers`), the recipes `single-image` and `flowers64` of
+# `ddpm_edu.datasets.flowers` (`split_order`), the recipes `single-image` and `flowers64` of
 # `ddpm_edu.recipes`, `ddim_steps`, `load_pretrained`, `train`, and `ddpm_edu.viz`.
 
 # %%
@@ -40,18 +41,13 @@ import torch
 torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 %matplotlib inline
 import hashlib
-import io
-import os
-import tarfile
-import tempfile
 from pathlib import Path
 
-import numpy as np
 from IPython.display import Image, display
 
-from ddpm_edu import (ddim_steps, get_recipe, linear_schedule, load_flowers, load_pretrained,
-                      sample, to_model_range, to_pixels, train)
-from ddpm_edu.datasets.flowers import FlowersNotAvailable, split_order
+from ddpm_edu import (ddim_steps, get_recipe, linear_schedule, load_pretrained, sample,
+                      to_model_range, to_pixels, train)
+from ddpm_edu.datasets.flowers import N_IMAGES, TRAIN_FRACTION, split_order
 from ddpm_edu.datasets.single_image import (RECOGNISABLE_PSNR_DB, load_single_image,
                                             psnr_to_nearest)
 from ddpm_edu.exercises import check, solution
@@ -67,9 +63,9 @@ print(f"FULL_SIZE = {FULL_SIZE}: {TRAIN_STEPS} training steps in section 4")
 #
 # The course ships one picture for this experiment, `data/images/flower64.png`: 64×64 pixels,
 # drawn by the course's own code and released into the public domain (CC0; the folder's README
-# says how it was made). The recipe trains on it at 32×32, where each training step costs a third
-# of what it costs at 64×64. `load_single_image` prepares any picture the way the Flowers loader
-# below prepares its photographs: the shorter side resized to the target size, then the centre
+# says how it was made). The recipe trains on it at 32×32, where each training step needs a quarter
+# of the arithmetic it needs at 64×64 (a quarter of the pixels). `load_single_image` prepares any
+# picture the way the Flowers loader prepares its photographs (section 5): the shorter side resized to the target size, then the centre
 # square cut out.
 
 # %%
@@ -225,6 +221,18 @@ def psnr_db(sample, image):
 check("7.2", psnr_db)
 
 # %% [markdown]
+# ### Exercise 7.3 — predict, then measure: the first guess, made from pure noise
+#
+# Each chain's very first step hands the model pure noise, $x_T \sim \mathcal N(0, I)$, and the
+# model returns its guess $\hat x_0$ of the clean image. How close to the image will that first
+# guess be? **Predict** its PSNR in dB (the finished samples above score about 33 dB; pure noise
+# against the image scores a few dB), then run the next cells, which measure it for all eight
+# chains.
+
+# %%
+answer = ...     # your prediction: PSNR of the x̂_0 predicted at t = T, in dB
+
+# %% [markdown]
 # ### Watching the chains
 #
 # Left, $x_t$ of the eight chains; right, the $\hat x_0$ the model predicted on the way. Drag the
@@ -245,6 +253,9 @@ print(f"x̂_0 predicted from pure noise at t = {chain[0].t}: PSNR {first_x0.min(
       f"{first_x0.max().item():.1f} dB")
 scrubber = ChainScrubber(chain, model.schedule, nrow=4)
 scrubber
+
+# %%
+check("7.3", answer, measured=first_x0.median())
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -330,123 +341,97 @@ fig
 # ddpm-edu sample --checkpoint runs/single-image --n 16 --out flowers.png
 # ```
 #
-# ## 5. Oxford Flowers 102
+# ## 5. Oxford Flowers 102: the split and the cost
 #
 # The seed's third experiment trains on **Oxford Flowers 102** (Maria-Elena Nilsback and Andrew
-# Zisserman, 2008): 8,189 photographs of flowers of 102 kinds, one 330 MB archive,
-# `102flowers.tgz`. It follows the Keras DDIM example, which keeps 80 % of the photographs for
-# training and 20 % for validation. The course's loader, `load_flowers(split, size)`, does this:
+# Zisserman, 2008): 8,189 photographs of flowers of 102 kinds. **The photographs cannot ship with
+# the course**: they come as one 330 MB archive, and it is the authors' to distribute, from their
+# own site; the course does not pass it on. So this notebook cannot show them, and its tests never
+# download them. `load_flowers("train")` fetches the archive on first use (or takes it from
+# `data/flowers102/`), checks its published checksums, and decodes every photo the way
+# `load_single_image` prepares the flower above: the shorter side resized, the centre square cut
+# out.
 #
-# 1. finds the archive (in `data/flowers102/`, `$DDPM_EDU_DATA/flowers102/` or the user cache) or
-#    downloads it, and verifies its md5 and SHA-256 before using it;
-# 2. decodes every `jpg/image_NNNNN.jpg`, resizes the shorter side to `size` pixels (bicubic) and
-#    cuts out the centre square — the same function as `load_single_image`;
-# 3. orders the photographs by the SHA-256 of `"0:<file name>"` — a shuffle with a fixed seed that
-#    depends on no library's random generator — and calls the first $\lfloor 0.8 \cdot 8189 \rfloor = 6551$
-#    "train" and the other 1,638 "validation";
-# 4. caches the decoded array, so later loads take a fraction of a second.
+# ### The split, on the real file list
 #
-# **To train on it** (the archive cannot be fetched while this notebook is tested, so these are
-# for you to run):
-#
-# ```
-# # get and check the archive once (330 MB), then decode it at 64×64
-# python -c "from ddpm_edu import load_flowers; print(load_flowers('train').shape)"
-# #   ... or download https://www.robots.ox.ac.uk/~vgg/data/flowers/102/102flowers.tgz by hand
-# #   and put it into data/flowers102/
-# ddpm-edu train --recipe flowers64 --out runs/flowers64 --device cuda
-# ddpm-edu sample --checkpoint runs/flowers64 --n 16 --out flowers64.png
-# ```
-#
-# The `flowers64` recipe is the `flowers64` U-Net (3.2 M parameters, attention at 16×16 and 8×8),
-# DDPM's schedule and $\epsilon$-prediction, 25,600 steps of 64 images: 250 passes over the 6,551
-# training images, which is what the Keras example's "50 epochs" amount to (it repeats the data 5
-# times per epoch). For those 50 epochs the seed paper quotes **2 hours on an NVIDIA T4 and
-# 30 minutes on an A100**. No GPU was available when this release was made, so the recipe has not
-# been run to the end and we have no GPU time of our own to report. On a CPU it is not practical:
-# one step of 64 images took about 8.5 s of one core here, some 60 core-hours for the recipe.
-#
-# ### What runs without the archive
-#
-# Without the archive the loader stops with a message that says where to get it and where to put
-# it. (We point the loader's cache at an empty temporary folder first, so this cell behaves the
-# same on a machine that has the data.)
-
-# %%
-saved_cache = os.environ.get("DDPM_EDU_CACHE")
-tmp = Path(tempfile.mkdtemp())
-os.environ["DDPM_EDU_CACHE"] = str(tmp / "cache")   # keep the demo out of your real cache
-empty = tmp / "empty"
-empty.mkdir()
-try:
-    load_flowers("train", root=empty, download=False, progress=False)
-except FlowersNotAvailable as e:
-    print(type(e).__name__ + ":", str(e).splitlines()[0].replace(str(empty), "<your data folder>"))
-
-# %% [markdown]
-# To see the split and the crop at work, we build a stand-in archive with the official layout:
-# ten small JPEGs of different shapes, each a colour ramp with its number written in the blue
-# channel, named `jpg/image_00001.jpg` … `jpg/image_00010.jpg`. The loader's checks stay on; we
-# only tell it what to expect instead of the real archive's checksums and count.
-
-# %%
-from PIL import Image as PILImage
-
-N_FAKE = 10
-archive = tmp / "102flowers.tgz"
-with tarfile.open(archive, "w:gz") as tar:
-    for i in range(N_FAKE):
-        w, h = 48 + 16 * (i % 3), 40 + 12 * (i % 4)                # landscape, portrait, square
-        a = np.zeros((h, w, 3), np.uint8)
-        a[..., 0] = np.linspace(0, 255, w).round()[None, :]         # red ramps left → right
-        a[..., 1] = np.linspace(0, 255, h).round()[:, None]         # green ramps top → bottom
-        a[..., 2] = 20 * i + 40                                     # blue tells which photo it is
-        buf = io.BytesIO()
-        PILImage.fromarray(a).save(buf, format="JPEG", quality=95)
-        member = tarfile.TarInfo(f"jpg/image_{i + 1:05d}.jpg")
-        member.size = buf.tell()
-        buf.seek(0)
-        tar.addfile(member, buf)
-
-fake = dict(root=tmp, size=16, md5=None, sha256=None, expected_count=N_FAKE, download=False,
-            progress=False, return_ids=True)
-train_images, train_ids = load_flowers("train", **fake)        # uint8 (8, 3, 16, 16), ids (8,)
-val_images, val_ids = load_flowers("validation", **fake)        # uint8 (2, 3, 16, 16), ids (2,)
-print(f"train: {tuple(train_images.shape)}, photos {train_ids.tolist()}")
-print(f"validation: {tuple(val_images.shape)}, photos {val_ids.tolist()}")
-image_grid(to_model_range(torch.cat([train_images, val_images])), nrow=10,
-           title="stand-in archive at 16×16: 8 training photos, then 2 validation")
-
-# %% [markdown]
-# ### From scratch: the 80/20 split
-#
-# The split is three lines of Python: hash every file name with the seed, sort, cut at 80 %.
-# We check it against the loader's split of the stand-in archive, and against the library's
-# `split_order` for the real archive's 8,189 names — which needs no images at all, so you can see
-# exactly which photographs the course trains on without downloading anything.
+# The official release splits the photographs with its file `setid.mat` into 1,020 for training,
+# 1,020 for validation and 6,149 for testing: ten photos per kind for each of the first two. A
+# generative model needs many training images and no test set of that size, so the Keras DDIM
+# example that the seed paper follows keeps 80 % for training and 20 % for validation instead. The
+# course does the same with a shuffle that no random generator can change: sort the file names
+# by the SHA-256 of `"0:<name>"`, cut at 80 %. The names are all we need (`image_00001.jpg` …
+# `image_08189.jpg`), so here is the split on the real list, from scratch and checked against the
+# library's `split_order`.
 
 # %%
 def my_split(names, seed=0, train_fraction=0.8):
-    """Indices of the training and validation images: sort by SHA-256 of f"{seed}:{name}", cut at 80 %."""
-    order = sorted(range(len(names)), key=lambda i: hashlib.sha256(f"{seed}:{names[i]}".encode()).hexdigest())
+    """Indices of the training and validation images: sort by SHA-256 of f"{seed}:{name}", cut."""
+    key = lambda i: hashlib.sha256(f"{seed}:{names[i]}".encode()).hexdigest()  # noqa: E731
+    order = sorted(range(len(names)), key=key)
     n_train = int(train_fraction * len(names))
     return order[:n_train], order[n_train:]
 
 
-fake_names = [f"image_{i:05d}.jpg" for i in range(1, N_FAKE + 1)]
-mine_train, mine_val = my_split(fake_names)
-torch.testing.assert_close(torch.tensor(mine_train) + 1, train_ids)   # ids count from 1
-torch.testing.assert_close(torch.tensor(mine_val) + 1, val_ids)
+names = [f"image_{i:05d}.jpg" for i in range(1, N_IMAGES + 1)]       # the archive's file names
+mine_train, mine_val = my_split(names, train_fraction=TRAIN_FRACTION)
+torch.testing.assert_close(torch.tensor(mine_train + mine_val),      # the library's order
+                           torch.tensor(split_order(names)))
+official = {"train (trnid)": 1020, "validation (valid)": 1020, "test (tstid)": 6149}  # setid.mat
+assert sum(official.values()) == N_IMAGES
+print(f"{'split':<22} {'official':>9} {'the course':>11}")
+for (name, n), ours in zip(official.items(), (len(mine_train), len(mine_val), 0)):
+    print(f"{name:<22} {n:>9,} {ours:>11,}")
+print(f"{'all':<22} {N_IMAGES:>9,} {len(mine_train) + len(mine_val):>11,}")
+print("the first training photos:", ", ".join(names[i] for i in mine_train[:3]), "…")
 
-real_names = [f"image_{i:05d}.jpg" for i in range(1, 8189 + 1)]
-real_train, real_val = my_split(real_names)
-torch.testing.assert_close(torch.tensor(real_train + real_val), torch.tensor(split_order(real_names)))
-print(f"my split agrees with the library: {len(real_train)} training and {len(real_val)} validation photos")
-print("the first training photos:", ", ".join(real_names[i] for i in real_train[:4]), "…")
+# %% [markdown]
+# ### What a training run costs
+#
+# The `flowers64` recipe trains a 64×64 U-Net for as many images as the Keras example's "50
+# epochs" (each of its epochs repeats the training data 5 times). For those 50 epochs the seed
+# paper quotes **2 hours on an NVIDIA T4 and 30 minutes on an A100**; the recipe has not been run
+# to the end with this library yet, so those are the GPU times we can give. For a CPU we have a
+# measurement of our own: `benchmarks/README.md` times the MNIST U-Net's training on one core of
+# this course's machine. A photo at 64×64 with three colours costs more arithmetic than a digit, so
+# we scale that speed by the two networks' training FLOPs per image, which the same file lists
+# (counted by `ddpm_edu.nets.flops_per_image`).
 
-os.environ.pop("DDPM_EDU_CACHE")
-if saved_cache is not None:
-    os.environ["DDPM_EDU_CACHE"] = saved_cache
+# %%
+flowers = get_recipe("flowers64")
+n_images = flowers.train.steps * flowers.train.batch_size            # images the recipe trains on
+print(f"flowers64: {flowers.train.steps:,} steps of {flowers.train.batch_size} = {n_images:,} "
+      f"images, {n_images / len(mine_train):.0f} passes over the {len(mine_train):,} training photos")
+
+
+def benchmark_row(start):
+    """The cells of the row of benchmarks/README.md that starts with `start`."""
+    lines = (REPO / "benchmarks" / "README.md").read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if line.startswith(start))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+timed = benchmark_row("| ours (`mnist` architecture)")      # the timed training benchmark
+mnist_images_per_s, mnist_train_flops = float(timed[4]), float(timed[3]) * 1e6
+flowers_train_flops = float(benchmark_row("| `flowers64`")[4]) * 1e6   # counted FLOPs per image
+cpu_images_per_s = mnist_images_per_s * mnist_train_flops / flowers_train_flops
+print(f"training FLOPs per image: {flowers_train_flops / 1e9:.2f} G for a flower, "
+      f"{mnist_train_flops / 1e9:.2f} G for a digit ({flowers_train_flops / mnist_train_flops:.0f}×)")
+print(f"{'':<30} {'images/s':>9} {'hours':>7}")
+for where, hours in (("NVIDIA T4 (seed paper)", 2.0), ("NVIDIA A100 (seed paper)", 0.5)):
+    print(f"{where:<30} {n_images / (hours * 3600):>9.0f} {hours:>7.1f}")
+print(f"{'one CPU core (estimate)':<30} {cpu_images_per_s:>9.1f} "
+      f"{n_images / cpu_images_per_s / 3600:>7.0f}")
+
+# %% [markdown]
+# One core of a CPU would need about 130 hours, some 65 times what a T4 needs: that is why
+# `flowers64` is a GPU recipe. (The benchmark's own caveat applies: on a shared machine its
+# images/s swing by 2–3×, so read the CPU row as an order of magnitude.) With a GPU and the
+# archive, the run is one command:
+#
+# ```
+# ddpm-edu train --recipe flowers64 --out runs/flowers64 --device cuda
+# ddpm-edu sample --checkpoint runs/flowers64 --n 16 --out flowers64.png
+# ```
 
 # %% [markdown]
 # ## Summary
@@ -460,14 +445,14 @@ if saved_cache is not None:
 # * "Recognisable" was measured, not eyeballed: PSNR $\ge$ 20 dB, calibrated against a flat image, a
 #   shifted and a blurred one. The shipped model gets there from pure noise with 50 DDIM steps; the
 #   recipe trains in about a minute of CPU time.
-# * Oxford Flowers 102 goes through the same centre crop, and the course's 80/20 split is a seeded
-#   hash order you reproduced from scratch. Training `flowers64` is a GPU job; the commands are in
-#   section 5.
+# * Oxford Flowers 102 cannot ship with the course; its photographs go through the same centre
+#   crop, and the course's 80/20 split is a seeded hash order you reproduced on the real file
+#   list. Training `flowers64` takes hours on a GPU and would take days on one CPU core.
 #
 # ## Things to try
 #
-# 1. Set `FULL_SIZE = True` and rerun: the full recipe's 300 steps, and watch the PSNR climb past
-#    30 dB.
+# 1. Set `FULL_SIZE = True` and rerun: the full recipe's 300 steps, and watch the PSNR climb to
+#    about 33 dB.
 # 2. Train the same recipe with $\epsilon$-prediction, `recipe.train.replace(mean_type="eps")`, and
 #    compare the PSNR after the same number of steps. Which $t$ does the $\epsilon$-model get wrong?
 #    (Plot the error of its $\hat x_0$ against $t$.)

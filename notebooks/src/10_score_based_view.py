@@ -78,7 +78,7 @@ print(f"FULL_SIZE = {FULL_SIZE}: {TRAIN_STEPS} training steps, {N_POINTS} toy po
 # It is a vector field: at every point it points to where $p$ grows fastest, and it is long where
 # $\log p$ is steep. Two properties make it attractive. It does not care about the normalising
 # constant ($\nabla \log (c\,p) = \nabla \log p$), the part of a density that is hardest to get. And
-# it is enough to sample: sections 5 to 7 of this chapter turn a score into samples.
+# it is enough to sample: sections 5–7 of this chapter turn a score into samples.
 #
 # **A Gaussian.** For $p = \mathcal N(m, v I)$, $\log p(x) = -\|x - m\|^2/(2v) + \text{const}$, so
 #
@@ -622,8 +622,8 @@ for n_steps in (10, 100, 1000):
 # tenfold, and both converge to the exact map. They differ in where they make their error. In
 # $(\bar x, \sigma)$ the exact path is $\bar x - m \propto \sqrt{s^2 + \sigma^2}$, a straight line for
 # $\sigma \gg s$: DDIM's steps are exact at high noise, however large, and all its error is made in the
-# last steps near the data (on this grid, uniform in $u$, that costs it a factor of 2 to 2.5 against
-# Euler in $u$ here). Chapter 8's respaced grids and the Heun solver of `ode_steps` spend their steps
+# last steps near the data (on this grid, uniform in $u$, that makes its error the larger of the two
+# at every step count in the table). Chapter 8's respaced grids and the Heun solver of `ode_steps` spend their steps
 # where that error is made. The next section puts all three equations to work on the mixture and on
 # MNIST.
 
@@ -735,9 +735,9 @@ fig.tight_layout()
 fig
 
 # %% [markdown]
-# The ODE's paths are smooth curves: a point hardly moves while the noise dominates (on the right,
-# $t$ above about 100), then glides to a blob; each $x_T$ has one destination, decided by where it
-# starts. The ancestral paths jitter at every step; the same start
+# The ODE's paths are smooth curves: a point hardly moves while the noise dominates (in the right
+# panel, the first half of the chain, $t > T/2$), then glides to a blob; each $x_T$ has one
+# destination, decided by where it starts. The ancestral paths jitter at every step; the same start
 # can end in another blob on another run, and the paths cross. Both clouds of end points have the
 # same law (up to the discretisation errors measured below).
 
@@ -870,7 +870,7 @@ points_figure(panels, marks=MEANS)                 # the blobs' centres μ_k as 
 #   spot: Langevin hardly moves points between blobs, so the shares are settled only at the noisy
 #   levels where the blobs still overlap, and only as well as the updates there mix. With a few
 #   hundred points that is hidden in the noise; the docstring of `langevin_steps` shows it with
-#   20 000.
+#   20,000.
 # * **With the MLP**, the network's own errors come on top. A few points are **lost** by the
 #   deterministic ODE: they start far out in the tail of $\mathcal N(0, I)$, where the MLP never saw
 #   training data. Its output is bounded (a LayerNorm sits before its last layer), so it cannot say
@@ -897,14 +897,14 @@ points_figure(panels, marks=MEANS)                 # the blobs' centres μ_k as 
 # The shipped digit classifier judges the results (chapter 9): the share of digits it recognises
 # with confidence above 0.9, which classes it sees, and the Fréchet distance between the
 # classifier's features of the samples and of 1000 real test digits. The confidence alone can be
-# fooled: a classifier that has only ever seen digits calls pure noise a confident "8" (ours was
+# fooled: a classifier that has only ever seen digits calls pure noise a confident digit (ours was
 # also shown noise and blobs and taught to be unsure on them, but a smudge can still look like a
 # digit to it and not to you). The Fréchet distance compares the whole cloud of features and is
 # harder to fool, but with 16 images it is biased upward, so compare each row with the two reference
 # rows (16 real digits, and the noise the samplers start from), not with chapter 9's numbers. Beside
 # the live run, the table prints the same samplers measured on 256 digits each
 # (`tools/score_samplers_mnist.py`, its JSON ships in `data/checkpoints/`; Fréchet distance against
-# all 10 000 test digits there). `FULL_SIZE` draws 64 digits live and adds chapter 9's full report.
+# all 10,000 test digits there). `FULL_SIZE` draws 64 digits live and adds chapter 9's full report.
 
 # %%
 model = load_pretrained("mnist")
