@@ -877,7 +877,7 @@ CLAIMS: dict[str, list[Claim]] = {
         measured(r"0.1\,u + 9.95\,u^2$", "9.95", lambda: (toy_beta_fn(1) - toy_beta_fn(0)) / 2),
         setting("(a variance from 4000 draws", "4000",
                 lambda: ch10_code(r"S_1D \* torch\.randn\((\d+), generator=g")),
-        setting("At $T = 1000$, DDPM's chain", "1000", T),
+        setting("At DDPM's $T = 1000$ the chain's", "1000", T),
         cited("**Anderson's (1982) reverse-time SDE**", "1982",
               "Anderson 1982, Reverse-time diffusion equation models (Stoch. Proc. Appl. 12)"),
         setting("on the ODE, each with 1000 steps", "1000",
