@@ -21,6 +21,8 @@ Everything is float64.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._checks import check_float
@@ -80,13 +82,23 @@ class GaussianClasses:
             raise InvalidArgument(f"x_t must be points [N, {self.dim}], got {tuple(x.shape)}.")
         return x.double()
 
-    def log_joint(self, schedule: Schedule, x_t, t: int) -> torch.Tensor:
-        """log(w_y q(x_t | y)) for every class, (N, K) (by torch.distributions)."""
-        from torch.distributions import MultivariateNormal
-
+    def _terms(self, schedule: Schedule, x_t, t: int):
+        """(log(w_y q(x_t | y)) (N, K), ∇ log q(x_t | y) (N, K, d)) from one Cholesky factor per
+        class: C_y = L Lᵀ, log N = −½ (|L⁻¹ r|² + log det C_y + d log 2π), r = x_t − √ᾱ_t μ_y."""
         x = self._points(x_t)
         means, covs = self.noisy(schedule, t)
-        return MultivariateNormal(means, covs).log_prob(x[:, None, :]) + self.weights.log()
+        chol = torch.linalg.cholesky(covs)                                     # (K, d, d)
+        r = (x[:, None, :] - means).unsqueeze(-1)                              # (N, K, d, 1)
+        white = torch.linalg.solve_triangular(chol, r, upper=False)            # L⁻¹ r
+        per_class = -torch.cholesky_solve(r, chol).squeeze(-1)                 # −C_y⁻¹ r
+        log_det = 2 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1)            # (K,)
+        log_normal = -0.5 * (white.square().sum((-2, -1)) + log_det
+                             + self.dim * math.log(2 * math.pi))
+        return log_normal + self.weights.log(), per_class
+
+    def log_joint(self, schedule: Schedule, x_t, t: int) -> torch.Tensor:
+        """log(w_y q(x_t | y)) for every class, (N, K)."""
+        return self._terms(schedule, x_t, t)[0]
 
     def log_prob(self, schedule: Schedule, x_t, t: int, y=None) -> torch.Tensor:
         """log q(x_t) (y None) or log q(x_t | y), (N,)."""
@@ -104,15 +116,12 @@ class GaussianClasses:
     def score(self, schedule: Schedule, x_t, t: int, y=None) -> torch.Tensor:
         """∇ log q(x_t) (y None), or ∇ log q(x_t | y) per row; rows with y = K (the "no label"
         token) get ∇ log q(x_t). (N, d)."""
-        x = self._points(x_t)
-        means, covs = self.noisy(schedule, t)
-        diff = x[:, None, :] - means                                           # (N, K, d)
-        per_class = -torch.linalg.solve(covs, diff.unsqueeze(-1)).squeeze(-1)  # (N, K, d)
-        post = self.class_posterior(schedule, x, t)                            # (N, K)
+        joint, per_class = self._terms(schedule, x_t, t)                       # (N, K), (N, K, d)
+        post = torch.softmax(joint, dim=1)                                     # p(y | x_t)
         marginal = (post[..., None] * per_class).sum(1)                        # (N, d)
         if y is None:
             return marginal
-        y = label_tensor(y, x.shape[0], self.num_classes, allow_null=True)
+        y = label_tensor(y, joint.shape[0], self.num_classes, allow_null=True)
         known = y.clamp(max=self.num_classes - 1)
         cond = per_class.gather(1, known[:, None, None].expand(-1, 1, self.dim))[:, 0]
         return torch.where((y == self.num_classes)[:, None], marginal, cond)
