@@ -49,7 +49,7 @@ def test_the_marginal_score_is_the_mixture_oracles(t):
 def test_class_scores_posterior_and_bayes_rule_on_scores(t):
     x = _points(t, seed=5)
     for y in range(3):
-        want = _autograd(lambda z: _class_log_density(z, t, y), x)
+        want = _autograd(lambda z, y=y: _class_log_density(z, t, y), x)
         torch.testing.assert_close(DATA.score(S, x, t, y), want, rtol=1e-10, atol=1e-10)
         torch.testing.assert_close(DATA.log_prob(S, x, t, y), _class_log_density(x, t, y))
     joint = torch.stack([_class_log_density(x, t, y) + math.log(WEIGHTS[y]) for y in range(3)], 1)
@@ -57,7 +57,7 @@ def test_class_scores_posterior_and_bayes_rule_on_scores(t):
     torch.testing.assert_close(DATA.class_posterior(S, x, t), post)
     # ∇ log p(y | x_t) by autograd of Bayes' rule, against score(y) − score()
     for y in range(3):
-        want = _autograd(lambda z: torch.log_softmax(torch.stack(
+        want = _autograd(lambda z, y=y: torch.log_softmax(torch.stack(
             [_class_log_density(z, t, k) + math.log(WEIGHTS[k]) for k in range(3)], 1), 1)[:, y], x)
         torch.testing.assert_close(DATA.classifier_score(S, x, t, y), want, rtol=1e-9, atol=1e-9)
 
@@ -82,7 +82,7 @@ def test_the_guided_exact_network_is_the_score_of_p_x_times_p_y_given_x_to_the_1
         y = torch.tensor([0, 1, 2, 1] * 10)
         got = guided_model(net, y, w)(x, torch.full((40,), t))
 
-        def log_target(z):
+        def log_target(z, t=t, y=y):
             joint = torch.stack([_class_log_density(z, t, k) + math.log(WEIGHTS[k])
                                  for k in range(3)], 1)
             log_cond = joint.gather(1, y[:, None])[:, 0] - torch.log(torch.tensor(WEIGHTS))[y]
@@ -121,3 +121,27 @@ def test_bad_calls_are_refused():
         DATA.score(S, torch.zeros(2, 2), 10, 4)
     with pytest.raises(ValueError, match="t ≥ 1"):
         DATA.eps(S, torch.zeros(2, 2), 0)
+
+
+def test_sampling_the_exact_conditional_network_gives_the_class_and_guidance_narrows_it():
+    """Ancestral sampling with ε*(x_t, y) (w = 0) draws from about N(μ_y, Σ_y) (the mean within
+    Monte Carlo error, the covariance up to the short chain's shrinking); with w = 2 the same chain
+    (same noise) is surer of the class and less spread."""
+    from mixture_oracle import mean_cov_with_se
+    from ddpm_edu.sampling import ddpm_steps
+
+    s = linear_schedule(200, beta_end=0.1)
+    net = DATA.network(s)
+    x_T = torch.randn(4000, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    out = {}
+    for w in (0.0, 2.0):
+        *_, last = ddpm_steps(net, s, x_T, labels=1, guidance=w, clip_x0=False,
+                              generator=torch.Generator().manual_seed(4))
+        out[w] = last.x
+    mean, cov, se_mean, _ = mean_cov_with_se(out[0.0])
+    assert ((mean - torch.tensor(MEANS[1])).abs() < 4 * se_mean).all()
+    # a 200-step chain shrinks a narrow class's variance (chapter 10: the chain's error is O(1/T))
+    torch.testing.assert_close(cov, torch.tensor(COVS[1]).double(), rtol=0.3, atol=1e-3)
+    doubt = {w: float(1 - DATA.class_posterior(s, x, 0)[:, 1].mean()) for w, x in out.items()}
+    assert doubt[2.0] < 0.5 * doubt[0.0]                  # 1 − E p(y|x_0): the classifier's doubt
+    assert out[2.0].T.cov().trace() < 0.95 * out[0.0].T.cov().trace()

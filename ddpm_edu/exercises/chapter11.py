@@ -54,7 +54,8 @@ def _check_classifier_guided_eps(fn) -> str:
              "−√(1−ᾱ_t)·score."),
             (eps - s * grad / r, "the factor multiplies: ε = −√(1−ᾱ_t)·score, so the score's "
              "extra term becomes −s·√(1−ᾱ_t)·∇log p(y|x_t) in ε (you divided)."),
-            (eps - s * math.sqrt(ab) * grad, "the noise's scale is √(1−ᾱ_t); √ᾱ_t is the signal's."),
+            (eps - s * math.sqrt(ab) * grad,
+             "the noise's scale is √(1−ᾱ_t); √ᾱ_t is the signal's."),
             (eps - r * grad, "the scale s multiplies the classifier's gradient."),
         ]
         name_slip(got, wrong, _RTOL, _ATOL)
