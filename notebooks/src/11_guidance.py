@@ -54,7 +54,7 @@ from ddpm_edu.exercises import check, solution
 from ddpm_edu.reverse import guided_eps
 from ddpm_edu.viz.score_plots import points_figure
 
-N_POINTS = 2000 if FULL_SIZE else 400         # toy points per guidance weight
+N_POINTS = 4000 if FULL_SIZE else 1000        # toy points per guidance weight
 N_PER_DIGIT = 10 if FULL_SIZE else 4          # live measurement: digits of each class per weight
 N_SLIDER = 32 if FULL_SIZE else 16            # digits per view of the slider
 STEPS = 20 if FULL_SIZE else 10               # DDIM steps for the digits
@@ -283,7 +283,8 @@ for w in (0.0, 1.0, 6.5):
 # numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
 TOY_WS = (0.0, 1.0, 4.0)
 exact_net = data.network(schedule)
-x_T = torch.randn(N_POINTS, 2, generator=torch.Generator().manual_seed(1102))
+x_T = torch.randn(N_POINTS, 2, generator=torch.Generator().manual_seed(1102),
+                  dtype=torch.float64)                 # float64: the chain runs in float64
 class_spread = torch.tensor(COVS[y]).trace().item()
 panels = {"data: class y = 1 (exact)": data.sample(N_POINTS, torch.Generator().manual_seed(1103),
                                                    y=y)[0]}
@@ -304,9 +305,9 @@ print(f"{'data':<10} {100 * (data.class_posterior(schedule, real, 0)[:, y] > 0.9
 points_figure(panels, marks=torch.tensor(MEANS))
 
 # %% [markdown]
-# At $w = 0$ the exact model reproduces the class: the share and the spread come close to the data
-# row (a sampler with finitely many steps is not exact even with the exact network, chapter 10,
-# and DDIM with few steps shrinks the spread of narrow data most). As $w$ grows the points leave the region where the two classes overlap
+# At $w = 0$ the exact model nearly reproduces the class: the share and the spread come close to
+# the data row (a sampler with finitely many steps is not exact even with the exact network,
+# chapter 10; here DDIM's steps shrink the spread a little). As $w$ grows the points leave the region where the two classes overlap
 # (the classifier's gradient pushes them away from the other class's mean) and pull together: the
 # spread shrinks. Nothing here was learned, so this is guidance itself, not a network's mistake:
 # it trades variety for certainty about the class.
