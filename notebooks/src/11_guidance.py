@@ -160,7 +160,7 @@ print(f"Bayes' rule on scores holds at all {len(x)} points (to float64 rounding)
 # $s$,
 #
 # $$
-# \nabla\log q(x_t) + s\,\nabla\log p(y \mid x_t) = \nabla \log\big(q(x_t)\, p(y \mid x_t)^s\big) + \text{const},
+# \nabla\log q(x_t) + s\,\nabla\log p(y \mid x_t) = \nabla \log\big(q(x_t)\, p(y \mid x_t)^s\big) ,
 # $$
 #
 # the score of $q(x_t)$ reweighted by the classifier raised to the power $s$. With $s$ above one the
