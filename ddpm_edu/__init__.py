@@ -102,6 +102,7 @@ _EXPORTS = {
               "ODEMethod"],
     "flow": ["straight_path", "velocity_target", "flow_matching_loss", "flow_from_vp",
              "velocity_from_eps", "eps_from_velocity", "flow_steps"],
+    "gaussian_scores": ["GaussianClasses"],
     "evaluation": ["bpd_full", "bpd_fast", "BPDEstimate"],
     "diagnose": ["diagnose", "Diagnosis"],
     "datasets.mnist": ["load_mnist"],

@@ -126,6 +126,20 @@ def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor,
 
 
 _REFERENCE: dict = {}
+_TEST_FEATURES: dict = {}
+
+
+def _test_features(net: DigitClassifier) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features (10000, C), labels (10000,)) of the MNIST test digits; cached per classifier, so
+    the Fréchet reference and the diversity reference share one pass of the classifier."""
+    key = id(net)
+    if key not in _TEST_FEATURES or _TEST_FEATURES[key][0] is not net:
+        from .datasets.mnist import load_mnist
+
+        images, labels = load_mnist("test")
+        _TEST_FEATURES[key] = (net, classifier_outputs(images, net)[1],
+                               torch.as_tensor(labels).long())
+    return _TEST_FEATURES[key][1:]
 
 
 def reference_statistics(classifier: DigitClassifier | None = None):
@@ -133,10 +147,7 @@ def reference_statistics(classifier: DigitClassifier | None = None):
     net = classifier if classifier is not None else default_classifier()
     key = id(net)
     if key not in _REFERENCE or _REFERENCE[key][0] is not net:
-        from .datasets.mnist import load_mnist
-
-        images, _ = load_mnist("test")
-        _REFERENCE[key] = (net, feature_statistics(classifier_outputs(images, net)[1]))
+        _REFERENCE[key] = (net, feature_statistics(_test_features(net)[0]))
     return _REFERENCE[key][1]
 
 
@@ -234,12 +245,7 @@ def conditional_quality(images, labels, classifier: DigitClassifier | None = Non
     per_class = [float(right[labels == c].mean()) for c in labels.unique()]
     key = id(net)
     if key not in _REAL_SPREAD or _REAL_SPREAD[key][0] is not net:
-        from .datasets.mnist import load_mnist
-        real, real_labels = load_mnist("test")
-        spread = _within_class_spread(
-            classifier_outputs(real, net)[1], torch.as_tensor(real_labels).long()
-        )
-        _REAL_SPREAD[key] = (net, spread)
+        _REAL_SPREAD[key] = (net, _within_class_spread(*_test_features(net)))
     return ConditionalReport(
         n=report.n,
         accuracy=float(right.mean()),

@@ -16,6 +16,7 @@ MEASURED = {
     "8.3": {"measured": 249.0},    # η = 1, same x_T, two seeds: largest pixel difference (grey)
     "9.1": {"measured": 2.529},    # spread of one plain fast estimate, K = 5 of T = 50 (ch. 9)
     "10.3": {"ts": (2, 10, 20, 40, 80), "errors": (0.173, 0.077, 0.036, 0.002, 0.001)},
+    "11.3": {"measured": 0.41},   # diversity at the largest w / at w = 0, live digits (ch. 11)
     "12.3": {"measured": 3.70},    # Heun's error at 20 / at 40 steps, exact Gaussian flow (ch. 12)
 }
 

@@ -15,7 +15,7 @@ from prose_claims import (ROOT, Claim, card_number, chapter_code, chapter_number
 
 from ddpm_edu import cosine_schedule, geometric_schedule, linear_schedule
 from ddpm_edu.evaluation import Z95
-from ddpm_edu.quality import sample_quality
+from ddpm_edu.quality import conditional_quality, sample_quality
 from ddpm_edu.viz.gif import forward_chain_gif
 
 LIN = linear_schedule()                        # DDPM's: β from 1e-4 to 0.02, T = 1000
@@ -973,6 +973,14 @@ CLAIMS: dict[str, list[Claim]] = {
         given("10, 20 and 40 network calls", "20"),
         given("and 40 network calls", "40"),
         given("(`STDS` = 0.03)", "0.03"),
+    ],
+    "11": [
+        given('A teacher wants a particular one: "draw me a 7".', "7"),
+        measured("is our $w = 6.5$", "6.5", lambda: 7.5 - 1),    # guidance_scale = 1 + w
+        setting("the share of points it gives more than 0.99", "0.99",
+                lambda: chapter_number("11", r"\[:, y\] > ([\d.]+)\)")),
+        setting("the share read with confidence above 0.9", "0.9",
+                lambda: default(conditional_quality, "threshold")),
     ],
     "12": [
         cited("Stable Diffusion 3 is trained this way", "3",

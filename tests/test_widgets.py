@@ -425,3 +425,53 @@ def test_bound_and_ddim_static_fallbacks_are_figures():
     assert len(figs[0].axes) == 3 * 3 and figs[0].axes[3].get_title() == "x_t, t = 10"
     assert [ax.get_title() for ax in figs[1].axes] == ["2 steps, η = 0", "5 steps, η = 0",
                                                         "2 steps, η = 1", "5 steps, η = 1"]
+
+
+class _DigitNet:
+    """A 'conditional network' for 8×8 images with a known output ε = x·(1 + y)/20."""
+
+    num_classes = 10
+
+    def __call__(self, x, t, y):
+        return x * (1 + y.to(x).reshape(-1, 1, 1, 1)) / 20
+
+
+class _Verdict:
+    def __init__(self, images, labels):
+        self.accuracy = float((labels == 7).double().mean()) / 2
+        self.diversity = float(images.var(0).mean())
+
+
+def test_guidance_explorer_redraws_the_requested_digit_and_its_numbers():
+    from ddpm_edu.sampling import sample
+    from ddpm_edu.viz.guidance_widgets import GuidanceExplorer
+
+    s, net = linear_schedule(100), _DigitNet()
+    ge = GuidanceExplorer(net, s, (1, 8, 8), n=4, ws=(0, 1, 3), w=1, digit=7, steps=5, seed=2,
+                          judge=_Verdict)
+    assert repr(ge) == "GuidanceExplorer(digit=7, w=1)" and ge.values["accuracy"] == 0.5
+    want = sample(net, s, 4, (1, 8, 8), steps=5, seed=2, labels=7, guidance=1.0, progress=False)
+    assert torch.equal(ge.values["samples"], want)
+    assert "guidance_scale 2" in ge.info.value and "<b>50 %</b>" in ge.info.value
+    before = ge.image.value
+    ge.w.value = 3.0
+    want = sample(net, s, 4, (1, 8, 8), steps=5, seed=2, labels=7, guidance=3.0, progress=False)
+    assert ge.image.value != before and torch.equal(ge.values["samples"], want)
+    assert f"<b>{float(want.var(0).mean()):.2f}</b>" in ge.info.value
+    ge.digit.value = 2
+    assert ge.values["accuracy"] == 0 and "<b>digit 2, w = 3</b>" in ge.info.value
+    ge.digit.value, ge.w.value = 7, 1.0                         # from the cache: the same picture
+    assert ge.image.value == before
+    with pytest.raises(ValueError, match="ws"):
+        GuidanceExplorer(net, s, (1, 8, 8), ws=(0, 1), w=2, judge=_Verdict)
+
+
+def test_guidance_static_fallback_is_a_figure():
+    from matplotlib.figure import Figure
+
+    from ddpm_edu.viz.guidance_widgets import GuidanceExplorer
+
+    fig = GuidanceExplorer.static(_DigitNet(), linear_schedule(100), (1, 8, 8), digit=3,
+                                  ws=(0, 2), n=3, steps=3)
+    assert isinstance(fig, Figure)
+    assert [ax.get_title() for ax in fig.axes] == ["digit 3, w = 0", "digit 3, w = 2"]

@@ -21,6 +21,7 @@ module                                 what it draws
 :mod:`~ddpm_edu.viz.vlb_widgets`       ``VLBTermExplorer`` (the terms of L_vlb over t),
                                        ``FastEstimatorExplorer`` (K against the interval)
 :mod:`~ddpm_edu.viz.sampling_widgets`  ``DDIMExplorer`` (DDIM's steps and η)
+:mod:`~ddpm_edu.viz.guidance_widgets`  ``GuidanceExplorer`` (the guidance weight w and the digit)
 =====================================  ==========================================================
 
 Figures are pyplot-free ``matplotlib.figure.Figure`` objects: leave one as the last expression of a
@@ -60,6 +61,7 @@ _EXPORTS = {
         "fast_estimate_stats",
     ],
     "sampling_widgets": ["DDIMExplorer"],
+    "guidance_widgets": ["GuidanceExplorer"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
