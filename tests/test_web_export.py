@@ -34,17 +34,18 @@ WEB = Path(runtime.__file__).parent
 
 
 def make_checkpoint(
-    path, T: int = 1000, mean_type: str = "eps", seed: int = 0, arch: str = "mnist"
+    path, T: int = 1000, mean_type: str = "eps", seed: int = 0, arch: str = "mnist",
+    num_classes: int = 0,
 ):
     """A checkpoint of the architecture's U-Net with random weights everywhere, the zero-initialised
     last convs included: an untrained U-Net outputs exactly 0, which would make any parity check
-    vacuous."""
+    vacuous. num_classes > 0: class-conditional (as "mnist-cond")."""
     from ddpm_edu.checkpoints import save_model
     from ddpm_edu.nets import architecture, build_network, network_config
     from ddpm_edu.schedules import linear_schedule
 
     torch.manual_seed(seed)
-    net = build_network(architecture(arch))
+    net = build_network({**architecture(arch), "num_classes": num_classes})
     with torch.no_grad():
         for p in net.parameters():
             if not p.abs().max() > 0:
@@ -441,3 +442,73 @@ def test_cli_serve_prints_its_address_and_serves_the_page(site):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# ---- class-conditional models ("mnist-cond") ----------------------------------------------------
+@pytest.fixture(scope="module")
+def cond_site(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cond")
+    ckpt = make_checkpoint(d / "cond.safetensors", seed=3, num_classes=10)
+    return export_site(str(ckpt), d / "site", precisions=("fp32", "int8"), steps=10, n=4)
+
+
+def test_conditional_export_takes_labels_and_equals_pytorch(cond_site):
+    from ddpm_edu import load_pretrained
+
+    model = load_pretrained(str(cond_site.out_dir.parent / "cond.safetensors"))
+    m = cond_site.manifest
+    assert m["onnx"]["inputs"] == ["x", "t", "y"] and m["onnx"]["input_dtypes"]["y"] == "int64"
+    assert m["conditional"] == {"num_classes": 10, "null_label": 10, "default_label": 7,
+                                "default_guidance": model.default_guidance, "guidance_max": 5.0}
+    assert cond_site.onnx_error is not None and cond_site.onnx_error < 1e-4
+    sess = _session(cond_site.out_dir / "model-fp32.onnx")
+    g = torch.Generator().manual_seed(4)
+    x, t = torch.randn(5, 1, 28, 28, generator=g), torch.tensor([1, 10, 200, 999, 1000])
+    outs = {}
+    for name, y in (("labels", torch.tensor([0, 3, 9, 10, 10])), ("none", torch.full((5,), 10))):
+        got = sess.run(["out"], {"x": x.numpy(), "t": t.numpy(), "y": y.numpy()})[0]
+        np.testing.assert_allclose(got, model.net(x, t, y).detach().numpy(), atol=2e-5, rtol=0)
+        outs[name] = got
+    assert np.abs(outs["labels"][:3] - outs["none"][:3]).max() > 1e-3  # the label matters
+    np.testing.assert_array_equal(outs["labels"][3:], outs["none"][3:])  # y = 10 is "no label"
+
+
+def test_unconditional_manifest_has_no_labels(site):
+    assert site.manifest["conditional"] is None and site.manifest["onnx"]["inputs"] == ["x", "t"]
+
+
+# ---- the training page -------------------------------------------------------------------------
+def test_training_page_manifest_and_vendored_tfjs(site):
+    from ddpm_edu.nets import build_network
+    from ddpm_edu.schedules import schedule_from_config
+    from ddpm_edu.web import toy
+
+    m = site.manifest["toy"]
+    want = schedule_from_config(toy.TOY_SCHEDULE)
+    assert m["schedule"]["T"] == 50 and m["schedule"]["config"] == want.to_config()
+    assert torch.equal(torch.tensor(m["schedule"]["alpha_bar"], dtype=torch.float64),
+                       want.alpha_bar)
+    assert build_network(m["network"]).config.hidden == 64 and m["clip_x0"] is False
+    assert m["tfjs"]["local"] == "tfjs/" and m["tfjs"]["files"] == list(toy.TFJS_FILES)
+    readme = (WEB / "vendor" / "tfjs" / "README.md").read_text()
+    for f, digest in toy.TFJS_FILES.items():
+        data = (site.out_dir / "tfjs" / f).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest
+        assert f"`{f}` | {len(data):,} | `{digest}`".replace(",", " ") in readme
+    assert sum((WEB / "vendor" / "tfjs" / f).stat().st_size for f in toy.TFJS_FILES) < 2.1e6
+
+
+def test_weights_json_is_the_state_dict():
+    from ddpm_edu.errors import InvalidArgument
+    from ddpm_edu.nets import architecture, build_network
+    from ddpm_edu.web.toy import weights_json
+
+    net = build_network(architecture("toy2d"))
+    w = weights_json(net)
+    state = net.state_dict()
+    assert w["network"] == architecture("toy2d") and list(w["tensors"]) == list(state)
+    for name, v in state.items():
+        assert w["tensors"][name]["shape"] == list(v.shape)
+        assert w["tensors"][name]["data"] == v.flatten().tolist()
+    with pytest.raises(InvalidArgument, match="2-D MLPs"):
+        weights_json(build_network(architecture("mnist")))

@@ -19,7 +19,11 @@ its pixels move. (Also reachable as: python -m ddpm_edu.web.compare SITE ...)
 
 examples:
   ddpm-edu compare-web site --n 500 --steps 20
-  ddpm-edu compare-web site --n 1000 --steps 50 --json quality.json"""
+  ddpm-edu compare-web site --n 1000 --steps 50 --json quality.json
+
+A page of a class-conditional model (export-web --checkpoint mnist-cond) asks each version for the
+digits 0..9 in turn with the page's default guidance; the table's first column is then the share
+drawn as the requested digit."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,15 +64,20 @@ def run(args) -> int:
         classifier = load_classifier(args.classifier, sha256=None)
     result = compare_precisions(args.site, args.n, args.steps, args.seed, classifier=classifier,
                                 threads=args.threads)
-    print(f"{args.n} images per version, DDIM {args.steps} steps, seed {args.seed}")
-    print(f"{'version':14} {'MB':>6} {'s':>7} {'confident':>9} {'min class':>9} {'Fréchet':>8} "
-          f"{'same digit':>10} {'|Δpixel|':>9}")
+    cond = "guidance" in result
+    print(f"{args.n} images per version, DDIM {args.steps} steps, seed {args.seed}"
+          + (f", digits {result['labels']}, guidance w = {result['guidance']:g}" if cond else ""))
+    print(f"{'version':14} {'MB':>6} {'s':>7} "
+          + (f"{'requested':>9} " if cond else "")
+          + f"{'confident':>9} {'min class':>9} {'Fréchet':>8} {'same digit':>10} {'|Δpixel|':>9}")
     for name, e in result["versions"].items():
         q = e["quality"]
+        requested = f"{100 * q['accuracy']:8.1f}% " if cond else ""
+        worst = q["min_class_accuracy"] if cond else q["min_class_share"]
         same = f"{100 * e['same_digit_as_fp32']:.1f} %" if "same_digit_as_fp32" in e else "–"
         diff = f"{e['pixel_diff']['mean']:.2f}" if "pixel_diff" in e else "–"
-        print(f"{name:14} {e['bytes'] / 1e6:6.2f} {e['seconds']:7.1f} "
-              f"{100 * q['confident_share']:8.1f}% {100 * q['min_class_share']:8.1f}% "
+        print(f"{name:14} {e['bytes'] / 1e6:6.2f} {e['seconds']:7.1f} {requested}"
+              f"{100 * q['confident_share']:8.1f}% {100 * worst:8.1f}% "
               f"{q['fid']:8.2f} {same:>10} {diff:>9}")
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -1,6 +1,7 @@
 // The page: load the manifest and ONNX Runtime Web, run the sampler of sampler.js, draw each step.
 //
-// Query parameters set the controls (sampler, steps, eta, seed, n, precision), plus:
+// Query parameters set the controls (sampler, steps, eta, seed, n, precision; for a class-conditional
+// model also digit = 0..9 or "any", and guidance = w), plus:
 //   noise=FILE   float32 noise (x_T, then each noisy step's z) instead of the seeded generator
 //   autorun=1    generate as soon as the page is ready;  threads=K  wasm threads (if isolated)
 //   record=1     keep x_t and x̂_0 of every step in window.ddpmEdu.lastRun (else only the latest)
@@ -68,15 +69,32 @@ function options() {
     sampler: $("sampler").value, steps: Number($("steps").value), eta: Number($("eta").value),
     seed: Number($("seed").value), n: Number($("n").value), precision: $("precision").value,
     noise: api.noise || null, record: params.get("record") === "1",
+    ...(api.manifest.conditional ? { digit: $("digit").value, guidance: Number($("guidance").value) } : {}),
   };
 }
 
 const mean = (a) => a.reduce((s, v) => s + v, 0) / a.length;
 
+// The network's output for x at original index tOrig: one call; for a class-conditional model with
+// guidance, one call on the doubled batch [x; x] with labels [y; ∅], combined by guidedOutput.
+async function networkOutput(net, x, tOrig, n, call, w) {
+  const m = api.manifest, ort = api.runtime.ort, [C, H, W] = m.image.shape;
+  const rows = call && call.doubled ? 2 * n : n;
+  let xin = x;
+  if (rows > n) { xin = new Float32Array(2 * x.length); xin.set(x); xin.set(x, x.length); }
+  const tk = BigInt(tOrig), feeds = {
+    [m.onnx.inputs[0]]: new ort.Tensor("float32", xin, [rows, C, H, W]),
+    [m.onnx.inputs[1]]: new ort.Tensor("int64", BigInt64Array.from({ length: rows }, () => tk), [rows]) };
+  if (call) feeds[m.onnx.inputs[2]] = new ort.Tensor("int64", call.labels, [rows]);
+  const out = (await net.run(feeds))[m.onnx.output].data;
+  return rows > n ? S.guidedOutput(out, w) : out;
+}
+
 // One run of the chain from x_T to x_0, drawing x_t and x̂_0 after every step.
 async function generate(opts = options()) {
-  const m = api.manifest, ort = api.runtime.ort;
+  const m = api.manifest;
   const [C, H, W] = m.image.shape, D = C * H * W, n = opts.n;
+  const call = m.conditional ? S.callLabels(m.conditional, opts.digit, opts.guidance, n) : null;
   const chain = S.makeChain(m.schedule.alpha_bar, opts.steps);
   const noise = opts.noise ? S.fileSource(opts.noise) : S.gaussianSource(opts.seed);
   const net = await session(opts.precision);
@@ -88,10 +106,7 @@ async function generate(opts = options()) {
   draw($("xt"), x, n);
   for (let k = opts.steps; k >= 1 && !api.stop; k--) {
     const start = performance.now();
-    const tk = BigInt(chain.t[k]);
-    const feeds = { [m.onnx.inputs[0]]: new ort.Tensor("float32", x, [n, C, H, W]),
-                    [m.onnx.inputs[1]]: new ort.Tensor("int64", BigInt64Array.from({ length: n }, () => tk), [n]) };
-    const out = (await net.run(feeds))[m.onnx.output].data;
+    const out = await networkOutput(net, x, chain.t[k], n, call, opts.guidance);
     const netMs = performance.now() - start;
     const z = S.needsNoise(opts.sampler, opts.eta, k) ? noise.take(n * D) : null;
     const step = opts.sampler === "ddim"
@@ -107,12 +122,22 @@ async function generate(opts = options()) {
     $("progress").textContent =
       `step ${opts.steps - k + 1} of ${opts.steps}: t = ${chain.t[k]} → ${chain.t[k - 1]}`;
     $("timing").textContent = `time per step: ${mean(run.msPerStep).toFixed(1)} ms on average ` +
-      `(network ${mean(run.netMsPerStep).toFixed(1)} ms, ${n} image${n > 1 ? "s" : ""} at once, ` +
+      `(network ${mean(run.netMsPerStep).toFixed(1)} ms, ${n} image${n > 1 ? "s" : ""} at once` +
+      `${call && call.doubled ? ", twice each for guidance" : ""}, ` +
       `${opts.precision} weights)`;
     await new Promise((resolve) => requestAnimationFrame(() => resolve()));  // let the page repaint
   }
   run.done = !api.stop;
   return run;
+}
+
+// A class-conditional model: show the digit picker and the guidance control; their initial values.
+function conditionalControls(cond) {
+  if (!cond) return {};
+  for (let y = 0; y < cond.num_classes; y++) $("digit").add(new Option(String(y), String(y)));
+  $("guidance").max = cond.guidance_max;
+  for (const el of document.querySelectorAll(".conditional")) el.hidden = false;
+  return { digit: cond.default_label, guidance: cond.default_guidance };
 }
 
 function wireControls(m) {
@@ -123,7 +148,7 @@ function wireControls(m) {
   }
   $("steps").max = m.schedule.T;
   const initial = { sampler: d.sampler, steps: d.steps, eta: d.eta, seed: d.seed, n: d.n,
-                    precision: m.default_model };
+                    precision: m.default_model, ...conditionalControls(m.conditional) };
   for (const key of Object.keys(initial)) {
     const value = params.has(key) ? params.get(key) : initial[key];
     if (key === "n" && ![...$("n").options].some((o) => o.value === String(value))) $("n").add(new Option(value));
@@ -133,8 +158,10 @@ function wireControls(m) {
     $("steps-out").textContent = $("steps").value;
     $("eta-out").textContent = $("eta").value;
     $("eta").disabled = $("sampler").value !== "ddim";
+    $("guidance-out").textContent = $("guidance").value;
+    $("guidance").disabled = $("digit").value === "any";
   };
-  for (const id of ["steps", "eta", "sampler"]) $(id).addEventListener("input", show);
+  for (const id of ["steps", "eta", "sampler", "guidance", "digit"]) $(id).addEventListener("input", show);
   show();
   $("generate").addEventListener("click", async () => {
     if (api.running) return;
@@ -172,7 +199,7 @@ async function main() {
   const threads = self.crossOriginIsolated ? api.runtime.ort.env.wasm.numThreads || "auto" : 1;
   setStatus(`ready: ONNX Runtime Web ${m.runtime.version} (wasm, ${threads} thread${threads === 1 ? "" : "s"}) ` +
     `from ${api.runtime.where}; model ${m.checkpoint} (${m.image.shape.join("×")}, T = ${m.schedule.T}, ` +
-    `predicts ${m.mean_type})${api.noise ? "; noise from " + params.get("noise") : ""}`);
+    `predicts ${m.mean_type}${m.conditional ? `, ${m.conditional.num_classes} classes` : ""})${api.noise ? "; noise from " + params.get("noise") : ""}`);
   api.generate = generate;
   $("generate").disabled = false;
   api.ready = true;

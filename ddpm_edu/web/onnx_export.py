@@ -1,9 +1,11 @@
 """The network ε_θ(x_t, t) as an ONNX file for a browser runtime, and its int8-weight variant.
 
-``export_onnx(net, path, shape)`` writes one graph with two inputs and one output:
+``export_onnx(net, path, shape)`` writes one graph with two inputs (three for a class-conditional
+network) and one output:
 
     x    float32 (N, C, H, W)   x_t, in the model range
     t    int64   (N,)           paper time indices (1..T, original schedule indices)
+    y    int64   (N,)           class-conditional networks only: labels 0..K−1, or K = "no label"
     out  float32 (N, C, H, W)   whatever the network predicts (ε̂, x̂_0 or μ: see the manifest)
 
 N is dynamic, so the page can draw any batch size. The exporter is PyTorch's TorchScript-based one
@@ -41,7 +43,10 @@ from ..errors import UserError
 __all__ = [
     "OPSET",
     "INPUT_NAMES",
+    "LABEL_NAME",
     "OUTPUT_NAME",
+    "num_classes",
+    "input_names",
     "require_onnx",
     "export_onnx",
     "quantize_weights_int8",
@@ -53,6 +58,7 @@ OPSET = (
     17  # every op the U-Net needs exists there, and onnxruntime-web's wasm build runs all of them
 )
 INPUT_NAMES = ("x", "t")
+LABEL_NAME = "y"  # the third input of a class-conditional network
 OUTPUT_NAME = "out"
 QUANTIZED_OPS = {"Conv": 1, "Gemm": 1}  # op type → input index of its weight
 
@@ -67,11 +73,23 @@ def require_onnx():
     return onnx
 
 
+def num_classes(net: nn.Module) -> int:
+    """K of a class-conditional network (``net.config.num_classes``), 0 for an unconditional one."""
+    return int(getattr(getattr(net, "config", None), "num_classes", 0) or 0)
+
+
+def input_names(net: nn.Module) -> tuple[str, ...]:
+    """The ONNX inputs of ``net``: ("x", "t"), plus "y" for a class-conditional network."""
+    return INPUT_NAMES + ((LABEL_NAME,) if num_classes(net) else ())
+
+
 def export_onnx(net: nn.Module, path, shape, opset: int = OPSET) -> Path:
-    """Write ``net`` (called as ``net(x, t)``) to ``path`` as ONNX with a dynamic batch size.
+    """Write ``net`` (called as ``net(x, t)``, or ``net(x, t, y)`` when class-conditional) to
+    ``path`` as ONNX with a dynamic batch size.
 
     shape: one example's shape (C, H, W). The network is traced in eval mode with a batch of 2 at
-    t = 1 (any valid t gives the same graph: t only enters the sinusoidal embedding as data).
+    t = 1 (any valid t gives the same graph: t only enters the sinusoidal embedding as data) and,
+    if conditional, labels [0, K] (one real label, one "no label": both are rows of one table).
     """
     require_onnx()
     path = Path(path)
@@ -80,6 +98,8 @@ def export_onnx(net: nn.Module, path, shape, opset: int = OPSET) -> Path:
     net.eval()
     x = torch.zeros((2, *shape), dtype=torch.float32)  # (2, C, H, W)
     t = torch.ones(2, dtype=torch.long)
+    names = input_names(net)
+    args = (x, t, torch.tensor([0, num_classes(net)])) if len(names) == 3 else (x, t)
     batch = {0: "batch"}
     try:
         with warnings.catch_warnings():
@@ -87,9 +107,9 @@ def export_onnx(net: nn.Module, path, shape, opset: int = OPSET) -> Path:
             # and that this exporter is the older of the two; both are expected here
             warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
             warnings.simplefilter("ignore", category=DeprecationWarning)
-            torch.onnx.export(net, (x, t), str(path), input_names=list(INPUT_NAMES),
+            torch.onnx.export(net, args, str(path), input_names=list(names),
                               output_names=[OUTPUT_NAME], opset_version=opset, dynamo=False,
-                              dynamic_axes={"x": batch, "t": batch, OUTPUT_NAME: batch},
+                              dynamic_axes={**{k: batch for k in names}, OUTPUT_NAME: batch},
                               do_constant_folding=True)
     finally:
         net.train(was_training)
@@ -181,7 +201,8 @@ def check_onnx(
     path, net: nn.Module, shape, t_values=(1, 500), n: int = 3, seed: int = 0
 ) -> float | None:
     """max |ONNX Runtime(path) − net| over a random batch at a few t (float32), or None when the
-    Python onnxruntime package is not installed. Inputs: x ~ N(0, I) of (n, *shape)."""
+    Python onnxruntime package is not installed. Inputs: x ~ N(0, I) of (n, *shape); labels
+    K ("no label"), 0, 1, .. for a class-conditional network."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -191,10 +212,13 @@ def check_onnx(
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     x = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
+    k = num_classes(net)
+    y = ((torch.arange(n) - 1) % (k + 1),) if k else ()  # the null token first, then 0, 1, ..
     worst = 0.0
     with torch.no_grad():
         for t_val in t_values:
             t = torch.full((n,), int(t_val), dtype=torch.long)
-            got = session.run([OUTPUT_NAME], {"x": x.numpy(), "t": t.numpy()})[0]
-            worst = max(worst, float(np.abs(got - net(x, t).numpy()).max()))
+            feeds = dict(zip(input_names(net), (v.numpy() for v in (x, t, *y))))
+            got = session.run([OUTPUT_NAME], feeds)[0]
+            worst = max(worst, float(np.abs(got - net(x, t, *y).numpy()).max()))
     return worst

@@ -3,10 +3,12 @@
 The folder it writes::
 
     index.html, app.js, sampler.js    the page (copied unchanged from ddpm_edu/web/)
+    train.html, train.js              the training page (2-D points, TensorFlow.js; see .toy)
     manifest.json                     what the page needs to know (see :func:`build_manifest`)
     model-fp32.onnx, model-int8.onnx, model-int8-dynamic.onnx
                                       the network (see :mod:`ddpm_edu.web.onnx_export`)
     ort/                              ONNX Runtime Web (wasm), unless runtime="cdn"
+    tfjs/                             TensorFlow.js (the training page), unless runtime="cdn"
 
 Any static web server can serve it (``ddpm-edu serve DIR``); browsers do not run ES modules or
 ``fetch`` from ``file://`` pages, so double-clicking index.html is not enough.
@@ -21,14 +23,14 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
-from . import runtime
-from .onnx_export import (INPUT_NAMES, OUTPUT_NAME, check_onnx, export_onnx, quantize_dynamic_int8,
-                          quantize_weights_int8)
+from . import runtime, toy
+from .onnx_export import (OUTPUT_NAME, check_onnx, export_onnx, input_names, num_classes,
+                          quantize_dynamic_int8, quantize_weights_int8)
 
 __all__ = ["FORMAT", "PAGE_FILES", "PRECISIONS", "ExportResult", "build_manifest", "export_site"]
 
 FORMAT = "ddpm_edu.web.v1"
-PAGE_FILES = ("index.html", "app.js", "sampler.js")
+PAGE_FILES = ("index.html", "app.js", "sampler.js", "train.html", "train.js")
 PRECISIONS = ("fp32", "int8", "int8-dynamic")
 MODEL_FILES = {p: f"model-{p}.onnx" for p in PRECISIONS}
 RUNTIMES = ("copy", "cdn")
@@ -79,9 +81,12 @@ def build_manifest(model, name: str, models: dict, runtime_mode: str = "copy", s
 
     ``schedule.alpha_bar`` is ᾱ_t for t = 0..T (float64, written as the shortest decimal that reads
     back to the same float64, in Python and JavaScript alike); the page derives every other
-    coefficient from it.
+    coefficient from it. ``conditional`` is None for an unconditional model, else {num_classes K,
+    null_label K (the "no label" token), default_guidance w, default_label}: the page then offers a
+    digit picker and a guidance control (see :func:`ddpm_edu.chain.guided_model`).
     """
     shape = _check_model(model)
+    names = input_names(model.net)
     T = model.schedule.T
     from .. import __version__
     return {
@@ -93,10 +98,11 @@ def build_manifest(model, name: str, models: dict, runtime_mode: str = "copy", s
         "models": models,
         "default_model": "fp32" if "fp32" in models else next(iter(models)),
         "onnx": {
-            "inputs": list(INPUT_NAMES),
+            "inputs": list(names),
             "output": OUTPUT_NAME,
-            "input_dtypes": {"x": "float32", "t": "int64"},
+            "input_dtypes": {"x": "float32", **{k: "int64" for k in names[1:]}},
         },
+        "conditional": _conditional(model),
         "image": {"shape": list(shape)},
         "normalisation": {
             "model_range": [-1.0, 1.0],
@@ -119,6 +125,7 @@ def build_manifest(model, name: str, models: dict, runtime_mode: str = "copy", s
             "n": int(n),
             "spacing": "linspace",
         },
+        "toy": toy.toy_manifest(runtime_mode),
         "runtime": {
             "name": runtime.NAME,
             "version": runtime.VERSION,
@@ -127,6 +134,14 @@ def build_manifest(model, name: str, models: dict, runtime_mode: str = "copy", s
             "cdn": runtime.CDN_BASE,
         },
     }
+
+
+def _conditional(model) -> dict | None:
+    k = num_classes(model.net)
+    if not k:
+        return None
+    return {"num_classes": k, "null_label": k, "default_label": min(7, k - 1),
+            "default_guidance": float(model.default_guidance), "guidance_max": 5.0}
 
 
 def _prepare_out_dir(out_dir: Path) -> None:
@@ -203,8 +218,10 @@ def export_site(model, out_dir, name: str | None = None, precisions=PRECISIONS, 
         shutil.copyfile(here / page_file, out_dir / page_file)
     if runtime_mode == "copy":
         runtime.copy_runtime(out_dir)
+        toy.copy_tfjs(out_dir)
     else:
         shutil.rmtree(out_dir / runtime.SITE_FOLDER, ignore_errors=True)
+        shutil.rmtree(out_dir / toy.TFJS_FOLDER, ignore_errors=True)
     manifest = build_manifest(model, name, models, runtime_mode, steps, n, title)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     result.manifest = manifest

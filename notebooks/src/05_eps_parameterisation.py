@@ -431,6 +431,12 @@ fig
 # Set `FULL_SIZE = True` to train ten times longer and add the $x_0$ and $\mu$ networks with the
 # bound's weights, and see which of these differences survive a longer run.
 #
+# **In the browser.** The same experiment, ε with $L_{\mathrm{simple}}$, runs in a web page too:
+# `ddpm-edu export-web --out site` also writes `train.html`, which trains this chapter's ε-MLP on
+# this chapter's $T = 50$ chain with TensorFlow.js, on the two moons, rings, a spiral or points you
+# draw, and shows the loss, the share of samples off the data and a $t$ slider with the noised data
+# and the reverse path (`ddpm-edu serve site`, then open `/train.html`; see docs/teachers_web.md).
+#
 # ## 5. The same comparison on MNIST, at a deliberately tiny budget
 #
 # On images the yardstick can be the likelihood itself: the bound $L_{\mathrm{vlb}}$ in bits/dim,

@@ -391,8 +391,11 @@ print(f"{gif_path.as_posix()}: {info['frames'].shape[0]} frames of "
       f"{info['size'][0]}×{info['size'][1]} pixels")
 
 # %% [markdown]
-# The web page of chapter 11 will let a class draw digits in the browser with the same model; it
-# is exported by `ddpm-edu export-web --checkpoint mnist-cond` (link to follow).
+# **In the browser.** The same model runs on every student's device, offline: `ddpm-edu export-web
+# --checkpoint mnist-cond --out site` and then `ddpm-edu serve site` give a page with a digit
+# picker and a guidance control, the guided ε computed in the page exactly as here (one call on
+# the doubled batch). The teachers' guide says how to use it in class:
+# [docs/teachers_web.md, "Ask for a digit"](../docs/teachers_web.md#ask-for-a-digit-the-class-conditional-page).
 #
 # ## 6. What goes wrong at large $w$
 #
