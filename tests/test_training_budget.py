@@ -239,3 +239,18 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused():
     assert shard(8, Dist(1, 2)) == slice(4, 8)
     with pytest.raises(InvalidArgument, match="multiple of 3"):
         shard(8, Dist(0, 3))
+
+
+def test_the_classroom_recipe_is_ten_minutes_and_a_step_budget_replaces_it():
+    import argparse
+
+    from ddpm_edu.commands import train as train_command
+    cfg = get_recipe("mnist-classroom").train
+    assert cfg.minutes == 10.0 and cfg.steps == training.NO_STEP_LIMIT
+    assert cfg.lr_schedule == "cosine" and cfg.threads is None
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    steps_only = train_command._overrides(parser.parse_args(["--steps", "500"]))
+    assert steps_only == {"steps": 500, "minutes": None}  # the cosine decays over the 500 steps
+    minutes_only = train_command._overrides(parser.parse_args(["--minutes", "3"]))
+    assert minutes_only == {"minutes": 3.0, "steps": training.NO_STEP_LIMIT}

@@ -48,7 +48,7 @@ examples:
   ddpm-edu train --resume runs/my-first-model                 # continue after Ctrl-C or a crash
   ddpm-edu train --resume runs/my-first-model --steps 3000    # ... and train longer
   ddpm-edu train --recipe mnist-classroom --lr 1e-4 --out runs/slow   # try a smaller learning rate
-  ddpm-edu train --recipe mnist-classroom --minutes 10 --lr-schedule cosine --out runs/ten-min
+  ddpm-edu train --recipe mnist-classroom --minutes 3 --out runs/three-min   # a shorter lesson
   torchrun --nproc-per-node 2 -m ddpm_edu.cli train --recipe tiny --out runs/tiny-ddp  # 2 processes
   ddpm-edu sample --checkpoint runs/my-first-model --n 64 --out digits.png
 
@@ -242,6 +242,8 @@ def _overrides(args) -> dict:
     if "minutes" in changes and "steps" not in changes and not args.resume:
         from ..training import NO_STEP_LIMIT
         changes["steps"] = NO_STEP_LIMIT  # the time budget alone ends the run
+    if "steps" in changes and "minutes" not in changes and not args.resume:
+        changes["minutes"] = None  # a step budget replaces a recipe's time budget
     return changes
 
 

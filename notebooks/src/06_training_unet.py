@@ -32,9 +32,8 @@
 # %%
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
 # automatic tests run. FULL_SIZE = True trains with the whole "mnist-classroom" recipe (its
-# running time is printed below; far longer than the default) and samples with all 1000 DDPM steps.
-# Measured on 2 shared CPU cores: the recipe's 1,500 training steps alone took 22.5 min on one
-# thread (`ddpm-edu train --recipe mnist-classroom`); 27 s as stored (tools/build_notebooks.py).
+# budget is ten minutes of training) and samples with all 1000 DDPM steps; 27 s as stored
+# (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch
@@ -42,7 +41,6 @@ import torch
 torch.set_num_threads(1)  # one thread: the same numbers on every run on this machine
 torch.manual_seed(0)      # the random initial weights of the networks built directly below
 %matplotlib inline
-import os
 import tempfile
 from pathlib import Path
 
@@ -278,17 +276,21 @@ check("6.2", answer)
 # warm-up, gradient clipping and an exponential moving average (EMA) of the weights: the EMA
 # weights are the model you sample from, because they average out the last steps' noise. The
 # course's recipes bundle network, schedule, data and `TrainConfig`. The "mnist-classroom" recipe is
-# meant for a lesson:
+# meant for a lesson: its budget is not a number of steps but ten minutes of training time
+# (`ddpm-edu train --recipe mnist-classroom`, or `--minutes M` for another budget), and its
+# learning rate decays to the end of those minutes, whatever the machine:
 
 # %%
 recipe = get_recipe("mnist-classroom")
 print(f"{recipe.name}: {recipe.about}")
-print(recipe.train)
+c = recipe.train
+print(f"budget {c.minutes:g} min, batch {c.batch_size}, lr {c.lr:g} ({c.lr_schedule}, warm-up "
+      f"{c.warmup_steps} steps), loss {c.loss}, precision {c.precision}, EMA {c.ema_decay}")
 
 # %% [markdown]
 # That is too long for a notebook that must run in a minute, so by default we train the same
-# network for 60 steps of 8 digits, with a warm-up of 10 steps; `FULL_SIZE = True` runs the recipe
-# as it is. A **callback** is any function of the training state; `train` calls it every
+# network for 60 steps of 8 digits, with a warm-up of 10 steps, in float32 (so that every CPU
+# stores the same numbers: bf16 exists only on some); `FULL_SIZE = True` runs the recipe as it is. A **callback** is any function of the training state; `train` calls it every
 # `log_every` steps (under `torch.no_grad()` and with its own random state, so it cannot change the
 # run). Ours prints a line and, at the end, draws the loss curve and a preview of samples from the
 # EMA weights. (The progress bar below the cell is the one `train` shows; in JupyterLab it moves.)
@@ -325,8 +327,9 @@ class LiveReport:
             display(fig)
 
 
-live_config = recipe.train.replace(threads=os.cpu_count()) if FULL_SIZE else recipe.train.replace(
-    steps=LIVE_STEPS, batch_size=LIVE_BATCH, warmup_steps=10, log_every=20, threads=1)
+live_config = recipe.train if FULL_SIZE else recipe.train.replace(
+    steps=LIVE_STEPS, minutes=None, batch_size=LIVE_BATCH, warmup_steps=10, log_every=20,
+    threads=1, precision="fp32")
 mine = train(recipe.build_network(), recipe.build_schedule(), train_images, live_config,
              callbacks=[LiveReport()])
 print(mine)
