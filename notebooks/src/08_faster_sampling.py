@@ -381,7 +381,7 @@ for ax in (ax_c, ax_f):
     ax.set_xticks(ticks, [str(s) for s in ticks])
     ax.minorticks_off()
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right" if ax is ax_c else "upper right")
 fig.suptitle(f"the shipped model, {full['n']} digits per point ({full['command']})", fontsize=9)
 fig.tight_layout()
 fig
@@ -446,8 +446,9 @@ print(f"{'sampler':<12} {'steps':>5} {'confident':>10} {'Fréchet':>10}  {'confi
 full_at = {(p["sampler"], p["steps"]): p for p in full["points"]}
 for (name, S), x in live.items():
     q, f = sample_quality(x), full_at.get((name, S))
+    shipped = f"{100 * f['confident_share']:>8.1f} % {f['fid']:>10.1f}" if f else "(not in it)"
     print(f"{SAMPLERS[name]:<12} {S:>5} {100 * q.confident_share:>8.0f} % {q.fid:>10.1f}  "
-          + (f"{100 * f['confident_share']:>8.1f} % {f['fid']:>10.1f}" if f else "(not in it)"))
+          f"{shipped:>21}")
 
 # %%
 image_grid(torch.cat([live[key][:SHOW] for key in live]), nrow=SHOW,
