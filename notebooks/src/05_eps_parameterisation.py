@@ -601,7 +601,8 @@ ax_b.set(xscale="log", yscale="log", xlabel="optimizer steps", ylabel="bits/dim 
          title="the bound along the way (×: live)", xlim=(20, 2500))
 ticks = (25, 100, 250, 1000, 2000)
 ax_b.set_xticks(ticks, [str(t) for t in ticks])
-ax_b.grid(alpha=0.3, which="both")
+ax_b.tick_params(axis="x", which="minor", bottom=False)
+ax_b.grid(alpha=0.3)
 ax_b.legend(fontsize=8)
 if full["picture_rows"]:                               # one row of samples per finished model
     picture = Image.open(FULL_RUN.with_suffix(".png"))
