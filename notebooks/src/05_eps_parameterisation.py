@@ -631,7 +631,8 @@ fig
 #   the question of the toy, now on digits. The bound charges every pixel at every step, with the
 #   weights of section 2, which are largest at small $t$; the eye and the digit classifier judge
 #   the overall shape, which is decided at large $t$. So a model with the better bound need not draw
-#   the better digits, and each column answers its own question.
+#   the better digits, and each column answers its own question. The ε-network's digits after
+#   its 2,000 steps are rough but digits: the classifier reads 41.9 % of them with confidence.
 #
 # DDPM answered the question at convergence on CIFAR-10 (its Table 2): predicting $\tilde\mu$ with
 # the plain squared error was unstable, $\tilde\mu$ with the true bound reached FID 13.22, ε with
