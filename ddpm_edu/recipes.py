@@ -131,6 +131,23 @@ def _mnist_classroom() -> dict:
         loss="min_snr", threads=None, save_every=500, log_every=100)}
 
 
+@_recipe("mnist-small", "the shipped U-Net at half width without attention (188 k parameters), "
+                        "2,000 steps: chapter 5's comparison of what the network predicts "
+                        "(tools/parameterisation_mnist.py), minutes per model on one core")
+def _mnist_small() -> dict:
+    from .nets import architecture
+    from .training import TrainConfig
+    net = {**architecture("mnist"), "base_channels": 16, "channel_mult": [1, 2, 2],
+           "attention_resolutions": [], "norm_groups": 4}
+    # constant learning rate after a warm-up of fixed length (DDPM's choice): a shorter run with
+    # the same settings is then exactly the start of a longer one (chapter 5 reruns 25 steps live)
+    return dict(
+        network=net, schedule=dict(_DDPM_LINEAR),
+        train=TrainConfig(steps=2000, batch_size=64, lr=1e-3, warmup_steps=100, grad_clip=1.0,
+                          ema_decay=0.995, seed=0, threads=1, save_every=250, log_every=25),
+        dataset={"name": "mnist", "split": "train"})
+
+
 @_recipe("mnist", "the recipe of the shipped model load_pretrained('mnist'): 8,000 steps, about "
                   "1.5 h on one CPU core (92 min measured)")
 def _mnist() -> dict:
