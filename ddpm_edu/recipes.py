@@ -113,8 +113,8 @@ def _toy2d() -> dict:
 
 
 @_recipe("mnist-classroom", "ten minutes of training (a time budget; bf16 where native, cosine "
-                            "learning rate to the end of the budget, min-SNR-γ loss): the "
-                            "recipe the ablation chose for a lesson, see benchmarks/README.md")
+                            "learning rate to the end of the budget, min-SNR-γ loss); on 2 cores "
+                            "here: 75 % confident digits (the shipped model: 77 % after 92 min)")
 def _mnist_classroom() -> dict:
     from .training import NO_STEP_LIMIT
     shipped = _mnist()
