@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_edu.web.browser import launch
 from labdriver import screenshots_dir
+from served import served_page
 from test_web_page import DONE, READ_RUN, TOL, _floats, _requirements
 
 HERE = Path(__file__).parent
@@ -38,14 +38,11 @@ CANVAS = """(id) => { const c = document.getElementById(id),
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     _requirements()
-    from playwright.sync_api import sync_playwright
-
     sys.path.insert(0, str(HERE.parent))
     from test_web_export import make_checkpoint
 
     from ddpm_edu import load_pretrained
     from ddpm_edu.web import export_site, torch_noise, write_noise_file
-    from ddpm_edu.web.server import serve_in_thread
 
     root = tmp_path_factory.mktemp("webcond")
     model = load_pretrained(str(make_checkpoint(root / "rand.safetensors", seed=2,
@@ -56,23 +53,8 @@ def env(tmp_path_factory):
                          *torch_noise(4, model.shape, sampler, STEPS, seed=5))
     real = export_site("mnist-cond", root / "real", precisions=("fp32", "int8"),
                        steps=DIGIT_STEPS, n=DIGIT_N)
-    server, url = serve_in_thread(root)
-    pw = sync_playwright().start()
-    browser = launch(pw)
-    page = browser.new_page()
-    page.set_default_timeout(180_000)
-    errors, requests = [], []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("request", lambda r: requests.append(r.url))
-    try:
-        yield {"model": model, "real": real, "url": url, "page": page, "errors": errors,
-               "requests": requests}
-    finally:
-        browser.close()
-        pw.stop()
-        server.shutdown()
-        server.server_close()
+    with served_page(root) as served:
+        yield {"model": model, "real": real, **served}
 
 
 def _run(env, site: str, query: str) -> dict:

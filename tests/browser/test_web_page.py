@@ -30,8 +30,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_edu.web.browser import launch  # Debian's Chromium and its launch flags
 from labdriver import require_chromium, screenshots_dir
+from served import served_page
 
 HERE = Path(__file__).parent
 # |page − PyTorch| allowed on x_t (data range [−1, 1]) after any step, fp32. The JavaScript update
@@ -81,14 +81,11 @@ def _floats(b64: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     _requirements()
-    from playwright.sync_api import sync_playwright
-
     sys.path.insert(0, str(HERE.parent))
     from test_web_export import make_checkpoint
 
     from ddpm_edu import load_pretrained
     from ddpm_edu.web import export_site, torch_noise, write_noise_file
-    from ddpm_edu.web.server import serve_in_thread
 
     tmp = tmp_path_factory.mktemp("web")
     ckpt = make_checkpoint(tmp / "rand.safetensors", seed=1)
@@ -98,20 +95,8 @@ def env(tmp_path_factory):
         write_noise_file(
             site.out_dir / f"{sampler}.bin", *torch_noise(n, model.shape, sampler, STEPS, seed=5)
         )
-    server, url = serve_in_thread(site.out_dir)
-    pw = sync_playwright().start()
-    browser = launch(pw)
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.set_default_timeout(180_000)  # a busy 2-core CI machine can be 5× slower than usual
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        yield {"model": model, "site": site, "url": url, "page": page, "errors": errors, "tmp": tmp}
-    finally:
-        browser.close()
-        pw.stop()
-        server.shutdown()
-        server.server_close()
+    with served_page(site.out_dir, viewport={"width": 1100, "height": 900}) as served:
+        yield {"model": model, "site": site, "tmp": tmp, **served}
 
 
 def _open(env, query: str):

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_edu.web.browser import launch
 from labdriver import require_chromium, screenshots_dir
+from served import served_page
 
 HERE = Path(__file__).parent
 TOL = 1e-3  # |page − PyTorch| on the points (their scale is ~1), float32 kernels in both
@@ -34,8 +34,6 @@ N = 64  # points in the parity runs
 def env(tmp_path_factory):
     require_chromium()
     pytest.importorskip("onnx", reason="export-web needs onnx: pip install -e .[web]")
-    from playwright.sync_api import sync_playwright
-
     sys.path.insert(0, str(HERE.parent))
     from test_web_export import make_checkpoint
 
@@ -44,7 +42,6 @@ def env(tmp_path_factory):
     from ddpm_edu.nets import architecture, build_network
     from ddpm_edu.schedules import schedule_from_config
     from ddpm_edu.web import export_site, torch_noise, write_noise_file
-    from ddpm_edu.web.server import serve_in_thread
     from ddpm_edu.web.toy import TOY_SCHEDULE, write_weights
 
     tmp = tmp_path_factory.mktemp("webtrain")
@@ -60,23 +57,9 @@ def env(tmp_path_factory):
     for sampler, steps in (("ddpm", schedule.T), ("ddim", 10)):
         write_noise_file(site.out_dir / f"{sampler}.bin",
                          *torch_noise(N, (2,), sampler, steps, seed=3))
-    server, url = serve_in_thread(site.out_dir)
-    pw = sync_playwright().start()
-    browser = launch(pw)
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.set_default_timeout(300_000)
-    errors, requests = [], []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("request", lambda r: requests.append(r.url))
-    try:
-        yield {"net": net, "schedule": schedule, "url": url, "page": page, "errors": errors,
-               "requests": requests}
-    finally:
-        browser.close()
-        pw.stop()
-        server.shutdown()
-        server.server_close()
+    with served_page(site.out_dir, viewport={"width": 1100, "height": 900},
+                     timeout_ms=300_000) as served:
+        yield {"net": net, "schedule": schedule, **served}
 
 
 def _open(env, query: str = ""):
