@@ -29,7 +29,7 @@
 # automatic tests run. Every chapter has this switch: True means bigger, slower, more precise runs.
 # Here it draws 64 digits in the tour instead of 16.
 # Measured on 2 shared CPU cores: 7 s with FULL_SIZE = True (tools/time_full_size.py),
-# 9 s as stored (tools/build_notebooks.py).
+# as stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

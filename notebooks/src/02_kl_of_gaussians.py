@@ -26,7 +26,7 @@
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
 # automatic tests run. Set FULL_SIZE = True for ten times more Monte Carlo samples (slower).
 # Measured on 2 shared CPU cores: 7 s with FULL_SIZE = True (tools/time_full_size.py),
-# 8 s as stored (tools/build_notebooks.py).
+# as stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

@@ -38,7 +38,7 @@
 # automatic tests run. FULL_SIZE = True evaluates all T = 1000 terms (not 40 of them) on 16 digits
 # (not 4) and uses five times more Monte Carlo chains.
 # Measured on 2 shared CPU cores: 52 s with FULL_SIZE = True (tools/time_full_size.py),
-# 9 s as stored (tools/build_notebooks.py).
+# as stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

@@ -34,7 +34,7 @@
 # automatic tests run. Set FULL_SIZE = True to send all 10,000 MNIST test digits (not 2,000)
 # through the library's bound term, and for finer grids in the plots.
 # Measured on 2 shared CPU cores: 9 s with FULL_SIZE = True (tools/time_full_size.py),
-# 10 s as stored (tools/build_notebooks.py).
+# as stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

@@ -38,8 +38,7 @@
 # automatic tests run. FULL_SIZE = True trains four times longer on the toy data (and adds the
 # x_0 and μ networks with the L_vlb weights) and reruns the shipped MNIST comparison
 # (tools/parameterisation_mnist.py: three 2,000-step runs, most of an hour on one CPU core).
-# Measured on 2 shared CPU cores: 42 s as stored before the toy runs grew to 1,500 steps
-# (tools/build_notebooks.py measures it again).
+# As stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

@@ -33,8 +33,8 @@
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
 # automatic tests run. FULL_SIZE = True trains with the whole "mnist-classroom" recipe (its
 # budget is ten minutes of training: 75.4 % confident digits, classifier-FID 13.99, measured on 2
-# cores, benchmarks/README.md) and samples with all 1000 DDPM steps; 27 s as stored
-# (tools/build_notebooks.py).
+# cores, benchmarks/README.md) and samples with all 1000 DDPM steps; as stored: see the README's
+# chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

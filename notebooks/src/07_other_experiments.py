@@ -33,7 +33,7 @@
 # automatic tests run. Set FULL_SIZE = True to train the full single-image recipe (300 steps,
 # about a minute of CPU time) instead of its first 30 steps in section 4.
 # Measured on 2 shared CPU cores: 39 s with FULL_SIZE = True (tools/time_full_size.py),
-# 19 s as stored (tools/build_notebooks.py).
+# as stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

@@ -31,7 +31,7 @@
 # about 1.6 million network calls) ships as data/checkpoints/mnist-steps-quality.json, written by
 # tools/steps_quality.py; FULL_SIZE = True runs that tool again (hours on one CPU core), draws 64
 # digits (not 8) in the other sections and reruns 256 digits live (not 48).
-# Measured on 2 shared CPU cores: 13 s as stored (tools/build_notebooks.py).
+# As stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

@@ -36,7 +36,7 @@
 # version of it) on 64 test digits with K = 50 steps for the fast estimator, and judges 256 samples
 # instead of 16: about 80,000 network calls.
 # Measured on 2 shared CPU cores: 6.0 min with FULL_SIZE = True (tools/time_full_size.py),
-# 25 s as stored (tools/build_notebooks.py).
+# as stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch

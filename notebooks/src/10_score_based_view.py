@@ -44,7 +44,7 @@
 # recipe's 3000 steps), draws more points and digits, and adds the
 # classifier-feature Fréchet distance to the MNIST report.
 # Measured on 2 shared CPU cores: 63 s with FULL_SIZE = True (tools/time_full_size.py),
-# 22 s as stored (tools/build_notebooks.py).
+# as stored: see the README's chapter table (tools/build_notebooks.py).
 FULL_SIZE = False
 
 import torch
