@@ -546,12 +546,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-FULL_RUN = Path("../data/checkpoints/mnist-parameterisation.json")  # tools/parameterisation_mnist.py
+from ddpm_edu.datasets.download import repo_data_dir  # the repository's data/ folder
+
+FULL_RUN = repo_data_dir() / "checkpoints" / "mnist-parameterisation.json"  # tools/parameterisation_mnist.py
 if FULL_SIZE:                                                       # run it again, here
     FULL_RUN = Path(tempfile.mkdtemp()) / "mnist-parameterisation.json"
-    subprocess.run([sys.executable, "../tools/parameterisation_mnist.py",
-                    "--out", str(FULL_RUN.with_suffix("")), "--work", str(FULL_RUN.parent / "runs")],
-                   check=True)
+    tool = repo_data_dir().parent / "tools" / "parameterisation_mnist.py"
+    subprocess.run([sys.executable, str(tool), "--out", str(FULL_RUN.with_suffix("")),
+                    "--work", str(FULL_RUN.parent / "runs")], check=True)
 full = json.loads(FULL_RUN.read_text(encoding="utf-8"))
 live_config = small.train.replace(steps=MNIST_LIVE_STEPS, log_every=MNIST_LIVE_STEPS)
 live_nets, after = {}, {}

@@ -346,10 +346,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-FULL_RUN = Path("../data/checkpoints/mnist-steps-quality.json")     # tools/steps_quality.py
+from ddpm_edu.datasets.download import repo_data_dir  # the repository's data/ folder
+
+FULL_RUN = repo_data_dir() / "checkpoints" / "mnist-steps-quality.json" # tools/steps_quality.py
 if FULL_SIZE:                                                       # run it again, here
     FULL_RUN = Path(tempfile.mkdtemp()) / "steps-quality.json"
-    subprocess.run([sys.executable, "../tools/steps_quality.py", "--out", str(FULL_RUN),
+    tool = repo_data_dir().parent / "tools" / "steps_quality.py"
+    subprocess.run([sys.executable, str(tool), "--out", str(FULL_RUN),
                     "--work", str(FULL_RUN.parent / "batches")], check=True)
 full = json.loads(FULL_RUN.read_text(encoding="utf-8"))
 SAMPLERS = {"ddim": "DDIM, η = 0", "ddpm": "DDPM"}

@@ -954,11 +954,12 @@ fig
 import json
 from pathlib import Path
 
+from ddpm_edu.datasets.download import repo_data_dir  # the repository's data/ folder
 from ddpm_edu.quality import classifier_outputs, feature_statistics, frechet_distance, sample_quality
 
 test_images, _ = load_mnist("test")                                       # uint8 (10000, 28, 28)
 reference = feature_statistics(classifier_outputs(test_images[:1000])[1])   # (μ, Σ) of 1000 real digits
-FULL_RUN = Path("../data/checkpoints/mnist-score-samplers.json")     # tools/score_samplers_mnist.py
+FULL_RUN = repo_data_dir() / "checkpoints" / "mnist-score-samplers.json" # tools/score_samplers_mnist.py
 full = json.loads(FULL_RUN.read_text(encoding="utf-8")) if FULL_RUN.exists() else {"n": 0, "rows": {}}
 rows = {"real test digits": test_images[5000:5000 + N_DIGITS], **digits,
         "the starting noise x_T": x_T.clamp(-1, 1)}
@@ -981,7 +982,7 @@ if full["rows"]:
     print(f"full run: `{full['command']}`; its Fréchet distances are to all 10 000 test digits, "
           "on another scale than the live column's")
 else:
-    print(f"{FULL_RUN} is missing: make it with `python tools/score_samplers_mnist.py --n 256`")
+    print(f"data/checkpoints/{FULL_RUN.name} is missing: make it with `python tools/score_samplers_mnist.py --n 256`")
 pc_name = "PC: ancestral + 1 Langevin, 10 steps"
 print(f"live: PC's Fréchet distance is {live_quality[pc_name][1]:.1f} against "
       f"{live_quality['the starting noise x_T'][1]:.1f} for its starting noise and "

@@ -439,7 +439,9 @@ check("11.3", answer, measured=measured_ratio)     # your prediction against the
 # %%
 import re
 
-card = (Path("..") / "data" / "checkpoints" / "mnist_cond.md").read_text(encoding="utf-8")
+from ddpm_edu.datasets.download import repo_data_dir  # the repository's data/ folder
+
+card = (repo_data_dir() / "checkpoints" / "mnist_cond.md").read_text(encoding="utf-8")
 section = card.split("## Quality by guidance weight")[1].split("\n## ")[0]
 rows = [line for line in section.splitlines() if re.match(r"\| [\d.]+ \| [\d.]+ % \|", line)]
 print("the model card's table (data/checkpoints/mnist_cond.md):")
