@@ -122,14 +122,19 @@ def check_positive_int(value, what: str) -> int:
     return int(value)
 
 
-def check_steps(steps, T: int, who: str) -> int:
-    """A number of sampler steps (network calls), 1..T."""
+def check_steps(steps, T: int, who: str, limit: str | None = None) -> int:
+    """A number of sampler steps (network calls), 1..T; ``limit`` says what T is in the message
+    (default: the schedule's T)."""
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
         raise InvalidType(f"{who}: steps must be an int (the number of network calls), "
                           f"got {steps!r}.")
     if not 1 <= steps <= T:
-        raise InvalidArgument(f"{who}: steps must be between 1 and T = {T} of this schedule, got "
-                              f"{steps}. Fewer steps skip timesteps; more than T is not possible.")
+        if limit is None:
+            limit = (f"T = {T} of this schedule, got {steps}. Fewer steps skip timesteps; more "
+                     f"than T is not possible.")
+        else:
+            limit = f"{limit}, got {steps}."
+        raise InvalidArgument(f"{who}: steps must be between 1 and {limit}")
     return int(steps)
 
 

@@ -45,7 +45,7 @@ from typing import Iterator
 import torch
 
 from ._checks import (check_choice, check_float, check_generator, check_model, check_same_shape,
-                      check_schedule, check_t)
+                      check_schedule, check_steps, check_t)
 from .chain import Step, initial_noise, randn
 from .errors import InvalidArgument, InvalidType
 from .losses import mean_flat
@@ -207,12 +207,8 @@ def flow_steps(model, x_1=None, *, shape=None, steps: int = 50, method="euler",
     check_generator(generator)
     method = check_choice(ODEMethod, method, "method")
     levels = _check_levels(levels)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
-        raise InvalidType(f"flow_steps: steps must be an int (the number of ODE steps), got "
-                          f"{steps!r}.")
-    if not 1 <= steps <= levels:
-        raise InvalidArgument(f"flow_steps: steps must be between 1 and levels = {levels} (the "
-                              f"grid of flow times the model knows), got {steps}.")
+    steps = check_steps(steps, levels, "flow_steps",
+                        limit=f"levels = {levels} (the grid of flow times the model knows)")
     grid = [round(j * levels / steps) for j in range(int(steps), -1, -1)]  # K … 0, distinct
     try:
         x = initial_noise(x_1, shape, generator, dtype, device, "flow_steps")
