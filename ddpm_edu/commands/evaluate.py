@@ -1,4 +1,5 @@
-"""``ddpm-edu eval``: bits/dim of a trained model on held-out images, with a 95 % interval."""
+"""``ddpm-edu eval``: bits/dim of a trained model on held-out images, with a 95 % interval, or
+(``--quality``, :mod:`.quality_eval`) the quality of the digits it draws."""
 from __future__ import annotations
 
 import argparse
@@ -6,10 +7,11 @@ import json
 import time
 
 from ..errors import UserError
-from . import _common
+from . import _common, quality_eval
 
 HELP = (
-    "bits/dim of a trained model on test images (the variational bound) with a 95-percent interval"
+    "bits/dim of a trained model on test images (the variational bound) with a 95-percent "
+    "interval, or --quality: how good the digits it draws are"
 )
 
 DESCRIPTION = """\
@@ -30,12 +32,20 @@ Two estimators of the same number:
 The 95 % interval is mean +- 1.96 sd/sqrt(N) over the images (a normal approximation, fine for
 N >= 30); it includes the estimator's own randomness.
 
+--quality measures something else: it draws N digits (default 1000) with --sampler/--steps and
+lets the project's digit classifier judge them: the share it is confident about (p > 0.9), the
+smallest class share, and the Fréchet distance of its features to the 10,000 test digits (not
+Inception FID). For a class-conditional model the digits are requested in turn (0..9) with
+guidance --guidance W, and the share drawn as the requested digit is reported too.
+
 examples:
   ddpm-edu eval --checkpoint mnist --bpd --n 100 --fast 50
   ddpm-edu eval --checkpoint mnist --bpd --n 100 --fast 50 --always-decoder
   ddpm-edu eval --checkpoint runs/my-first-model --bpd --n 256 --json
   ddpm-edu eval --checkpoint mnist --bpd --n 64 --per-t --json > terms.json   \
-# full bound per step"""
+# full bound per step
+  ddpm-edu eval --checkpoint mnist --quality --n 1000 --steps 50      # the model card's figure
+  ddpm-edu eval --checkpoint runs/my-first-model --quality --steps 10 --json"""
 
 # Published test-set numbers (bits/dim) for context; the course's CPU models are far smaller.
 CONTEXT = ("published, for scale: MNIST: RealNVP 1.06, Glow 1.05, FFJORD 0.99 (normalising flows, "
@@ -48,8 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a shipped model by name (mnist), a run folder or a .safetensors file "
                              "(default: mnist)")
     parser.add_argument("--bpd", action="store_true",
-                        help="compute bits/dim (the only metric so far, also the default)")
-    parser.add_argument("--n", type=int, default=100, help="number of test images (default 100)")
+                        help="compute bits/dim (the default measurement)")
+    parser.add_argument("--n", type=int, default=None,
+                        help="number of test images (default 100), or with --quality of "
+                             f"sampled digits (default {quality_eval.DEFAULT_N})")
     parser.add_argument(
         "--fast",
         type=int,
@@ -83,9 +95,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=_common.threads, default=None,
                         help="CPU threads torch may use")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    quality_eval.add_arguments(parser)
 
 
 def _check(args) -> None:
+    quality_eval.check(args, {"batch_size": 64})
+    if args.quality:
+        return
+    if args.n is None:
+        args.n = 100
     if args.n < 1:
         raise UserError(f"--n must be at least 1, got {args.n}.")
     if args.fast is not None and args.fast < 1:
@@ -139,6 +157,8 @@ def _breakdown(per_t, prior: float) -> list[tuple[str, float]]:
 
 def run(args) -> int:
     _check(args)
+    if args.quality:
+        return quality_eval.run(args)
     import torch
 
     from ..evaluation import bpd_fast, bpd_full
