@@ -43,8 +43,16 @@ DEFAULT_GUIDANCE = 2.0
 REGISTRY: dict[str, dict] = {
     "mnist": {
         "file": "data/checkpoints/mnist.safetensors",
+        "sha256": "974772415342845e747c4826e3126c932ac7b21f4632df0ab93f607bdd086660",
+        "about": "U-Net trained on MNIST with the 'mnist' recipe (ddpm-edu train --recipe mnist): "
+        "min-SNR-γ weighting, cosine learning rate, bf16 autocast",
+    },
+    "mnist-ddpm": {
+        "file": "data/checkpoints/mnist_ddpm.safetensors",
         "sha256": "12beaeeaf9744bc6b6115238f2208f10098532b0775900cd5dd84c3b10055399",
-        "about": "U-Net trained on MNIST with the 'mnist' recipe (ddpm-edu train --recipe mnist)",
+        "about": "the same U-Net trained with DDPM's own recipe (ε, L_simple, constant learning "
+        "rate; ddpm-edu train --recipe ddpm): the course's first shipped model, whose full-run "
+        "measurements chapters 3, 8, 9 and 10 use",
     },
     "single-image": {
         "file": "data/checkpoints/single_image.safetensors",

@@ -8,8 +8,8 @@
 :func:`recipe_summaries` says in one line each what they are for and how long they take (the same
 lines ``ddpm-edu train --help`` shows); the definitions below carry the reasons for their numbers.
 The network architectures (:func:`ddpm_edu.nets.architecture`) were chosen with the benchmark
-(benchmarks/README.md); the "mnist" numbers are those of the shipped model's run (its card:
-data/checkpoints/mnist.md).
+(benchmarks/README.md); the "mnist" and "ddpm" numbers are those of the shipped models' runs
+(their cards: data/checkpoints/mnist.md, mnist_ddpm.md).
 
 This module imports neither torch nor the training loop until a recipe is built, so that the
 command line can list the recipes instantly.
@@ -114,21 +114,20 @@ def _toy2d() -> dict:
 
 @_recipe("mnist-classroom", "ten minutes of training (a time budget; bf16 where native, cosine "
                             "learning rate to the end of the budget, min-SNR-γ loss); on 2 cores "
-                            "here: 75 % confident digits (the shipped model: 77 % after 92 min)")
+                            "here: 75 % confident digits (DDPM's recipe: 77 % after 92 min)")
 def _mnist_classroom() -> dict:
     from .training import NO_STEP_LIMIT
-    shipped = _mnist()
+    ddpm = _ddpm()
     # The winner of the equal-wall-time ablation (benchmarks/README.md, "Ablation at equal wall
     # time"): bf16 autocast bought 1.6× the images of fp32 in the same time, a learning rate
     # that decays to 0.1× by the end of the budget, min-SNR-γ weighting and a learning rate of
     # 2e-3 (not 1e-3) each added more confident digits; batch 128 (fewer, larger steps), a wider
-    # U-Net (fewer images) and v-prediction did not. threads=None: the fastest
-    # thread count, measured at start-up. The budget is time, so what it buys depends on the
-    # machine: the card of the shipped model (data/checkpoints/mnist.md) gives what ten minutes
-    # bought here.
-    return {**shipped, "train": shipped["train"].replace(
+    # U-Net (fewer images) and v-prediction did not. threads="auto": the fastest thread count,
+    # measured on a few trial steps at start-up. The budget is time, so what it buys depends on
+    # the machine: benchmarks/README.md ("The classroom recipe") gives what ten minutes bought here.
+    return {**ddpm, "train": ddpm["train"].replace(
         steps=NO_STEP_LIMIT, minutes=10.0, lr=2e-3, precision="auto", lr_schedule="cosine",
-        loss="min_snr", threads=None, save_every=500, log_every=100)}
+        loss="min_snr", threads="auto", save_every=500, log_every=100)}
 
 
 @_recipe("mnist-small", "the shipped U-Net at half width without attention (188 k parameters), "
@@ -148,9 +147,26 @@ def _mnist_small() -> dict:
         dataset={"name": "mnist", "split": "train"})
 
 
-@_recipe("mnist", "the recipe of the shipped model load_pretrained('mnist'): 8,000 steps, about "
-                  "1.5 h on one CPU core (92 min measured)")
+@_recipe("mnist", "the recipe of the shipped model load_pretrained('mnist'): 16,000 steps of 128, "
+                  "bf16 where native, cosine learning rate, min-SNR-γ loss; about 70 min on "
+                  "2 cores with bf16 (measured: see data/checkpoints/mnist.md)")
 def _mnist() -> dict:
+    ddpm = _ddpm()
+    # The ablation's winners (benchmarks/README.md: bf16 where native, min-SNR-γ with γ = 5,
+    # a cosine decay to 0.1× the peak, a peak of 2e-3) on a budget long enough for the small
+    # U-Net to approach what it can learn: 16,000 steps of 128 = 2.05 M images (34 epochs).
+    # The 6,000-step run of the same recipe (lr 1.5e-3) stopped at 83 % confident digits.
+    # threads="auto": the fastest count, measured at start-up; the shipped run used 2 (a fixed
+    # count is what makes a run bitwise reproducible: --threads 2).
+    return {**ddpm, "train": ddpm["train"].replace(
+        steps=16000, batch_size=128, lr=2e-3, precision="auto", lr_schedule="cosine",
+        loss="min_snr", threads="auto", save_every=1000, log_every=100)}
+
+
+@_recipe("ddpm", "DDPM's own choices on MNIST (ε-prediction, L_simple, constant learning rate "
+                 "after the warm-up), 8,000 steps of 64, about 1.5 h on one CPU core (92 min "
+                 "measured): the recipe of the shipped mnist-ddpm model")
+def _ddpm() -> dict:
     from .nets import architecture
     from .training import TrainConfig
     return dict(
@@ -158,13 +174,6 @@ def _mnist() -> dict:
         train=TrainConfig(steps=8000, batch_size=64, lr=1e-3, warmup_steps=200, grad_clip=1.0,
                           ema_decay=0.999, save_every=200, log_every=50),
         dataset={"name": "mnist", "split": "train"})
-
-
-@_recipe("ddpm", "DDPM's own choices on MNIST (ε-prediction, L_simple, constant learning rate "
-                 "after the warm-up): the recipe of the shipped 'mnist' model under its own name")
-def _ddpm() -> dict:
-    # DDPM's recipe stays available under its name, whatever "mnist" becomes
-    return _mnist()
 
 
 @_recipe("mnist-cond", "a class-conditional MNIST model for classifier-free guidance (labels "
@@ -185,17 +194,6 @@ def _mnist_cond() -> dict:
                           precision="auto", lr_schedule="cosine", loss="min_snr",
                           label_dropout=0.1),
         dataset={"name": "mnist", "split": "train", "labels": True})
-
-
-@_recipe("mnist-v2", "the second-round unconditional recipe (not yet the shipped model): the "
-                     "'mnist' network with bf16 where native, cosine learning rate and min-SNR-γ "
-                     "loss, 6,000 steps of 128; 54 min on one thread measured, 83 % confident "
-                     "digits (shipped: 77 %)")
-def _mnist_v2() -> dict:
-    shipped = _mnist()
-    return {**shipped, "train": shipped["train"].replace(
-        steps=6000, batch_size=128, lr=1.5e-3, precision="auto", lr_schedule="cosine",
-        loss="min_snr", save_every=500, log_every=100)}
 
 
 @_recipe("single-image", "the seed's experiment 1: a small U-Net learns to generate one 32×32 "

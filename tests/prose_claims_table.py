@@ -88,15 +88,27 @@ def ch9_geometric_levels():
 
 def shipped_training_minutes():
     """The model card's two training stretches, in seconds, added up."""
-    card = "mnist"
+    card = "mnist_ddpm"
     first = card_number(card, r"([\d,]+) s for steps 1–")
     second = card_number(card, r"([\d,]+) s for steps 3,066–")
     return (first + second) / 60
 
 
+def shipped_quality(card, row, column):
+    """A number of a model card's quality table: the row starting with ``row`` (a regex), the
+    ``column``-th cell after it (1 = confident, 2 = smallest class, 3 = FID)."""
+    cells = r"\|[^|\n]*" * (column - 1)
+    return card_number(card, r"\| \**" + row + r"\**\s*" + cells + r"\|\s*\**([\d.,]+)")
+
+
+def recipe_train(name, key):
+    from ddpm_edu.recipes import get_recipe
+    return getattr(get_recipe(name).train, key)
+
+
 def bpd_sd_per_image():
     """The spread of the bound between test digits, from the 1,000-image run's interval."""
-    run = load_json("mnist-bpd-full-1000.json")
+    run = load_json("mnist-ddpm-bpd-full-1000.json")
     return run["half_width"] * math.sqrt(run["n"]) / Z95
 
 
@@ -401,7 +413,7 @@ def ch8_live_steps(i):
 
 def steps_quality():
     """The shipped steps-vs-quality run of chapter 8 (tools/steps_quality.py)."""
-    return load_json("mnist-steps-quality.json")
+    return load_json("mnist-ddpm-steps-quality.json")
 
 
 def steps_point(sampler, steps, key):
@@ -481,6 +493,13 @@ CLAIMS: dict[str, list[Claim]] = {
                  lambda: chapter_setting("00", "N_TOUR") * LIN.T),
         setting("rerun the chapter: 64 digits", "64",
                 lambda: chapter_setting("00", "N_TOUR", full_size=True)),
+        measured("1,000 digits drawn as here", "1,000",
+                 lambda: card_number("mnist", r"\| ([\d,]+) DDIM, 10 steps \(chapter 0")),
+        setting("(DDIM, 10 steps) it is", "10", lambda: chapter_setting("00", "TOUR_STEPS")),
+        measured("confident about 81.7 % of them", "81.7",
+                 lambda: shipped_quality("mnist", r"1,000 DDIM, 10 steps \(chapter 0's tour\)", 1)),
+        measured("digits score 98.2 %", "98.2",
+                 lambda: card_number("digit_classifier", r"full test set \| ([\d.]+) %")),
     ],
     "01": [
         setting("$T$ (1000 in the paper)", "1000", T),
@@ -818,6 +837,22 @@ CLAIMS: dict[str, list[Claim]] = {
                 lambda: chapter_setting("06", "DDPM_STEPS")),
         setting("which keeps 50 of the 1000 steps", "1000", T),
         setting("(no ffmpeg): 20 frames", "20", lambda: chapter_number("06", r"n_frames=(\d+)")),
+        setting("16,000 steps of 128 digits", "16,000", lambda: recipe_train("mnist", "steps")),
+        setting("16,000 steps of 128 digits", "128", lambda: recipe_train("mnist", "batch_size")),
+        measured("77 minutes on two cores", "77",
+                 lambda: card_number("mnist", r"\*\*Wall time:\*\* ([\d,]+) s") / 60, tol=0.5),
+        setting("8,000 steps of 64)", "8,000", lambda: recipe_train("ddpm", "steps")),
+        setting("8,000 steps of 64)", "64", lambda: recipe_train("ddpm", "batch_size")),
+        measured("On 1,000 DDIM-50 digits", "1,000",
+                 lambda: card_number("mnist", r"\| \*\*([\d,]+) DDIM, 50 steps")),
+        measured("confident about 87.5 % of the first", "87.5",
+                 lambda: shipped_quality("mnist", r"1,000 DDIM, 50 steps, η = 0", 1)),
+        measured("model's and 76.7 % of the", "76.7",
+                 lambda: shipped_quality("mnist_ddpm", r"1,000 DDIM, 50 steps, η = 0, seed 0", 1)),
+        measured("distances of 5.03 and", "5.03",
+                 lambda: shipped_quality("mnist", r"1,000 DDIM, 50 steps, η = 0", 3)),
+        measured("5.03 and 14.46 (their", "14.46",
+                 lambda: shipped_quality("mnist_ddpm", r"1,000 DDIM, 50 steps, η = 0, seed 0", 3)),
         setting(r"$t \in \{1, 10,", "10", lambda: ch6_levels()[1]),
         setting(r"\{1, 10, 100, 500", "100", lambda: ch6_levels()[2]),
         setting(r", 100, 500, 900", "500", lambda: ch6_levels()[3]),
@@ -1009,7 +1044,7 @@ CLAIMS: dict[str, list[Claim]] = {
         setting("here; 50 of 1000 with", "50", lambda: ch9("K", full_size=True)),
         setting("of 1000 with `FULL_SIZE", "1000", lambda: ch9("CHAIN_STEPS", full_size=True)),
         measured("about 1.6 bits/dim (the full bound", "1.6", lambda: load_json(
-            "mnist-bpd-full-1000.json")["bpd"], tol=0.1),
+            "mnist-ddpm-bpd-full-1000.json")["bpd"], tol=0.1),
         measured("read their 95 % confidence", "95", lambda: normal_coverage_percent(Z95)),
         measured("the mean over images with its 95 %", "95", lambda: normal_coverage_percent(Z95)),
         setting("one estimate (seed 3) with", "3",
@@ -1017,8 +1052,10 @@ CLAIMS: dict[str, list[Claim]] = {
         setting("over 200 redraws", "200",
                 lambda: chapter_number("09", r"FastEstimatorExplorer\(.*draws=(\d+)")),
         setting("(data in [0, 255]", "255", PIXEL_MAX),
-        setting("The shipped model has $T = 1000$", "1000", lambda: load_json(
-            "mnist-bpd-full-1000.json")["T"]),
+        setting("ships with it) has $T = 1000$", "1000", lambda: load_json(
+            "mnist-ddpm-bpd-full-1000.json")["T"]),
+        measured("whose full bound on 1,000 test", "1,000", lambda: load_json(
+            "mnist-ddpm-bpd-full-1000.json")["n"]),
         setting("evaluates a **50-step chain**", "50", lambda: ch9("CHAIN_STEPS")),
         setting("keeps 50 of the 1000 noise levels", "50", lambda: ch9("CHAIN_STEPS")),
         setting("keeps 50 of the 1000 noise levels", "1000", T),
@@ -1189,7 +1226,7 @@ CLAIMS: dict[str, list[Claim]] = {
         setting("but with 16 images it is", "16", lambda: ch10("N_DIGITS")),
         setting("(16 real digits, and", "16", lambda: ch10("N_DIGITS")),
         setting("measured on 256 digits each", "256",
-                lambda: load_json("mnist-score-samplers.json")["n"]),
+                lambda: load_json("mnist-ddpm-score-samplers.json")["n"]),
         setting("all 10,000 test digits there", "10,000",
                 lambda: len(__import__("ddpm_edu").load_mnist("test")[1])),
         setting("`FULL_SIZE` draws 64 digits", "64", lambda: ch10("N_DIGITS", full_size=True)),

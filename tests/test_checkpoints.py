@@ -328,30 +328,28 @@ def test_named_model_missing_unpinned_corrupted_and_good(tmp_path, monkeypatch):
         pretrained.load_pretrained("mnsit")
 
 
-def test_shipped_mnist_entry_points_into_data_checkpoints():
-    entry = pretrained.REGISTRY["mnist"]
-    assert entry["file"] == "data/checkpoints/mnist.safetensors"
+@pytest.mark.parametrize("name, file", [("mnist", "mnist"), ("mnist-ddpm", "mnist_ddpm")])
+def test_shipped_mnist_entries_point_into_data_checkpoints(name, file):
+    entry = pretrained.REGISTRY[name]
+    assert entry["file"] == f"data/checkpoints/{file}.safetensors"
     path = pretrained.ROOT / entry["file"]
-    if not path.exists():
-        with pytest.raises(UserError, match="not in this copy"):
-            pretrained.load_pretrained("mnist")
-    else:  # once shipped, it must verify and describe a 28×28 model
-        assert entry["sha256"] and checkpoints.sha256_file(path) == entry["sha256"]
-        assert pretrained.load_pretrained("mnist").shape == (1, 28, 28)
+    assert entry["sha256"] and checkpoints.sha256_file(path) == entry["sha256"]
+    assert pretrained.load_pretrained(name).shape == (1, 28, 28)
 
 
-def test_mnist_card_matches_the_shipped_file_and_recipe():
+@pytest.mark.parametrize("name, recipe", [("mnist", "mnist"), ("mnist-ddpm", "ddpm")])
+def test_mnist_cards_match_the_shipped_files_and_recipes(name, recipe):
     # the model card beside the file states its checksum, size and step, and the recipe's steps
     from ddpm_edu.recipes import get_recipe
 
-    entry = pretrained.REGISTRY["mnist"]
+    entry = pretrained.REGISTRY[name]
     path = pretrained.ROOT / entry["file"]
     card = path.with_suffix(".md").read_text(encoding="utf-8")
-    assert entry["sha256"] in card, "update the SHA-256 in data/checkpoints/mnist.md"
+    assert entry["sha256"] in card, f"update the SHA-256 in {path.with_suffix('.md')}"
     assert f"{path.stat().st_size:,}" in card, "the card states the file size in bytes"
     step = int(read_metadata(path)["step"])
-    assert get_recipe("mnist").train.steps == step, (
-        "the mnist recipe's steps are the shipped model's"
+    assert get_recipe(recipe).train.steps == step, (
+        f"the {recipe} recipe's steps are the shipped model's"
     )
     assert f"{step:,} steps" in card
 

@@ -7,7 +7,7 @@ classifier-feature Fréchet distance to the 10 000 MNIST test digits). The refer
 starting noise itself and 1000 real training digits. Chapter 10 plots the JSON this writes beside
 its live run on a few digits:
 
-    python tools/score_samplers_mnist.py --n 256   # data/checkpoints/mnist-score-samplers.json
+    python tools/score_samplers_mnist.py --n 256   # data/checkpoints/mnist-ddpm-score-samplers.json
     python tools/score_samplers_mnist.py --n 64 --out x.json   # a quicker look
 
 Minutes per sampler on 2 CPU cores (one sampler at n = 1000 took 730 s on heavily shared cores).
@@ -26,7 +26,7 @@ from ddpm_edu import (ddim_steps, ddpm_steps, langevin_steps, load_mnist, load_p
 from ddpm_edu.quality import sample_quality
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "data" / "checkpoints" / "mnist-score-samplers.json"
+OUT = ROOT / "data" / "checkpoints" / "mnist-ddpm-score-samplers.json"
 
 
 def samplers(model):
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
-    model = load_pretrained("mnist")
+    model = load_pretrained("mnist-ddpm")
     x_T = torch.randn(args.n, 1, 28, 28, generator=torch.Generator().manual_seed(1010))
     train_images, _ = load_mnist("train")
     rows = {"real training digits": sample_quality(train_images[:args.n]).to_dict(),

@@ -9,7 +9,7 @@ share, classes, classifier-feature Fréchet distance to the 10 000 MNIST test di
 row judges n real training digits. The JSON is rewritten after every point, and the samples of
 every finished batch are kept under --work, so a stopped run resumes where it stopped:
 
-    python tools/steps_quality.py      # data/checkpoints/mnist-steps-quality.json, ~1.6 M calls
+    python tools/steps_quality.py   # data/checkpoints/mnist-ddpm-steps-quality.json, ~1.6 M calls
     python tools/steps_quality.py --n 16 --ddpm 5 --ddim 5 --out /tmp/x.json --work /tmp/w
 
 About 3 ms per digit per network call on one thread of a quiet 2-core EPYC: 80–90 minutes of CPU
@@ -31,7 +31,7 @@ from ddpm_edu.pixels import to_pixels
 from ddpm_edu.quality import sample_quality
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "data" / "checkpoints" / "mnist-steps-quality.json"
+OUT = ROOT / "data" / "checkpoints" / "mnist-ddpm-steps-quality.json"
 WORK = ROOT / "runs" / "steps-quality"
 X_T_SEED = 808
 
@@ -78,13 +78,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    model = load_pretrained("mnist")
+    model = load_pretrained("mnist-ddpm")
     x_T = torch.randn(args.n, 1, 28, 28, generator=torch.Generator().manual_seed(X_T_SEED))
     old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
     same = old.get("n") == args.n and old.get("x_T_seed") == X_T_SEED
     result = {"command": "python tools/steps_quality.py" + (f" --n {args.n}" if args.n != 1000
                                                             else ""),
-              "n": args.n, "x_T_seed": X_T_SEED, "checkpoint": "mnist",
+              "n": args.n, "x_T_seed": X_T_SEED, "checkpoint": "mnist-ddpm",
               "samplers": {"ddim": "DDIM, η = 0", "ddpm": "DDPM ancestral, σ² = β̃ (respaced)"},
               "real training digits": sample_quality(load_mnist("train")[0][:args.n]).to_dict(),
               "points": old.get("points", []) if same else []}

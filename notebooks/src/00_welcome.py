@@ -353,7 +353,10 @@ ChainScrubber(steps, model.schedule)
 
 # %% [markdown]
 # And the finished samples. They are new digits, not copies of training images: the network only
-# ever learned to remove noise. How good are they? Chapter 9 measures it.
+# ever learned to remove noise. How good are they? Chapter 9 measures it with a digit classifier: on
+# 1,000 digits drawn as here (DDIM, 10 steps) it is confident about 81.7 % of them, where real test
+# digits score 98.2 %; more steps, or DDPM's own sampler, raise the share (the model's card,
+# `data/checkpoints/mnist.md`, has the table). Count the digits you would call malformed.
 
 # %%
 from ddpm_edu.viz.plots import image_grid

@@ -23,12 +23,12 @@
 #
 # **Library used:** `ddpm_edu.ddim_step` (one update), `ddim_steps` and `ddpm_steps` (the samplers),
 # `respace` (shorter schedules), `ddpm_edu.quality` (the digit classifier's verdict), the pretrained
-# MNIST model. Runs in about a minute on a laptop CPU.
+# MNIST model trained with DDPM's own recipe (`"mnist-ddpm"`, whose full steps-vs-quality run ships). Runs in about a minute on a laptop CPU.
 
 # %%
 # Settings. The stored outputs were produced with FULL_SIZE = False, which is also what the
 # automatic tests run. The steps-vs-quality measurement of section 6 (1,000 digits per point,
-# about 1.6 million network calls) ships as data/checkpoints/mnist-steps-quality.json, written by
+# about 1.6 million network calls) ships as data/checkpoints/mnist-ddpm-steps-quality.json, written by
 # tools/steps_quality.py; FULL_SIZE = True runs that tool again (hours on one CPU core), draws 64
 # digits (not 8) in the other sections and reruns 256 digits live (not 48).
 # As stored: see the README's chapter table (tools/build_notebooks.py).
@@ -52,7 +52,7 @@ N_LIVE = 256 if FULL_SIZE else 48                          # digits per point of
 LIVE_STEPS = (5, 20, 100) if FULL_SIZE else (5, 20)        # its step counts, for both samplers
 SHOW = 8                                                   # digits per row in the pictures
 
-model = load_pretrained("mnist")                           # the shipped U-Net, ε-prediction
+model = load_pretrained("mnist-ddpm")                      # the shipped U-Net, ε, DDPM's recipe
 schedule = model.schedule                                  # the schedule it was trained with
 x_T = torch.randn((N_IMAGES, *model.shape), generator=torch.Generator().manual_seed(8))  # (N, 1, 28, 28)
 
@@ -348,7 +348,7 @@ from pathlib import Path
 
 from ddpm_edu.datasets.download import repo_data_dir  # the repository's data/ folder
 
-FULL_RUN = repo_data_dir() / "checkpoints" / "mnist-steps-quality.json" # tools/steps_quality.py
+FULL_RUN = repo_data_dir() / "checkpoints" / "mnist-ddpm-steps-quality.json" # tools/steps_quality.py
 if FULL_SIZE:                                                       # run it again, here
     FULL_RUN = Path(tempfile.mkdtemp()) / "steps-quality.json"
     tool = repo_data_dir().parent / "tools" / "steps_quality.py"

@@ -27,7 +27,7 @@
 #    `diagnose`, and fix each.
 #
 # **Library used:** `ddpm_edu.evaluation` (`bpd_full`, `bpd_fast`, `mean_ci95`), `ddpm_edu.quality`
-# (`sample_quality`), `ddpm_edu.diagnose`, `load_pretrained("mnist")`, `respace` (chapter 8). The full
+# (`sample_quality`), `ddpm_edu.diagnose`, `load_pretrained("mnist-ddpm")`, `respace` (chapter 8). The full
 # evaluation is one command, `ddpm-edu eval` (section 5). Runs in about a minute on a laptop.
 
 # %%
@@ -74,7 +74,8 @@ print(f"FULL_SIZE = {FULL_SIZE}: {N_IMAGES} test digits, a {CHAIN_STEPS}-step ch
 # * **the fast estimator** (`bpd_fast`): per image, draw $K$ of the $T$ steps at random and report
 #   $L_T + \tfrac{T}{K}\sum_{j=1}^{K} L_{t_j - 1}$. $K$ network calls per batch.
 #
-# The shipped model has $T = 1000$. On a laptop CPU the full bound costs a few seconds per image,
+# The shipped model trained with DDPM's recipe (`"mnist-ddpm"`, whose full bound on 1,000 test
+# digits ships with it) has $T = 1000$. On a laptop CPU the full bound costs a few seconds per image,
 # so to stay within a minute this chapter evaluates a **50-step chain** of the same model: `respace`
 # (chapter 8) keeps 50 of the 1000 noise levels, and the same network, called at those levels, is a
 # 50-step DDPM in its own right. We keep every one of the first 20 levels, where chapter 3 found
@@ -87,7 +88,7 @@ print(f"FULL_SIZE = {FULL_SIZE}: {N_IMAGES} test digits, a {CHAIN_STEPS}-step ch
 # %%
 # NBVAL_APPROX
 # numbers from float32 networks and Monte Carlo: the last digit may differ on another CPU
-model = load_pretrained("mnist")
+model = load_pretrained("mnist-ddpm")
 if FULL_SIZE:
     chain = model.schedule                                               # all 1000 steps
 else:  # the first 20 steps, then 30 spread geometrically up to T: 50 steps
@@ -361,8 +362,8 @@ print(f"yardstick, {N_SAMPLES} real test digits: confident {100 * q_real.confide
 # and, with `--json`, machine-readable output:
 #
 # ```bash
-# ddpm-edu eval --checkpoint mnist --bpd --n 100 --fast 50 --always-decoder   # minutes
-# ddpm-edu eval --checkpoint mnist --bpd --n 100                              # the full bound: T calls per batch
+# ddpm-edu eval --checkpoint mnist-ddpm --bpd --n 100 --fast 50 --always-decoder   # minutes
+# ddpm-edu eval --checkpoint mnist-ddpm --bpd --n 100                              # the full bound: T calls per batch
 # ddpm-edu eval --checkpoint runs/my-first-model --bpd --n 256 --json         # your own model
 # ```
 #
@@ -472,5 +473,5 @@ print("\n".join(str(f) for f in check_samples(noise_samples)))
 # 4. Plant the fourth classic fault: sample without clipping $\hat x_0$
 #    (`model.sample(16, clip_x0=False)`) and pass the samples to `diagnose`. Does the check fire for
 #    this model? For a model trained for a few hundred steps only?
-# 5. Run `ddpm-edu eval --checkpoint mnist --bpd --n 100 --fast 50 --always-decoder` in a terminal and
+# 5. Run `ddpm-edu eval --checkpoint mnist-ddpm --bpd --n 100 --fast 50 --always-decoder` in a terminal and
 #    compare its interval with the one for `--fast 50` alone.

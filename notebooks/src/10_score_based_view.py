@@ -884,7 +884,8 @@ points_figure(panels, marks=MEANS)                 # the blobs' centres μ_k as 
 #
 # ## 7. The same samplers on MNIST, and a predictor–corrector sampler that draws digits
 #
-# The shipped MNIST model is an ε-network like the MLP, so it is a score model too, and every sampler
+# The shipped MNIST model (`"mnist-ddpm"`, trained with DDPM's recipe; its 256-digit run below ships)
+# is an ε-network like the MLP, so it is a score model too, and every sampler
 # above works on it unchanged. Images cost far more per network call than points, so we give each
 # sampler the same small budget, **19 network calls**, and start all of them from the same $x_T$:
 #
@@ -911,7 +912,7 @@ points_figure(panels, marks=MEANS)                 # the blobs' centres μ_k as 
 # all 10,000 test digits there). `FULL_SIZE` draws 64 digits live and adds chapter 9's full report.
 
 # %%
-model = load_pretrained("mnist")
+model = load_pretrained("mnist-ddpm")
 mnist = model.schedule                                                     # linear β, T = 1000
 print(model)
 
@@ -959,7 +960,7 @@ from ddpm_edu.quality import classifier_outputs, feature_statistics, frechet_dis
 
 test_images, _ = load_mnist("test")                                       # uint8 (10000, 28, 28)
 reference = feature_statistics(classifier_outputs(test_images[:1000])[1])   # (μ, Σ) of 1000 real digits
-FULL_RUN = repo_data_dir() / "checkpoints" / "mnist-score-samplers.json" # tools/score_samplers_mnist.py
+FULL_RUN = repo_data_dir() / "checkpoints" / "mnist-ddpm-score-samplers.json" # tools/score_samplers_mnist.py
 full = json.loads(FULL_RUN.read_text(encoding="utf-8")) if FULL_RUN.exists() else {"n": 0, "rows": {}}
 rows = {"real test digits": test_images[5000:5000 + N_DIGITS], **digits,
         "the starting noise x_T": x_T.clamp(-1, 1)}
