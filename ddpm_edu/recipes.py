@@ -148,8 +148,8 @@ def _mnist_small() -> dict:
 
 
 @_recipe("mnist", "the recipe of the shipped model load_pretrained('mnist'): 16,000 steps of 128, "
-                  "bf16 where native, cosine learning rate, min-SNR-γ loss; about 70 min on "
-                  "2 cores with bf16 (measured: see data/checkpoints/mnist.md)")
+                  "bf16 where native, cosine learning rate, min-SNR-γ loss; 77 min measured on "
+                  "2 cores with bf16 (data/checkpoints/mnist.md)")
 def _mnist() -> dict:
     ddpm = _ddpm()
     # The ablation's winners (benchmarks/README.md: bf16 where native, min-SNR-γ with γ = 5,

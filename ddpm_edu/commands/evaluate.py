@@ -47,6 +47,8 @@ examples:
   ddpm-edu eval --checkpoint mnist --quality --n 1000 --steps 50      # the model card's figure
   ddpm-edu eval --checkpoint runs/my-first-model --quality --steps 10 --json"""
 
+BATCH_SIZE = 64   # --batch-size of --bpd
+
 # Published test-set numbers (bits/dim) for context; the course's CPU models are far smaller.
 CONTEXT = ("published, for scale: MNIST: RealNVP 1.06, Glow 1.05, FFJORD 0.99 (normalising flows, "
            "exact likelihoods); DDPM reports 3.70-3.75 on CIFAR-10 (colour photos: not comparable "
@@ -75,9 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --fast: compute the decoder term L_0 for every image and draw the "
         "other K-1 steps (still unbiased, usually a much narrower interval)",
     )
-    parser.add_argument(
-        "--batch-size", type=int, default=64, help="images per network call (default 64)"
-    )
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help=f"images per network call (default {BATCH_SIZE})")
     parser.add_argument("--seed", type=_common.seed, default=0,
                         help="seed of the noise and of the drawn steps")
     parser.add_argument("--var-type", choices=("fixed_small", "fixed_large"), default=None,
@@ -99,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args) -> None:
-    quality_eval.check(args, {"batch_size": 64})
+    quality_eval.check(args, BATCH_SIZE)
     if args.quality:
         return
     if args.n is None:

@@ -11,6 +11,7 @@ import time
 from ..errors import UserError
 
 DEFAULT_N = 1000   # the model cards' and the course targets' number of digits
+DEFAULT_STEPS = 50
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,19 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", default="ddim", choices=("ddim", "ddpm"),
                         help="with --quality: ddim (deterministic) or ddpm (ancestral); "
                              "default ddim")
-    parser.add_argument("--steps", type=int, default=50,
-                        help="with --quality: network calls per sample, at most T (default 50)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                        help="with --quality: network calls per sample, at most T (default "
+                             f"{DEFAULT_STEPS})")
     parser.add_argument("--guidance", type=float, default=None, metavar="W",
                         help="with --quality on a class-conditional model: the guidance weight "
                              "W >= 0 (default: the checkpoint's own); the digits are requested "
                              "in equal numbers, 0, 1, ..., 9, 0, ...")
 
 
-def check(args, defaults: dict) -> None:
-    """Refuse options of the other metric and impossible values (before any model is loaded)."""
+def check(args, bpd_batch_size: int) -> None:
+    """Refuse options of the other metric and impossible values (before any model is loaded);
+    ``bpd_batch_size``: the default of --batch-size, an option of --bpd only."""
     if not args.quality:
         used = [opt for opt, value in (("--sampler", args.sampler != "ddim"),
-                                       ("--steps", args.steps != 50),
+                                       ("--steps", args.steps != DEFAULT_STEPS),
                                        ("--guidance", args.guidance is not None)) if value]
         if used:
             raise UserError(f"{used[0]} belongs to --quality (the sampled digits); add --quality "
@@ -46,7 +49,7 @@ def check(args, defaults: dict) -> None:
     for opt, value in (("--fast", args.fast is not None), ("--always-decoder", args.always_decoder),
                        ("--per-t", args.per_t), ("--var-type", args.var_type is not None),
                        ("--tanh-cdf", args.tanh_cdf),
-                       ("--batch-size", args.batch_size != defaults["batch_size"])):
+                       ("--batch-size", args.batch_size != bpd_batch_size)):
         if value:
             raise UserError(f"{opt} belongs to --bpd (bits/dim), not to --quality; drop it.")
     if args.n is not None and args.n < 2:
