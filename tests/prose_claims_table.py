@@ -301,6 +301,12 @@ def benchmark_row(start):
     return [c.strip() for c in row.strip("|").split("|")]
 
 
+def classroom_confident(row_start):
+    """The confident share (%) in the row of benchmarks/README.md's classroom table that starts
+    with ``row_start``."""
+    return float(re.search(r"([\d.]+) %", benchmark_row(row_start)[3]).group(1))
+
+
 def flowers_cpu_hours():
     """Chapter 7's estimate: the recipe's images at the benchmark's MNIST training speed on one
     core, scaled by the two networks' training FLOPs per image (the README's FLOPs table, which
@@ -1256,6 +1262,10 @@ CLAIMS: dict[str, list[Claim]] = {
                 lambda: chapter_number("11", r"\[:, y\] > ([\d.]+)\)")),
         setting("the share read with confidence above 0.9", "0.9",
                 lambda: default(conditional_quality, "threshold")),
+        measured("it drew 99.6 % confident digits", "99.6",
+                 lambda: classroom_confident("| **`mnist-cond-classroom`**")),
+        measured("model reached 76.4 % (", "76.4",
+                 lambda: classroom_confident("| new `mnist-classroom`, rerun on an Intel Xeon")),
     ],
     "12": [
         cited("Stable Diffusion 3 is trained this way", "3",

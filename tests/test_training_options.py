@@ -325,13 +325,20 @@ def test_mnist_cond_recipe_settings_and_build():
             cfg.warmup_steps, cfg.ema_decay, cfg.steps, cfg.threads) == \
         ("auto", "cosine", "min_snr", 0.1, 128, 2e-3, 200, 0.999, 6000, None)
     assert recipe.network["num_classes"] == 10 and recipe.dataset["labels"] is True
-    try:
-        net = recipe.build_network()
-    except InvalidArgument as e:
-        if "num_classes" in str(e):
-            pytest.skip("needs the conditional U-Net (engine-cond branch)")
-        raise
-    assert net.config.num_classes == 10
+    assert recipe.build_network().config.num_classes == 10
+
+
+def test_the_conditional_classroom_recipe_is_the_classroom_one_told_the_digit():
+    """mnist-cond-classroom = mnist-classroom (same budget, network, schedule and settings) plus
+    the label embedding, labelled data and mnist-cond's label dropout, and nothing else."""
+    from ddpm_edu.recipes import get_recipe
+    plain, cond = get_recipe("mnist-classroom"), get_recipe("mnist-cond-classroom")
+    assert cond.network == {**plain.network, "num_classes": 10}
+    assert cond.dataset == {**plain.dataset, "labels": True} and cond.schedule == plain.schedule
+    assert cond.train == plain.train   # label_dropout only acts on a class-conditional network
+    assert cond.train.label_dropout == get_recipe("mnist-cond").train.label_dropout == 0.1
+    assert cond.train.minutes == 10.0
+    assert cond.build_network().config.num_classes == 10
 
 
 def test_choice_lists_match_the_enums():

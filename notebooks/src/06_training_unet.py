@@ -35,7 +35,8 @@
 # budget is ten minutes of training: 75.4 % confident digits, classifier-FID 13.99, measured on 2
 # cores with bf16, benchmarks/README.md; on a CPU without native bf16 it trains in fp32, half the
 # images: 68.1 % and 25.4 with AVX2 kernels forced on the same machine) and samples with all 1000 DDPM steps; as stored: see the README's
-# chapter table (tools/build_notebooks.py).
+# chapter table (tools/build_notebooks.py). Told which digit to draw, the same ten minutes give
+# 99.6 % confident digits with guidance: the "mnist-cond-classroom" recipe, chapter 11.
 FULL_SIZE = False
 
 import torch
