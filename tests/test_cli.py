@@ -203,6 +203,30 @@ def test_sample_a_digit_with_guidance(cond_ckpt, tmp_path, capsys):
     assert np.array_equal(out["any"], to_pixels(pre.sample(3, steps=3))[:, 0].numpy())
 
 
+def test_sample_every_digit_in_turn(cond_ckpt, tmp_path, capsys):
+    """--digit all: sample i is of class i mod 10 (the same as the library call with those labels),
+    and the PNG grid has one class per column."""
+    import torch
+    from PIL import Image
+
+    from ddpm_edu.pixels import to_pixels
+    from ddpm_edu.pretrained import load_pretrained
+    base = ["sample", "--checkpoint", str(cond_ckpt), "--n", "12", "--steps", "3", "--no-progress",
+            "--digit", "all"]
+    assert main(base + ["--out", str(tmp_path / "all.npy")]) == 0
+    assert "digits 0..9 in turn, guidance 1.5" in capsys.readouterr().out
+    labels = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1])
+    want = load_pretrained(str(cond_ckpt)).sample(12, steps=3, labels=labels, guidance=1.5)
+    got = np.load(tmp_path / "all.npy")
+    assert np.array_equal(got, to_pixels(want)[:, 0].numpy())
+    assert not np.array_equal(got[0], got[1])
+    assert main(base + ["--out", str(tmp_path / "all.png"), "--scale", "1"]) == 0
+    with Image.open(tmp_path / "all.png") as im:                 # 8×8 digits, 2-pixel gaps
+        assert im.size == (10 * 8 + 9 * 2, 2 * 8 + 2)
+    assert main(["gif", "--checkpoint", str(cond_ckpt), "--out", str(tmp_path / "all.gif"),
+                 "--n", "3", "--steps", "3", "--frames", "3", "--digit", "all"]) == 0
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--digit", "10"], "--digit must be a class 0..9"),
     (["--digit", "three"], "--digit must be a class 0..9"),

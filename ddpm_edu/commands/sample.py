@@ -35,11 +35,14 @@ examples:
   ddpm-edu sample --checkpoint runs/my-first-model --n 16 --seed 1 --out mine.npy
   ddpm-edu sample --checkpoint mnist --steps 10 --out fast.png     # fewer steps: faster, worse
   ddpm-edu sample --checkpoint mnist-cond --digit 3 --guidance 2 --out threes.png
+  ddpm-edu sample --checkpoint mnist-cond --digit all --n 30 --out table.png   # 0..9, 3 rows
 
 A class-conditional checkpoint (e.g. mnist-cond) takes --digit D: every sample is of class D,
 with classifier-free guidance --guidance W (eps = (1+W) eps(x, D) - W eps(x, no label); W = 0 is
 the plain conditional model, larger W gives more typical, less varied digits; diffusers calls 1+W
-the guidance_scale). Without --digit (or with --digit any) the model samples without a label."""
+the guidance_scale). --digit all draws every class in turn (sample i is of class i mod 10; the PNG
+grid is then 10 wide, one digit per column). Without --digit (or with --digit any) the model
+samples without a label."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +73,8 @@ def add_condition_arguments(parser: argparse.ArgumentParser) -> None:
     """--digit and --guidance, for class-conditional checkpoints (``sample`` and ``gif``)."""
     parser.add_argument("--digit", default=None, metavar="D",
                         help="class-conditional checkpoints: the class (digit) of every sample, "
-                             "0..9 for mnist-cond, or 'any' for no label (default: any)")
+                             "0..9 for mnist-cond; 'all' for every class in turn; or 'any' for "
+                             "no label (default: any)")
     parser.add_argument("--guidance", type=float, default=None, metavar="W",
                         help="classifier-free guidance weight W >= 0 with --digit (0: the plain "
                              "conditional model; default: the checkpoint's own, else "
@@ -90,21 +94,26 @@ def check_guidance_arg(args) -> None:
 
 
 def condition(model, args) -> tuple:
-    """(labels, guidance) for ``model.sample`` / the samplers from --digit and --guidance."""
+    """(labels, guidance) for ``model.sample`` / the samplers from --digit and --guidance; labels
+    is None (no label), a class, or with --digit all the LongTensor [--n] of classes 0, 1, …, K−1,
+    0, 1, … (sample i of class i mod K)."""
     if args.digit is None or args.digit == "any":
         return None, 0.0
     k = model.num_classes
     if k == 0:
         raise UserError(f"--digit needs a class-conditional checkpoint (e.g. mnist-cond); "
                         f"{model.path} is unconditional: drop --digit.")
+    w = model.default_guidance if args.guidance is None else args.guidance
+    if args.digit == "all":
+        import torch
+        return torch.arange(args.n) % k, w
     try:
         digit = int(args.digit)
     except ValueError:
         digit = -1
     if not 0 <= digit < k:
-        raise UserError(f"--digit must be a class 0..{k - 1} of this model, or 'any'; got "
+        raise UserError(f"--digit must be a class 0..{k - 1} of this model, 'all' or 'any'; got "
                         f"{args.digit!r}.")
-    w = model.default_guidance if args.guidance is None else args.guidance
     return digit, w
 
 
@@ -160,11 +169,14 @@ def _batches(model, args, cond=(None, 0.0)):
     BATCH samples equal ``model.sample(n, seed=seed)``); ``cond`` = (labels, guidance)."""
     import torch
     generator = torch.Generator().manual_seed(args.seed)
+    labels, guidance = cond
     for start in range(0, args.n, BATCH):
-        yield model.sample(min(BATCH, args.n - start), sampler=args.sampler, steps=args.steps,
+        b = min(BATCH, args.n - start)
+        yield model.sample(b, sampler=args.sampler, steps=args.steps,
                            eta=args.eta, seed=None, generator=generator,
-                           progress=not args.no_progress, labels=cond[0],
-                           guidance=cond[1])                       # (B, C, H, W) or (B, D)
+                           progress=not args.no_progress,
+                           labels=labels[start:start + b] if torch.is_tensor(labels) else labels,
+                           guidance=guidance)                      # (B, C, H, W) or (B, D)
 
 
 def _as_array(x):
@@ -218,13 +230,17 @@ def run(args) -> int:
     else:
         from ..viz._render import grid, png_bytes, upscale
         x = torch.cat(list(_batches(model, args, cond)))
-        picture = upscale(grid(x, pad=2, pad_value=128), args.scale) if images else points_png(x)
+        nrow = model.num_classes if torch.is_tensor(cond[0]) else None     # one class a column
+        picture = (upscale(grid(x, nrow=nrow, pad=2, pad_value=128), args.scale) if images
+                   else points_png(x))
         blob = png_bytes(picture)
         atomic_write(out, lambda f: f.write(blob))
     what = f"{args.n} samples" + (f" of {'×'.join(map(str, model.shape))}" if images
                                   else " (points)")
     labels, guidance = cond
-    extra = "" if labels is None else f", digit {labels}, guidance {guidance:g}"
+    which = (f"digits 0..{model.num_classes - 1} in turn" if torch.is_tensor(labels)
+             else f"digit {labels}")
+    extra = "" if labels is None else f", {which}, guidance {guidance:g}"
     print(f"wrote {out}: {what} from {model.path} ({args.sampler}, {args.steps} steps, "
           f"seed {args.seed}{extra})")
     return 0
