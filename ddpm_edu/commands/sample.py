@@ -40,9 +40,9 @@ examples:
 A class-conditional checkpoint (e.g. mnist-cond) takes --digit D: every sample is of class D,
 with classifier-free guidance --guidance W (eps = (1+W) eps(x, D) - W eps(x, no label); W = 0 is
 the plain conditional model, larger W gives more typical, less varied digits; diffusers calls 1+W
-the guidance_scale). --digit all draws every class in turn (sample i is of class i mod 10; the PNG
-grid is then 10 wide, one digit per column). Without --digit (or with --digit any) the model
-samples without a label."""
+the guidance_scale). --digit all draws every class in turn (sample i is of class i mod K, K = 10
+for mnist-cond; the PNG grid is then K wide, one class per column). Without --digit (or with
+--digit any) the model samples without a label."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
