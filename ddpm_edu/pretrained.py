@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ._checks import check_device, check_float, check_t
+from ._choices import DEFAULT_GUIDANCE
 from ._files import sha256_file
 from .chain import label_tensor
 from .checkpoints import MODEL_FILE, CheckpointError, load_model
@@ -31,12 +32,6 @@ from .schedules import Schedule, schedule_from_config
 __all__ = ["REGISTRY", "PretrainedModel", "load_pretrained", "registry_path", "DEFAULT_GUIDANCE"]
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository (the package is installed editable)
-
-# classifier-free guidance weight w used when a conditional checkpoint recommends none (its
-# metadata's extra.guidance). Ho & Salimans 2022 (ImageNet 64) find FID best at small w (≈ 0.3)
-# and Inception score rising up to w = 4; w = 2 is a middle choice, not tuned on MNIST. A trained
-# checkpoint should carry its own tuned value in extra.guidance.
-DEFAULT_GUIDANCE = 2.0
 
 # name → file (relative to the repository) and its SHA-256. A None hash means "not released yet";
 # "released": False marks a model whose file is not shipped yet (drop it when the file is added).

@@ -256,7 +256,18 @@ def test_gif_of_a_digit(cond_ckpt, tmp_path, capsys):
     assert out.stat().st_size > 0
 
 
-def test_default_guidance_is_the_same_number_in_the_cli_and_the_library():
-    from ddpm_edu.commands import sample
-    from ddpm_edu.pretrained import DEFAULT_GUIDANCE
-    assert sample.DEFAULT_GUIDANCE == DEFAULT_GUIDANCE
+def test_a_conditional_recipes_run_samples_at_the_recipes_guidance(tmp_path, tiny_run):
+    """A run of mnist-cond-classroom saves the recipe's tuned w (1), so that sampling it
+    without --guidance uses that, as the shipped mnist-cond does, not the library's fallback."""
+    from ddpm_edu.checkpoints import read_metadata
+    from ddpm_edu.pretrained import DEFAULT_GUIDANCE, load_pretrained
+    from ddpm_edu.recipes import get_recipe
+    out = tmp_path / "cond"
+    assert main(["train", "--recipe", "mnist-cond-classroom", "--out", str(out), "--steps", "1",
+                 "--threads", "1", "--precision", "fp32", "--no-progress"]) == 0
+    model = load_pretrained(str(out))
+    assert model.num_classes == 10 and model.default_guidance == 1.0 != DEFAULT_GUIDANCE
+    assert get_recipe("mnist-cond").guidance == get_recipe("mnist-cond-classroom").guidance == 1.0
+    assert load_pretrained("mnist-cond").default_guidance == get_recipe("mnist-cond").guidance
+    assert "guidance" not in read_metadata(tiny_run)["extra"]   # unconditional: nothing saved
+    assert load_pretrained(str(tiny_run)).default_guidance == 0.0

@@ -5,14 +5,12 @@ import argparse
 import math
 from pathlib import Path
 
+from .._choices import DEFAULT_GUIDANCE
 from ..errors import NotWritable, UserError
 from . import _common
 
 PNG_MAX = 4096   # a grid of more images is unreadable (and a picture of hundreds of megapixels)
 BATCH = 1024     # samples drawn at once: memory is bounded by this, not by --n
-
-# = ddpm_edu.pretrained.DEFAULT_GUIDANCE (a test checks), here so that --help does not import torch
-DEFAULT_GUIDANCE = 2.0
 
 HELP = "draw samples from a trained model (the shipped one or your own run) into a .png or .npy"
 

@@ -317,6 +317,8 @@ def _plan(args, where):
     net, schedule = recipe.build_network(), recipe.build_schedule()
     # the checkpoint key is "preset", the recipes' earlier name, which every saved run carries
     extra = {"preset": recipe.name, "dataset": recipe.dataset}
+    if recipe.guidance is not None:  # what PretrainedModel.default_guidance reads back
+        extra["guidance"] = recipe.guidance
     title = f"recipe {recipe.name!r}: {recipe.about}"
     return net, schedule, recipe.load_data(), config, extra, out_dir, title
 
