@@ -101,7 +101,52 @@ def forward_step(x_prev, beta_t, noise):
 
 
 # ---- 1.2 ᾱ_t from β_t ----------------------------------------------------------------------------
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
+def _alpha_bar_slips(betas, want) -> list[tuple[torch.Tensor, str]]:
+    """Typical wrong ᾱ sequences for these β, each with its hint."""
+    return [
+        (
+            torch.cumprod(betas, 0),
+            "you multiplied the β_s; ᾱ_t is the product of the "
+            "α_s = 1 − β_s, the fractions of variance each step keeps.",
+        ),
+        (
+            torch.cumprod(1 - betas, 0).sqrt(),
+            "that is √ᾱ_t, the factor in front of x_0 in "
+            "q(x_t | x_0); ᾱ_t itself has no square root.",
+        ),
+        (
+            torch.cumprod((1 - betas).sqrt(), 0),
+            "that is √ᾱ_t, the factor in front of x_0 in "
+            "q(x_t | x_0); ᾱ_t itself has no square root.",
+        ),
+        (
+            1 - torch.cumsum(betas, 0),
+            "1 − Σ β_s is only the first-order approximation of "
+            "∏ (1 − β_s): close while the β are small, wrong (even "
+            "negative) later. Multiply instead (torch.cumprod).",
+        ),
+        (
+            torch.cumsum(1 - betas, 0),
+            "you added the α_s; ᾱ_t is their product (torch.cumprod).",
+        ),
+        (
+            1 - betas,
+            "that is α_t = 1 − β_t, one step's factor; ᾱ_t is the cumulative product "
+            "α_1·α_2·…·α_t.",
+        ),
+        (
+            torch.cat([torch.ones(1, dtype=torch.float64), want[:-1]]),
+            "off by one: your first entry is 1 = ᾱ_0, but ᾱ_1 = 1 − β_1 already includes step "
+            "1.",
+        ),
+        (
+            1 - torch.cumprod(1 - betas, 0),
+            "that is 1 − ᾱ_t, the variance of the noise in "
+            "q(x_t | x_0); ᾱ_t is the signal's share.",
+        ),
+    ]
+
+
 def _check_alpha_bar(fn) -> str:
     for betas in (torch.linspace(0.05, 0.3, 10, dtype=torch.float64),
                   torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)):
@@ -117,48 +162,7 @@ def _check_alpha_bar(fn) -> str:
         expect_shape(got, (T,), "your ᾱ", like="betas")
         if close(got, want, _RTOL, _ATOL):
             continue
-        wrong = [
-            (
-                torch.cumprod(betas, 0),
-                "you multiplied the β_s; ᾱ_t is the product of the "
-                "α_s = 1 − β_s, the fractions of variance each step keeps.",
-            ),
-            (
-                torch.cumprod(1 - betas, 0).sqrt(),
-                "that is √ᾱ_t, the factor in front of x_0 in "
-                "q(x_t | x_0); ᾱ_t itself has no square root.",
-            ),
-            (
-                torch.cumprod((1 - betas).sqrt(), 0),
-                "that is √ᾱ_t, the factor in front of x_0 in "
-                "q(x_t | x_0); ᾱ_t itself has no square root.",
-            ),
-            (
-                1 - torch.cumsum(betas, 0),
-                "1 − Σ β_s is only the first-order approximation of "
-                "∏ (1 − β_s): close while the β are small, wrong (even "
-                "negative) later. Multiply instead (torch.cumprod).",
-            ),
-            (
-                torch.cumsum(1 - betas, 0),
-                "you added the α_s; ᾱ_t is their product (torch.cumprod).",
-            ),
-            (
-                1 - betas,
-                "that is α_t = 1 − β_t, one step's factor; ᾱ_t is the cumulative product "
-                "α_1·α_2·…·α_t.",
-            ),
-            (
-                torch.cat([torch.ones(1, dtype=torch.float64), want[:-1]]),
-                "off by one: your first entry is 1 = ᾱ_0, but ᾱ_1 = 1 − β_1 already includes step "
-                "1.",
-            ),
-            (
-                1 - torch.cumprod(1 - betas, 0),
-                "that is 1 − ᾱ_t, the variance of the noise in "
-                "q(x_t | x_0); ᾱ_t is the signal's share.",
-            ),
-        ]
+        wrong = _alpha_bar_slips(betas, want)
         name_slip(got, wrong, _RTOL, _ATOL)
         i = first_mismatch(got, want, _RTOL, _ATOL)
         raise Hint(f"for β = linspace({fmt(betas[0].item())}, {fmt(betas[-1].item())}, {T}), entry "

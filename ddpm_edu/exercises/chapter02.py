@@ -37,17 +37,10 @@ def _kl_inputs():
     return m1, v1, m2, v2
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
-def _check_kl(fn) -> str:
-    m1, v1, m2, v2 = _kl_inputs()
-    want = _kl(m1, v1, m2, v2)  # (6,), want[0] = 0.318145, want[1] = 0 (equal Gaussians)
-    got = call(fn, m1, v1, m2, v2, what="kl_gauss(mu1, var1, mu2, var2)")
-    expect_shape(got, want.shape, "your KL", like="the inputs: one KL per element")
-    if close(got, want, _RTOL, _ATOL):
-        return ("KL = ½(log(σ2²/σ1²) + (σ1² + (μ1 − μ2)²)/σ2² − 1): zero for equal Gaussians, "
-                "positive otherwise.")
+def _kl_slips(m1, v1, m2, v2, want) -> list[tuple[torch.Tensor, str]]:
+    """Typical wrong KLs for these Gaussians, each with its hint."""
     d2 = (m1 - m2) ** 2
-    wrong = [
+    return [
         (
             _kl(m2, v2, m1, v1),
             "you computed KL(p2 ‖ p1): the KL is not symmetric. In KL(p1 ‖ p2) "
@@ -99,6 +92,17 @@ def _check_kl(fn) -> str:
         (0.5 * (-1 + torch.log(v2 / v1) + v1 / v2 + d2), "the mean term is not divided by σ2²."),
         (want / math.log(2), "that is in bits; the closed form with natural logs gives nats."),
     ]
+
+
+def _check_kl(fn) -> str:
+    m1, v1, m2, v2 = _kl_inputs()
+    want = _kl(m1, v1, m2, v2)  # (6,), want[0] = 0.318145, want[1] = 0 (equal Gaussians)
+    got = call(fn, m1, v1, m2, v2, what="kl_gauss(mu1, var1, mu2, var2)")
+    expect_shape(got, want.shape, "your KL", like="the inputs: one KL per element")
+    if close(got, want, _RTOL, _ATOL):
+        return ("KL = ½(log(σ2²/σ1²) + (σ1² + (μ1 − μ2)²)/σ2² − 1): zero for equal Gaussians, "
+                "positive otherwise.")
+    wrong = _kl_slips(m1, v1, m2, v2, want)
     name_slip(got, wrong, _RTOL, _ATOL)
     i = first_mismatch(got, want, _RTOL, _ATOL)
     raise Hint(

@@ -62,24 +62,12 @@ def _same_bits(got: torch.Tensor, cand: torch.Tensor, rtol: float, atol: float) 
 _MU_41, _SIGMA_41 = -0.99, 0.01
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
-def _check_edge_probability(answer) -> str:
-    x = torch.tensor([-1.0], dtype=torch.float64)             # pixel k = 0, the black edge bucket
-    mu, s, h = _MU_41, _SIGMA_41, BUCKET_HALF_WIDTH
-    want = float(2.0 ** -_bits(x, mu, s))                      # Φ((−1 + 1/255 − μ)/σ) = 0.2716
-    got = as_number(answer, "your probability")
-    tol = 1e-3                                                 # three decimals are enough
-    if abs(got - want) <= tol:
-        return (
-            f"p(k = 0) = Φ((−1 + 1/255 − μ)/σ) = Φ({(-1 + h - mu) / s:.4f}) = {want:.4f}: the edge "
-            "bucket (−∞, −1 + 1/255] takes all the mass below its upper edge, including the part "
-            "of the Gaussian that lies beyond −1."
-        )
-
+def _edge_probability_slips(x, mu, s, h, want) -> list[tuple[float, str]]:
+    """Typical wrong probabilities of the edge bucket, each with its hint."""
     def mass(**kw) -> float:
         return float(_mass(x, mu, kw.pop("sigma", s), **kw))
 
-    wrong = [
+    return [
         (
             mass(edges=False),
             "that is the mass of the interior bucket [−1 − 1/255, −1 + 1/255]. The "
@@ -122,6 +110,21 @@ def _check_edge_probability(answer) -> str:
         (mass(sigma=math.sqrt(s)), "σ = 0.01 is the standard deviation already; you used √σ."),
         (mass(sigma=s * s), "σ = 0.01 is the standard deviation; you used σ² = 1e−4 in its place."),
     ]
+
+
+def _check_edge_probability(answer) -> str:
+    x = torch.tensor([-1.0], dtype=torch.float64)             # pixel k = 0, the black edge bucket
+    mu, s, h = _MU_41, _SIGMA_41, BUCKET_HALF_WIDTH
+    want = float(2.0 ** -_bits(x, mu, s))                      # Φ((−1 + 1/255 − μ)/σ) = 0.2716
+    got = as_number(answer, "your probability")
+    tol = 1e-3                                                 # three decimals are enough
+    if abs(got - want) <= tol:
+        return (
+            f"p(k = 0) = Φ((−1 + 1/255 − μ)/σ) = Φ({(-1 + h - mu) / s:.4f}) = {want:.4f}: the edge "
+            "bucket (−∞, −1 + 1/255] takes all the mass below its upper edge, including the part "
+            "of the Gaussian that lies beyond −1."
+        )
+    wrong = _edge_probability_slips(x, mu, s, h, want)
     name_slip(got, wrong, same=lambda a, b: abs(a - b) <= tol)
     if not 0 <= got <= 1:
         raise Hint(f"{fmt(got)} is not a probability: it must lie in [0, 1].")
@@ -152,26 +155,12 @@ def _pixel_inputs():
     return k, mu, sigma
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
-def _check_pixel_bits(fn) -> str:
-    k, mu, sigma = _pixel_inputs()
-    x = _x(k)
-    want = _bits(x, mu, sigma)                               # (12,)
-    got = call(fn, k, mu, sigma, what="pixel_bits(k, mu, sigma)")
-    expect_shape(got, want.shape, "your bits", like="k: one cost per pixel")
-    rtol, atol = 2e-3, 2e-3                                   # float32 and DDPM's tanh CDF pass
-    if close(got, want, rtol, atol):
-        return (
-            f"−log₂ p(k) with the edge buckets to ±∞: {fmt(want[4].item())} bits for pixel 128 "
-            f"with the exact mean and σ = 0.0074, {fmt(want[0].item())} bits for the black pixel "
-            "k = 0 (an edge pixel never costs more than 1 bit when the mean sits on it)."
-        )
-    edge = (k == 0) | (k == 255)
-
+def _pixel_bits_slips(x, mu, sigma, want) -> list[tuple[torch.Tensor, str]]:
+    """Typical wrong per-pixel costs, each with its hint."""
     def bits_of(p):
         return -torch.log2(p)
 
-    wrong = [
+    return [
         (want * _LN2, "those are nats (natural log). Bits are −log₂ p = −ln p / ln 2."),
         (want * _LN2 / math.log(10), "that is −log₁₀ p. Bits are −log₂ p."),
         (2.0**-want, "that is the probability p itself; the cost in bits is −log₂ p."),
@@ -205,6 +194,23 @@ def _check_pixel_bits(fn) -> str:
             "sigma is the standard deviation; you used σ² in its place.",
         ),
     ]
+
+
+def _check_pixel_bits(fn) -> str:
+    k, mu, sigma = _pixel_inputs()
+    x = _x(k)
+    want = _bits(x, mu, sigma)                               # (12,)
+    got = call(fn, k, mu, sigma, what="pixel_bits(k, mu, sigma)")
+    expect_shape(got, want.shape, "your bits", like="k: one cost per pixel")
+    rtol, atol = 2e-3, 2e-3                                   # float32 and DDPM's tanh CDF pass
+    if close(got, want, rtol, atol):
+        return (
+            f"−log₂ p(k) with the edge buckets to ±∞: {fmt(want[4].item())} bits for pixel 128 "
+            f"with the exact mean and σ = 0.0074, {fmt(want[0].item())} bits for the black pixel "
+            "k = 0 (an edge pixel never costs more than 1 bit when the mean sits on it)."
+        )
+    edge = (k == 0) | (k == 255)
+    wrong = _pixel_bits_slips(x, mu, sigma, want)
     name_slip(got, wrong, same=lambda a, b: _same_bits(a, b, rtol, atol))
     far = ~torch.isfinite(got[~edge]) | (got[~edge] > 20)
     if float(far.double().mean()) >= 0.8:

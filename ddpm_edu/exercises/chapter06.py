@@ -45,7 +45,49 @@ def _embed(t: torch.Tensor, dim: int, base: float = 10000.0, spread: float | Non
     return torch.stack([cos, sin], dim=2).reshape(t.shape[0], dim)   # interleaved cos_0, sin_0, …
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
+def _embedding_slips(t, dim) -> list[tuple[torch.Tensor, str]]:
+    """Typical wrong time embeddings of t, each with its hint."""
+    return [
+        (
+            _embed(t, dim, order="sin-cos"),
+            "sin and cos are in the other order: the library (like "
+            "improved-diffusion) puts the cos half first, "
+            "[cos(t ω_k), sin(t ω_k)].",
+        ),
+        (
+            _embed(t, dim, order="interleaved"),
+            "you interleaved cos and sin column by column; the "
+            "library concatenates two halves: all cos columns, "
+            "then all sin columns.",
+        ),
+        (
+            _embed(t, dim, spread=dim),
+            "your frequencies spread over dim: ω_k = 10000^(−k/(dim/2)), "
+            "k = 0..dim/2 − 1, so the slowest has period about 2π·10000.",
+        ),
+        (
+            _embed(t, dim, spread=dim // 2 - 1),
+            "you divided k by dim/2 − 1: ω_k = 10000^(−k/(dim/2)), "
+            "so the last frequency is 10000^(−(dim/2 − 1)/(dim/2)), "
+            "not exactly 1/10000.",
+        ),
+        (
+            _embed(t - 1, dim),
+            "you shifted t to start at 0: the network is called with the paper's "
+            "t = 1..T, and the embedding uses that t as it is.",
+        ),
+        (
+            _embed(t, dim, base=1000.0),
+            "the base (max_period) is 10000, as in the Transformer: ω_k = 10000^(−k/(dim/2)).",
+        ),
+        (
+            _embed(t.double() / 1000, dim),
+            "the library embeds t itself, not t/T: with ω_0 = 1 the "
+            "fastest column changes by a whole radian per step.",
+        ),
+    ]
+
+
 def _check_embedding(fn) -> str:
     for dim in (8, 32):
         t = _T_IN.clone()
@@ -59,45 +101,7 @@ def _check_embedding(fn) -> str:
         expect_shape(got, want.shape, "your embedding", like="(N, dim): one row per t")
         if close(got, want, 1e-4, 1e-3):
             continue
-        wrong = [
-            (
-                _embed(t, dim, order="sin-cos"),
-                "sin and cos are in the other order: the library (like "
-                "improved-diffusion) puts the cos half first, "
-                "[cos(t ω_k), sin(t ω_k)].",
-            ),
-            (
-                _embed(t, dim, order="interleaved"),
-                "you interleaved cos and sin column by column; the "
-                "library concatenates two halves: all cos columns, "
-                "then all sin columns.",
-            ),
-            (
-                _embed(t, dim, spread=dim),
-                "your frequencies spread over dim: ω_k = 10000^(−k/(dim/2)), "
-                "k = 0..dim/2 − 1, so the slowest has period about 2π·10000.",
-            ),
-            (
-                _embed(t, dim, spread=dim // 2 - 1),
-                "you divided k by dim/2 − 1: ω_k = 10000^(−k/(dim/2)), "
-                "so the last frequency is 10000^(−(dim/2 − 1)/(dim/2)), "
-                "not exactly 1/10000.",
-            ),
-            (
-                _embed(t - 1, dim),
-                "you shifted t to start at 0: the network is called with the paper's "
-                "t = 1..T, and the embedding uses that t as it is.",
-            ),
-            (
-                _embed(t, dim, base=1000.0),
-                "the base (max_period) is 10000, as in the Transformer: ω_k = 10000^(−k/(dim/2)).",
-            ),
-            (
-                _embed(t.double() / 1000, dim),
-                "the library embeds t itself, not t/T: with ω_0 = 1 the "
-                "fastest column changes by a whole radian per step.",
-            ),
-        ]
+        wrong = _embedding_slips(t, dim)
         name_slip(got, wrong, 1e-4, 1e-3)
         i, j = divmod(first_mismatch(got, want, 1e-4, 1e-3), dim)
         raise Hint(

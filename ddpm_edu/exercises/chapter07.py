@@ -116,30 +116,10 @@ def _psnr_pairs():
     return pairs
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
-def _check_psnr(fn) -> str:
-    pairs = _psnr_pairs()
-    want, got = [], []
-    for a, b in pairs:
-        want.append(float(psnr_to_nearest(a[None], b[None])))
-        out = call(fn, a, b, what="psnr_db(sample, image)")
-        if out.numel() != 1:
-            raise Hint(
-                f"psnr_db(sample, image) returned a tensor of shape {tuple(out.shape)}; it should "
-                "return one number per pair of images (average the squared error over all "
-                "pixels and channels first)."
-            )
-        got.append(float(out.reshape(())))
-    want_t, got_t = torch.tensor(want), torch.tensor(got)
-    tol = 0.02  # dB; float32 arithmetic passes easily
-    if close(got_t, want_t, 0, tol):
-        return (
-            f"PSNR = 10·log₁₀(2²/MSE): {fmt(want[0])}, {fmt(want[1])} and {fmt(want[2])} dB for "
-            "the three pairs. Each halving of the RMS error adds 6.02 dB; the course calls a "
-            "sample recognisable from 20 dB (RMS error 10 % of the range)."
-        )
+def _psnr_slips(pairs, want_t) -> list[tuple[torch.Tensor, str]]:
+    """Typical wrong PSNRs for the pairs, each with its hint."""
     mse = torch.tensor([float(((a.double() - b.double()) ** 2).mean()) for a, b in pairs])
-    wrong = [
+    return [
         (
             want_t - 20 * math.log10(2),
             "you used a peak of 1, the range of images in [0, 1]. Our images "
@@ -176,6 +156,30 @@ def _check_psnr(fn) -> str:
             "the mean over every pixel of every channel.",
         ),
     ]
+
+
+def _check_psnr(fn) -> str:
+    pairs = _psnr_pairs()
+    want, got = [], []
+    for a, b in pairs:
+        want.append(float(psnr_to_nearest(a[None], b[None])))
+        out = call(fn, a, b, what="psnr_db(sample, image)")
+        if out.numel() != 1:
+            raise Hint(
+                f"psnr_db(sample, image) returned a tensor of shape {tuple(out.shape)}; it should "
+                "return one number per pair of images (average the squared error over all "
+                "pixels and channels first)."
+            )
+        got.append(float(out.reshape(())))
+    want_t, got_t = torch.tensor(want), torch.tensor(got)
+    tol = 0.02  # dB; float32 arithmetic passes easily
+    if close(got_t, want_t, 0, tol):
+        return (
+            f"PSNR = 10·log₁₀(2²/MSE): {fmt(want[0])}, {fmt(want[1])} and {fmt(want[2])} dB for "
+            "the three pairs. Each halving of the RMS error adds 6.02 dB; the course calls a "
+            "sample recognisable from 20 dB (RMS error 10 % of the range)."
+        )
+    wrong = _psnr_slips(pairs, want_t)
     name_slip(got_t, [(cand.float(), hint) for cand, hint in wrong], 0, tol)
     raise Hint(
         f"for the first pair the PSNR is {fmt(want[0])} dB, yours is {fmt(got[0])}. Compute the "

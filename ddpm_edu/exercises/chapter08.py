@@ -39,7 +39,48 @@ def _pairs():
     return ab[t].clone(), ab[prev].clone()
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
+def _sigma_slips(ab_t, ab_prev, eta, want) -> list[tuple[torch.Tensor, str]]:
+    """Typical wrong σ for these ᾱ pairs and η, each with its hint."""
+    base = _sigma(ab_t, ab_prev, 1.0)  # σ at η = 1
+    return [
+        (
+            want**2,
+            "that is σ², the variance; the question asks for σ, the standard deviation "
+            "that multiplies the noise z (take the square root).",
+        ),
+        (
+            eta**2 * base,
+            "η multiplies σ itself (σ = η·…), so σ² carries η²; you squared η once too often.",
+        ),
+        (
+            math.sqrt(eta) * base,
+            "η multiplies σ itself (σ = η·…); you put it under the square root.",
+        ),
+        (base, "your σ does not change with η; σ = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1−ᾱ_t/ᾱ_prev)."),
+        (
+            eta * ((1 - ab_t) / (1 - ab_prev)).sqrt() * (1 - ab_t / ab_prev).sqrt(),
+            "the first ratio is upside down: it is (1−ᾱ_prev)/(1−ᾱ_t), the posterior's "
+            "variance shrink factor, which is < 1 because the earlier step is less noisy.",
+        ),
+        (
+            eta * (1 - ab_t / ab_prev).sqrt(),
+            "you dropped the factor √((1−ᾱ_prev)/(1−ᾱ_t)): "
+            "η·√(1 − ᾱ_t/ᾱ_prev) alone is DDPM's 'fixed large' σ (σ² = β_t for adjacent "
+            "steps), not the posterior's σ² = β̃_t that η = 1 must give.",
+        ),
+        (
+            eta * (1 - ab_prev).sqrt(),
+            "you used 1 − ᾱ_t where 1 − ᾱ_t/ᾱ_prev belongs: the noise "
+            "added between the two steps, not all the noise up to t.",
+        ),
+        (
+            eta * ((1 - ab_prev) / (1 - ab_t)).sqrt(),
+            "the factor √(1 − ᾱ_t/ᾱ_prev) is missing: "
+            "the noise variance added going from step prev to step t (β_t for adjacent steps).",
+        ),
+    ]
+
+
 def _check_sigma(fn) -> str:
     ab_t, ab_prev = _pairs()
     for eta in (1.0, 0.5, 0.0):
@@ -70,44 +111,7 @@ def _check_sigma(fn) -> str:
         if eta == 0.0:
             raise Hint("with η = 0 every σ must be 0: η multiplies σ, and η = 0 is deterministic "
                        "DDIM." + said)
-        base = _sigma(ab_t, ab_prev, 1.0)  # σ at η = 1
-        wrong = [
-            (
-                want**2,
-                "that is σ², the variance; the question asks for σ, the standard deviation "
-                "that multiplies the noise z (take the square root).",
-            ),
-            (
-                eta**2 * base,
-                "η multiplies σ itself (σ = η·…), so σ² carries η²; you squared η once too often.",
-            ),
-            (
-                math.sqrt(eta) * base,
-                "η multiplies σ itself (σ = η·…); you put it under the square root.",
-            ),
-            (base, "your σ does not change with η; σ = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1−ᾱ_t/ᾱ_prev)."),
-            (
-                eta * ((1 - ab_t) / (1 - ab_prev)).sqrt() * (1 - ab_t / ab_prev).sqrt(),
-                "the first ratio is upside down: it is (1−ᾱ_prev)/(1−ᾱ_t), the posterior's "
-                "variance shrink factor, which is < 1 because the earlier step is less noisy.",
-            ),
-            (
-                eta * (1 - ab_t / ab_prev).sqrt(),
-                "you dropped the factor √((1−ᾱ_prev)/(1−ᾱ_t)): "
-                "η·√(1 − ᾱ_t/ᾱ_prev) alone is DDPM's 'fixed large' σ (σ² = β_t for adjacent "
-                "steps), not the posterior's σ² = β̃_t that η = 1 must give.",
-            ),
-            (
-                eta * (1 - ab_prev).sqrt(),
-                "you used 1 − ᾱ_t where 1 − ᾱ_t/ᾱ_prev belongs: the noise "
-                "added between the two steps, not all the noise up to t.",
-            ),
-            (
-                eta * ((1 - ab_prev) / (1 - ab_t)).sqrt(),
-                "the factor √(1 − ᾱ_t/ᾱ_prev) is missing: "
-                "the noise variance added going from step prev to step t (β_t for adjacent steps).",
-            ),
-        ]
+        wrong = _sigma_slips(ab_t, ab_prev, eta, want)
         name_slip(got, wrong, _RTOL, _ATOL, suffix=said)
         raise Hint("σ = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev)." + said)
     return ("σ_t(η) = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev): for adjacent steps and η = 1, "

@@ -36,7 +36,56 @@ def _scalar(v: float) -> torch.Tensor:
 _CASES_10_1 = ((0.9, 0.3, 0.2), (0.3, -0.5, 0.7), (0.02, 0.8, 0.1))  # (ᾱ_t, m, s)
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
+def _noisy_score_slips(x, ab, m, s, r, var, want) -> list[tuple[torch.Tensor, str]]:
+    """Typical wrong scores of q(x_t) at x, each with its hint."""
+    return [
+        (
+            -want,
+            "the sign is flipped: the score points *towards* the mean, uphill in log q, so "
+            "it is −(x_t − √ᾱ_t m)/Var.",
+        ),
+        (
+            -(x - m) / var,
+            "the mean of q(x_t) is √ᾱ_t m, not m: the forward process shrinks the "
+            "signal by √ᾱ_t.",
+        ),
+        (
+            -(x - r * m) / (1 - ab),
+            "that is the score of q(x_t | x_0) with x_0 = m, where only "
+            "the added noise (variance 1 − ᾱ_t) is random. The marginal "
+            "q(x_t) also carries the data's own spread: Var = ᾱ_t s² + 1 − ᾱ_t.",
+        ),
+        (
+            -(x - r * m) / (s * s + 1 - ab),
+            "the data's variance enters scaled: √ᾱ_t x_0 has "
+            "variance ᾱ_t s², so Var q(x_t) = ᾱ_t s² + 1 − ᾱ_t.",
+        ),
+        (
+            -(x - r * m) / (r * s * s + 1 - ab),
+            "√ᾱ_t x_0 has variance (√ᾱ_t)² s² = ᾱ_t s², not √ᾱ_t s².",
+        ),
+        (
+            -(x - r * m) / (ab * s + 1 - ab),
+            "s is the standard deviation of the data; its "
+            "variance s² goes into Var q(x_t) = ᾱ_t s² + 1 − ᾱ_t.",
+        ),
+        (
+            -(x - r * m) / math.sqrt(var),
+            "divide by the variance, not the standard deviation: "
+            "log N(x; μ, v) = −(x − μ)²/(2v) + const, whose "
+            "derivative is −(x − μ)/v.",
+        ),
+        (
+            -(x - r * m) / (ab * s * s),
+            "the noise is missing from the variance: Var q(x_t) = ᾱ_t s² + (1 − ᾱ_t).",
+        ),
+        (
+            math.sqrt(1 - ab) * (x - r * m) / var,
+            "that is ε*(x_t) = E[ε | x_t], the best ε-prediction; the score is −ε*/√(1 − ᾱ_t).",
+        ),
+    ]
+
+
 def _check_noisy_gaussian_score(fn) -> str:
     g = torch.Generator().manual_seed(101)
     for ab, m, s in _CASES_10_1:
@@ -49,52 +98,7 @@ def _check_noisy_gaussian_score(fn) -> str:
         expect_shape(got, x.shape, "your score", like="x_t: one score per coordinate")
         if close(got, want, _RTOL, _ATOL):
             continue
-        wrong = [
-            (
-                -want,
-                "the sign is flipped: the score points *towards* the mean, uphill in log q, so "
-                "it is −(x_t − √ᾱ_t m)/Var.",
-            ),
-            (
-                -(x - m) / var,
-                "the mean of q(x_t) is √ᾱ_t m, not m: the forward process shrinks the "
-                "signal by √ᾱ_t.",
-            ),
-            (
-                -(x - r * m) / (1 - ab),
-                "that is the score of q(x_t | x_0) with x_0 = m, where only "
-                "the added noise (variance 1 − ᾱ_t) is random. The marginal "
-                "q(x_t) also carries the data's own spread: Var = ᾱ_t s² + 1 − ᾱ_t.",
-            ),
-            (
-                -(x - r * m) / (s * s + 1 - ab),
-                "the data's variance enters scaled: √ᾱ_t x_0 has "
-                "variance ᾱ_t s², so Var q(x_t) = ᾱ_t s² + 1 − ᾱ_t.",
-            ),
-            (
-                -(x - r * m) / (r * s * s + 1 - ab),
-                "√ᾱ_t x_0 has variance (√ᾱ_t)² s² = ᾱ_t s², not √ᾱ_t s².",
-            ),
-            (
-                -(x - r * m) / (ab * s + 1 - ab),
-                "s is the standard deviation of the data; its "
-                "variance s² goes into Var q(x_t) = ᾱ_t s² + 1 − ᾱ_t.",
-            ),
-            (
-                -(x - r * m) / math.sqrt(var),
-                "divide by the variance, not the standard deviation: "
-                "log N(x; μ, v) = −(x − μ)²/(2v) + const, whose "
-                "derivative is −(x − μ)/v.",
-            ),
-            (
-                -(x - r * m) / (ab * s * s),
-                "the noise is missing from the variance: Var q(x_t) = ᾱ_t s² + (1 − ᾱ_t).",
-            ),
-            (
-                math.sqrt(1 - ab) * (x - r * m) / var,
-                "that is ε*(x_t) = E[ε | x_t], the best ε-prediction; the score is −ε*/√(1 − ᾱ_t).",
-            ),
-        ]
+        wrong = _noisy_score_slips(x, ab, m, s, r, var, want)
         name_slip(got, wrong, _RTOL, _ATOL)
         i = first_mismatch(got, want, _RTOL, _ATOL)
         raise Hint(

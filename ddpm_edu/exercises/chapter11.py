@@ -31,7 +31,6 @@ _RTOL, _ATOL = 1e-3, 1e-5  # forgiving: float32 arithmetic and rounded constants
 _CASES_11_1 = ((0.9, 1.0), (0.3, 2.5), (0.02, 4.0))  # (ᾱ_t, scale s)
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_classifier_guided_eps(fn) -> str:
     g = torch.Generator().manual_seed(112)
     for ab, s in _CASES_11_1:

@@ -67,7 +67,6 @@ answer = b / (a + b)                                    # 2/3
 _CASES_12_2 = ((0.2, 0.3, 0.2), (0.5, -0.5, 0.7), (0.9, 0.8, 0.1))  # (s, m, sd)
 
 
-# Over 60 lines because most of it is the table of typical slips and their hints (data).
 def _check_gaussian_velocity(fn) -> str:
     g = torch.Generator().manual_seed(121)
     for s, m, sd in _CASES_12_2:
