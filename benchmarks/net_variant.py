@@ -15,6 +15,7 @@ it. The changed network settings are saved in the checkpoint (``extra.network_ch
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -45,8 +46,7 @@ def main(argv=None) -> int:
                  "--num-res-blocks); for the recipe as it is, use ddpm-edu train --recipe")
     recipe = get_recipe(a.recipe).with_train(minutes=a.minutes, steps=NO_STEP_LIMIT,
                                               threads=a.threads, save_every=1000, log_every=100)
-    recipe = type(recipe)(recipe.name, recipe.about, {**recipe.network, **changes},
-                          recipe.schedule, recipe.train, recipe.dataset, recipe.guidance)
+    recipe = dataclasses.replace(recipe, network={**recipe.network, **changes})
     prepare_run_dir(a.out)
     net = recipe.build_network()
     print(f"{a.recipe} with {changes}: {sum(p.numel() for p in net.parameters()):,} parameters, "

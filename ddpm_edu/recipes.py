@@ -17,7 +17,7 @@ command line can list the recipes instantly.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
 from .errors import UserError
@@ -68,8 +68,8 @@ class Recipe:
 
     def with_train(self, **changes) -> "Recipe":
         """The same recipe with some TrainConfig fields changed (e.g. ``steps=500``)."""
-        return Recipe(self.name, self.about, copy.deepcopy(self.network), dict(self.schedule),
-                      self.train.replace(**changes), dict(self.dataset), self.guidance)
+        return replace(self, network=copy.deepcopy(self.network), schedule=dict(self.schedule),
+                       train=self.train.replace(**changes), dataset=dict(self.dataset))
 
 
 # name → (about, a function returning the other fields); in the order the CLI lists them
