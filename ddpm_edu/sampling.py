@@ -170,6 +170,7 @@ def _progress_disabled(progress: bool) -> bool:
     return (not progress) or env not in ("", "0", "false", "no", "off")
 
 
+# Over 60 lines because half of it is the docstring (every argument of the public entry point).
 def sample(model, schedule: Schedule, n: int, shape, sampler: str = "ddim", steps: int | None = 50,
            eta: float = 0.0, var_type="fixed_small", mean_type="eps", clip_x0: bool = True,
            generator=None, seed: int | None = None, batch_size: int | None = None,

@@ -101,6 +101,7 @@ def _batch_norm_mean(v: torch.Tensor) -> torch.Tensor:
 
 
 # ---- annealed Langevin dynamics ----------------------------------------------------------------
+# Over 60 lines because 54 of them are the docstring (the algorithm and its arguments).
 def langevin_steps(model, schedule: Schedule, x_T=None, *, shape=None, levels=50,
                    steps_per_level: int = 10, snr: float = 0.16, spacing: str = "linspace",
                    mean_type="eps", generator=None, dtype=None, device=None, labels=None,

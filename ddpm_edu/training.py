@@ -1087,6 +1087,7 @@ def _report(run: _Run, info: _StepInfo, bar, callbacks: list) -> None:
 # the loop
 # ---------------------------------------------------------------------------------------------
 
+# Over 60 lines: 28 are the docstring; the body is the loop's named steps (_start_run, …).
 def train(
     net: nn.Module,
     schedule: Schedule,
