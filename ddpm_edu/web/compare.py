@@ -56,7 +56,7 @@ def onnx_model(path, threads: int = 1, num_classes: int = 0):
     return _OnnxModel(session, num_classes)
 
 
-# 61 lines: one straight sequence (export, load, sample twice, compare), kept in reading order.
+# 61 lines: one straight sequence (read the manifest, then sample and judge each exported version).
 def compare_precisions(
     site_dir,
     n: int = 1000,
