@@ -42,3 +42,28 @@ def test_conditional_quality_requests_each_digit_in_turn(capsys):
     want = conditional_quality(x, labels).to_dict()
     assert {k: got[k] for k in want} == pytest.approx(want)
     assert got["guidance"] == 2.0
+
+
+def test_eta_reaches_the_ddim_sampler(capsys):
+    got = _json(capsys, ["--checkpoint", "mnist-ddpm", "--quality", "--n", "12", "--steps", "4",
+                         "--eta", "1"])
+    torch.set_num_threads(1)
+    model = load_pretrained("mnist-ddpm")
+    want = sample_quality(model.sample(12, steps=4, eta=1.0, seed=0)).to_dict()
+    assert {k: got[k] for k in ("confident_share", "fid")} == pytest.approx(
+        {k: want[k] for k in ("confident_share", "fid")})
+    assert got["eta"] == 1.0
+    # and η = 1 is a different sampler from η = 0 on the same seed
+    plain = sample_quality(model.sample(12, steps=4, seed=0)).to_dict()
+    assert got["fid"] != pytest.approx(plain["fid"])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--quality", "--eta", "-0.5"], "--eta must be a finite number >= 0"),
+    (["--quality", "--eta", "nan"], "--eta must be a finite number >= 0"),
+    (["--quality", "--eta", "1", "--sampler", "ddpm"], "--eta is the ddim sampler's noise"),
+    (["--bpd", "--eta", "1"], "--eta belongs to --quality"),
+])
+def test_bad_eta_is_a_clear_error(capsys, argv, words):
+    assert main(["eval", "--checkpoint", "mnist-ddpm", *argv, "--no-progress"]) != 0
+    assert words in capsys.readouterr().err

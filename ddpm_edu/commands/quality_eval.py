@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
                         help="with --quality: network calls per sample, at most T (default "
                              f"{DEFAULT_STEPS})")
+    parser.add_argument("--eta", type=float, default=0.0,
+                        help="with --quality --sampler ddim: the DDIM noise scale, 0 "
+                             "deterministic (default, the model cards' figure), 1 as noisy as "
+                             "DDPM on the same short chain")
     parser.add_argument("--guidance", type=float, default=None, metavar="W",
                         help="with --quality on a class-conditional model: the guidance weight "
                              "W >= 0 (default: the checkpoint's own); the digits are requested "
@@ -39,6 +43,7 @@ def check(args, bpd_batch_size: int) -> None:
     if not args.quality:
         used = [opt for opt, value in (("--sampler", args.sampler != "ddim"),
                                        ("--steps", args.steps != DEFAULT_STEPS),
+                                       ("--eta", args.eta != 0),
                                        ("--guidance", args.guidance is not None)) if value]
         if used:
             raise UserError(f"{used[0]} belongs to --quality (the sampled digits); add --quality "
@@ -57,6 +62,11 @@ def check(args, bpd_batch_size: int) -> None:
                         f"spread), got {args.n}; the model cards use {DEFAULT_N}.")
     if args.steps < 1:
         raise UserError(f"--steps must be at least 1, got {args.steps}.")
+    if not math.isfinite(args.eta) or args.eta < 0:
+        raise UserError(f"--eta must be a finite number >= 0 (0: deterministic DDIM, 1: DDPM-like "
+                        f"noise), got {args.eta:g}.")
+    if args.eta != 0 and args.sampler != "ddim":
+        raise UserError("--eta is the ddim sampler's noise; drop it, or use --sampler ddim.")
     if args.guidance is not None and (not math.isfinite(args.guidance) or args.guidance < 0):
         raise UserError(f"--guidance must be a finite number >= 0 (0: no guidance), got "
                         f"{args.guidance:g}.")
@@ -92,16 +102,18 @@ def run(args) -> int:
         raise UserError(f"--guidance needs a class-conditional checkpoint (e.g. mnist-cond); "
                         f"{model.path} is unconditional: drop --guidance.")
     start = time.perf_counter()
-    x = model.sample(n, sampler=args.sampler, steps=args.steps, seed=args.seed,
+    x = model.sample(n, sampler=args.sampler, steps=args.steps, eta=args.eta, seed=args.seed,
                      progress=not args.no_progress, labels=labels, guidance=w)
     seconds = time.perf_counter() - start
     report = sample_quality(x) if labels is None else conditional_quality(x, labels)
-    how = f"{args.sampler.upper()} {args.steps} steps, seed {args.seed}" + (
+    how = f"{args.sampler.upper()} {args.steps} steps" + (
+        f", eta {args.eta:g}" if args.eta else "") + f", seed {args.seed}" + (
         f", digits 0-{model.num_classes - 1} requested in turn, guidance w = {w:g}"
         if labels is not None else "")
     if args.json:
         print(json.dumps({**report.to_dict(), "checkpoint": str(args.checkpoint),
-                          "sampler": args.sampler, "steps": args.steps, "seed": args.seed,
+                          "sampler": args.sampler, "steps": args.steps, "eta": args.eta,
+                          "seed": args.seed,
                           "guidance": w if labels is not None else None, "seconds": seconds}))
         return 0
     print(f"{model.path}: {n} samples, {how}")
