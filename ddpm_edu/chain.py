@@ -23,7 +23,7 @@ from .reverse import guided_eps, model_eps_x0
 from .schedules import Schedule
 
 __all__ = ["Step", "initial_noise", "randn", "call_model", "eps_x0_at", "model_device_dtype",
-           "model_num_classes", "label_tensor", "guided_model"]
+           "model_num_classes", "label_tensor", "guided_model", "autoguided_model"]
 
 
 class Step(NamedTuple):
@@ -183,3 +183,42 @@ def guided_model(model, labels=None, guidance: float = 0.0, num_classes: int | N
     n = labels.shape[0] if isinstance(labels, torch.Tensor) and labels.ndim == 1 else 1
     label_tensor(labels, n, k)  # type and range errors now, not at the sampler's first step
     return _Guided(model, labels, w, k)
+
+
+class _Autoguided:
+    """``model(x, t)`` for the samplers: a model guided by a weaker one (see autoguided_model)."""
+
+    def __init__(self, model, guide, guidance: float):
+        self.model, self.guide, self.guidance = model, guide, guidance
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        good, weak = self.model(x, t), self.guide(x, t)
+        if good.shape != weak.shape:
+            raise InvalidArgument(f"the guide's output has shape {tuple(weak.shape)}, the model's "
+                                  f"{tuple(good.shape)}: the guide must model the same data.")
+        return guided_eps(good, weak, self.guidance)
+
+
+def autoguided_model(model, guide, guidance: float):
+    """The sampler's ``model(x_t, t)`` for autoguidance (Karras et al. 2024, "Guiding a diffusion
+    model with a bad version of itself"): ε̃ = (1+w) ε_θ(x_t, t) − w ε_guide(x_t, t).
+
+    The formula is classifier-free guidance's (:func:`ddpm_edu.reverse.guided_eps`) with a weaker
+    model of the same data in place of the unconditional one: where the good model and its weak
+    copy disagree, the weak one's error points the wrong way, and ε̃ moves further from it. It
+    needs no labels, so it guides an unconditional model. The guide should make the same kind of
+    errors, only more: the shipped "mnist-guide" is the "mnist" network's own EMA weights after
+    1,000 of its 16,000 training steps (``data/checkpoints/mnist_guide.md``).
+
+    Args:
+        model, guide: ``f(x_t, t)`` → ε̂ of equal shape (networks or ``PretrainedModel.eps``), with
+            the same schedule and parameterisation.
+        guidance: w ≥ 0; w = 0 returns ``model`` unchanged. Each step calls both networks (twice
+            the cost of the model alone).
+    """
+    w = check_guidance(guidance)
+    for name, f in (("model", model), ("guide", guide)):
+        if not callable(f):
+            raise InvalidType(f"{name} must be a network or function f(x_t, t), got "
+                              f"{type(f).__name__}.")
+    return model if w == 0 else _Autoguided(model, guide, w)

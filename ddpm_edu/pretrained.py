@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from ._checks import check_device, check_float, check_t
-from ._choices import DEFAULT_GUIDANCE
+from ._choices import DEFAULT_AUTOGUIDANCE, DEFAULT_GUIDANCE
 from ._files import sha256_file
-from .chain import label_tensor
+from .chain import autoguided_model, label_tensor
 from .checkpoints import MODEL_FILE, CheckpointError, load_model
 from .errors import InvalidArgument, InvalidType, MissingFile, UserError
 from .reverse import model_eps_x0
@@ -54,6 +54,12 @@ REGISTRY: dict[str, dict] = {
         "sha256": "1b2a6fe584be18b7fe6b74a05ffe7a881f13cc201cc491e645b0971cab0056eb",
         "about": "small U-Net that generates data/images/flower64.png at 32×32 "
         "(ddpm-edu train --recipe single-image)",
+    },
+    "mnist-guide": {
+        "file": "data/checkpoints/mnist_guide.safetensors",
+        "sha256": "6a197d6dede3a0ffa91cecf7b4a9787e46c86ac3a514f8030a7fb7dbd05a7bec",
+        "about": "the 'mnist' run's own EMA weights after 1,000 of its 16,000 steps: a weak copy "
+        "of 'mnist' that guides it (autoguidance, chain.autoguided_model)",
     },
     "mnist-cond": {
         "file": "data/checkpoints/mnist_cond.safetensors",
@@ -148,18 +154,45 @@ class PretrainedModel:
 
     def sample(self, n: int, sampler: str = "ddim", steps: int | None = 50, eta: float = 0.0,
                seed: int | None = 0, progress: bool = False, labels=None, guidance=None,
-               **kwargs) -> torch.Tensor:
+               guide=None, **kwargs) -> torch.Tensor:
         """``n`` samples [n, *shape] in [−1, 1] via :func:`ddpm_edu.sampling.sample` (see there for
         ``sampler``, ``steps``, ``eta``, ``labels``; ``seed=None`` uses torch's global RNG).
-        ``guidance`` None means :attr:`default_guidance` when labels are given, else 0."""
+        ``guidance`` None means :attr:`default_guidance` when labels are given, else 0.
+
+        ``guide``: a weaker model of the same data (a :class:`PretrainedModel`, e.g.
+        ``load_pretrained("mnist-guide")``) for autoguidance,
+        :func:`ddpm_edu.chain.autoguided_model`; ``guidance`` is then its weight w (None: 1,
+        ``DEFAULT_AUTOGUIDANCE``). Unconditional models only."""
         from .sampling import sample
         if sampler == "ddpm":
             kwargs.setdefault("var_type", self.var_type)
-        if guidance is None:
+        eps = self.eps
+        if guide is not None:
+            eps = self._autoguided(guide, labels, guidance)
+            guidance = 0.0
+        elif guidance is None:
             guidance = self.default_guidance if labels is not None else 0.0
-        return sample(self.eps, self.schedule, n, self.shape, sampler=sampler, steps=steps, eta=eta,
+        return sample(eps, self.schedule, n, self.shape, sampler=sampler, steps=steps, eta=eta,
                       seed=seed, progress=progress, device=self.device, labels=labels,
                       guidance=guidance, **kwargs)
+
+    def _autoguided(self, guide, labels, guidance):
+        """``eps`` guided by ``guide`` (see :meth:`sample`), after checking the two fit together."""
+        if not isinstance(guide, PretrainedModel):
+            raise InvalidType(f"guide must be a PretrainedModel (load_pretrained('mnist-guide')), "
+                              f"got {type(guide).__name__}.")
+        if self.num_classes or guide.num_classes or labels is not None:
+            raise InvalidArgument("autoguidance (guide=...) is for unconditional models; for a "
+                                  "class-conditional one give labels and guidance (classifier-free "
+                                  "guidance) instead.")
+        if tuple(guide.shape) != tuple(self.shape) or not torch.equal(
+                guide.schedule.alpha_bar, self.schedule.alpha_bar):
+            raise InvalidArgument(f"the guide {guide.path.name} must model the same data with the "
+                                  f"same schedule as {self.path.name} (shape {tuple(self.shape)}, "
+                                  f"T = {self.schedule.T}); got shape {tuple(guide.shape)}, "
+                                  f"T = {guide.schedule.T}.")
+        w = DEFAULT_AUTOGUIDANCE if guidance is None else guidance
+        return autoguided_model(self.eps, guide.eps, w)
 
     def __repr__(self):
         return (f"PretrainedModel({self.path.name}, {self.config.get('network', {}).get('kind')}, "

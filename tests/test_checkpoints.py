@@ -375,3 +375,14 @@ def test_a_model_not_released_yet_or_not_pinned_gives_a_clear_error(tmp_path, mo
     target.write_bytes((tmp_path / "run" / "model.safetensors").read_bytes())
     with pytest.raises(UserError, match="no pinned checksum"):
         pretrained.load_pretrained("future")
+
+
+def test_mnist_guide_is_the_mnist_network_early_in_the_same_run():
+    guide, model = pretrained.load_pretrained("mnist-guide"), pretrained.load_pretrained("mnist")
+    assert guide.step == 1000 and model.step == 16000
+    for key in ("network", "schedule", "train", "data"):
+        assert guide.config[key] == model.config[key], key
+    card = (pretrained.ROOT / "data" / "checkpoints" / "mnist_guide.md").read_text()
+    path = pretrained.ROOT / pretrained.REGISTRY["mnist-guide"]["file"]
+    assert pretrained.REGISTRY["mnist-guide"]["sha256"] in card
+    assert f"{path.stat().st_size:,} bytes" in card

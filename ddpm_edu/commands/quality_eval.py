@@ -34,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=None, metavar="W",
                         help="with --quality on a class-conditional model: the guidance weight "
                              "W >= 0 (default: the checkpoint's own); the digits are requested "
-                             "in equal numbers, 0, 1, ..., 9, 0, ...")
+                             "in equal numbers, 0, 1, ..., 9, 0, ...; with --guide the "
+                             "autoguidance weight")
+    from .sample import add_guide_argument
+    add_guide_argument(parser)
 
 
 def check(args, bpd_batch_size: int) -> None:
@@ -44,6 +47,7 @@ def check(args, bpd_batch_size: int) -> None:
         used = [opt for opt, value in (("--sampler", args.sampler != "ddim"),
                                        ("--steps", args.steps != DEFAULT_STEPS),
                                        ("--eta", args.eta != 0),
+                                       ("--guide", args.guide is not None),
                                        ("--guidance", args.guidance is not None)) if value]
         if used:
             raise UserError(f"{used[0]} belongs to --quality (the sampled digits); add --quality "
@@ -90,8 +94,13 @@ def run(args) -> int:
                         "or look at its samples (ddpm-edu sample).")
     if args.steps > model.schedule.T:
         raise UserError(f"--steps {args.steps} is more than this model's T = {model.schedule.T}.")
+    from .sample import load_guide
+    guide = load_guide(model, args)
     labels, w = None, 0.0
-    if model.num_classes:
+    if guide is not None:
+        from .._choices import DEFAULT_AUTOGUIDANCE
+        w = DEFAULT_AUTOGUIDANCE if args.guidance is None else args.guidance
+    elif model.num_classes:
         if n < 2 * model.num_classes:
             raise UserError(f"--n {n} is too few for a class-conditional model: the diversity "
                             f"needs 2 digits of each of its {model.num_classes} classes, so "
@@ -103,18 +112,20 @@ def run(args) -> int:
                         f"{model.path} is unconditional: drop --guidance.")
     start = time.perf_counter()
     x = model.sample(n, sampler=args.sampler, steps=args.steps, eta=args.eta, seed=args.seed,
-                     progress=not args.no_progress, labels=labels, guidance=w)
+                     progress=not args.no_progress, labels=labels, guidance=w, guide=guide)
     seconds = time.perf_counter() - start
     report = sample_quality(x) if labels is None else conditional_quality(x, labels)
     how = f"{args.sampler.upper()} {args.steps} steps" + (
         f", eta {args.eta:g}" if args.eta else "") + f", seed {args.seed}" + (
         f", digits 0-{model.num_classes - 1} requested in turn, guidance w = {w:g}"
-        if labels is not None else "")
+        if labels is not None else "") + (
+        f", guided by {guide.path.name} with w = {w:g}" if guide is not None else "")
     if args.json:
         print(json.dumps({**report.to_dict(), "checkpoint": str(args.checkpoint),
                           "sampler": args.sampler, "steps": args.steps, "eta": args.eta,
                           "seed": args.seed,
-                          "guidance": w if labels is not None else None, "seconds": seconds}))
+                          "guidance": w if labels is not None or guide is not None else None,
+                          "guide": args.guide, "seconds": seconds}))
         return 0
     print(f"{model.path}: {n} samples, {how}")
     print(report)
