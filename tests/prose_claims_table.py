@@ -94,6 +94,9 @@ def shipped_training_minutes():
     return (first + second) / 60
 
 
+GUIDED_TOUR_ROW = r"DDIM, 10 steps, η = 0, guided, w = 1\.5"   # mnist.md: chapter 0's preview
+
+
 def shipped_quality(card, row, column):
     """A number of a model card's quality table: the row starting with ``row`` (a regex), the
     ``column``-th cell after it (1 = confident, 2 = smallest class, 3 = FID)."""
@@ -506,6 +509,12 @@ CLAIMS: dict[str, list[Claim]] = {
                  lambda: shipped_quality("mnist", r"1,000 DDIM, 10 steps \(chapter 0's tour\)", 1)),
         measured("digits score 98.2 %", "98.2",
                  lambda: card_number("digit_classifier", r"full test set \| ([\d.]+) %")),
+        measured("On the card's 1,000 digits", "1,000",
+                 lambda: card_number("mnist", r"\| ([\d,]+) " + GUIDED_TOUR_ROW)),
+        measured("from 81.7 % to", "81.7",
+                 lambda: shipped_quality("mnist", r"1,000 DDIM, 10 steps \(chapter 0's tour\)", 1)),
+        measured("to 91.9 %", "91.9",
+                 lambda: shipped_quality("mnist", "1,000 " + GUIDED_TOUR_ROW, 1)),
     ],
     "01": [
         setting("$T$ (1000 in the paper)", "1000", T),

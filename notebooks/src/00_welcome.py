@@ -364,6 +364,23 @@ from ddpm_edu.viz.plots import image_grid
 image_grid(samples, title=f"{N_TOUR} digits from the shipped model (DDIM, {TOUR_STEPS} steps)")
 
 # %% [markdown]
+# ### A preview: the same noise, drawn better
+#
+# The same trained network can draw better digits without any retraining. Chapter 11 shows how:
+# at every step, push the network's prediction away from that of a weaker copy of itself (the
+# same training run, stopped early: `load_pretrained("mnist-guide")`). It costs a second network
+# call per step. Below, the same starting noise as the tour, the same number of DDIM steps, drawn
+# that way. On the card's 1,000 digits this raises the confident share from 81.7 % to 91.9 %.
+
+# %%
+GUIDE_W = 1.5                                  # the card's weight for few steps (chapter 11)
+guide = load_pretrained("mnist-guide")
+plain_again = model.sample(N_TOUR, steps=TOUR_STEPS, seed=0)
+torch.testing.assert_close(plain_again, samples.clamp(-1, 1))   # the tour's noise, same digits
+guided = model.sample(N_TOUR, steps=TOUR_STEPS, seed=0, guide=guide, guidance=GUIDE_W)
+image_grid(guided, title=f"the same noise, guided by mnist-guide (DDIM, {TOUR_STEPS} steps)")
+
+# %% [markdown]
 # ### Exercise 0.3 — how many network calls?
 #
 # The tour's DDIM sampler needed one network call per step: 10 calls in all. DDPM's own sampler
