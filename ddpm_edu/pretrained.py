@@ -168,7 +168,10 @@ class PretrainedModel:
             kwargs.setdefault("var_type", self.var_type)
         eps = self.eps
         if guide is not None:
-            eps = self._autoguided(guide, labels, guidance)
+            if labels is not None:
+                raise InvalidArgument("autoguidance (guide=...) is for unconditional models; "
+                                      "labels belong to classifier-free guidance: drop one.")
+            eps = self.guided_by(guide, guidance)
             guidance = 0.0
         elif guidance is None:
             guidance = self.default_guidance if labels is not None else 0.0
@@ -176,12 +179,15 @@ class PretrainedModel:
                       seed=seed, progress=progress, device=self.device, labels=labels,
                       guidance=guidance, **kwargs)
 
-    def _autoguided(self, guide, labels, guidance):
-        """``eps`` guided by ``guide`` (see :meth:`sample`), after checking the two fit together."""
+    def guided_by(self, guide: "PretrainedModel", guidance: float | None = None):
+        """``f(x_t, t)``: this model's ε̂ guided by a weaker ``guide`` of the same data
+        (autoguidance, :func:`ddpm_edu.chain.autoguided_model`; ``guidance`` None: w = 1,
+        ``DEFAULT_AUTOGUIDANCE``), after checking the two fit together. Any sampler takes it:
+        ``ddim_steps(model.guided_by(guide), model.schedule, ...)``."""
         if not isinstance(guide, PretrainedModel):
             raise InvalidType(f"guide must be a PretrainedModel (load_pretrained('mnist-guide')), "
                               f"got {type(guide).__name__}.")
-        if self.num_classes or guide.num_classes or labels is not None:
+        if self.num_classes or guide.num_classes:
             raise InvalidArgument("autoguidance (guide=...) is for unconditional models; for a "
                                   "class-conditional one give labels and guidance (classifier-free "
                                   "guidance) instead.")

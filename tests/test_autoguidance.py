@@ -103,3 +103,22 @@ def test_sample_cli_with_a_guide_writes_the_autoguided_digits(tmp_path, capsys):
     x = load_pretrained("mnist").sample(2, steps=2, seed=0, guide=load_pretrained("mnist-guide"),
                                         guidance=1.0)
     np.testing.assert_array_equal(np.load(out), to_pixels(x)[:, 0].numpy())
+
+
+def test_gif_cli_with_a_guide_animates_the_guided_chain(tmp_path, capsys):
+    # the GIF's last frame is the guided DDIM sample from the same seed (the step stream unchanged)
+    from ddpm_edu.sampling import ddim_steps
+    from ddpm_edu.viz.gif import read_gif, reverse_chain_gif
+    out = tmp_path / "guided.gif"
+    argv = ["gif", "--checkpoint", "mnist", "--guide", "mnist-guide", "--n", "2", "--steps", "3",
+            "--frames", "4", "--out", str(out), "--no-x0"]
+    assert main(argv) == 0
+    torch.set_num_threads(1)
+    model = load_pretrained("mnist")
+    steps = ddim_steps(model.guided_by(load_pretrained("mnist-guide")), model.schedule,
+                       shape=(2, *model.shape), steps=3, generator=torch.Generator().manual_seed(0))
+    want = tmp_path / "want.gif"
+    reverse_chain_gif(steps, want, model.schedule, n_frames=4, show_x0_hat=False,
+                      scale=read_gif(out)["size"][1] // 28)
+    got_frames, want_frames = read_gif(out)["frames"], read_gif(want)["frames"]
+    assert (got_frames == want_frames).all()

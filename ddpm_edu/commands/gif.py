@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import UserError
 from . import _common
-from .sample import add_condition_arguments, check_guidance_arg, condition
+from .sample import (add_condition_arguments, add_guide_argument, check_guidance_arg, condition,
+                     load_guide)
 
 HELP = "Animate a model's sampling chain (or an image's forward noising) as a looping GIF."
 DESCRIPTION = """Write a looping GIF (no ffmpeg needed).
@@ -17,6 +18,8 @@ prediction x0_hat (right) as noise turns into samples:
   ddpm-edu gif --checkpoint mnist --out chain.gif
 A class-conditional checkpoint animates samples of one class, with classifier-free guidance:
   ddpm-edu gif --checkpoint mnist-cond --digit 7 --guidance 2 --out sevens.gif
+An unconditional one can be guided by a weaker copy of itself (autoguidance, chapter 11):
+  ddpm-edu gif --checkpoint mnist --guide mnist-guide --out guided.gif
 Forward chain: noise an image step by step with q(x_t | x_{t-1}):
   ddpm-edu gif --forward --image data/images/flower64.png --out forward.gif
 
@@ -70,6 +73,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--no-x0", action="store_true", help="reverse chain: hide the x0_hat panel")
     add_condition_arguments(p)
+    add_guide_argument(p)
     p.add_argument("--schedule", choices=("linear", "cosine"), default="linear",
                    help="forward chain: noise schedule (default DDPM's linear)")
     p.add_argument(
@@ -133,6 +137,9 @@ def run(args) -> int:
 
     generator = torch.Generator().manual_seed(args.seed)
     if args.forward:
+        if args.guide:
+            raise UserError("--guide guides a checkpoint's reverse chain; --forward only adds "
+                            "noise to an image: drop --guide.")
         if not args.image:
             raise UserError("--forward needs --image PATH (e.g. --image data/images/flower64.png).")
         if args.digit is not None:
@@ -165,12 +172,14 @@ def run(args) -> int:
         shape = (args.n,) + _image_shape(pre)
         schedule = pre.schedule
         labels, guidance = condition(pre, args)
+        guide = load_guide(pre, args)
+        eps = pre.eps if guide is None else pre.guided_by(guide, args.guidance)
         common = dict(shape=shape, generator=generator, labels=labels, guidance=guidance)
         if args.sampler == "ddim":
-            steps = ddim_steps(pre.eps, schedule, steps=min(args.steps, schedule.T),
+            steps = ddim_steps(eps, schedule, steps=min(args.steps, schedule.T),
                                eta=args.eta, **common)
         else:  # ancestral sampling with the variance the model was trained for
-            steps = ddpm_steps(pre.eps, schedule,
+            steps = ddpm_steps(eps, schedule,
                                steps=None if args.steps >= schedule.T else args.steps,
                                var_type=getattr(pre, "var_type", "fixed_small"), **common)
         reverse_chain_gif(steps, out, schedule, n_frames=args.frames, spacing=args.spacing,
