@@ -130,61 +130,60 @@ def _check_numbers(args) -> None:
     check_guidance_arg(args)
 
 
+def _forward_gif(args, out, generator) -> None:
+    """--forward: noise --image step by step with q(x_t | x_{t-1})."""
+    if args.guide:
+        raise UserError("--guide guides a checkpoint's reverse chain; --forward only adds "
+                        "noise to an image: drop --guide.")
+    if not args.image:
+        raise UserError("--forward needs --image PATH (e.g. --image data/images/flower64.png).")
+    if args.digit is not None:
+        raise UserError("--digit is for a checkpoint's chain; --forward noises --image.")
+    from ..schedules import cosine_schedule, linear_schedule
+    from ..viz._render import load_image
+    from ..viz.gif import forward_chain_gif
+
+    schedule = (linear_schedule if args.schedule == "linear" else cosine_schedule)(args.T)
+    x0 = load_image(args.image, size=args.size)
+    forward_chain_gif(x0, out, schedule, n_frames=args.frames, spacing=args.spacing,
+                      duration_ms=args.duration, hold_ms=args.hold, scale=args.scale,
+                      generator=generator)
+
+
+def _reverse_gif(args, out, generator) -> None:
+    """The reverse chain of --checkpoint (with --digit/--guidance or --guide), from noise."""
+    if args.image:
+        raise UserError("--image is for --forward; a checkpoint's chain starts from noise.")
+    from .. import pretrained
+    from ..sampling import ddim_steps, ddpm_steps
+    from ..viz.gif import reverse_chain_gif
+
+    pre = pretrained.load_pretrained(args.checkpoint)  # = ddpm_edu.load_pretrained
+    shape = (args.n,) + _image_shape(pre)
+    schedule = pre.schedule
+    labels, guidance = condition(pre, args)
+    guide = load_guide(pre, args)
+    eps = pre.eps if guide is None else pre.guided_by(guide, args.guidance)
+    common = dict(shape=shape, generator=generator, labels=labels, guidance=guidance)
+    if args.sampler == "ddim":
+        steps = ddim_steps(eps, schedule, steps=min(args.steps, schedule.T),
+                           eta=args.eta, **common)
+    else:  # ancestral sampling with the variance the model was trained for
+        steps = ddpm_steps(eps, schedule,
+                           steps=None if args.steps >= schedule.T else args.steps,
+                           var_type=getattr(pre, "var_type", "fixed_small"), **common)
+    reverse_chain_gif(steps, out, schedule, n_frames=args.frames, spacing=args.spacing,
+                      duration_ms=args.duration, hold_ms=args.hold, scale=args.scale,
+                      show_x0_hat=not args.no_x0)
+
+
 def run(args) -> int:
     out = _check_out(args.out)
     _check_numbers(args)
     import torch
 
     generator = torch.Generator().manual_seed(args.seed)
-    if args.forward:
-        if args.guide:
-            raise UserError("--guide guides a checkpoint's reverse chain; --forward only adds "
-                            "noise to an image: drop --guide.")
-        if not args.image:
-            raise UserError("--forward needs --image PATH (e.g. --image data/images/flower64.png).")
-        if args.digit is not None:
-            raise UserError("--digit is for a checkpoint's chain; --forward noises --image.")
-        from ..schedules import cosine_schedule, linear_schedule
-        from ..viz._render import load_image
-        from ..viz.gif import forward_chain_gif
-
-        schedule = (linear_schedule if args.schedule == "linear" else cosine_schedule)(args.T)
-        x0 = load_image(args.image, size=args.size)
-        forward_chain_gif(
-            x0,
-            out,
-            schedule,
-            n_frames=args.frames,
-            spacing=args.spacing,
-            duration_ms=args.duration,
-            hold_ms=args.hold,
-            scale=args.scale,
-            generator=generator,
-        )
-    else:
-        if args.image:
-            raise UserError("--image is for --forward; a checkpoint's chain starts from noise.")
-        from .. import pretrained
-        from ..sampling import ddim_steps, ddpm_steps
-        from ..viz.gif import reverse_chain_gif
-
-        pre = pretrained.load_pretrained(args.checkpoint)  # = ddpm_edu.load_pretrained
-        shape = (args.n,) + _image_shape(pre)
-        schedule = pre.schedule
-        labels, guidance = condition(pre, args)
-        guide = load_guide(pre, args)
-        eps = pre.eps if guide is None else pre.guided_by(guide, args.guidance)
-        common = dict(shape=shape, generator=generator, labels=labels, guidance=guidance)
-        if args.sampler == "ddim":
-            steps = ddim_steps(eps, schedule, steps=min(args.steps, schedule.T),
-                               eta=args.eta, **common)
-        else:  # ancestral sampling with the variance the model was trained for
-            steps = ddpm_steps(eps, schedule,
-                               steps=None if args.steps >= schedule.T else args.steps,
-                               var_type=getattr(pre, "var_type", "fixed_small"), **common)
-        reverse_chain_gif(steps, out, schedule, n_frames=args.frames, spacing=args.spacing,
-                          duration_ms=args.duration, hold_ms=args.hold, scale=args.scale,
-                          show_x0_hat=not args.no_x0)
+    (_forward_gif if args.forward else _reverse_gif)(args, out, generator)
     from PIL import Image
 
     with Image.open(out) as im:
